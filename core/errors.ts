@@ -1,0 +1,19 @@
+/**
+ * Errors a user can act on. `InputError` carries a one-line message that names
+ * the file, line or JSON path and the offending value; the CLI prints it
+ * without a stack trace.
+ */
+export class InputError extends Error {
+  override name = "InputError";
+}
+
+/** Quote a value for an error message, cut to a readable length. */
+export function quote(value: unknown, max = 60): string {
+  let s: string;
+  try {
+    s = typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
+  } catch {
+    s = String(value);
+  }
+  return s.length > max ? s.slice(0, max - 3) + "..." : s;
+}

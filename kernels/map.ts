@@ -1,0 +1,90 @@
+/**
+ * Elementwise map over up to four inputs with numpy broadcasting: the
+ * output element at index i is `expr` of x0..x3, each read through its own
+ * strides (0 along broadcast axes). Covers unary ops, binary arithmetic,
+ * bias add and the fused pieces of backward rules.
+ */
+import { defineKernel, grid1d } from "./kernel.ts";
+
+export interface MapParams {
+  /** WGSL expression of x0..x{n-1} (f32) and the linear index `i` (u32). */
+  expr: string;
+  outShape: number[];
+  /** Strides of each input in elements, aligned with outShape (0 = broadcast). */
+  inStrides: number[][];
+  /** Element type of the inputs and output; default f32. */
+  dtype?: "f32" | "i32" | "u32";
+}
+
+const WG = 256;
+
+function contiguous(shape: number[]): number[] {
+  const s = new Array(shape.length).fill(1);
+  for (let d = shape.length - 2; d >= 0; d--) s[d] = s[d + 1] * shape[d + 1];
+  return s;
+}
+
+export const mapKernel = defineKernel<MapParams>({
+  name: "map",
+  wgsl({ expr, outShape, inStrides, dtype = "f32" }) {
+    const n = outShape.reduce((a, b) => a * b, 1);
+    const cont = contiguous(outShape).join();
+    const decls = inStrides.map((_, k) => `@group(0) @binding(${k}) var<storage, read> X${k}: array<${dtype}>;`);
+    const idx: string[] = [];
+    const direct = inStrides.map((s) => s.join() === cont);
+    const needCoords = direct.some((d) => !d);
+    if (needCoords) {
+      idx.push("var r = i;");
+      inStrides.forEach((_, k) => direct[k] || idx.push(`var o${k} = 0u;`));
+      for (let d = outShape.length - 1; d >= 0; d--) {
+        idx.push(`{ let c = r % ${outShape[d]}u; r = r / ${outShape[d]}u;`);
+        inStrides.forEach((s, k) => !direct[k] && s[d] !== 0 && idx.push(`o${k} += c * ${s[d]}u;`));
+        idx.push("}");
+      }
+    }
+    const loads = inStrides.map((_, k) => `let x${k} = X${k}[${direct[k] ? "i" : `o${k}`}];`);
+    return `${decls.join("\n")}
+@group(0) @binding(${inStrides.length}) var<storage, read_write> Y: array<${dtype}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.x + g.y * ${65535 * WG}u;
+  if (i >= ${n}u) { return; }
+  ${idx.join(" ")}
+  ${loads.join(" ")}
+  Y[i] = ${expr};
+}`;
+  },
+  dispatch: ({ outShape }) => grid1d(outShape.reduce((a, b) => a * b, 1), WG),
+});
+
+/** Strides of `shape` read as if broadcast to `outShape` (right-aligned). */
+export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
+  const cs = contiguous([...shape]);
+  const off = outShape.length - shape.length;
+  return outShape.map((d, k) => {
+    const j = k - off;
+    if (j < 0) return 0;
+    if (shape[j] === d) return d === 1 ? 0 : cs[j];
+    if (shape[j] === 1) return 0;
+    throw new Error(`Cannot broadcast [${shape.join(", ")}] to [${outShape.join(", ")}]`);
+  });
+}
+
+/** The broadcast shape of several shapes (numpy rules). */
+export function broadcastShape(...shapes: (readonly number[])[]): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out = new Array(rank).fill(1);
+  for (const s of shapes) {
+    const off = rank - s.length;
+    s.forEach((d, j) => {
+      const k = j + off;
+      if (out[k] === 1) out[k] = d;
+      else if (d !== 1 && d !== out[k]) {
+        throw new Error(`Shapes ${shapes.map((x) => `[${x.join(", ")}]`).join(" and ")} do not broadcast`);
+      }
+    });
+  }
+  return out;
+}
+
+export { contiguous as contiguousStrides };

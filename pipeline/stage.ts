@@ -1,0 +1,53 @@
+/**
+ * A stage kind: a named, typed unit of work that a pipeline's `uses:` refers
+ * to. Its parameters are validated by a zod schema; its output is a small
+ * JSON-serialisable record (paths of files it wrote, numbers) that later
+ * stages take as inputs. A stage is callable directly from code and tests,
+ * without any YAML.
+ */
+import type { z } from "zod";
+
+/** What the runner hands to a running stage. */
+export interface StageContext {
+  /**
+   * Folder where this stage writes its outputs; the runner creates it empty and renames it into place on success.
+   * Paths under it in the output record are rewritten to the final folder.
+   */
+  outDir: string;
+  /**
+   * Folder that survives a failed or killed attempt with the same parameters (checkpoints to resume from);
+   * the runner deletes it after success. Absent when the stage runs outside the runner.
+   */
+  workDir?: string;
+  /** Folder of the whole run (read-only for the stage). */
+  runDir: string;
+  /** One line of log for this stage. */
+  log(message: string): void;
+  /** Progress within the stage, e.g. images done of total. */
+  progress(done: number, total: number, info?: string): void;
+  /** Aborted when the run is cancelled. */
+  signal: AbortSignal;
+}
+
+/** A registered stage kind. */
+export interface StageKind<P extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  /** The name used in `uses:`. */
+  kind: string;
+  /** One line shown by `pipeline dag` and in errors. */
+  description: string;
+  /** Schema of the `with:` parameters. */
+  params: P;
+  /** Schema of the output record. */
+  output: O;
+  run(params: z.infer<P>, ctx: StageContext): Promise<z.infer<O>>;
+}
+
+/** Define a stage kind with inferred parameter and output types. */
+export function defineStage<P extends z.ZodType, O extends z.ZodType>(stage: StageKind<P, O>): StageKind<P, O> {
+  return stage;
+}
+
+/** A context for running a stage outside the runner (tests, library calls). */
+export function directContext(outDir: string, log: (m: string) => void = () => {}): StageContext {
+  return { outDir, runDir: outDir, log, progress: () => {}, signal: new AbortController().signal };
+}
