@@ -2,14 +2,28 @@
  * Batched GEMM, C[b] = op(A[b]) @ op(B[b]) (+ C[b] when accumulating), with
  * either operand transposed and either operand broadcast over the batch.
  *
- * Register-blocked: each invocation computes a TM x TN block of C, keeping
- * the accumulators in registers, with no workgroup memory. That suits CPU
- * adapters (llvmpipe), where barriers are costly; `gemmTiledKernel` in
- * gemm_tiled.ts stages tiles in workgroup memory for real GPUs.
- * Rows and columns past M and N are computed on clamped indices and never
- * stored, so no shape needs to be a multiple of the block.
+ * `gemmKernel` is what `matmul` dispatches; it renders the variant chosen
+ * for the adapter (see `chooseGemm`): the register-blocked kernel below, or
+ * the workgroup-memory tiled one in gemm_tiled.ts for real GPUs.
+ *
+ * Register-blocked: each invocation computes a tm x tn block of C in
+ * registers, reading each operand as vec4 along its contiguous axis. On
+ * llvmpipe an invocation is one SIMD lane and every storage load becomes a
+ * loop over the 8 lanes, so the cost is per load instruction, not per byte:
+ * vec4 loads and a large block per lane (16 x 16 FMAs per 8 loaded values)
+ * are what make it fast there. Rows and columns past M and N are read on
+ * clamped indices and never stored, so no shape needs to be a multiple of
+ * the block.
+ *
+ * @example
+ * ```ts
+ * import { gemmKernel } from "./gemm.ts";
+ * // rt.dispatch(gemmKernel, { batch: 1, M: 64, N: 64, K: 64, transA: false, transB: false }, [a, b, c]);
+ * ```
  */
 import { defineKernel, groups } from "./kernel.ts";
+import { currentGemmVariant, type GemmVariant } from "./gemm_choice.ts";
+import { gemmTiledDispatch, gemmTiledWgsl } from "./gemm_tiled.ts";
 
 export interface GemmParams {
   batch: number;
@@ -25,83 +39,174 @@ export interface GemmParams {
   broadcastB?: boolean;
   /** Add into C instead of overwriting it. */
   accumulate?: boolean;
-  /** Block per invocation and workgroup shape. */
+  /** Rows and columns of C per invocation (tn a multiple of 4), and invocations per workgroup along N and M. */
   tm?: number;
   tn?: number;
   wgx?: number;
   wgy?: number;
+  /** Which implementation; default: the one chosen for the adapter (`chooseGemm`). */
+  variant?: GemmVariant;
 }
 
+/** Every parameter filled in, as the blocked kernel uses them. */
 export function gemmDefaults(p: GemmParams): Required<GemmParams> {
-  const tm = p.tm ?? (p.M >= 8 ? 8 : p.M >= 4 ? 4 : 1);
-  const tn = Math.ceil((p.tn ?? (p.N >= 8 ? 8 : 4)) / 4) * 4;
+    // Big blocks only pay off on big matrices; small ones get small blocks, which also compile faster.
+  const tm = p.tm ?? (p.M >= 64 ? 16 : p.M >= 8 ? 8 : p.M >= 4 ? 4 : p.M);
+  const tn = Math.ceil((p.tn ?? (p.N >= 128 ? 16 : p.N >= 16 ? 8 : 4)) / 4) * 4;
   return {
     broadcastA: false,
     broadcastB: false,
     accumulate: false,
     wgx: 8,
-    wgy: 4,
+    wgy: 1,
+    variant: currentGemmVariant(),
     ...p,
     tm,
     tn,
   };
 }
 
+/** How an operand is read: vec4 along K, vec4 along M (or N), or scalar. */
+type Mode = "k" | "mn" | "s";
+
+function _modes(p: Required<GemmParams>): { a: Mode; b: Mode; vecC: boolean } {
+  const a: Mode = !p.transA && p.K % 4 === 0 ? "k" : p.transA && p.M % 4 === 0 && p.tm % 4 === 0 ? "mn" : "s";
+  const b: Mode = p.transB && p.K % 4 === 0 ? "k" : !p.transB && p.N % 4 === 0 ? "mn" : "s";
+  return { a, b, vecC: p.N % 4 === 0 };
+}
+
+function _blockedWgsl(p: Required<GemmParams>): string {
+  const { M, N, K, tm, tn, wgx, wgy } = p;
+  const tv = tn / 4;
+  const { a: am, b: bm, vecC } = _modes(p);
+  const [M4, N4, K4] = [M / 4, N / 4, Math.floor(K / 4)];
+  const u = (x: number) => `${x}u`;
+  // Flat element index of A[m, k] and B[k, n] as stored.
+  const aIdx = (m: string, k: string) => p.transA ? `(${k}) * ${u(M)} + ${m}` : `(${m}) * ${u(K)} + ${k}`;
+  const bIdx = (k: string, n: string) => p.transB ? `(${n}) * ${u(K)} + ${k}` : `(${k}) * ${u(N)} + ${n}`;
+  const aScalar = (e: string) => am === "s" ? `A[aB + ${e}]` : `A[(aB + ${e}) / 4u][(aB + ${e}) % 4u]`;
+  const bScalar = (e: string) => bm === "s" ? `B[bB + ${e}]` : `B[(bB + ${e}) / 4u][(bB + ${e}) % 4u]`;
+
+  const pre: string[] = [];
+  for (let i = 0; i < tm; i++) pre.push(`let r${i} = min(m0 + ${u(i)}, ${u(M - 1)});`);
+  if (am === "mn") for (let i = 0; i < tm / 4; i++) pre.push(`let rg${i} = min(m0 / 4u + ${u(i)}, ${u(M4 - 1)});`);
+  for (let j = 0; j < tv; j++) {
+    pre.push(`let g${j} = gbase + ${u(j * wgx)};`);
+    if (bm === "mn") pre.push(`let gc${j} = min(g${j}, ${u(N4 - 1)});`);
+    else for (let c = 0; c < 4; c++) pre.push(`let n${j}_${c} = min(g${j} * 4u + ${u(c)}, ${u(N - 1)});`);
+  }
+  for (let i = 0; i < tm; i++) for (let j = 0; j < tv; j++) pre.push(`var c${i}_${j} = vec4<f32>(0.0);`);
+
+  // Main loop over K in steps of 4: loads first, then each accumulator takes its 4 FMAs in a row.
+  const body: string[] = [];
+  const av: (i: number, q: number) => string = am === "k"
+    ? (i, q) => `a${i}[${q}]`
+    : am === "mn"
+    ? (i, q) => `a${q}_${i >> 2}[${i & 3}]`
+    : (i, q) => `a${i}_${q}`;
+  if (am === "k") for (let i = 0; i < tm; i++) body.push(`let a${i} = A[aB / 4u + r${i} * ${u(K4)} + kk];`);
+  else if (am === "mn") {
+    for (let q = 0; q < 4; q++) {
+      for (let i = 0; i < tm / 4; i++) body.push(`let a${q}_${i} = A[aB / 4u + (k + ${u(q)}) * ${u(M4)} + rg${i}];`);
+    }
+  } else {
+    for (let i = 0; i < tm; i++) {
+      for (let q = 0; q < 4; q++) body.push(`let a${i}_${q} = ${aScalar(aIdx(`r${i}`, `k + ${u(q)}`))};`);
+    }
+  }
+  let bv: (q: number, j: number) => string;
+  if (bm === "mn") {
+    for (let q = 0; q < 4; q++) {
+      for (let j = 0; j < tv; j++) body.push(`let b${q}_${j} = B[bB / 4u + (k + ${u(q)}) * ${u(N4)} + gc${j}];`);
+    }
+    bv = (q, j) => `b${q}_${j}`;
+  } else if (bm === "k") {
+    for (let j = 0; j < tv; j++) {
+      for (let c = 0; c < 4; c++) body.push(`let b${j}_${c} = B[bB / 4u + n${j}_${c} * ${u(K4)} + kk];`);
+    }
+    bv = (q, j) => `vec4<f32>(b${j}_0[${q}], b${j}_1[${q}], b${j}_2[${q}], b${j}_3[${q}])`;
+  } else {
+    for (let q = 0; q < 4; q++) {
+      for (let j = 0; j < tv; j++) {
+        const e = [0, 1, 2, 3].map((c) => bScalar(bIdx(`k + ${u(q)}`, `n${j}_${c}`)));
+        body.push(`let b${q}_${j} = vec4<f32>(${e.join(", ")});`);
+      }
+    }
+    bv = (q, j) => `b${q}_${j}`;
+  }
+  for (let i = 0; i < tm; i++) {
+    for (let j = 0; j < tv; j++) {
+      for (let q = 0; q < 4; q++) body.push(`c${i}_${j} = fma(vec4<f32>(${av(i, q)}), ${bv(q, j)}, c${i}_${j});`);
+    }
+  }
+
+  // K % 4 leftover steps (only when neither operand is read along K as vec4).
+  const tail: string[] = [];
+  if (K % 4 !== 0) {
+    for (let i = 0; i < tm; i++) tail.push(`let a${i} = ${aScalar(aIdx(`r${i}`, "k"))};`);
+    for (let j = 0; j < tv; j++) {
+      const e = [0, 1, 2, 3].map((c) =>
+        bm === "mn" ? `B[bB / 4u + k * ${u(N4)} + gc${j}][${c}]` : bScalar(bIdx("k", `n${j}_${c}`))
+      );
+      tail.push(`let b${j} = ${bm === "mn" ? `B[bB / 4u + k * ${u(N4)} + gc${j}]` : `vec4<f32>(${e.join(", ")})`};`);
+    }
+    for (let i = 0; i < tm; i++) {
+      for (let j = 0; j < tv; j++) tail.push(`c${i}_${j} = fma(vec4<f32>(a${i}), b${j}, c${i}_${j});`);
+    }
+  }
+
+  const store: string[] = [];
+  for (let i = 0; i < tm; i++) {
+    for (let j = 0; j < tv; j++) {
+      const row = `m0 + ${u(i)}`;
+      if (vecC) {
+        const t = `C[cB / 4u + (${row}) * ${u(N4)} + g${j}]`;
+        store.push(`if (${row} < ${u(M)} && g${j} < ${u(N4)}) { ${t} = ${p.accumulate ? `${t} + ` : ""}c${i}_${j}; }`);
+      } else {
+        for (let c = 0; c < 4; c++) {
+          const t = `C[cB + (${row}) * ${u(N)} + g${j} * 4u + ${u(c)}]`;
+          const v = `c${i}_${j}[${c}]`;
+          store.push(
+            `if (${row} < ${u(M)} && g${j} * 4u + ${u(c)} < ${u(N)}) { ${t} = ${p.accumulate ? `${t} + ` : ""}${v}; }`,
+          );
+        }
+      }
+    }
+  }
+  const ty = (vec: boolean) => vec ? "vec4<f32>" : "f32";
+  return `@group(0) @binding(0) var<storage, read> A: array<${ty(am !== "s")}>;
+@group(0) @binding(1) var<storage, read> B: array<${ty(bm !== "s")}>;
+@group(0) @binding(2) var<storage, read_write> C: array<${ty(vecC)}>;
+@compute @workgroup_size(${wgx}, ${wgy})
+fn main(@builtin(workgroup_id) w: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+  let m0 = (w.y * ${u(wgy)} + l.y) * ${u(tm)};
+  let gbase = w.x * ${u(wgx * tv)} + l.x;
+  let aB = ${p.broadcastA ? "0u" : `w.z * ${u(M * K)}`};
+  let bB = ${p.broadcastB ? "0u" : `w.z * ${u(K * N)}`};
+  let cB = w.z * ${u(M * N)};
+  ${pre.join("\n  ")}
+  for (var kk = 0u; kk < ${u(K4)}; kk++) {
+    let k = kk * 4u;
+    ${body.join("\n    ")}
+  }
+  for (var k = ${u(K4 * 4)}; k < ${u(K)}; k++) {
+    ${tail.join("\n    ")}
+  }
+  ${store.join("\n  ")}
+}`;
+}
+
+/** The GEMM that `matmul` dispatches, in the variant chosen for the adapter. */
 export const gemmKernel = defineKernel<GemmParams>({
   name: "gemm",
   key: (p) => `gemm:${JSON.stringify(gemmDefaults(p))}`,
   wgsl(p0) {
     const p = gemmDefaults(p0);
-    const { M, N, K, tm, tn } = p;
-    const aIdx = (m: string, k: string) => p.transA ? `(${k}) * ${M}u + ${m}` : `(${m}) * ${K}u + ${k}`;
-    const bIdx = (k: string, n: string) => p.transB ? `(${n}) * ${K}u + ${k}` : `(${k}) * ${N}u + ${n}`;
-    const lines: string[] = [];
-    for (let i = 0; i < tm; i++) lines.push(`let mi${i} = min(m0 + ${i}u, ${M - 1}u);`);
-    for (let j = 0; j < tn; j++) lines.push(`let nj${j} = min(n0 + ${j}u, ${N - 1}u);`);
-    const accDecl: string[] = [];
-    for (let i = 0; i < tm; i++) for (let j = 0; j < tn / 4; j++) accDecl.push(`var c${i}_${j} = vec4<f32>(0.0);`);
-    const body: string[] = [];
-    for (let i = 0; i < tm; i++) body.push(`let a${i} = A[aB + ${aIdx(`mi${i}`, "k")}];`);
-    for (let j = 0; j < tn / 4; j++) {
-      const e = [0, 1, 2, 3].map((q) => `B[bB + ${bIdx("k", `nj${4 * j + q}`)}]`);
-      body.push(`let b${j} = vec4<f32>(${e.join(", ")});`);
-    }
-    for (let i = 0; i < tm; i++) {
-      for (let j = 0; j < tn / 4; j++) body.push(`c${i}_${j} = fma(vec4<f32>(a${i}), b${j}, c${i}_${j});`);
-    }
-    const store: string[] = [];
-    for (let i = 0; i < tm; i++) {
-      for (let j = 0; j < tn / 4; j++) {
-        for (let q = 0; q < 4; q++) {
-          const n = 4 * j + q;
-          const target = `C[cB + (m0 + ${i}u) * ${N}u + n0 + ${n}u]`;
-          const value = p.accumulate ? `${target} + c${i}_${j}[${q}]` : `c${i}_${j}[${q}]`;
-          store.push(`if (m0 + ${i}u < ${M}u && n0 + ${n}u < ${N}u) { ${target} = ${value}; }`);
-        }
-      }
-    }
-    return `@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@compute @workgroup_size(${p.wgx}, ${p.wgy})
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let n0 = g.x * ${tn}u;
-  let m0 = g.y * ${tm}u;
-  if (n0 >= ${N}u || m0 >= ${M}u) { return; }
-  let b = g.z;
-  let aB = ${p.broadcastA ? "0u" : `b * ${M * K}u`};
-  let bB = ${p.broadcastB ? "0u" : `b * ${K * N}u`};
-  let cB = b * ${M * N}u;
-  ${lines.join("\n  ")}
-  ${accDecl.join("\n  ")}
-  for (var k = 0u; k < ${K}u; k++) {
-    ${body.join("\n    ")}
-  }
-  ${store.join("\n  ")}
-}`;
+    return p.variant === "tiled" ? gemmTiledWgsl(p) : _blockedWgsl(p);
   },
   dispatch(p0) {
     const p = gemmDefaults(p0);
+    if (p.variant === "tiled") return gemmTiledDispatch(p);
     return [groups(Math.ceil(p.N / p.tn), p.wgx), groups(Math.ceil(p.M / p.tm), p.wgy), p.batch];
   },
 });

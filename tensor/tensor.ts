@@ -91,6 +91,17 @@ export class Tensor {
     return t;
   }
 
+  /** Overwrite the values from the host (same length). */
+  write(data: ArrayLike<number>): void {
+    if (data.length !== this.size) throw new Error(`write() of ${data.length} values into ${this}`);
+    const arr = this.dtype === "f32"
+      ? (data instanceof Float32Array ? data : Float32Array.from(data))
+      : this.dtype === "i32"
+      ? Int32Array.from(data)
+      : Uint32Array.from(data);
+    if (this.size > 0) rt().write(this.buffer, arr);
+  }
+
   /** Read the values back to the host. */
   async toArray(): Promise<Float32Array | Int32Array | Uint32Array> {
     const r = rt();
@@ -141,10 +152,8 @@ export class Tensor {
   }
 }
 
-type Tensors = Tensor | Tensor[] | Record<string, unknown> | void | number | null | undefined;
-
 function collect(v: unknown, out: Set<Tensor>, depth = 0): void {
-  if (depth > 4 || v === null || typeof v !== "object") return;
+  if (depth > 4 || v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return;
   if (v instanceof Tensor) {
     out.add(v);
     if (v.grad) out.add(v.grad);
@@ -158,7 +167,7 @@ function collect(v: unknown, out: Set<Tensor>, depth = 0): void {
  * Run `fn`, then dispose every tensor it created except those it returns
  * (directly, in an array or in a plain object) and kept ones.
  */
-export function tidy<T extends Tensors>(fn: () => T): T {
+export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
@@ -181,7 +190,7 @@ export function tidy<T extends Tensors>(fn: () => T): T {
 }
 
 /** `tidy` for async callbacks; tensors created while awaiting belong to this scope. */
-export async function tidyAsync<T extends Tensors>(fn: () => Promise<T>): Promise<T> {
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;

@@ -1,0 +1,91 @@
+/**
+ * The columnar, in-memory form of a detection dataset (LVIS or COCO): typed
+ * arrays per image, annotation and category, so training and evaluation
+ * index numbers instead of walking millions of JSON objects.
+ */
+
+/** Frequency group of a category: rare (< 10 training images), common (10-99), frequent (>= 100). */
+export type Frequency = "r" | "c" | "f";
+
+/** Frequency groups in the order of their codes in {@link DatasetCategories.frequency}. */
+export const FREQUENCIES: readonly Frequency[] = ["r", "c", "f"];
+
+/** Per-image columns. Ranges index the annotation and category columns. */
+export interface DatasetImages {
+  count: number;
+  /** Image ids as in the file. */
+  ids: Float64Array;
+  width: Int32Array;
+  height: Int32Array;
+  /** Path relative to the image root: `file_name`, or the last two parts of `coco_url` (LVIS v1). */
+  fileNames: string[];
+  /** Annotations of image i are `annStart[i] .. annStart[i + 1]` (length count + 1). */
+  annStart: Uint32Array;
+  /** Category indices verified absent (`neg_category_ids`): `negCategories[negStart[i] .. negStart[i + 1]]`. */
+  negStart: Uint32Array;
+  negCategories: Uint32Array;
+  /** Category indices not exhaustively labelled (`not_exhaustive_category_ids`), same layout. */
+  notExhaustiveStart: Uint32Array;
+  notExhaustiveCategories: Uint32Array;
+}
+
+/** Per-annotation columns, grouped by image (file order kept within an image). */
+export interface DatasetAnnotations {
+  count: number;
+  ids: Float64Array;
+  /** Image index (not id). */
+  image: Uint32Array;
+  /** Category index (not id). */
+  category: Uint32Array;
+  /** Boxes [x, y, w, h] in pixels, 4 per annotation. */
+  bbox: Float64Array;
+  area: Float64Array;
+  iscrowd: Uint8Array;
+  /** Polygons of annotation a are indices `polyStart[a] .. polyEnd[a]` (polygons stay in file order). */
+  polyStart: Uint32Array;
+  polyEnd: Uint32Array;
+  /** Flat [x0, y0, x1, y1, ...] of polygon p is `coords[coordStart[p] .. coordStart[p + 1]]`. */
+  coordStart: Uint32Array;
+  coords: Float32Array;
+}
+
+/** Per-category columns, sorted by id. */
+export interface DatasetCategories {
+  count: number;
+  ids: Int32Array;
+  names: string[];
+  /** 0 = r, 1 = c, 2 = f (see {@link FREQUENCIES}); from the file, else from `imageCount`. */
+  frequency: Uint8Array;
+  /** Training images with the category: from the file, else counted. */
+  imageCount: Uint32Array;
+  instanceCount: Uint32Array;
+}
+
+/** A whole dataset in columns. */
+export interface Dataset {
+  format: "lvis" | "coco";
+  /** The annotation file it came from. */
+  source: string;
+  /** Folder that `images.fileNames` are relative to. */
+  imageRoot: string;
+  /** SHA-256 of the source file's bytes (hex). */
+  contentHash: string;
+  /** False when loaded from a cache without polygons (then `coords` is empty). */
+  hasPolygons: boolean;
+  images: DatasetImages;
+  annotations: DatasetAnnotations;
+  categories: DatasetCategories;
+}
+
+/**
+ * The frequency group of a category shown in `imageCount` training images.
+ *
+ * @example
+ * ```ts
+ * import { frequencyOfImageCount } from "./dataset.ts";
+ * frequencyOfImageCount(9); // "r"
+ * ```
+ */
+export function frequencyOfImageCount(imageCount: number): Frequency {
+  return imageCount < 10 ? "r" : imageCount < 100 ? "c" : "f";
+}

@@ -1,0 +1,75 @@
+/**
+ * Decode a JPEG or PNG, resize and flip it with sharp (native, off the JS
+ * thread), and normalise it into planar float32 (CHW), per channel
+ * (value - mean) / std.
+ */
+import sharp from "sharp";
+import { InputError } from "../../core/errors.ts";
+import type { ResizePlan } from "./resize_plan.ts";
+
+/** Per-channel normalisation, RGB, on 0-255 values. */
+export interface Normalization {
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+/** ImageNet's statistics, what detection backbones are usually trained with. */
+export const IMAGENET_NORMALIZATION: Normalization = { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] };
+
+/** A decoded image as 8-bit RGB, interleaved. */
+export interface RgbImage {
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+}
+
+/**
+ * Decode `path` to RGB, resized and flipped as `plan` says (no plan: as is).
+ * A missing or corrupt file is an `InputError` naming it.
+ *
+ * @example
+ * ```ts
+ * import { decodeImage } from "./decode_image.ts";
+ * // const { width, height, rgb } = await decodeImage("train/000000000001.png");
+ * ```
+ */
+export async function decodeImage(path: string, plan?: ResizePlan): Promise<RgbImage> {
+  try {
+    let img = sharp(path, { failOn: "error" }).removeAlpha().toColourspace("srgb");
+    if (plan) {
+      // Bilinear, as detectron2 resizes training images.
+      img = img.resize(plan.outWidth, plan.outHeight, { fit: "fill", kernel: "linear" });
+      if (plan.flip) img = img.flop();
+    }
+    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`expected 3 channels, got ${info.channels}`);
+    return { width: info.width, height: info.height, rgb: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (e) {
+    const why = (e as Error).message.split("\n")[0];
+    const missing = /missing|no such file|does not exist/i.test(why);
+    throw new InputError(`Cannot decode image ${JSON.stringify(path)}: ${missing ? "no such file" : why}`);
+  }
+}
+
+/**
+ * Interleaved RGB to normalised planar float32 (CHW).
+ *
+ * @example
+ * ```ts
+ * import { normalizeToChw } from "./decode_image.ts";
+ * normalizeToChw({ width: 1, height: 1, rgb: new Uint8Array([1, 2, 3]) }, { mean: [1, 1, 1], std: [1, 1, 2] });
+ * // Float32Array [0, 1, 1]
+ * ```
+ */
+export function normalizeToChw(img: RgbImage, norm: Normalization, out?: Float32Array): Float32Array {
+  const n = img.width * img.height;
+  const chw = out ?? new Float32Array(3 * n);
+  const { rgb } = img;
+  for (let c = 0; c < 3; c++) {
+    const m = norm.mean[c];
+    const s = 1 / norm.std[c];
+    const plane = c * n;
+    for (let i = 0; i < n; i++) chw[plane + i] = (rgb[3 * i + c] - m) * s;
+  }
+  return chw;
+}

@@ -1,0 +1,74 @@
+/**
+ * Errors and warnings found while ingesting, counted by kind, with the first
+ * few messages of each kept for the user.
+ */
+
+/** What ingestion found wrong: counts by kind and the first messages of each. */
+export interface IngestIssues {
+  errors: Record<string, number>;
+  warnings: Record<string, number>;
+  /** Up to `keepPerKind` messages per kind, errors first. */
+  messages: string[];
+}
+
+/** Collects issues during one ingestion. */
+export class IssueLog {
+  readonly errors: Record<string, number> = {};
+  readonly warnings: Record<string, number> = {};
+  readonly #errorMessages: string[] = [];
+  readonly #warningMessages: string[] = [];
+  readonly #keep: number;
+
+  constructor(keepPerKind = 3) {
+    this.#keep = keepPerKind;
+  }
+
+  error(kind: string, message: string | (() => string)): void {
+    this.errors[kind] = (this.errors[kind] ?? 0) + 1;
+    if (this.errors[kind] <= this.#keep) this.#errorMessages.push(typeof message === "string" ? message : message());
+  }
+
+  warn(kind: string, message: string | (() => string)): void {
+    this.warnings[kind] = (this.warnings[kind] ?? 0) + 1;
+    if (this.warnings[kind] <= this.#keep) {
+      this.#warningMessages.push(typeof message === "string" ? message : message());
+    }
+  }
+
+  get errorCount(): number {
+    return Object.values(this.errors).reduce((a, b) => a + b, 0);
+  }
+
+  /** The first error message, or undefined. */
+  get firstError(): string | undefined {
+    return this.#errorMessages[0];
+  }
+
+  snapshot(): IngestIssues {
+    return {
+      errors: { ...this.errors },
+      warnings: { ...this.warnings },
+      messages: [...this.#errorMessages, ...this.#warningMessages],
+    };
+  }
+}
+
+/**
+ * One line per kind, e.g. `2 errors (unknown category id: 2); 5 warnings (box outside image: 5)`.
+ *
+ * @example
+ * ```ts
+ * import { summarizeIssues } from "./issues.ts";
+ * summarizeIssues({ errors: {}, warnings: { "box outside image": 2 }, messages: [] });
+ * // "0 errors; 2 warnings (box outside image: 2)"
+ * ```
+ */
+export function summarizeIssues(issues: IngestIssues): string {
+  const part = (name: string, counts: Record<string, number>) => {
+    const entries = Object.entries(counts);
+    const total = entries.reduce((a, [, n]) => a + n, 0);
+    const label = `${total} ${name}${total === 1 ? "" : "s"}`;
+    return entries.length ? `${label} (${entries.map(([k, n]) => `${k}: ${n}`).join(", ")})` : label;
+  };
+  return `${part("error", issues.errors)}; ${part("warning", issues.warnings)}`;
+}

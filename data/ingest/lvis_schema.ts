@@ -1,0 +1,100 @@
+/**
+ * Zod schemas of the records in LVIS (v0.5, v1) and COCO annotation files,
+ * and the one-line message for a record that fails them.
+ */
+import { z } from "zod";
+import { quote } from "../../core/errors.ts";
+
+const _id = z.number().int().nonnegative();
+const _ids = z.array(_id);
+
+function _numbers(count: number) {
+  return z.array(z.number()).superRefine((v, ctx) => {
+    if (v.length !== count) ctx.addIssue({ code: "custom", message: `expected ${count} numbers, got ${v.length}` });
+  });
+}
+
+/** One polygon: an even number of coordinates, at least 3 points. */
+const _polygon = z.array(z.number()).superRefine((v, ctx) => {
+  if (v.length % 2 !== 0) {
+    ctx.addIssue({ code: "custom", message: `expected an even number of coordinates, got ${v.length}` });
+  }
+});
+
+/** `images[]` entry. */
+export const imageSchema = z.looseObject({
+  id: _id,
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  file_name: z.string().optional(),
+  coco_url: z.string().optional(),
+  neg_category_ids: _ids.optional(),
+  not_exhaustive_category_ids: _ids.optional(),
+});
+
+/** `categories[]` entry. */
+export const categorySchema = z.looseObject({
+  id: _id,
+  name: z.string(),
+  frequency: z.enum(["r", "c", "f"]).optional(),
+  image_count: z.number().int().nonnegative().optional(),
+  instance_count: z.number().int().nonnegative().optional(),
+});
+
+/** `annotations[]` entry; segmentation is polygons, or RLE (COCO crowd regions). */
+export const annotationSchema = z.looseObject({
+  id: _id,
+  image_id: _id,
+  category_id: _id,
+  bbox: _numbers(4),
+  area: z.number().nonnegative(),
+  segmentation: z.union([
+    z.array(_polygon),
+    z.looseObject({ counts: z.union([z.string(), z.array(z.number())]), size: _numbers(2) }),
+  ]).optional(),
+  iscrowd: z.union([z.literal(0), z.literal(1)]).optional(),
+});
+
+/** A parsed annotation. */
+export type AnnotationRecord = z.infer<typeof annotationSchema>;
+
+function _at(value: unknown, path: readonly PropertyKey[]): unknown {
+  let v = value;
+  for (const k of path) v = v == null ? undefined : (v as Record<PropertyKey, unknown>)[k];
+  return v;
+}
+
+/** `annotations[12].bbox` from a base and a zod path. */
+export function jsonPath(base: string, path: readonly PropertyKey[]): string {
+  return base + path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("");
+}
+
+/**
+ * Validate `value` against `schema`; on failure return the one-line
+ * message naming the file, the JSON path and the value.
+ *
+ * @example
+ * ```ts
+ * import { annotationSchema, checkRecord } from "./lvis_schema.ts";
+ * const bad = { id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 1], area: 1 };
+ * const r = checkRecord(annotationSchema, bad, { file: "train.json", path: "annotations[0]" });
+ * if (!r.ok) console.log(r.message); // Cannot read "annotations[0].bbox" in "train.json": expected 4 numbers, got 3
+ * ```
+ */
+export function checkRecord<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  where: { file: string; path: string },
+): { ok: true; value: z.infer<T> } | { ok: false; message: string } {
+  const r = schema.safeParse(value);
+  if (r.success) return { ok: true, value: r.data };
+  const issue = r.error.issues[0];
+  const path = jsonPath(where.path, issue.path);
+  const got = _at(value, issue.path);
+  let detail: string;
+  if (issue.code === "custom") detail = issue.message;
+  else if (issue.code === "invalid_type" && got === undefined) detail = `missing, expected ${issue.expected}`;
+  else if (issue.code === "invalid_type") detail = `expected ${issue.expected}, got ${quote(got)}`;
+  else detail = `${issue.message.replace(/^Invalid input: /, "")}, got ${quote(got)}`;
+  return { ok: false, message: `Cannot read "${path}" in "${where.file}": ${detail}` };
+}

@@ -1,0 +1,60 @@
+/**
+ * Named settings of the synthetic generator: `ci` for tests (a few dozen
+ * images), `default` to try the system in a minute, `bench` for a detector
+ * to show a difference between losses on rare categories.
+ */
+
+/** Settings of one synthetic dataset. */
+export interface SynthSettings {
+  /** Number of categories, 3 to 1320. */
+  categories: number;
+  /** Image width and height in pixels. */
+  imageSize: number;
+  /** Multiplies the per-category training image counts (1 = LVIS's r/c/f thresholds hold). */
+  countScale: number;
+  /** Largest training image count of a frequent category, before scaling. */
+  maxFrequentImages: number;
+  /** Validation images per category: this fraction of its training count, at least `valMinImages`. */
+  valFraction: number;
+  valMinImages: number;
+  /** Categories per image on average (at most twice that). */
+  categoriesPerImage: number;
+  seed: number;
+}
+
+/** The presets by name. */
+export const SYNTH_PRESETS = {
+  ci: {
+    categories: 20,
+    imageSize: 64,
+    countScale: 0.1,
+    maxFrequentImages: 300,
+    valFraction: 0.25,
+    valMinImages: 2,
+    categoriesPerImage: 3,
+    seed: 1,
+  },
+  default: {
+    categories: 100,
+    imageSize: 128,
+    countScale: 1,
+    maxFrequentImages: 600,
+    valFraction: 0.25,
+    valMinImages: 5,
+    categoriesPerImage: 3,
+    seed: 1,
+  },
+  bench: {
+    categories: 200,
+    imageSize: 128,
+    countScale: 1,
+    maxFrequentImages: 800,
+    valFraction: 0.25,
+    valMinImages: 8,
+    categoriesPerImage: 3,
+    seed: 1,
+  },
+} as const satisfies Record<string, SynthSettings>;
+
+/** A preset name. */
+export type SynthPreset = keyof typeof SYNTH_PRESETS;

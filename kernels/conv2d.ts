@@ -1,0 +1,170 @@
+/**
+ * Direct 2-D convolution, NCHW, as an implicit GEMM over a zero-padded
+ * input (see conv2d_layout.ts): each invocation keeps a TM (output
+ * channels) x TN (output pixels along one row) block of accumulators and
+ * walks Cin x KH, reading the input row as aligned vec4s and the weight
+ * ([Cin * KH * KW, Cout4], see `convWeightKernel`) as vec4s of output
+ * channels. No bounds checks, no workgroup memory: on llvmpipe every
+ * storage load is a loop over the SIMD lanes, so loads, not FMAs, set the
+ * speed, and vec4 loads cost little more than scalar ones. The weight can
+ * come from a uniform buffer instead (`wUniform`), where a load whose index
+ * is the same for the whole workgroup is one scalar load: 1.5-2x faster on
+ * llvmpipe; the caller then splits Cin into chunks of at most 64 KiB of
+ * weight and accumulates. Blocks past the edges compute on clamped indices
+ * and are never stored.
+ */
+import { defineKernel, groups } from "./kernel.ts";
+
+/** Shapes and hyper-parameters of a convolution. */
+export interface ConvGeometry {
+  /** Batch, input channels, input height and width. */
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  /** Output channels and kernel height and width. */
+  K: number;
+  KH: number;
+  KW: number;
+  /** Stride, zero padding and dilation along height and width. */
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+}
+
+/** Output height and width of a convolution. */
+export function convOutSize(g: ConvGeometry): [number, number] {
+  const oh = Math.floor((g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1) / g.sh) + 1;
+  const ow = Math.floor((g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1) / g.sw) + 1;
+  return [oh, ow];
+}
+
+export interface Conv2dParams {
+  N: number;
+  /** Input channels and the padded input plane (Wp a multiple of 4, see `paddedWidth`). */
+  C: number;
+  Hp: number;
+  Wp: number;
+  K: number;
+  KH: number;
+  KW: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  OH: number;
+  OW: number;
+  /** A bias buffer [K] is bound after the weight and added to every output. */
+  bias: boolean;
+  /** Input channels c0 .. c0 + cn - 1 only (a chunk); defaults to all. */
+  c0?: number;
+  cn?: number;
+  /** Add into Y instead of overwriting it (chunks after the first). */
+  accumulate?: boolean;
+  /** The weight chunk is a uniform array of this many vec4s (0: a storage buffer holding all of it). */
+  wUniform?: number;
+  /**
+   * Output channels (multiple of 4) and pixels (multiple of 4) per invocation, and invocations
+   * per workgroup (all along pixels, so that the weight index is uniform in a workgroup).
+   */
+  tm?: number;
+  tn?: number;
+  wgx?: number;
+}
+
+/** Tiles with defaults: 16 x 8 measured fastest on llvmpipe for 64 channels (bench/conv_bench.ts). */
+export function conv2dTiles(p: Conv2dParams): Required<Pick<Conv2dParams, "tm" | "tn" | "wgx">> {
+  const r4 = (v: number) => Math.max(4, Math.ceil(v / 4) * 4);
+  return {
+    tm: r4(p.tm ?? Math.min(16, p.K)),
+    tn: r4(p.tn ?? Math.min(8, p.OW)),
+    wgx: p.wgx ?? 8,
+  };
+}
+
+/** vec4 loads that cover input columns 0..(tn - 1) * sw + (KW - 1) * dw of a block. */
+export function _rowVec4s(tn: number, sw: number, KW: number, dw: number): number {
+  return Math.floor(((tn - 1) * sw + (KW - 1) * dw) / 4) + 1;
+}
+
+/**
+ * Width a padded input plane needs: at least `minWidth`, a multiple of 4,
+ * and wide enough that the last block of `tn` output columns (stride `sw`,
+ * `KW` taps `dw` apart) reads inside its row.
+ */
+export function paddedWidth(o: { minWidth: number; OW: number; tn: number; sw: number; KW: number; dw: number }): number {
+  const lastStart = (Math.ceil(o.OW / o.tn) - 1) * o.tn * o.sw;
+  return Math.max(Math.ceil(o.minWidth / 4) * 4, lastStart + 4 * _rowVec4s(o.tn, o.sw, o.KW, o.dw));
+}
+
+export const conv2dKernel = defineKernel<Conv2dParams>({
+  name: "conv2d",
+  wgsl(p) {
+    const { tm, tn, wgx } = conv2dTiles(p);
+    const { c0 = 0, cn = p.C } = p;
+    const owb = Math.ceil(p.OW / tn);
+    const kp4 = Math.ceil(p.K / 4);
+    const nv = _rowVec4s(tn, p.sw, p.KW, p.dw);
+    const comp = (o: number) => `x${o >> 2}.${"xyzw"[o & 3]}`;
+    const body: string[] = [];
+    for (let v = 0; v < nv; v++) body.push(`let x${v} = X[xr + ${v}u];`);
+    for (let kw = 0; kw < p.KW; kw++) {
+      for (let i = 0; i < tm; i += 4) body.push(`let w${kw}_${i >> 2} = Wq[wr + ${kw * kp4}u + wc${i >> 2}];`);
+    }
+    for (let kw = 0; kw < p.KW; kw++) {
+      for (let q = 0; q < tn / 4; q++) {
+        const e = [0, 1, 2, 3].map((j) => comp((4 * q + j) * p.sw + kw * p.dw));
+        body.push(`let v${kw}_${q} = vec4<f32>(${e.join(", ")});`);
+      }
+      for (let i = 0; i < tm; i++) {
+        for (let q = 0; q < tn / 4; q++) {
+          const w = `w${kw}_${i >> 2}.${"xyzw"[i & 3]}`;
+          body.push(`a${i}_${q} = fma(vec4<f32>(${w}), v${kw}_${q}, a${i}_${q});`);
+        }
+      }
+    }
+    const pre: string[] = [];
+    for (let i = 0; i < tm; i += 4) pre.push(`let wc${i >> 2} = min(co0 + ${i}u, ${4 * kp4 - 4}u) / 4u;`);
+    for (let i = 0; i < tm; i++) for (let q = 0; q < tn / 4; q++) pre.push(`var a${i}_${q} = vec4<f32>(0.0);`);
+    const store: string[] = [];
+    for (let i = 0; i < tm; i++) {
+      store.push(`if (co0 + ${i}u < ${p.K}u && oh < ${p.OH}u) {`);
+      store.push(`let yb${i} = ((n * ${p.K}u + co0 + ${i}u) * ${p.OH}u + oh) * ${p.OW}u + ow0;`);
+      const b = p.bias ? ` + Bs[co0 + ${i}u]` : "";
+      for (let j = 0; j < tn; j++) {
+        const y = `Y[yb${i} + ${j}u]`;
+        const v = `${p.accumulate ? `${y} + ` : ""}a${i}_${j >> 2}.${"xyzw"[j & 3]}${b}`;
+        store.push(`if (ow0 + ${j}u < ${p.OW}u) { ${y} = ${v}; }`);
+      }
+      store.push("}");
+    }
+    return `@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(1) ${p.wUniform ? `var<uniform> Wq: array<vec4<f32>, ${p.wUniform}>` : "var<storage, read> Wq: array<vec4<f32>>"};
+${p.bias ? "@group(0) @binding(2) var<storage, read> Bs: array<f32>;" : ""}
+@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> Y: array<f32>;
+@compute @workgroup_size(${wgx})
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let oh = g.x / ${owb}u;
+  let ow0 = (g.x % ${owb}u) * ${tn}u;
+  let co0 = wg.y * ${tm}u;
+  ${Deno.env.get("NORET") ? "" : `if (oh >= ${p.OH}u || co0 >= ${p.K}u) { return; }`}
+  let n = wg.z;
+  ${pre.join("\n  ")}
+  for (var ci = 0u; ci < ${cn}u; ci++) {
+    for (var kh = 0u; kh < ${p.KH}u; kh++) {
+      let xr = (((n * ${p.C}u + ${c0}u + ci) * ${p.Hp}u + min(oh, ${p.OH - 1}u) * ${p.sh}u + kh * ${p.dh}u) * ${p.Wp}u + ow0 * ${p.sw}u) / 4u;
+      let wr = ((${p.wUniform ? 0 : c0}u + ci) * ${p.KH}u + kh) * ${p.KW * kp4}u;
+      ${body.join("\n      ")}
+    }
+  }
+  ${store.join("\n  ")}
+}`;
+  },
+  dispatch(p) {
+    const { tm, tn, wgx } = conv2dTiles(p);
+    return [groups(Math.ceil(p.OW / tn) * p.OH, wgx), Math.ceil(p.K / tm), p.N];
+  },
+});

@@ -1,0 +1,95 @@
+/**
+ * Layout kernels that feed the convolution: `padPlanesKernel` copies NCHW
+ * planes into zero-padded planes whose width is a multiple of 4 (so the
+ * convolution reads aligned vec4s with no bounds checks), optionally
+ * inserting zeros between pixels (the input-gradient of a strided
+ * convolution); `convWeightKernel` lays the weight out as
+ * [Cin * KH * KW, Cout rounded up to 4], optionally flipped and with the
+ * channel roles swapped (the input-gradient's weight).
+ */
+import { defineKernel, grid1d } from "./kernel.ts";
+
+export interface PadPlanesParams {
+  /** Planes (N * C), and the source plane size. */
+  planes: number;
+  inH: number;
+  inW: number;
+  /** Destination plane size; outW is a multiple of 4. */
+  outH: number;
+  outW: number;
+  /** Source pixel (y, x) lands at (top + y * sy, left + x * sx); may be negative (cropping). */
+  top: number;
+  left: number;
+  sy: number;
+  sx: number;
+}
+
+const WG = 64;
+
+export const padPlanesKernel = defineKernel<PadPlanesParams>({
+  name: "pad_planes",
+  wgsl(p) {
+    const n = p.planes * p.outH * p.outW;
+    const mod = (v: string, s: number) => (s === 1 ? "true" : `(${v} % ${s}) == 0`);
+    return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.x + g.y * ${65535 * WG}u;
+  if (i >= ${n}u) { return; }
+  let x = i32(i % ${p.outW}u) - ${p.left};
+  let y = i32((i / ${p.outW}u) % ${p.outH}u) - ${p.top};
+  let plane = i / ${p.outH * p.outW}u;
+  let sx = x / ${p.sx};
+  let sy = y / ${p.sy};
+  let ok = x >= 0 && y >= 0 && ${mod("x", p.sx)} && ${mod("y", p.sy)} && sx < ${p.inW} && sy < ${p.inH};
+  let src = plane * ${p.inH * p.inW}u + u32(clamp(sy, 0, ${p.inH - 1})) * ${p.inW}u + u32(clamp(sx, 0, ${p.inW - 1}));
+  Y[i] = select(0.0, X[src], ok);
+}`;
+  },
+  dispatch: (p) => grid1d(p.planes * p.outH * p.outW, WG),
+});
+
+export interface ConvWeightParams {
+  /** The weight is [K, C, KH, KW]. */
+  K: number;
+  C: number;
+  KH: number;
+  KW: number;
+  /**
+   * false: out[(c * KH + kh) * KW + kw][k] = w[k][c][kh][kw] (forward).
+   * true: out[(k * KH + kh) * KW + kw][c] = w[k][c][KH-1-kh][KW-1-kw] (input gradient).
+   */
+  flip: boolean;
+}
+
+/** Columns of the laid-out weight: output channels of the convolution it feeds, rounded up to 4. */
+export function convWeightCols(p: ConvWeightParams): number {
+  return Math.ceil((p.flip ? p.C : p.K) / 4) * 4;
+}
+
+export const convWeightKernel = defineKernel<ConvWeightParams>({
+  name: "conv_weight_layout",
+  wgsl(p) {
+    const cols = convWeightCols(p);
+    const [rowsOut, colsReal] = p.flip ? [p.K, p.C] : [p.C, p.K];
+    const n = rowsOut * p.KH * p.KW * cols;
+    const src = p.flip
+      ? `((a * ${p.C}u + col) * ${p.KH}u + ${p.KH - 1}u - kh) * ${p.KW}u + ${p.KW - 1}u - kw`
+      : `((col * ${p.C}u + a) * ${p.KH}u + kh) * ${p.KW}u + kw`;
+    return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.x + g.y * ${65535 * WG}u;
+  if (i >= ${n}u) { return; }
+  let col = i % ${cols}u;
+  let r = i / ${cols}u;
+  let kw = r % ${p.KW}u;
+  let kh = (r / ${p.KW}u) % ${p.KH}u;
+  let a = r / ${p.KH * p.KW}u;
+  Y[i] = select(0.0, X[min(${src}, ${p.K * p.C * p.KH * p.KW - 1}u)], col < ${colsReal}u);
+}`;
+  },
+  dispatch: (p) => grid1d((p.flip ? p.K : p.C) * p.KH * p.KW * convWeightCols(p), WG),
+});

@@ -1,0 +1,131 @@
+/**
+ * The fused sigmoid-family loss step (bce, eqlv2, eql, focal, efl,
+ * federated): one pass over the logits computes each element's weight,
+ * loss and d loss / d logit, writes the gradient (and optionally the
+ * weights), and leaves per-(row chunk, column) partial sums of the loss and
+ * of the positive/negative gradient magnitudes for `lossColumnsKernel`.
+ *
+ * One invocation owns one column over a chunk of rows: reads along a
+ * workgroup are contiguous, per-column constants (EQL v2 weights from the
+ * state before the step, EFL's gamma_j) are computed once, and the
+ * per-category sums need no float atomics, so results are deterministic.
+ */
+import { defineKernel, f32 } from "../kernel.ts";
+import { SIGMOID_WGSL } from "./_wgsl.ts";
+import type { SigmoidConfig } from "../../losses/sigmoid_config.ts";
+
+export interface SigmoidFusedParams {
+  cfg: Pick<SigmoidConfig, "kind" | "numClasses" | "columns" | "gamma" | "mu" | "alpha" | "s">;
+  rows: number;
+  rowsPerChunk: number;
+  writeWeights: boolean;
+}
+
+const WG = 64;
+
+/** Chunks of rows the fused kernel splits `rows` into. */
+export function lossChunks(rows: number, rowsPerChunk: number): number {
+  return Math.max(1, Math.ceil(rows / rowsPerChunk));
+}
+
+function columnSetup(cfg: SigmoidFusedParams["cfg"]): string {
+  const c = cfg.numClasses;
+  switch (cfg.kind) {
+    case "eqlv2":
+      return `var pw = 1.0; var nw = 1.0;
+  if (j < ${c}u) {
+    nw = 1.0 / (1.0 + exp(-${f32(cfg.gamma)} * (S[${2 * c}u + j] - ${f32(cfg.mu)})));
+    pw = 1.0 + ${f32(cfg.alpha)} * (1.0 - nw);
+  }`;
+    case "eql":
+      return `let rare = P[j];`;
+    case "federated":
+      return `let mask = select(0.0, P[min(j, ${c - 1}u)], j < ${c}u);`;
+    case "efl":
+      return `let gj = ${f32(cfg.gamma)} + ${f32(cfg.s)} * (1.0 - S[${2 * c}u + min(j, ${c - 1}u)]);
+  let wf = gj / ${f32(cfg.gamma)};`;
+    case "focal":
+      return `let gj = ${f32(cfg.gamma)}; let wf = 1.0;`;
+    case "bce":
+      return "";
+  }
+}
+
+function elementBody(cfg: SigmoidFusedParams["cfg"]): string {
+  const c = cfg.numClasses;
+  if (cfg.kind === "focal" || cfg.kind === "efl") {
+    return `let a = select(${f32(1 - cfg.alpha)}, ${f32(cfg.alpha)}, is_t);
+      let pt = select(sp.y, sp.x, is_t);
+      let m = select(sp.x, sp.y, is_t);
+      let mg = powg(m, gj);
+      w = wf * a * mg;
+      l = w * bce;
+      g = wf * select(1.0, -1.0, is_t) * a * mg * (gj * pt * bce + m);
+      st = ${cfg.kind === "efl" ? "abs(g) * u.scale" : "abs(g)"};`;
+  }
+  const weight = {
+    bce: "1.0",
+    eqlv2: "select(nw, pw, is_t)",
+    eql: `1.0 - select(0.0, 1.0, lab < ${c}) * rare * (1.0 - t)`,
+    federated: "mask",
+  }[cfg.kind];
+  return `w = ${weight};
+      l = w * bce;
+      g = w * d;
+      st = abs(g);`;
+}
+
+export const sigmoidFusedKernel = defineKernel<SigmoidFusedParams>({
+  name: "loss_sigmoid_fused",
+  wgsl(p) {
+    const { cfg, rows, rowsPerChunk: R } = p;
+    const cols = cfg.columns, c = cfg.numClasses;
+    return `${SIGMOID_WGSL}
+struct U { scale: f32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> L: array<i32>;
+@group(0) @binding(2) var<storage, read> S: array<f32>;
+@group(0) @binding(3) var<storage, read> P: array<f32>;
+@group(0) @binding(4) var<storage, read_write> G: array<f32>;
+@group(0) @binding(5) var<storage, read_write> W: array<f32>;
+@group(0) @binding(6) var<storage, read_write> Part: array<f32>;
+@group(0) @binding(7) var<storage, read_write> Flag: array<atomic<u32>>;
+@group(0) @binding(8) var<uniform> u: U;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let j = gid.x;
+  let chunk = gid.y;
+  if (j >= ${cols}u) { return; }
+  // Keeps every binding in the layout whatever the kind uses.
+  if (j == 0xffffffffu) { W[0] = S[0] + P[0]; }
+  ${columnSetup(cfg)}
+  var acc_l = 0.0; var acc_p = 0.0; var acc_n = 0.0;
+  var bad = 0xffffffffu;
+  let i1 = min(chunk * ${R}u + ${R}u, ${rows}u);
+  for (var i = chunk * ${R}u; i < i1; i++) {
+    let k = i * ${cols}u + j;
+    let x = X[k];
+    let lab = L[i];
+    if (j == 0u && (lab < 0 || lab > ${c})) { atomicMin(&Flag[1], i); }
+    if (not_finite(x)) { bad = min(bad, k); }
+    let is_t = lab == i32(j);
+    let t = select(0.0, 1.0, is_t);
+    let sp = sigmoid_parts(x);
+    let bce = max(x, 0.0) - x * t + sp.z;
+    let d = select(sp.x, -sp.y, is_t);
+    var w = 1.0; var l = 0.0; var g = 0.0; var st = 0.0;
+    ${elementBody(cfg)}
+    acc_l += l;
+    if (is_t) { acc_p += st; } else { acc_n += st; }
+    G[k] = u.scale * g;
+    ${p.writeWeights ? "W[k] = w;" : ""}
+  }
+  if (bad != 0xffffffffu) { atomicMin(&Flag[0], bad); }
+  let b = chunk * ${3 * cols}u + j;
+  Part[b] = acc_l;
+  Part[b + ${cols}u] = select(0.0, acc_p, j < ${c}u);
+  Part[b + ${2 * cols}u] = select(0.0, acc_n, j < ${c}u);
+}`;
+  },
+  dispatch: (p) => [Math.ceil(p.cfg.columns / WG), lossChunks(p.rows, p.rowsPerChunk), 1],
+});

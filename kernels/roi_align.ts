@@ -1,0 +1,299 @@
+/**
+ * RoIAlign (detectron2 / torchvision semantics) as three kernels: the
+ * forward, a binning pass that lists for each 8x8 pixel tile the RoIs that
+ * can touch it, and the backward as a gather over those lists. WGSL has no
+ * f32 atomics, and a gather is deterministic: each feature-gradient element
+ * sums its contributions in RoI order.
+ *
+ * Workgroups are 8 invocations (llvmpipe's SIMD width) with the lanes over
+ * channels, so all geometry is uniform across lanes and computed once per
+ * up to 64 channels. The RoI count is a uniform, so a new count needs no
+ * new pipeline.
+ */
+import { defineKernel, f32, groups } from "./kernel.ts";
+
+export interface RoiAlignParams {
+  batch: number;
+  channels: number;
+  height: number;
+  width: number;
+  /** Output bins per side. */
+  pooled: number;
+  /** Samples per bin and axis; 0 = adaptive, ceil(RoI size / pooled). */
+  samplingRatio: number;
+  /** Feature pixels per image pixel (1 / stride). */
+  spatialScale: number;
+  /** Half-pixel offset (detectron2 ROIAlignV2); without it, RoIs are at least 1 pixel. */
+  aligned: boolean;
+  /** Number of RoIs: sets the dispatch only, the kernels read it from the uniform. */
+  rois: number;
+  /** Most channels per invocation (lanes hold channels c, c + 8, ...); default 8. */
+  chunk?: number;
+}
+
+/** Side of the square pixel tiles of the backward. */
+export const TILE = 8;
+const WG = 64;
+
+const key = (name: string) => (p: RoiAlignParams) => {
+  const { rois: _, ...rest } = p;
+  return `${name}:${JSON.stringify({ ...rest, chunk: laneLayout(p).perLane })}`;
+};
+/** Tiles per feature map, across and down. */
+export function roiAlignTiles(p: RoiAlignParams): [number, number] {
+  return [Math.ceil(p.width / TILE), Math.ceil(p.height / TILE)];
+}
+
+/** Shared WGSL: constants, the RoI geometry and the per-axis bilinear rule. */
+function prelude(p: RoiAlignParams): string {
+  const s = p.samplingRatio;
+  const grid = (len: string) => s > 0 ? `${s}u` : `u32(max(ceil(${len} / f32(P)), 0.0))`;
+  return `const C = ${p.channels}u; const H = ${p.height}; const W = ${p.width}; const P = ${p.pooled}u;
+struct U { rois: u32 }
+struct Geo { b: i32, x0: f32, y0: f32, bw: f32, bh: f32, gw: u32, gh: u32, inv: f32 }
+fn geo(r: u32) -> Geo {
+  let o = r * 5u;
+  let off = ${p.aligned ? "0.5" : "0.0"};
+  let x0 = ROIS[o + 1u] * ${f32(p.spatialScale)} - off;
+  let y0 = ROIS[o + 2u] * ${f32(p.spatialScale)} - off;
+  var rw = ROIS[o + 3u] * ${f32(p.spatialScale)} - off - x0;
+  var rh = ROIS[o + 4u] * ${f32(p.spatialScale)} - off - y0;
+  ${p.aligned ? "" : "rw = max(rw, 1.0); rh = max(rh, 1.0);"}
+  let gw = ${grid("rw")}; let gh = ${grid("rh")};
+  return Geo(i32(floor(ROIS[o])), x0, y0, rw / f32(P), rh / f32(P), gw, gh, 1.0 / f32(max(gw * gh, 1u)));
+}
+// The k-th sample along an axis, in the forward's exact arithmetic.
+fn sample_at(start: f32, bin: f32, g: u32, k: u32) -> f32 {
+  return start + f32(k / g) * bin + (f32(k % g) + 0.5) * bin / f32(g);
+}
+struct Ax { lo: i32, hi: i32, wl: f32, wh: f32 }
+// Bilinear indices and weights along one axis; zero weights outside [-1, n].
+fn axis(v: f32, n: i32) -> Ax {
+  if (v < -1.0 || v > f32(n)) { return Ax(0, 0, 0.0, 0.0); }
+  var t = max(v, 0.0);
+  var lo = i32(t);
+  var hi = lo + 1;
+  if (lo >= n - 1) { lo = n - 1; hi = n - 1; t = f32(lo); }
+  let l = t - f32(lo);
+  return Ax(lo, hi, 1.0 - l, l);
+}
+// The weight that a sample at v gives to pixel q along one axis.
+fn axis_w(v: f32, q: i32, n: i32) -> f32 {
+  let a = axis(v, n);
+  return select(0.0, a.wl, a.lo == q) + select(0.0, a.wh, a.hi == q);
+}`;
+}
+
+/** Channel layout of the forward and backward: 8 SIMD lanes, each with up to 8 channels strided by 8. */
+function laneLayout(p: RoiAlignParams): { perLane: number; blocks: number } {
+  const perLane = Math.min(p.chunk ?? 8, Math.ceil(p.channels / 8));
+  return { perLane, blocks: Math.ceil(p.channels / (8 * perLane)) };
+}
+
+/**
+ * Forward: Y[r, c, ph, pw] = mean over the bin's samples of bilinear(X[b, c]).
+ * One workgroup of 8 invocations per (RoI, bin, block of channels), the
+ * lanes over channels, so sample positions and weights are uniform across
+ * the SIMD lanes and computed once per up to 64 channels.
+ * Bindings: X, ROIS, Y, uniform.
+ */
+export const roiAlignForwardKernel = defineKernel<RoiAlignParams>({
+  name: "roi_align_fwd",
+  key: key("roi_align_fwd"),
+  wgsl(p) {
+    const { perLane, blocks } = laneLayout(p);
+    return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> ROIS: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+${prelude(p)}
+const K = ${perLane}u;
+@compute @workgroup_size(8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let pw = wid.x % P; let ph = wid.x / P;
+  let r = wid.y + wid.z / ${blocks}u * 65535u;
+  if (r >= u.rois) { return; }
+  let c0 = (wid.z % ${blocks}u) * ${8 * perLane}u + lid.x;
+  let g = geo(r);
+  var acc: array<f32, ${perLane}>;
+  for (var j = 0u; j < K; j++) { acc[j] = 0.0; }
+  if (g.b >= 0 && g.b < ${p.batch}) {
+    let img = u32(g.b) * C;
+    for (var iy = 0u; iy < g.gh; iy++) {
+      let ay = axis(sample_at(g.y0, g.bh, g.gh, ph * g.gh + iy), H);
+      if (ay.wl + ay.wh == 0.0) { continue; }
+      for (var ix = 0u; ix < g.gw; ix++) {
+        let ax = axis(sample_at(g.x0, g.bw, g.gw, pw * g.gw + ix), W);
+        let w1 = ay.wl * ax.wl; let w2 = ay.wl * ax.wh; let w3 = ay.wh * ax.wl; let w4 = ay.wh * ax.wh;
+        let o1 = u32(ay.lo * W + ax.lo); let o2 = u32(ay.lo * W + ax.hi);
+        let o3 = u32(ay.hi * W + ax.lo); let o4 = u32(ay.hi * W + ax.hi);
+        for (var j = 0u; j < K; j++) {
+          let base = (img + min(c0 + 8u * j, C - 1u)) * u32(H * W);
+          acc[j] += w1 * X[base + o1] + w2 * X[base + o2] + w3 * X[base + o3] + w4 * X[base + o4];
+        }
+      }
+    }
+  }
+  for (var j = 0u; j < K; j++) {
+    let c = c0 + 8u * j;
+    if (c < C) { Y[((r * C + c) * P + ph) * P + pw] = acc[j] * g.inv; }
+  }
+}`;
+  },
+  // RoIs beyond 65535 wrap into z, above the channel blocks.
+  dispatch: (p) => {
+    const { blocks } = laneLayout(p);
+    return [p.pooled * p.pooled, Math.min(Math.max(p.rois, 1), 65535), blocks * Math.ceil(Math.max(p.rois, 1) / 65535)];
+  },
+});
+
+/**
+ * Binning: for each (image, tile), COUNT[t] and the indices of the RoIs whose
+ * samples can touch the tile, in RoI order, at LIST[t * rois + k].
+ * Bindings: ROIS, COUNT, LIST, uniform.
+ */
+export const roiAlignBinKernel = defineKernel<RoiAlignParams>({
+  name: "roi_align_bin",
+  key: key("roi_align_bin"),
+  wgsl(p) {
+    const [tx, ty] = roiAlignTiles(p);
+    return `@group(0) @binding(0) var<storage, read> ROIS: array<f32>;
+@group(0) @binding(1) var<storage, read_write> COUNT: array<u32>;
+@group(0) @binding(2) var<storage, read_write> LIST: array<u32>;
+@group(0) @binding(3) var<uniform> u: U;
+${prelude(p)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = gid.x;
+  if (t >= ${p.batch * tx * ty}u) { return; }
+  let b = i32(t / ${tx * ty}u);
+  let ty0 = i32((t / ${tx}u) % ${ty}u) * ${TILE}; let tx0 = i32(t % ${tx}u) * ${TILE};
+  var n = 0u;
+  for (var r = 0u; r < u.rois; r++) {
+    let g = geo(r);
+    if (g.b != b || g.gh == 0u || g.gw == 0u) { continue; }
+    // Pixels a sample at v can touch lie in [floor(v) - 1, floor(v) + 2]: a safe superset.
+    let ya = sample_at(g.y0, g.bh, g.gh, 0u); let yb = sample_at(g.y0, g.bh, g.gh, P * g.gh - 1u);
+    let xa = sample_at(g.x0, g.bw, g.gw, 0u); let xb = sample_at(g.x0, g.bw, g.gw, P * g.gw - 1u);
+    let ylo = i32(floor(clamp(min(ya, yb), -2.0, f32(H + 1)))) - 1;
+    let yhi = i32(floor(clamp(max(ya, yb), -2.0, f32(H + 1)))) + 2;
+    let xlo = i32(floor(clamp(min(xa, xb), -2.0, f32(W + 1)))) - 1;
+    let xhi = i32(floor(clamp(max(xa, xb), -2.0, f32(W + 1)))) + 2;
+    if (yhi < ty0 || ylo > ty0 + ${TILE - 1} || xhi < tx0 || xlo > tx0 + ${TILE - 1}) { continue; }
+    LIST[t * u.rois + n] = r;
+    n++;
+  }
+  COUNT[t] = n;
+}`;
+  },
+  dispatch: (p) => {
+    const [tx, ty] = roiAlignTiles(p);
+    return [groups(p.batch * tx * ty, WG), 1, 1];
+  },
+});
+
+/**
+ * Separable weights of the backward: the weight of a sample is a product of
+ * a y factor and an x factor, so the weight of bin (ph, pw) on pixel (y, x)
+ * is WY[r, y, ph] * WX[r, x, pw], each the axis weight summed over the bin's
+ * samples and divided by their count along that axis. RY[r, y] (RX[r, x])
+ * packs the range of bins with non-zero weight as lo | (end << 16). One
+ * invocation per (RoI, row) or (RoI, column).
+ * Bindings: ROIS, WY [R, H, P], WX [R, W, P], RY [R, H], RX [R, W], uniform.
+ */
+export const roiAlignWeightsKernel = defineKernel<RoiAlignParams>({
+  name: "roi_align_weights",
+  key: key("roi_align_weights"),
+  wgsl(p) {
+    return `@group(0) @binding(0) var<storage, read> ROIS: array<f32>;
+@group(0) @binding(1) var<storage, read_write> WY: array<f32>;
+@group(0) @binding(2) var<storage, read_write> WX: array<f32>;
+@group(0) @binding(3) var<storage, read_write> RY: array<u32>;
+@group(0) @binding(4) var<storage, read_write> RX: array<u32>;
+@group(0) @binding(5) var<uniform> u: U;
+${prelude(p)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * ${65535 * WG}u;
+  if (i >= u.rois * u32(H + W)) { return; }
+  let r = i / u32(H + W); let q = i32(i % u32(H + W));
+  let g = geo(r);
+  let is_y = q < H;
+  let start = select(g.x0, g.y0, is_y); let bin = select(g.bw, g.bh, is_y); let n = select(g.gw, g.gh, is_y);
+  let pix = select(q - H, q, is_y); let len = select(W, H, is_y);
+  let row = r * u32(len) + u32(pix);
+  var lo = P; var end = 0u;
+  for (var b = 0u; b < P; b++) {
+    var s = 0.0;
+    for (var k = 0u; k < n; k++) { s += axis_w(sample_at(start, bin, n, b * n + k), pix, len); }
+    let w = select(0.0, s / f32(n), n > 0u);
+    if (w != 0.0) { lo = min(lo, b); end = b + 1u; }
+    if (is_y) { WY[row * P + b] = w; } else { WX[row * P + b] = w; }
+  }
+  let range = select(0u, lo | (end << 16u), end > 0u);
+  if (is_y) { RY[row] = range; } else { RX[row] = range; }
+}`;
+  },
+  dispatch: (p) => {
+    const g = groups(p.rois * (p.height + p.width), WG);
+    return g <= 65535 ? [g, 1, 1] : [65535, Math.ceil(g / 65535), 1];
+  },
+});
+
+/**
+ * Backward: DX[b, c, y, x] = sum over the tile's RoIs r and the bins (ph, pw)
+ * in the pixel's ranges of WY[r, y, ph] * WX[r, x, pw] * DY[r, c, ph, pw].
+ * One workgroup of 8 invocations per pixel and block of channels, with the
+ * lanes over channels: all RoI and bin logic is uniform across the SIMD
+ * lanes (no divergence) and runs once per up to 64 channels.
+ * Bindings: DY, WY, WX, RY, RX, COUNT, LIST, DX, uniform.
+ */
+export const roiAlignBackwardKernel = defineKernel<RoiAlignParams>({
+  name: "roi_align_bwd",
+  key: key("roi_align_bwd"),
+  wgsl(p) {
+    const [tx, ty] = roiAlignTiles(p);
+    const { perLane, blocks } = laneLayout(p);
+    return `@group(0) @binding(0) var<storage, read> DY: array<f32>;
+@group(0) @binding(1) var<storage, read> WY: array<f32>;
+@group(0) @binding(2) var<storage, read> WX: array<f32>;
+@group(0) @binding(3) var<storage, read> RY: array<u32>;
+@group(0) @binding(4) var<storage, read> RX: array<u32>;
+@group(0) @binding(5) var<storage, read> COUNT: array<u32>;
+@group(0) @binding(6) var<storage, read> LIST: array<u32>;
+@group(0) @binding(7) var<storage, read_write> DX: array<f32>;
+@group(0) @binding(8) var<uniform> u: U;
+const C = ${p.channels}u; const H = ${p.height}u; const W = ${p.width}u; const P = ${p.pooled}u;
+const K = ${perLane}u;
+struct U { rois: u32 }
+@compute @workgroup_size(8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let x = wid.x; let y = wid.y; let b = wid.z / ${blocks}u;
+  let c0 = (wid.z % ${blocks}u) * ${8 * perLane}u + lid.x;
+  let t = b * ${tx * ty}u + (y / ${TILE}u) * ${tx}u + x / ${TILE}u;
+  var acc: array<f32, ${perLane}>;
+  for (var j = 0u; j < K; j++) { acc[j] = 0.0; }
+  let n = COUNT[t];
+  for (var k = 0u; k < n; k++) {
+    let r = LIST[t * u.rois + k];
+    let ry = RY[r * H + y];
+    if (ry == 0u) { continue; }
+    let rx = RX[r * W + x];
+    if (rx == 0u) { continue; }
+    for (var ph = ry & 0xffffu; ph < (ry >> 16u); ph++) {
+      let wy = WY[(r * H + y) * P + ph];
+      for (var pw = rx & 0xffffu; pw < (rx >> 16u); pw++) {
+        let w = wy * WX[(r * W + x) * P + pw];
+        let o = (r * C * P + ph) * P + pw;
+        for (var j = 0u; j < K; j++) { acc[j] += w * DY[o + min(c0 + 8u * j, C - 1u) * P * P]; }
+      }
+    }
+  }
+  for (var j = 0u; j < K; j++) {
+    let c = c0 + 8u * j;
+    if (c < C) { DX[((b * C + c) * H + y) * W + x] = acc[j]; }
+  }
+}`;
+  },
+  dispatch: (p) => [p.width, p.height, p.batch * laneLayout(p).blocks],
+});

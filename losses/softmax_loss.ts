@@ -1,0 +1,113 @@
+/**
+ * The GPU softmax-family losses: cross-entropy over C + 1 columns and
+ * Seesaw (C class columns + 2 objectness columns) with cumulative counts.
+ */
+import { InputError } from "../core/errors.ts";
+import { rt, Tensor } from "../tensor/tensor.ts";
+import { lossChunks } from "../kernels/losses/sigmoid_fused.ts";
+import {
+  seesawCountKernel,
+  type SoftmaxKernelParams,
+  softmaxRowKernel,
+  softmaxStatsKernel,
+} from "../kernels/losses/softmax_fused.ts";
+import type { ForwardOptions, LossState, LossStep } from "./loss.ts";
+import type { LossParams } from "./params.ts";
+import { type SoftmaxConfig, softmaxConfig } from "./reference_softmax.ts";
+import { _GpuLossBase } from "./_gpu_loss_base.ts";
+
+const ROWS_PER_CHUNK = 32;
+
+/**
+ * A softmax-family loss on the GPU. Seesaw ignores `avgFactor` (classes are
+ * averaged over foreground rows, objectness over all rows, as in mmdetection).
+ *
+ * @example
+ * ```ts
+ * const seesaw = new SoftmaxLoss("seesaw", parseLossParams("seesaw", {}), 1203);
+ * const { loss } = seesaw.forward(logits, labels); // logits [N, 1205]
+ * ```
+ */
+export class SoftmaxLoss extends _GpuLossBase {
+  readonly name: "ce" | "seesaw";
+  readonly cfg: SoftmaxConfig;
+  protected readonly scoresMode;
+  protected readonly clampRatio = false;
+  /** Cumulative counts (C + 1), then [number of foreground rows]. */
+  #cum: GPUBuffer;
+  #misc: GPUBuffer;
+
+  constructor(kind: "ce" | "seesaw", params: LossParams<"ce" | "seesaw">, numClasses: number) {
+    const cfg = softmaxConfig(kind, params, numClasses);
+    super(numClasses, cfg.columns, 0);
+    this.name = kind;
+    this.cfg = cfg;
+    this.scoresMode = kind === "ce" ? "softmax" as const : "seesaw" as const;
+    this.#cum = rt().upload(new Float32Array(numClasses + 1), "seesaw counts");
+    this.#misc = rt().upload(new Float32Array(4), "seesaw misc");
+  }
+
+  forward(logits: Tensor, labels: Tensor | Int32Array, opts: ForwardOptions = {}): LossStep {
+    const r = rt();
+    const inp = this.inputs(logits, labels);
+    const rows = inp.rows, c = this.numClasses;
+    const avg = this.name === "ce" ? opts.avgFactor ?? rows : rows;
+    if (!(avg > 0) || !Number.isFinite(avg)) {
+      throw new InputError(`Invalid "avgFactor" for the ${this.name} loss: expected a number > 0, got ${avg}`);
+    }
+    const uniform = new Float32Array([this.cfg.lossWeight / avg, 0, 0, 0]);
+    if (this.name === "seesaw") {
+      r.dispatch(seesawCountKernel, { rows, numClasses: c }, [inp.labels.buffer, this.#cum, this.#misc]);
+    }
+    const grad = new Tensor([rows, this.columns]);
+    const weight = new Tensor([rows, this.columns]);
+    const rowLoss = new Tensor([rows]);
+    const { kind, lossWeight, p, q, eps } = this.cfg;
+    const params: SoftmaxKernelParams = { kind, rows, numClasses: c, columns: this.columns, lossWeight, p, q, eps };
+    r.dispatch(softmaxRowKernel, params, [
+      logits.buffer,
+      inp.labels.buffer,
+      this.#cum,
+      this.#misc,
+      grad.buffer,
+      weight.buffer,
+      rowLoss.buffer,
+      this.flagBuf,
+    ], uniform);
+    const chunks = lossChunks(rows, ROWS_PER_CHUNK);
+    const partials = this.partials(chunks * 3 * this.columns);
+    r.dispatch(
+      softmaxStatsKernel,
+      { kind, rows, numClasses: c, columns: this.columns, rowsPerChunk: ROWS_PER_CHUNK, lossWeight },
+      [grad.buffer, inp.labels.buffer, rowLoss.buffer, this.#misc, partials],
+      uniform,
+    );
+    const loss = this.finalize(partials, chunks, 1);
+    rowLoss.dispose();
+    if (inp.owned) inp.labels.dispose();
+    if (!opts.weights) weight.dispose();
+    return this.recordStep(loss, logits, grad, opts.weights ? weight : null);
+  }
+
+  override async state(): Promise<LossState> {
+    const s = await super.state();
+    return { ...s, cum_samples: Array.from(await rt().readF32(this.#cum, this.numClasses + 1)) };
+  }
+
+  override loadState(state: LossState): void {
+    super.loadState(state);
+    const cum = state.cum_samples ?? new Array(this.numClasses + 1).fill(0);
+    if (cum.length !== this.numClasses + 1 || cum.some((x) => !(x >= 0))) {
+      throw new InputError(
+        `Invalid "cum_samples" in the ${this.name} loss state: expected ${this.numClasses + 1} counts >= 0`,
+      );
+    }
+    rt().write(this.#cum, Float32Array.from(cum));
+  }
+
+  override dispose(): void {
+    rt().release(this.#cum);
+    rt().release(this.#misc);
+    super.dispose();
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Anchors of one feature level and the RPN's training targets, as in
+ * detectron2's `DefaultAnchorGenerator` and `RPN.label_and_sample_anchors`.
+ * Anchor order is location-major: (y, x, anchor), with the anchors of a
+ * location ordered size-major then aspect ratio, which is the order of an
+ * RPN head's [A, H, W] outputs once permuted to [H, W, A].
+ */
+import type { Rng } from "../core/rng.ts";
+import { type Boxes, type CoderWeights, encodeBoxes, pairwiseIou } from "./boxes.ts";
+import { matchBoxes } from "./matcher.ts";
+import { subsample } from "./sampler.ts";
+
+/** One feature level's anchor layout. */
+export interface AnchorLevel {
+  /** Anchor sides in image pixels (sqrt of the area), e.g. [32]. */
+  sizes: readonly number[];
+  /** Height / width ratios, e.g. [0.5, 1, 2]. */
+  aspectRatios: readonly number[];
+  /** Image pixels per feature pixel. */
+  stride: number;
+  /** Feature map size. */
+  height: number;
+  width: number;
+  /** Where in a cell the anchors sit, in strides: 0 = top-left corner (detectron2), 0.5 = centre. */
+  offset?: number;
+}
+
+/**
+ * All anchors of a level: [height * width * sizes * ratios * 4] boxes.
+ *
+ * @example
+ * ```ts
+ * import { gridAnchors } from "./anchors.ts";
+ * gridAnchors({ sizes: [8], aspectRatios: [1], stride: 4, height: 1, width: 2 }); // [-4, -4, 4, 4, 0, -4, 8, 4]
+ * ```
+ */
+export function gridAnchors(level: AnchorLevel): Float32Array {
+  const cell: number[] = [];
+  for (const size of level.sizes) {
+    for (const ratio of level.aspectRatios) {
+      const w = Math.sqrt(size * size / ratio), h = ratio * w;
+      cell.push(-w / 2, -h / 2, w / 2, h / 2);
+    }
+  }
+  const a = cell.length / 4, off = (level.offset ?? 0) * level.stride;
+  const out = new Float32Array(level.height * level.width * cell.length);
+  for (let y = 0; y < level.height; y++) {
+    for (let x = 0; x < level.width; x++) {
+      const sx = x * level.stride + off, sy = y * level.stride + off;
+      const base = (y * level.width + x) * a * 4;
+      for (let k = 0; k < cell.length; k += 4) {
+        out[base + k] = cell[k] + sx;
+        out[base + k + 1] = cell[k + 1] + sy;
+        out[base + k + 2] = cell[k + 2] + sx;
+        out[base + k + 3] = cell[k + 3] + sy;
+      }
+    }
+  }
+  return out;
+}
+
+/** Options of `rpnTargets` for one image. */
+export interface RpnTargetOptions {
+  /** Anchors of all levels, concatenated. */
+  anchors: Boxes;
+  gtBoxes: Boxes;
+  rng: Rng;
+  /** Anchors sampled per image; default 256. */
+  batchSize?: number;
+  /** Largest positive share; default 0.5. */
+  positiveFraction?: number;
+  /** IoU below which an anchor is negative; default 0.3. */
+  lowThreshold?: number;
+  /** IoU from which an anchor is positive; default 0.7. */
+  highThreshold?: number;
+  /** Box coder weights; default (1, 1, 1, 1). */
+  weights?: CoderWeights;
+}
+
+/** The RPN's targets for one image. */
+export interface RpnTargets {
+  /** Per anchor: 1 sampled positive, 0 sampled negative, -1 not sampled (no loss). */
+  labels: Int8Array;
+  /** Per anchor [A * 4]: regression target towards its matched ground truth (zeros where none). */
+  deltas: Float32Array;
+  numPositive: number;
+  numNegative: number;
+}
+
+/**
+ * Label anchors (IoU >= 0.7 positive, < 0.3 negative, each ground truth's
+ * best anchors positive too) and sample `batchSize` of them with at most
+ * half positive. Without ground truths every anchor is a negative candidate.
+ *
+ * @example
+ * ```ts
+ * import { Rng } from "../core/rng.ts";
+ * import { gridAnchors, rpnTargets } from "./anchors.ts";
+ * const anchors = gridAnchors({ sizes: [16], aspectRatios: [1], stride: 8, height: 4, width: 4, offset: 0.5 });
+ * const t = rpnTargets({ anchors, gtBoxes: [0, 0, 16, 16], rng: new Rng(1) });
+ * // t.labels[0] === 1: the anchor at (4, 4) is the box's best match
+ * ```
+ */
+export function rpnTargets(opts: RpnTargetOptions): RpnTargets {
+  const { anchors, gtBoxes } = opts;
+  const nA = anchors.length >> 2, nGt = gtBoxes.length >> 2;
+  const match = matchBoxes(pairwiseIou(gtBoxes, anchors), nGt, nA, {
+    thresholds: [opts.lowThreshold ?? 0.3, opts.highThreshold ?? 0.7],
+    labels: [0, -1, 1],
+    allowLowQuality: true,
+  });
+  const [pos, neg] = subsample(nA, (i) => match.labels[i] === 1, (i) => match.labels[i] === 0, {
+    batchSize: opts.batchSize ?? 256,
+    positiveFraction: opts.positiveFraction ?? 0.5,
+    rng: opts.rng,
+  });
+  const labels = new Int8Array(nA).fill(-1);
+  for (const i of neg) labels[i] = 0;
+  for (const i of pos) labels[i] = 1;
+  const deltas = new Float32Array(nA * 4);
+  if (nGt > 0) {
+    const from = new Float32Array(pos.length * 4), to = new Float32Array(pos.length * 4);
+    pos.forEach((i, k) => {
+      const g = match.matched[i];
+      for (let c = 0; c < 4; c++) {
+        from[4 * k + c] = anchors[4 * i + c];
+        to[4 * k + c] = gtBoxes[4 * g + c];
+      }
+    });
+    const d = encodeBoxes(from, to, opts.weights ?? [1, 1, 1, 1]);
+    pos.forEach((i, k) => deltas.set(d.subarray(4 * k, 4 * k + 4), 4 * i));
+  }
+  return { labels, deltas, numPositive: pos.length, numNegative: neg.length };
+}

@@ -1,0 +1,149 @@
+/**
+ * Box utilities on flat (x1, y1, x2, y2) arrays in image pixels: areas, the
+ * pairwise IoU matrix, the R-CNN box coder and clipping. Conventions follow
+ * detectron2: width = x2 - x1 (no +1), centre = x1 + width / 2.
+ */
+
+/** Flat boxes: box i is [4i, 4i + 4) as x1, y1, x2, y2. */
+export type Boxes = ArrayLike<number>;
+
+/** Weights of (dx, dy, dw, dh): (1, 1, 1, 1) for the RPN, (10, 10, 5, 5) for the box head. */
+export type CoderWeights = readonly [number, number, number, number];
+
+/** The largest dw or dh that decoding applies: boxes grow at most 1000/16 times. */
+export const SCALE_CLAMP = Math.log(1000 / 16);
+
+/**
+ * IoU of every box in `a` with every box in `b`, row-major [a.length / 4, b.length / 4];
+ * 0 where the union is empty.
+ *
+ * @example
+ * ```ts
+ * import { pairwiseIou } from "./boxes.ts";
+ * pairwiseIou([0, 0, 2, 2], [1, 0, 3, 2]); // Float32Array [0.3333]
+ * ```
+ */
+export function pairwiseIou(a: Boxes, b: Boxes): Float32Array {
+  const na = a.length >> 2, nb = b.length >> 2;
+  const out = new Float32Array(na * nb);
+  const areaB = new Float64Array(nb);
+  for (let j = 0; j < nb; j++) areaB[j] = (b[4 * j + 2] - b[4 * j]) * (b[4 * j + 3] - b[4 * j + 1]);
+  for (let i = 0; i < na; i++) {
+    const ax1 = a[4 * i], ay1 = a[4 * i + 1], ax2 = a[4 * i + 2], ay2 = a[4 * i + 3];
+    const areaA = (ax2 - ax1) * (ay2 - ay1);
+    for (let j = 0; j < nb; j++) {
+      const iw = Math.min(ax2, b[4 * j + 2]) - Math.max(ax1, b[4 * j]);
+      const ih = Math.min(ay2, b[4 * j + 3]) - Math.max(ay1, b[4 * j + 1]);
+      if (iw <= 0 || ih <= 0) continue;
+      const inter = iw * ih;
+      out[i * nb + j] = inter / (areaA + areaB[j] - inter);
+    }
+  }
+  return out;
+}
+
+/**
+ * Deltas (dx, dy, dw, dh) that turn each box of `from` into the same box of `to`.
+ *
+ * @example
+ * ```ts
+ * import { encodeBoxes } from "./boxes.ts";
+ * encodeBoxes([0, 0, 10, 10], [5, 0, 15, 20], [1, 1, 1, 1]); // [0.5, 0.5, 0, 0.693]
+ * ```
+ */
+export function encodeBoxes(from: Boxes, to: Boxes, weights: CoderWeights = [1, 1, 1, 1]): Float32Array {
+  const n = from.length >> 2;
+  const out = new Float32Array(n * 4);
+  const [wx, wy, ww, wh] = weights;
+  for (let i = 0; i < n; i++) {
+    const k = 4 * i;
+    const pw = from[k + 2] - from[k], ph = from[k + 3] - from[k + 1];
+    const px = from[k] + 0.5 * pw, py = from[k + 1] + 0.5 * ph;
+    const tw = to[k + 2] - to[k], th = to[k + 3] - to[k + 1];
+    const tx = to[k] + 0.5 * tw, ty = to[k + 1] + 0.5 * th;
+    out[k] = wx * (tx - px) / pw;
+    out[k + 1] = wy * (ty - py) / ph;
+    out[k + 2] = ww * Math.log(tw / pw);
+    out[k + 3] = wh * Math.log(th / ph);
+  }
+  return out;
+}
+
+/** Options of `decodeBoxes`. */
+export interface DecodeOptions {
+  weights?: CoderWeights;
+  /** Clip the decoded boxes to [0, width] x [0, height]. */
+  clip?: { height: number; width: number };
+}
+
+/**
+ * Apply deltas to boxes. `deltas` has `k` groups of 4 per box (class-specific
+ * regression: k = classes), each decoded against the same box; dw and dh are
+ * clamped at `SCALE_CLAMP` after dividing by their weights.
+ *
+ * @example
+ * ```ts
+ * import { decodeBoxes } from "./boxes.ts";
+ * decodeBoxes([0.5, 0.5, 0, Math.log(2)], [0, 0, 10, 10]); // [5, 0, 15, 20]
+ * ```
+ */
+export function decodeBoxes(deltas: ArrayLike<number>, boxes: Boxes, opts: DecodeOptions = {}): Float32Array {
+  const [wx, wy, ww, wh] = opts.weights ?? [1, 1, 1, 1];
+  const n = boxes.length >> 2;
+  const k = n === 0 ? 0 : deltas.length / (4 * n);
+  if (!Number.isInteger(k)) throw new Error(`Cannot decode ${deltas.length} deltas against ${n} boxes`);
+  const out = new Float32Array(deltas.length);
+  for (let i = 0; i < n; i++) {
+    const w = boxes[4 * i + 2] - boxes[4 * i], h = boxes[4 * i + 3] - boxes[4 * i + 1];
+    const cx = boxes[4 * i] + 0.5 * w, cy = boxes[4 * i + 1] + 0.5 * h;
+    for (let g = 0; g < k; g++) {
+      const d = 4 * (i * k + g);
+      const x = deltas[d] / wx * w + cx, y = deltas[d + 1] / wy * h + cy;
+      const pw = Math.exp(Math.min(deltas[d + 2] / ww, SCALE_CLAMP)) * w;
+      const ph = Math.exp(Math.min(deltas[d + 3] / wh, SCALE_CLAMP)) * h;
+      out[d] = x - 0.5 * pw;
+      out[d + 1] = y - 0.5 * ph;
+      out[d + 2] = x + 0.5 * pw;
+      out[d + 3] = y + 0.5 * ph;
+    }
+  }
+  if (opts.clip) clipBoxes(out, opts.clip);
+  return out;
+}
+
+/**
+ * Clip boxes to [0, width] x [0, height], in place; returns them.
+ *
+ * @example
+ * ```ts
+ * import { clipBoxes } from "./boxes.ts";
+ * clipBoxes(new Float32Array([-3, 2, 40, 9]), { height: 8, width: 32 }); // [0, 2, 32, 8]
+ * ```
+ */
+export function clipBoxes<T extends Float32Array | Float64Array>(boxes: T, size: { height: number; width: number }): T {
+  for (let i = 0; i < boxes.length; i += 4) {
+    boxes[i] = Math.min(Math.max(boxes[i], 0), size.width);
+    boxes[i + 1] = Math.min(Math.max(boxes[i + 1], 0), size.height);
+    boxes[i + 2] = Math.min(Math.max(boxes[i + 2], 0), size.width);
+    boxes[i + 3] = Math.min(Math.max(boxes[i + 3], 0), size.height);
+  }
+  return boxes;
+}
+
+/**
+ * Indices of boxes whose width and height both exceed `minSize` (and are finite).
+ *
+ * @example
+ * ```ts
+ * import { nonEmptyBoxes } from "./boxes.ts";
+ * nonEmptyBoxes([0, 0, 5, 5, 1, 1, 1, 9]); // [0]
+ * ```
+ */
+export function nonEmptyBoxes(boxes: Boxes, minSize = 0): number[] {
+  const keep: number[] = [];
+  for (let i = 0; i < boxes.length >> 2; i++) {
+    const w = boxes[4 * i + 2] - boxes[4 * i], h = boxes[4 * i + 3] - boxes[4 * i + 1];
+    if (w > minSize && h > minSize) keep.push(i);
+  }
+  return keep;
+}

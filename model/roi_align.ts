@@ -1,0 +1,148 @@
+/**
+ * RoIAlign as a differentiable op: features [B, C, H, W] and RoIs [R, 5]
+ * (batch index, x1, y1, x2, y2 in image pixels) give [R, C, P, P]. The
+ * gradient flows to the features only; RoIs are constants (as in R-CNN,
+ * where proposals are detached).
+ */
+import {
+  roiAlignBackwardKernel,
+  roiAlignBinKernel,
+  roiAlignForwardKernel,
+  type RoiAlignParams,
+  roiAlignTiles,
+  roiAlignWeightsKernel,
+} from "../kernels/roi_align.ts";
+import { record } from "../tensor/autograd.ts";
+import { rt, Tensor } from "../tensor/tensor.ts";
+
+/** Options of `roiAlign`. */
+export interface RoiAlignOptions {
+  /** Output bins per side (P). */
+  outputSize: number;
+  /** Feature pixels per image pixel: 1 / stride of the level. */
+  spatialScale: number;
+  /** Samples per bin and axis; 0 = adaptive ceil(RoI size / P). Default 2. */
+  samplingRatio?: number;
+  /** Half-pixel offset of detectron2's ROIAlignV2. Default true. */
+  aligned?: boolean;
+  /** Most channels per GPU invocation (a tuning knob). Default 8. */
+  chunk?: number;
+}
+
+/**
+ * Pool each RoI of `rois` from `features` into a P x P grid by bilinear
+ * sampling. RoIs whose batch index is outside [0, B) pool to zeros.
+ *
+ * @param features [B, C, H, W] f32.
+ * @param rois [R, 5] f32: batch index, x1, y1, x2, y2 in image pixels.
+ * @returns [R, C, P, P].
+ * @example
+ * ```ts
+ * import { initTensors, Tensor } from "../tensor/tensor.ts";
+ * import { roiAlign } from "./roi_align.ts";
+ * await initTensors();
+ * const x = Tensor.from(new Float32Array(16).map((_, i) => i), [1, 1, 4, 4]);
+ * const rois = Tensor.from([0, 0, 0, 4, 4], [1, 5]);
+ * const y = roiAlign(x, rois, { outputSize: 2, spatialScale: 1 }); // [1, 1, 2, 2]
+ * ```
+ */
+export function roiAlign(features: Tensor, rois: Tensor, opts: RoiAlignOptions): Tensor {
+  const p = roiAlignParams(features, rois, opts);
+  const out = new Tensor([p.rois, p.channels, p.pooled, p.pooled]);
+  if (out.size === 0) return out;
+  const r = rt();
+  const u = new Uint32Array([p.rois, 0, 0, 0]);
+  r.dispatch(roiAlignForwardKernel, p, [features.buffer, rois.buffer, out.buffer], u);
+  return record(out, "roiAlign", [features, rois], (g) => [roiAlignGrad(g, rois, p), null]);
+}
+
+/** The kernel parameters for these inputs, validated. */
+export function roiAlignParams(features: Tensor, rois: Tensor, opts: RoiAlignOptions): RoiAlignParams {
+  if (features.shape.length !== 4) throw new Error(`roiAlign features must be [B, C, H, W], got [${features.shape}]`);
+  if (rois.shape.length !== 2 || rois.shape[1] !== 5) throw new Error(`roiAlign rois must be [R, 5], got [${rois.shape}]`);
+  const { outputSize, spatialScale, samplingRatio = 2, aligned = true, chunk } = opts;
+  if (!(Number.isInteger(outputSize) && outputSize > 0)) throw new Error(`Invalid roiAlign outputSize "${outputSize}"`);
+  if (!(Number.isInteger(samplingRatio) && samplingRatio >= 0)) {
+    throw new Error(`Invalid roiAlign samplingRatio "${samplingRatio}": expected an integer >= 0`);
+  }
+  const [batch, channels, height, width] = features.shape;
+  return {
+    batch,
+    channels,
+    height,
+    width,
+    pooled: outputSize,
+    samplingRatio,
+    spatialScale,
+    aligned,
+    rois: rois.shape[0],
+    chunk,
+  };
+}
+
+/** The gradient of the features given the gradient `g` [R, C, P, P] of the output. */
+export function roiAlignGrad(g: Tensor, rois: Tensor, p: RoiAlignParams): Tensor {
+  const r = rt();
+  const dx = new Tensor([p.batch, p.channels, p.height, p.width]);
+  if (dx.size === 0) return dx;
+  const [tx, ty] = roiAlignTiles(p);
+  const nTiles = p.batch * tx * ty;
+  const count = r.buffer(nTiles * 4, "roi_align_count");
+  const list = r.buffer(Math.max(1, nTiles * p.rois) * 4, "roi_align_list");
+  const wy = r.buffer(Math.max(1, p.rois * p.height * p.pooled) * 4, "roi_align_wy");
+  const wx = r.buffer(Math.max(1, p.rois * p.width * p.pooled) * 4, "roi_align_wx");
+  const ry = r.buffer(Math.max(1, p.rois * p.height) * 4, "roi_align_ry");
+  const rx = r.buffer(Math.max(1, p.rois * p.width) * 4, "roi_align_rx");
+  const u = new Uint32Array([p.rois, 0, 0, 0]);
+  r.dispatch(roiAlignBinKernel, p, [rois.buffer, count, list], u);
+  if (p.rois > 0) r.dispatch(roiAlignWeightsKernel, p, [rois.buffer, wy, wx, ry, rx], u);
+  r.dispatch(roiAlignBackwardKernel, p, [g.buffer, wy, wx, ry, rx, count, list, dx.buffer], u);
+  for (const b of [count, list, wy, wx, ry, rx]) r.release(b);
+  return dx;
+}
+
+/**
+ * RoIs of several images as the [R, 5] rows `roiAlign` takes: image index, then the box.
+ *
+ * @example
+ * ```ts
+ * import { packRois } from "./roi_align.ts";
+ * packRois([[0, 0, 4, 4], [], [1, 1, 2, 2]]); // [0, 0, 0, 4, 4, 2, 1, 1, 2, 2]
+ * ```
+ */
+export function packRois(boxesPerImage: readonly ArrayLike<number>[]): Float32Array {
+  const total = boxesPerImage.reduce((a, b) => a + b.length / 4, 0);
+  const out = new Float32Array(total * 5);
+  let k = 0;
+  boxesPerImage.forEach((boxes, img) => {
+    for (let i = 0; i < boxes.length; i += 4, k += 5) {
+      out.set([img, boxes[i], boxes[i + 1], boxes[i + 2], boxes[i + 3]], k);
+    }
+  });
+  return out;
+}
+
+/**
+ * The FPN level of each box (detectron2 `assign_boxes_to_levels`):
+ * floor(canonicalLevel + log2(sqrt(area) / canonicalSize)), clamped to
+ * [minLevel, maxLevel], returned relative to minLevel.
+ *
+ * @example
+ * ```ts
+ * import { fpnLevels } from "./roi_align.ts";
+ * fpnLevels([0, 0, 224, 224, 0, 0, 20, 20], { minLevel: 2, maxLevel: 5 }); // Int32Array [2, 0]
+ * ```
+ */
+export function fpnLevels(
+  boxes: ArrayLike<number>,
+  opts: { minLevel: number; maxLevel: number; canonicalSize?: number; canonicalLevel?: number },
+): Int32Array {
+  const { minLevel, maxLevel, canonicalSize = 224, canonicalLevel = 4 } = opts;
+  const out = new Int32Array(boxes.length >> 2);
+  for (let i = 0; i < out.length; i++) {
+    const area = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
+    const level = Math.floor(canonicalLevel + Math.log2(Math.sqrt(Math.max(area, 0)) / canonicalSize + 1e-8));
+    out[i] = Math.min(Math.max(level, minLevel), maxLevel) - minLevel;
+  }
+  return out;
+}

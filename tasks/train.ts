@@ -1,0 +1,167 @@
+/**
+ * The `train` stage: train a detector on an LVIS-format dataset with a
+ * classification loss chosen by name, checkpointing as it goes so that a
+ * re-run after a kill resumes from the last checkpoint.
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import { writeJsonAtomic } from "../core/atomic.ts";
+import { ingestDataset } from "../data/ingest_dataset.ts";
+import { createLoss } from "../losses/registry.ts";
+import { detectorConfig } from "../model/config.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { LrSchedule } from "../model/schedule.ts";
+import { trainDetector } from "../model/trainer.ts";
+import { trainingData } from "../model/training_data.ts";
+import { defineStage } from "../pipeline/stage.ts";
+import { initTensors } from "../tensor/tensor.ts";
+
+export const trainParams = z.strictObject({
+  /** LVIS-format training annotations. */
+  dataset: z.string(),
+  /** Folder the images' file names are relative to (default: beside the annotations). */
+  imageRoot: z.string().optional(),
+  /** Model preset (tiny, small) and field overrides. */
+  model: z.string().default("tiny"),
+  modelOverrides: z.record(z.string(), z.unknown()).default({}),
+  /** Classification loss of the box head: bce, ce, focal, eql, eqlv2, seesaw, federated. */
+  loss: z.string().default("eqlv2"),
+  lossParams: z.record(z.string(), z.unknown()).default({}),
+  iterations: z.int().positive().default(200),
+  batchSize: z.int().positive().default(4),
+  lr: LrSchedule.default({ base: 0.02, warmupIters: 50, warmupFactor: 0.1, decay: "step", steps: [], gamma: 0.1 }),
+  momentum: z.number().min(0).max(1).default(0.9),
+  weightDecay: z.number().min(0).default(1e-4),
+  clipNorm: z.number().min(0).default(10),
+  seed: z.int().default(1),
+  checkpointEvery: z.int().positive().default(100),
+  statsEvery: z.int().positive().default(20),
+  /** Repeat-factor sampling threshold t (LVIS: 0.001), or null for uniform sampling. */
+  repeatFactor: z.number().positive().nullable().default(null),
+  shortSides: z.array(z.int().positive()).default([128]),
+  maxSize: z.int().positive().default(1333),
+  flipProbability: z.number().min(0).max(1).default(0.5),
+  /** Local safetensors weights to start from (e.g. a converted pretrained backbone). */
+  initWeights: z.string().optional(),
+  workers: z.int().nonnegative().optional(),
+});
+export type TrainParams = z.infer<typeof trainParams>;
+
+export const trainOutput = z.object({
+  /** Folder with model.json and the final weights. */
+  model: z.string(),
+  weights: z.string(),
+  trainLog: z.string(),
+  gradStats: z.string(),
+  steps: z.int(),
+  loss: z.string(),
+});
+
+/** What predict needs to rebuild the model: written as model.json next to the weights. */
+export interface ModelCard {
+  preset: string;
+  config: ReturnType<typeof detectorConfig>;
+  loss: string;
+  lossParams: Record<string, unknown>;
+  numClasses: number;
+  categoryIds: number[];
+  lossState: unknown;
+}
+
+/**
+ * Loss parameters completed from the dataset: EQL's frequencies and the
+ * federated loss's sampling weights come from per-category image counts.
+ */
+export function lossParamsFor(name: string, params: Record<string, unknown>, ds: Dataset): Record<string, unknown> {
+  const out = { ...params };
+  const counts = Array.from(ds.categories.imageCount);
+  if (
+    name === "eql" && out.frequencies === undefined && out.freq_info === undefined && out.image_counts === undefined
+  ) {
+    let annotated = 0;
+    for (let i = 0; i < ds.images.count; i++) annotated += ds.images.annStart[i + 1] > ds.images.annStart[i] ? 1 : 0;
+    out.image_counts = counts;
+    out.num_images = Math.max(1, annotated);
+  }
+  if (name === "federated" && out.image_counts === undefined) out.image_counts = counts;
+  return out;
+}
+
+export const trainStage = defineStage({
+  kind: "train",
+  description: "Train a two-stage detector with a long-tail classification loss",
+  params: trainParams,
+  output: trainOutput,
+  async run(p, ctx) {
+    await initTensors();
+    const { dataset } = await ingestDataset(p.dataset, { imageRoot: p.imageRoot, polygons: false });
+    const config = detectorConfig(p.model, p.modelOverrides as never);
+    const numClasses = dataset.categories.count;
+    const loss = createLoss(p.loss, lossParamsFor(p.loss, p.lossParams, dataset), {
+      numClasses,
+      where: "with.lossParams",
+    });
+    const work = ctx.workDir ?? ctx.outDir;
+    const data = trainingData({
+      dataset,
+      seed: p.seed,
+      repeatThreshold: p.repeatFactor,
+      augment: { shortSides: p.shortSides, maxSize: p.maxSize, flipProbability: p.flipProbability },
+      workers: p.workers,
+    });
+    ctx.log(
+      `${numClasses} categories, ${data.epochSize} images per epoch, ${p.iterations} steps of ${p.batchSize}` +
+        ` with ${p.loss}`,
+    );
+    const r = await trainDetector({
+      config,
+      loss,
+      data,
+      outDir: work,
+      iterations: p.iterations,
+      batchSize: p.batchSize,
+      lr: p.lr,
+      momentum: p.momentum,
+      weightDecay: p.weightDecay,
+      clipNorm: p.clipNorm,
+      seed: p.seed,
+      checkpointEvery: p.checkpointEvery,
+      statsEvery: p.statsEvery,
+      initWeights: p.initWeights,
+      onStep: (s) => {
+        ctx.progress(s.step, p.iterations, `loss ${s.loss.total.toFixed(3)} ${s.imagesPerSec.toFixed(1)} img/s`);
+      },
+      log: ctx.log,
+    });
+    // The final weights, log and statistics go to the stage's output folder.
+    const latest = JSON.parse(await Deno.readTextFile(join(r.checkpointDir, "latest.json")));
+    const weights = join(ctx.outDir, "weights.safetensors");
+    if (work !== ctx.outDir) {
+      await Deno.copyFile(join(r.checkpointDir, latest.checkpoint, "weights.safetensors"), weights);
+      await Deno.copyFile(r.trainLog, join(ctx.outDir, "train_log.jsonl"));
+      await Deno.copyFile(r.gradStats, join(ctx.outDir, "grad_stats.json"));
+    } else {
+      await Deno.copyFile(join(r.checkpointDir, latest.checkpoint, "weights.safetensors"), weights);
+    }
+    const card: ModelCard = {
+      preset: p.model,
+      config,
+      loss: p.loss,
+      lossParams: p.lossParams,
+      numClasses,
+      categoryIds: Array.from(dataset.categories.ids),
+      lossState: await loss.state(),
+    };
+    await writeJsonAtomic(join(ctx.outDir, "model.json"), card, 1);
+    loss.dispose();
+    r.detector.params.dispose();
+    return {
+      model: ctx.outDir,
+      weights,
+      trainLog: join(ctx.outDir, "train_log.jsonl"),
+      gradStats: join(ctx.outDir, "grad_stats.json"),
+      steps: r.steps,
+      loss: p.loss,
+    };
+  },
+});

@@ -1,0 +1,160 @@
+/**
+ * 2-D convolution (NCHW) with stride, padding, dilation and optional bias,
+ * and its input, weight and bias gradients, recorded side by side.
+ */
+import { conv2dKernel, type Conv2dParams, conv2dTiles, type ConvGeometry, convOutSize, paddedWidth } from "../kernels/conv2d.ts";
+import { conv2dWeightGradKernel } from "../kernels/conv2d_grad.ts";
+import { convWeightCols, convWeightKernel, padPlanesKernel } from "../kernels/conv2d_layout.ts";
+import { record } from "./autograd.ts";
+import { sum } from "./ops.ts";
+import { rt, Tensor } from "./tensor.ts";
+
+type Pair = number | [number, number];
+
+export interface Conv2dOptions {
+  /** [Cout], added to every output pixel. */
+  bias?: Tensor | null;
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+}
+
+const pair = (v: Pair | undefined, d: number): [number, number] => v === undefined ? [d, d] : typeof v === "number" ? [v, v] : v;
+
+/** Copy planes into zero-padded planes of outH x outW, source (y, x) landing at (top + y*sy, left + x*sx). */
+export function _padPlanes(
+  x: Tensor,
+  o: { outH: number; outW: number; top: number; left: number; sy?: number; sx?: number },
+): Tensor {
+  const [N, C, H, W] = x.shape;
+  const { sy = 1, sx = 1 } = o;
+  if (o.top === 0 && o.left === 0 && sy === 1 && sx === 1 && o.outH === H && o.outW === W) return x;
+  const out = new Tensor([N, C, o.outH, o.outW]);
+  const p = { planes: N * C, inH: H, inW: W, outH: o.outH, outW: o.outW, top: o.top, left: o.left, sy, sx };
+  rt().dispatch(padPlanesKernel, p, [x.buffer, out.buffer]);
+  return out;
+}
+
+function weightLayout(w: Tensor, flip: boolean): Tensor {
+  const [K, C, KH, KW] = w.shape;
+  const p = { K, C, KH, KW, flip };
+  const out = new Tensor([(flip ? K : C) * KH * KW, convWeightCols(p)]);
+  rt().dispatch(convWeightKernel, p, [w.buffer, out.buffer]);
+  return out;
+}
+
+const UNIFORM_BYTES = 65536;
+let uniformScratch: GPUBuffer | null = null;
+
+/**
+ * Convolution of an already padded input with an already laid-out weight.
+ * Cin is split into chunks whose weight fits a uniform buffer (faster
+ * loads on llvmpipe); the chunks share one scratch buffer, which is safe
+ * because the queue runs copies and dispatches in order.
+ */
+function convPadded(xp: Tensor, wl: Tensor, bias: Tensor | null, p: Omit<Conv2dParams, "bias" | "N" | "C" | "Hp" | "Wp">): Tensor {
+  const [N, C, Hp, Wp] = xp.shape;
+  const out = new Tensor([N, p.K, p.OH, p.OW]);
+  const rowVec4s = p.KH * p.KW * (wl.shape[1] / 4);
+  const perChunk = Math.floor(UNIFORM_BYTES / 16 / rowVec4s);
+  const base = { ...p, N, C, Hp, Wp };
+  if (perChunk === 0) {
+    const bufs = [xp.buffer, wl.buffer, ...(bias ? [bias.buffer] : []), out.buffer];
+    rt().dispatch(conv2dKernel, { ...base, bias: !!bias }, bufs);
+    return out;
+  }
+  uniformScratch ??= rt().device.createBuffer({
+    size: UNIFORM_BYTES,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    label: "conv2d weight chunk",
+  });
+  for (let c0 = 0; c0 < C; c0 += perChunk) {
+    const cn = Math.min(perChunk, C - c0);
+    rt().copy(wl.buffer, uniformScratch, cn * rowVec4s * 16, c0 * rowVec4s * 16, 0);
+    const first = c0 === 0;
+    const bufs = [xp.buffer, uniformScratch, ...(first && bias ? [bias.buffer] : []), out.buffer];
+    const params = { ...base, bias: first && !!bias, c0, cn, accumulate: !first, wUniform: cn * rowVec4s };
+    rt().dispatch(conv2dKernel, params, bufs);
+  }
+  return out;
+}
+
+/** Forward convolution, no gradient recorded. */
+function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
+  const [OH, OW] = convOutSize(g);
+  const { tn } = conv2dTiles({ K: g.K, OW } as Conv2dParams);
+  const Wp = paddedWidth({ minWidth: g.W + 2 * g.pw, OW, tn, sw: g.sw, KW: g.KW, dw: g.dw });
+  const xp = _padPlanes(x, { outH: g.H + 2 * g.ph, outW: Wp, top: g.ph, left: g.pw });
+  const wl = weightLayout(w, false);
+  const out = convPadded(xp, wl, bias, { ...g, OH, OW });
+  if (xp !== x) xp.dispose();
+  wl.dispose();
+  return out;
+}
+
+/** dX: a stride-1 convolution of the zero-inserted, padded dY with the flipped weight. */
+function conv2dInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const tn = conv2dTiles({ K: g.C, OW: g.W } as Conv2dParams).tn;
+  const top = (g.KH - 1) * g.dh - g.ph, left = (g.KW - 1) * g.dw - g.pw;
+  const Wu = paddedWidth({ minWidth: g.W + (g.KW - 1) * g.dw, OW: g.W, tn, sw: 1, KW: g.KW, dw: g.dw });
+  const u = _padPlanes(dy, { outH: g.H + (g.KH - 1) * g.dh, outW: Wu, top, left, sy: g.sh, sx: g.sw });
+  const wl = weightLayout(w, true);
+  const geo = { K: g.C, KH: g.KH, KW: g.KW, sh: 1, sw: 1, dh: g.dh, dw: g.dw, OH: g.H, OW: g.W };
+  const dx = convPadded(u, wl, null, geo);
+  if (u !== dy) u.dispose();
+  wl.dispose();
+  return dx;
+}
+
+/** dW from the input (padded again here, so the forward keeps no extra buffer alive) and dY. */
+function conv2dWeightGrad(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
+  const [OH, OW] = convOutSize(g);
+  const OW4 = Math.ceil(OW / 4) * 4;
+  const Wp = paddedWidth({ minWidth: g.W + 2 * g.pw, OW: OW4, tn: 4, sw: g.sw, KW: g.KW, dw: g.dw });
+  const Hp = g.H + 2 * g.ph;
+  const xp = _padPlanes(x, { outH: Hp, outW: Wp, top: g.ph, left: g.pw });
+  const dy4 = _padPlanes(dy, { outH: OH, outW: OW4, top: 0, left: 0 });
+  const dw = new Tensor([g.K, g.C, g.KH, g.KW]);
+  const p = { N: g.N, C: g.C, K: g.K, Hp, Wp, OH, OW4, KH: g.KH, KW: g.KW, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw };
+  rt().dispatch(conv2dWeightGradKernel, p, [xp.buffer, dy4.buffer, dw.buffer]);
+  if (xp !== x) xp.dispose();
+  if (dy4 !== dy) dy4.dispose();
+  return dw;
+}
+
+/**
+ * 2-D convolution of x [N, Cin, H, W] with w [Cout, Cin, KH, KW] (groups = 1),
+ * giving [N, Cout, OH, OW]; gradients flow to x, w and bias.
+ *
+ * @param x Input, NCHW.
+ * @param w Weight, [Cout, Cin, KH, KW].
+ * @param opts Bias [Cout], and stride, zero padding and dilation as one number or [height, width].
+ * @returns The output, NCHW.
+ * @example
+ * ```ts
+ * const y = conv2d(x, w, { bias: b, stride: 2, padding: 1 }); // 3x3 weight: H -> ceil(H / 2)
+ * ```
+ */
+export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+  if (x.shape.length !== 4 || w.shape.length !== 4) {
+    throw new Error(`conv2d takes a 4-D input and weight, got [${x.shape.join(", ")}] and [${w.shape.join(", ")}]`);
+  }
+  const [N, C, H, W] = x.shape;
+  const [K, Cw, KH, KW] = w.shape;
+  if (Cw !== C) throw new Error(`conv2d weight [${w.shape.join(", ")}] expects ${Cw} input channels, got ${C}`);
+  const bias = opts.bias ?? null;
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== K)) {
+    throw new Error(`conv2d bias must be [${K}], got [${bias.shape.join(", ")}]`);
+  }
+  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0), [dh, dw] = pair(opts.dilation, 1);
+  const g: ConvGeometry = { N, C, H, W, K, KH, KW, sh, sw, ph, pw, dh, dw };
+  const [OH, OW] = convOutSize(g);
+  if (OH < 1 || OW < 1) throw new Error(`conv2d output would be ${OH}x${OW} for input ${H}x${W} and kernel ${KH}x${KW}`);
+  const out = conv2dRaw(x, w, bias, g);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return record(out, "conv2d", inputs, (dy) => [
+    x.requiresGrad ? conv2dInputGrad(dy, w, g) : null,
+    w.requiresGrad ? conv2dWeightGrad(x, dy, g) : null,
+    bias?.requiresGrad ? sum(dy, [0, 2, 3]) : null,
+  ]);
+}

@@ -1,0 +1,150 @@
+/**
+ * Shape ops that move data: concat, slice and transpose/permute, each a
+ * strided copy (kernels/copy.ts), with gradients recorded beside them.
+ * (`reshape`, a view, lives in ops.ts.)
+ */
+import { copyKernel } from "../kernels/copy.ts";
+import { contiguousStrides, zeros } from "./ops.ts";
+import { record } from "./autograd.ts";
+import { rt, type Shape, Tensor } from "./tensor.ts";
+
+function axisOf(axis: number, rank: number, what: string): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new Error(`${what}: axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+/** Copy `src` (all of it) into the region of `dst` starting at `start` (same rank). */
+function copyInto(src: Tensor, dst: Tensor, start: number[]): void {
+  if (src.size === 0) return;
+  const ds = contiguousStrides([...dst.shape]);
+  const dstOffset = start.reduce((a, s, k) => a + s * ds[k], 0);
+  rt().dispatch(copyKernel, {
+    shape: [...src.shape],
+    srcOffset: 0,
+    srcStrides: contiguousStrides([...src.shape]),
+    dstOffset,
+    dstStrides: ds,
+    dtype: src.dtype,
+  }, [src.buffer, dst.buffer]);
+}
+
+/** The region [start, end) of `x` as a new contiguous tensor, no gradient recorded. */
+function sliceRaw(x: Tensor, start: number[], end: number[]): Tensor {
+  const shape = end.map((e, k) => e - start[k]);
+  const out = new Tensor(shape, x.dtype);
+  if (out.size === 0) return out;
+  const xs = contiguousStrides([...x.shape]);
+  rt().dispatch(copyKernel, {
+    shape,
+    srcOffset: start.reduce((a, s, k) => a + s * xs[k], 0),
+    srcStrides: xs,
+    dstOffset: 0,
+    dstStrides: contiguousStrides(shape),
+    dtype: x.dtype,
+  }, [x.buffer, out.buffer]);
+  return out;
+}
+
+/**
+ * Join tensors along `axis`; all other sizes must agree.
+ *
+ * @param xs Tensors of equal rank and dtype.
+ * @param axis The axis to join along (negative counts from the end).
+ * @returns A new tensor; the gradient of each input is its slice of the output's.
+ * @example
+ * ```ts
+ * const y = concat([a, b], 1); // [2, 3] and [2, 5] -> [2, 8]
+ * ```
+ */
+export function concat(xs: Tensor[], axis: number): Tensor {
+  if (xs.length === 0) throw new Error("concat needs at least one tensor");
+  const rank = xs[0].shape.length;
+  const a = axisOf(axis, rank, "concat");
+  for (const t of xs) {
+    const ok = t.shape.length === rank && t.dtype === xs[0].dtype &&
+      t.shape.every((d, k) => k === a || d === xs[0].shape[k]);
+    if (!ok) throw new Error(`concat along axis ${a}: [${t.shape.join(", ")}] does not match [${xs[0].shape.join(", ")}]`);
+  }
+  const shape = [...xs[0].shape];
+  shape[a] = xs.reduce((s, t) => s + t.shape[a], 0);
+  const out = new Tensor(shape, xs[0].dtype);
+  const starts: number[] = [];
+  let at = 0;
+  for (const t of xs) {
+    starts.push(at);
+    copyInto(t, out, shape.map((_, k) => (k === a ? at : 0)));
+    at += t.shape[a];
+  }
+  return record(out, "concat", xs, (g) =>
+    xs.map((t, i) => {
+      if (!t.requiresGrad) return null;
+      const s = shape.map((_, k) => (k === a ? starts[i] : 0));
+      return sliceRaw(g, s, s.map((v, k) => v + t.shape[k]));
+    }));
+}
+
+/**
+ * The region [start, end) of `x` along every axis (missing trailing axes are
+ * taken whole; negative indices count from the end), as a new tensor.
+ *
+ * @example
+ * ```ts
+ * const crop = slice(x, [0, 0, 2, 2], [x.shape[0], x.shape[1], 10, 10]); // NCHW rows and columns 2..9
+ * ```
+ */
+export function slice(x: Tensor, start: number[], end?: number[]): Tensor {
+  const rank = x.shape.length;
+  if (start.length > rank || (end && end.length > rank)) {
+    throw new Error(`slice of [${x.shape.join(", ")}] got ${Math.max(start.length, end?.length ?? 0)} axes`);
+  }
+  const norm = (v: number, d: number) => (v < 0 ? v + d : v);
+  const s = x.shape.map((d, k) => norm(start[k] ?? 0, d));
+  const e = x.shape.map((d, k) => norm(end?.[k] ?? d, d));
+  s.forEach((v, k) => {
+    if (v < 0 || e[k] > x.shape[k] || v > e[k]) {
+      throw new Error(`slice [${start.join(", ")}] to [${end?.join(", ") ?? ""}] is outside [${x.shape.join(", ")}]`);
+    }
+  });
+  const out = sliceRaw(x, s, e);
+  return record(out, "slice", [x], (g) => {
+    const gx = zeros(x.shape);
+    copyInto(g, gx, s);
+    return [gx];
+  });
+}
+
+/**
+ * Permute the axes: output axis k is input axis `perm[k]`. With no `perm`,
+ * reverse the axes; `transpose(x, [0, 2, 1])` swaps the last two of three.
+ *
+ * @example
+ * ```ts
+ * const nhwc = transpose(nchw, [0, 2, 3, 1]);
+ * ```
+ */
+export function transpose(x: Tensor, perm?: number[]): Tensor {
+  const rank = x.shape.length;
+  const p = perm ?? x.shape.map((_, k) => rank - 1 - k);
+  if (p.length !== rank || [...p].sort((a, b) => a - b).some((v, k) => v !== k)) {
+    throw new Error(`transpose of [${x.shape.join(", ")}]: [${p.join(", ")}] is not a permutation of its axes`);
+  }
+  const shape: Shape = p.map((k) => x.shape[k]);
+  const out = new Tensor(shape, x.dtype);
+  if (out.size > 0) {
+    const xs = contiguousStrides([...x.shape]);
+    rt().dispatch(copyKernel, {
+      shape: [...shape],
+      srcOffset: 0,
+      srcStrides: p.map((k) => xs[k]),
+      dstOffset: 0,
+      dstStrides: contiguousStrides([...shape]),
+      dtype: x.dtype,
+    }, [x.buffer, out.buffer]);
+  }
+  const inverse = p.map((_, k) => p.indexOf(k));
+  return record(out, "transpose", [x], (g) => [transpose(g, inverse)]);
+}
+
+/** Alias of `transpose` with an explicit permutation. */
+export const permute = (x: Tensor, perm: number[]): Tensor => transpose(x, perm);
