@@ -110,6 +110,18 @@ export class Runtime {
     this.pool.release(buf);
   }
 
+  /** Number of compiled pipelines in the cache. */
+  get pipelineCount(): number {
+    return this.#pipelines.size;
+  }
+
+  /** Compiled pipelines per kernel name. */
+  pipelineCounts(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const p of this.#pipelines.values()) m.set(p.label, (m.get(p.label) ?? 0) + 1);
+    return m;
+  }
+
   get memory(): PoolStats {
     return this.pool.stats;
   }

@@ -24,31 +24,50 @@ function contiguous(shape: number[]): number[] {
   return s;
 }
 
+/** How input k is read: "i" (same layout as the output), "0" (one broadcast value) or "s" (strided). */
+function modes({ outShape, inStrides }: MapParams): string[] {
+  const cont = contiguous(outShape).join();
+  return inStrides.map((s) => s.join() === cont ? "i" : s.every((v) => v === 0) ? "0" : "s");
+}
+
+/**
+ * Whether the kernel can ignore the shape: every input is read at the
+ * output index or is a single broadcast value. Such kernels take the element
+ * count from a uniform, so one compiled pipeline serves every shape.
+ */
+export function mapIsFlat(p: MapParams): boolean {
+  return modes(p).every((m) => m !== "s");
+}
+
 export const mapKernel = defineKernel<MapParams>({
   name: "map",
-  wgsl({ expr, outShape, inStrides, dtype = "f32" }) {
+  key: (p) => mapIsFlat(p) ? `map:flat:${p.dtype ?? "f32"}:${modes(p).join("")}:${p.expr}` : `map:${JSON.stringify(p)}`,
+  wgsl(p) {
+    const { expr, outShape, inStrides, dtype = "f32" } = p;
     const n = outShape.reduce((a, b) => a * b, 1);
-    const cont = contiguous(outShape).join();
+    const mode = modes(p);
+    const flat = mapIsFlat(p);
     const decls = inStrides.map((_, k) => `@group(0) @binding(${k}) var<storage, read> X${k}: array<${dtype}>;`);
     const idx: string[] = [];
-    const direct = inStrides.map((s) => s.join() === cont);
-    const needCoords = direct.some((d) => !d);
-    if (needCoords) {
+    if (mode.includes("s")) {
       idx.push("var r = i;");
-      inStrides.forEach((_, k) => direct[k] || idx.push(`var o${k} = 0u;`));
+      inStrides.forEach((_, k) => mode[k] === "s" && idx.push(`var o${k} = 0u;`));
       for (let d = outShape.length - 1; d >= 0; d--) {
         idx.push(`{ let c = r % ${outShape[d]}u; r = r / ${outShape[d]}u;`);
-        inStrides.forEach((s, k) => !direct[k] && s[d] !== 0 && idx.push(`o${k} += c * ${s[d]}u;`));
+        inStrides.forEach((s, k) => mode[k] === "s" && s[d] !== 0 && idx.push(`o${k} += c * ${s[d]}u;`));
         idx.push("}");
       }
     }
-    const loads = inStrides.map((_, k) => `let x${k} = X${k}[${direct[k] ? "i" : `o${k}`}];`);
+    const at = (k: number) => mode[k] === "i" ? "i" : mode[k] === "0" ? "0" : `o${k}`;
+    const loads = inStrides.map((_, k) => `let x${k} = X${k}[${at(k)}];`);
+    const uniform = flat ? `struct U { n: u32 }\n@group(0) @binding(${inStrides.length + 1}) var<uniform> u: U;` : "";
     return `${decls.join("\n")}
 @group(0) @binding(${inStrides.length}) var<storage, read_write> Y: array<${dtype}>;
+${uniform}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = g.x + g.y * ${65535 * WG}u;
-  if (i >= ${n}u) { return; }
+  if (i >= ${flat ? "u.n" : `${n}u`}) { return; }
   ${idx.join(" ")}
   ${loads.join(" ")}
   Y[i] = ${expr};

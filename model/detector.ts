@@ -225,13 +225,24 @@ export class Detector {
         positiveFraction: this.cfg.roi.positiveFraction,
         iouThreshold: this.cfg.roi.fgIou,
       });
-      for (let r = 0; r < s.labels.length; r++) {
+      // Always batchPerImage rows (sampled rows repeat when there are too few candidates), so every
+      // step has the same shapes and reuses the compiled pipelines.
+      const S = this.cfg.roi.batchPerImage;
+      for (let k = 0; k < S; k++) {
+        const r = s.labels.length ? k % s.labels.length : -1;
+        if (r < 0) {
+          rois.push(b, 0, 0, 1, 1);
+          labels.push(this.numClasses);
+          boxT.push(0, 0, 0, 0);
+          block.push(-1);
+          continue;
+        }
         rois.push(b, ...s.boxes.subarray(4 * r, 4 * r + 4));
         labels.push(s.labels[r]);
         boxT.push(...s.deltas.subarray(4 * r, 4 * r + 4));
         block.push(r < s.numForeground ? 0 : -1);
+        fg += r < s.numForeground ? 1 : 0;
       }
-      fg += s.numForeground;
     }
     const R = labels.length;
     const head = this.#boxHead(feat, Tensor.from(rois, [R, 5]));
@@ -248,22 +259,24 @@ export class Detector {
     const { feat, objectness, deltas, h, w } = noGrad(() => this.#heads(x));
     const [objHost, delHost] = await Promise.all([objectness.toF32(), deltas.toF32()]);
     const proposals = await this.#proposals(objHost, delHost, h, w, batch, t.proposals);
+    // A fixed number of rows per image (padding repeats a dummy box) keeps the shapes, and so the
+    // compiled pipelines, the same for every batch; padded rows are never read.
     const rois: number[] = [];
     proposals.forEach((p, b) => {
-      for (let r = 0; r < p.length / 4; r++) rois.push(b, ...p.subarray(4 * r, 4 * r + 4));
+      for (let r = 0; r < t.proposals; r++) {
+        if (4 * r < p.length) rois.push(b, ...p.subarray(4 * r, 4 * r + 4));
+        else rois.push(b, 0, 0, 1, 1);
+      }
     });
     const R = rois.length / 5;
-    const empty = () => ({ boxes: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) });
-    if (R === 0) return proposals.map(empty);
     const C = this.numClasses;
     const [scores, boxDel] = await noGrad(() => {
       const head = this.#boxHead(feat, Tensor.from(rois, [R, 5]));
       return Promise.all([clsLoss.scores(head.logits).toF32(), head.deltas.toF32()]);
     });
     const out: Detections[] = [];
-    let row = 0;
     for (let b = 0; b < batch.batch; b++) {
-      const nb = proposals[b].length / 4;
+      const nb = proposals[b].length / 4, row = b * t.proposals;
       const boxes = clipBoxes(
         decodeBoxes(boxDel.subarray(4 * row, 4 * (row + nb)), proposals[b], { weights: [10, 10, 5, 5] }),
         batch.sizes[b],
@@ -289,7 +302,6 @@ export class Detector {
         scores: Float32Array.from(keep, (k) => cs[k]),
         labels: Int32Array.from(keep, (k) => cg[k]),
       });
-      row += nb;
     }
     return out;
   }

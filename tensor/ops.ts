@@ -2,7 +2,14 @@
  * The core differentiable ops. Each op dispatches its forward kernel and
  * records its backward rule right beside it.
  */
-import { broadcastShape, broadcastStrides, contiguousStrides, mapKernel } from "../kernels/map.ts";
+import {
+  broadcastShape,
+  broadcastStrides,
+  contiguousStrides,
+  mapIsFlat,
+  mapKernel,
+  type MapParams,
+} from "../kernels/map.ts";
 import { reducedShape, reduceKernel } from "../kernels/reduce.ts";
 import { gemmKernel } from "../kernels/gemm.ts";
 import { f32 } from "../kernels/kernel.ts";
@@ -14,7 +21,7 @@ import { rt, type Shape, sizeOf, Tensor } from "./tensor.ts";
 /** A tensor filled with `value`. */
 export function full(shape: Shape, value: number): Tensor {
   const out = new Tensor(shape);
-  if (out.size > 0) rt().dispatch(mapKernel, { expr: f32(value), outShape: [out.size], inStrides: [] }, [out.buffer]);
+  if (out.size > 0) dispatchMap({ expr: f32(value), outShape: [out.size], inStrides: [] }, [out.buffer]);
   return out;
 }
 
@@ -30,8 +37,14 @@ export function mapRaw(expr: string, inputs: Tensor[], outShape?: Shape): Tensor
   const out = new Tensor(shape);
   if (out.size === 0) return out;
   const inStrides = inputs.map((t) => broadcastStrides(t.shape, shape));
-  rt().dispatch(mapKernel, { expr, outShape: shape, inStrides }, [...inputs.map((t) => t.buffer), out.buffer]);
+  dispatchMap({ expr, outShape: shape, inStrides }, [...inputs.map((t) => t.buffer), out.buffer]);
   return out;
+}
+
+/** Dispatch the map kernel, with the element count as a uniform where the kernel is shape-free. */
+export function dispatchMap(p: MapParams, buffers: GPUBuffer[]): void {
+  const n = p.outShape.reduce((a, b) => a * b, 1);
+  rt().dispatch(mapKernel, p, buffers, mapIsFlat(p) ? new Uint32Array([n]) : undefined);
 }
 
 // ---- shape ----
