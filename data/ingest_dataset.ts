@@ -75,6 +75,10 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
   if (cacheDir && indexPath) {
     const hit = await _cacheHit(indexPath, stat, imageRoot);
     if (hit) {
+      // A file whose errors were skipped once still fails a caller who did not ask to skip them.
+      if (Object.keys(hit.issues.errors).length > 0 && (options.onError ?? "throw") === "throw") {
+        throw new InputError(`${hit.issues.messages[0]} (${summarizeIssues(hit.issues)})`);
+      }
       const cachePath = join(cacheDir, `${hit.contentHash}.tds`);
       try {
         const dataset = await readDatasetCache(cachePath, { polygons });

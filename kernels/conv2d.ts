@@ -75,18 +75,20 @@ export interface Conv2dParams {
   wgx?: number;
 }
 
-/** Tiles with defaults: 16 x 8 measured fastest on llvmpipe for 64 channels (bench/conv_bench.ts). */
-export function conv2dTiles(p: Conv2dParams): Required<Pick<Conv2dParams, "tm" | "tn" | "wgx">> {
+/** Tiles with defaults: 8 x 16 measured fastest on llvmpipe for 64 channels (bench/conv_bench.ts). */
+export function conv2dTiles(
+  p: Pick<Conv2dParams, "K" | "OW" | "tm" | "tn" | "wgx">,
+): Required<Pick<Conv2dParams, "tm" | "tn" | "wgx">> {
   const r4 = (v: number) => Math.max(4, Math.ceil(v / 4) * 4);
   return {
-    tm: r4(p.tm ?? Math.min(16, p.K)),
-    tn: r4(p.tn ?? Math.min(8, p.OW)),
+    tm: r4(p.tm ?? Math.min(8, p.K)),
+    tn: r4(p.tn ?? Math.min(16, p.OW)),
     wgx: p.wgx ?? 8,
   };
 }
 
 /** vec4 loads that cover input columns 0..(tn - 1) * sw + (KW - 1) * dw of a block. */
-export function _rowVec4s(tn: number, sw: number, KW: number, dw: number): number {
+export function rowVec4s(tn: number, sw: number, KW: number, dw: number): number {
   return Math.floor(((tn - 1) * sw + (KW - 1) * dw) / 4) + 1;
 }
 
@@ -95,9 +97,11 @@ export function _rowVec4s(tn: number, sw: number, KW: number, dw: number): numbe
  * and wide enough that the last block of `tn` output columns (stride `sw`,
  * `KW` taps `dw` apart) reads inside its row.
  */
-export function paddedWidth(o: { minWidth: number; OW: number; tn: number; sw: number; KW: number; dw: number }): number {
+export function paddedWidth(
+  o: { minWidth: number; OW: number; tn: number; sw: number; KW: number; dw: number },
+): number {
   const lastStart = (Math.ceil(o.OW / o.tn) - 1) * o.tn * o.sw;
-  return Math.max(Math.ceil(o.minWidth / 4) * 4, lastStart + 4 * _rowVec4s(o.tn, o.sw, o.KW, o.dw));
+  return Math.max(Math.ceil(o.minWidth / 4) * 4, lastStart + 4 * rowVec4s(o.tn, o.sw, o.KW, o.dw));
 }
 
 export const conv2dKernel = defineKernel<Conv2dParams>({
@@ -107,7 +111,7 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
     const { c0 = 0, cn = p.C } = p;
     const owb = Math.ceil(p.OW / tn);
     const kp4 = Math.ceil(p.K / 4);
-    const nv = _rowVec4s(tn, p.sw, p.KW, p.dw);
+    const nv = rowVec4s(tn, p.sw, p.KW, p.dw);
     const comp = (o: number) => `x${o >> 2}.${"xyzw"[o & 3]}`;
     const body: string[] = [];
     for (let v = 0; v < nv; v++) body.push(`let x${v} = X[xr + ${v}u];`);
@@ -119,8 +123,12 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
         const e = [0, 1, 2, 3].map((j) => comp((4 * q + j) * p.sw + kw * p.dw));
         body.push(`let v${kw}_${q} = vec4<f32>(${e.join(", ")});`);
       }
-      for (let i = 0; i < tm; i++) {
-        for (let q = 0; q < tn / 4; q++) {
+    }
+    // Each accumulator takes all KW taps in a row: with more accumulators than registers, it is
+    // spilled and reloaded once per row rather than once per tap.
+    for (let i = 0; i < tm; i++) {
+      for (let q = 0; q < tn / 4; q++) {
+        for (let kw = 0; kw < p.KW; kw++) {
           const w = `w${kw}_${i >> 2}.${"xyzw"[i & 3]}`;
           body.push(`a${i}_${q} = fma(vec4<f32>(${w}), v${kw}_${q}, a${i}_${q});`);
         }
@@ -131,7 +139,7 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
     for (let i = 0; i < tm; i++) for (let q = 0; q < tn / 4; q++) pre.push(`var a${i}_${q} = vec4<f32>(0.0);`);
     const store: string[] = [];
     for (let i = 0; i < tm; i++) {
-      store.push(`if (co0 + ${i}u < ${p.K}u && oh < ${p.OH}u) {`);
+      store.push(`if (co0 + ${i}u < ${p.K}u) {`);
       store.push(`let yb${i} = ((n * ${p.K}u + co0 + ${i}u) * ${p.OH}u + oh) * ${p.OW}u + ow0;`);
       const b = p.bias ? ` + Bs[co0 + ${i}u]` : "";
       for (let j = 0; j < tn; j++) {
@@ -142,7 +150,9 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
       store.push("}");
     }
     return `@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(1) ${p.wUniform ? `var<uniform> Wq: array<vec4<f32>, ${p.wUniform}>` : "var<storage, read> Wq: array<vec4<f32>>"};
+@group(0) @binding(1) ${
+      p.wUniform ? `var<uniform> Wq: array<vec4<f32>, ${p.wUniform}>` : "var<storage, read> Wq: array<vec4<f32>>"
+    };
 ${p.bias ? "@group(0) @binding(2) var<storage, read> Bs: array<f32>;" : ""}
 @group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> Y: array<f32>;
 @compute @workgroup_size(${wgx})
@@ -150,12 +160,12 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: 
   let oh = g.x / ${owb}u;
   let ow0 = (g.x % ${owb}u) * ${tn}u;
   let co0 = wg.y * ${tm}u;
-  ${Deno.env.get("NORET") ? "" : `if (oh >= ${p.OH}u || co0 >= ${p.K}u) { return; }`}
+  if (oh >= ${p.OH}u || co0 >= ${p.K}u) { return; }
   let n = wg.z;
   ${pre.join("\n  ")}
   for (var ci = 0u; ci < ${cn}u; ci++) {
     for (var kh = 0u; kh < ${p.KH}u; kh++) {
-      let xr = (((n * ${p.C}u + ${c0}u + ci) * ${p.Hp}u + min(oh, ${p.OH - 1}u) * ${p.sh}u + kh * ${p.dh}u) * ${p.Wp}u + ow0 * ${p.sw}u) / 4u;
+      let xr = (((n * ${p.C}u + ${c0}u + ci) * ${p.Hp}u + oh * ${p.sh}u + kh * ${p.dh}u) * ${p.Wp}u + ow0 * ${p.sw}u) / 4u;
       let wr = ((${p.wUniform ? 0 : c0}u + ci) * ${p.KH}u + kh) * ${p.KW * kp4}u;
       ${body.join("\n      ")}
     }

@@ -9,7 +9,7 @@
  * `conv2dKernel` over the zero-inserted, padded dY with the flipped weight.
  */
 import { defineKernel, groups } from "./kernel.ts";
-import { _rowVec4s } from "./conv2d.ts";
+import { rowVec4s } from "./conv2d.ts";
 
 export interface Conv2dWeightGradParams {
   N: number;
@@ -27,6 +27,13 @@ export interface Conv2dWeightGradParams {
   sw: number;
   dh: number;
   dw: number;
+  /**
+   * Read dY from a uniform buffer holding this many consecutive (n, oh) rows laid out
+   * [row][K][OW4] (dY transposed; at most 64 KiB), with a second uniform U = (first row,
+   * rows, accumulate, 0) per dispatch; 0: dY [N][K][OH][OW4] in a storage buffer.
+   * Uniform reads whose index is the same across the workgroup are scalar loads on llvmpipe.
+   */
+  dyChunkRows?: number;
   /** Output channels and input channels per invocation; invocations per workgroup. */
   tm?: number;
   tc?: number;
@@ -41,7 +48,7 @@ export const conv2dWeightGradKernel = defineKernel<Conv2dWeightGradParams>({
   name: "conv2d_weight_grad",
   wgsl(p) {
     const { tm, tc, wgx } = weightGradTiles(p);
-    const nv = _rowVec4s(4, p.sw, p.KW, p.dw);
+    const nv = rowVec4s(4, p.sw, p.KW, p.dw);
     const cb = Math.ceil(p.C / tc);
     const pre: string[] = [];
     for (let i = 0; i < tm; i++) pre.push(`let ko${i} = min(k0 + ${i}u, ${p.K - 1}u);`);
@@ -50,7 +57,8 @@ export const conv2dWeightGradKernel = defineKernel<Conv2dWeightGradParams>({
       for (let c = 0; c < tc; c++) for (let kw = 0; kw < p.KW; kw++) pre.push(`var a${i}_${c}_${kw} = vec4<f32>(0.0);`);
     }
     const body: string[] = [];
-    for (let i = 0; i < tm; i++) body.push(`let d${i} = DY[dr + ko${i} * ${p.OH * (p.OW4 / 4)}u];`);
+    const R = p.dyChunkRows ?? 0, q4 = p.OW4 / 4;
+    for (let i = 0; i < tm; i++) body.push(`let d${i} = DY[dr + ko${i} * ${R ? q4 : p.OH * q4}u];`);
     for (let c = 0; c < tc; c++) {
       body.push("{");
       body.push(`let xb = xr + ci${c} * ${p.Hp * (p.Wp / 4)}u;`);
@@ -71,14 +79,18 @@ export const conv2dWeightGradKernel = defineKernel<Conv2dWeightGradParams>({
         store.push(`if (k0 + ${i}u < ${p.K}u && c0 + ${c}u < ${p.C}u) {`);
         const base = `((k0 + ${i}u) * ${p.C}u + c0 + ${c}u) * ${p.KH * p.KW}u + kh * ${p.KW}u`;
         for (let kw = 0; kw < p.KW; kw++) {
-          store.push(`DW[${base} + ${kw}u] = dot(a${i}_${c}_${kw}, vec4<f32>(1.0));`);
+          const v = `dot(a${i}_${c}_${kw}, vec4<f32>(1.0))`;
+          store.push(`DW[${base} + ${kw}u] = ${R ? `select(0.0, DW[${base} + ${kw}u], U.z != 0u) + ` : ""}${v};`);
         }
         store.push("}");
       }
     }
     return `@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> DY: array<vec4<f32>>;
+@group(0) @binding(1) ${
+      R ? `var<uniform> DY: array<vec4<f32>, ${R * p.K * q4}>` : "var<storage, read> DY: array<vec4<f32>>"
+    };
 @group(0) @binding(2) var<storage, read_write> DW: array<f32>;
+${R ? "@group(0) @binding(3) var<uniform> U: vec4<u32>;" : ""}
 @compute @workgroup_size(${wgx})
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   let kh = g.x / ${cb}u;
@@ -86,15 +98,16 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: 
   let k0 = wg.y * ${tm}u;
   if (kh >= ${p.KH}u) { return; }
   ${pre.join("\n  ")}
-  for (var n = 0u; n < ${p.N}u; n++) {
-    for (var oh = 0u; oh < ${p.OH}u; oh++) {
-      let xrow = n * ${p.C * p.Hp * (p.Wp / 4)}u + (oh * ${p.sh}u + kh * ${p.dh}u) * ${p.Wp / 4}u;
-      let drow = n * ${p.K * p.OH * (p.OW4 / 4)}u + oh * ${p.OW4 / 4}u;
-      for (var q = 0u; q < ${p.OW4 / 4}u; q++) {
-        let xr = xrow + q * ${p.sw}u;
-        let dr = drow + q;
-        ${body.join("\n        ")}
-      }
+  ${R ? "for (var r = 0u; r < U.y; r++) {" : `for (var r = 0u; r < ${p.N * p.OH}u; r++) {`}
+    let row = ${R ? "U.x + r" : "r"};
+    let n = row / ${p.OH}u;
+    let oh = row % ${p.OH}u;
+    let xrow = n * ${p.C * p.Hp * (p.Wp / 4)}u + (oh * ${p.sh}u + kh * ${p.dh}u) * ${p.Wp / 4}u;
+    let drow = ${R ? `r * ${p.K * q4}u` : `n * ${p.K * p.OH * q4}u + oh * ${q4}u`};
+    for (var q = 0u; q < ${q4}u; q++) {
+      let xr = xrow + q * ${p.sw}u;
+      let dr = drow + q;
+      ${body.join("\n      ")}
     }
   }
   ${store.join("\n  ")}

@@ -14,7 +14,7 @@ export interface PadPlanesParams {
   planes: number;
   inH: number;
   inW: number;
-  /** Destination plane size; outW is a multiple of 4. */
+  /** Destination plane size; outW must be a multiple of 4. */
   outH: number;
   outW: number;
   /** Source pixel (y, x) lands at (top + y * sy, left + x * sx); may be negative (cropping). */
@@ -29,25 +29,36 @@ const WG = 64;
 export const padPlanesKernel = defineKernel<PadPlanesParams>({
   name: "pad_planes",
   wgsl(p) {
-    const n = p.planes * p.outH * p.outW;
+    // Four consecutive outputs per invocation (outW is a multiple of 4): one vec4 store.
+    const n = (p.planes * p.outH * p.outW) / 4;
     const mod = (v: string, s: number) => (s === 1 ? "true" : `(${v} % ${s}) == 0`);
+    const lanes = [0, 1, 2, 3].map((e) =>
+      `{
+    let x = x0 + ${e};
+    let sx = x / ${p.sx};
+    let ok = rok && x >= 0 && ${mod("x", p.sx)} && sx < ${p.inW};
+    v[${e}] = select(0.0, X[rb + u32(clamp(sx, 0, ${p.inW - 1}))], ok);
+  }`
+    );
     return `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<vec4<f32>>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = g.x + g.y * ${65535 * WG}u;
   if (i >= ${n}u) { return; }
-  let x = i32(i % ${p.outW}u) - ${p.left};
-  let y = i32((i / ${p.outW}u) % ${p.outH}u) - ${p.top};
-  let plane = i / ${p.outH * p.outW}u;
-  let sx = x / ${p.sx};
+  let x0 = i32((i % ${p.outW / 4}u) * 4u) - ${p.left};
+  let row = i / ${p.outW / 4}u;
+  let y = i32(row % ${p.outH}u) - ${p.top};
+  let plane = row / ${p.outH}u;
   let sy = y / ${p.sy};
-  let ok = x >= 0 && y >= 0 && ${mod("x", p.sx)} && ${mod("y", p.sy)} && sx < ${p.inW} && sy < ${p.inH};
-  let src = plane * ${p.inH * p.inW}u + u32(clamp(sy, 0, ${p.inH - 1})) * ${p.inW}u + u32(clamp(sx, 0, ${p.inW - 1}));
-  Y[i] = select(0.0, X[src], ok);
+  let rok = y >= 0 && ${mod("y", p.sy)} && sy < ${p.inH};
+  let rb = plane * ${p.inH * p.inW}u + u32(clamp(sy, 0, ${p.inH - 1})) * ${p.inW}u;
+  var v = vec4<f32>(0.0);
+  ${lanes.join("\n  ")}
+  Y[i] = v;
 }`;
   },
-  dispatch: (p) => grid1d(p.planes * p.outH * p.outW, WG),
+  dispatch: (p) => grid1d((p.planes * p.outH * p.outW) / 4, WG),
 });
 
 export interface ConvWeightParams {

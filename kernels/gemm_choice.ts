@@ -21,7 +21,12 @@ const CPU_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|warp|cpu/i;
 let configured: GemmVariant | null = null;
 
 function _envVariant(): GemmVariant | null {
-  const v = Deno.env.get("TAILOR_GEMM");
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("TAILOR_GEMM");
+  } catch {
+    return null; // no --allow-env: nothing was overridden
+  }
   if (v === undefined || v === "") return null;
   if (!(VARIANTS as readonly string[]).includes(v)) {
     throw new InputError(`Cannot use TAILOR_GEMM=${quote(v)}: expected "blocked" or "tiled"`);
@@ -47,7 +52,15 @@ export function configureGemm(variant: GemmVariant): void {
   configured = variant;
 }
 
-/** The variant `gemmKernel` uses when its parameters name none: the env override, the configured one, or "blocked". */
+let fromEnv: GemmVariant | null | undefined;
+
+/**
+ * The variant `gemmKernel` uses when its parameters name none: the one
+ * configured (which `chooseGemm` already resolved against the environment),
+ * else `TAILOR_GEMM` (read once), else "blocked".
+ */
 export function currentGemmVariant(): GemmVariant {
-  return _envVariant() ?? configured ?? "blocked";
+  if (configured) return configured;
+  if (fromEnv === undefined) fromEnv = _envVariant();
+  return fromEnv ?? "blocked";
 }

@@ -1,14 +1,11 @@
 /**
- * RoIAlign (detectron2 / torchvision semantics) as three kernels: the
- * forward, a binning pass that lists for each 8x8 pixel tile the RoIs that
- * can touch it, and the backward as a gather over those lists. WGSL has no
- * f32 atomics, and a gather is deterministic: each feature-gradient element
- * sums its contributions in RoI order.
- *
- * Workgroups are 8 invocations (llvmpipe's SIMD width) with the lanes over
- * channels, so all geometry is uniform across lanes and computed once per
- * up to 64 channels. The RoI count is a uniform, so a new count needs no
- * new pipeline.
+ * RoIAlign (detectron2 / torchvision semantics): the forward, and the
+ * backward as a gather: a binning pass lists for each 8x8 pixel tile the
+ * RoIs that can touch it, a pass computes each RoI's separable bin weights
+ * per row and column, and each feature-gradient element sums its
+ * contributions in RoI order. WGSL has no f32 atomics, and the gather is
+ * deterministic. Both read their per-RoI input channels last, in vec4s.
+ * The RoI count is a uniform, so a new count needs no new pipeline.
  */
 import { defineKernel, f32, groups } from "./kernel.ts";
 
@@ -27,7 +24,7 @@ export interface RoiAlignParams {
   aligned: boolean;
   /** Number of RoIs: sets the dispatch only, the kernels read it from the uniform. */
   rois: number;
-  /** Most channels per invocation (lanes hold channels c, c + 8, ...); default 8. */
+  /** Channels per invocation, rounded up to whole vec4s (a tuning knob); default 16. */
   chunk?: number;
 }
 
@@ -37,7 +34,7 @@ const WG = 64;
 
 const key = (name: string) => (p: RoiAlignParams) => {
   const { rois: _, ...rest } = p;
-  return `${name}:${JSON.stringify({ ...rest, chunk: laneLayout(p).perLane })}`;
+  return `${name}:${JSON.stringify({ ...rest, chunk: p.chunk ?? 16 })}`;
 };
 /** Tiles per feature map, across and down. */
 export function roiAlignTiles(p: RoiAlignParams): [number, number] {
@@ -84,66 +81,112 @@ fn axis_w(v: f32, q: i32, n: i32) -> f32 {
 }`;
 }
 
-/** Channel layout of the forward and backward: 8 SIMD lanes, each with up to 8 channels strided by 8. */
-function laneLayout(p: RoiAlignParams): { perLane: number; blocks: number } {
-  const perLane = Math.min(p.chunk ?? 8, Math.ceil(p.channels / 8));
-  return { perLane, blocks: Math.ceil(p.channels / (8 * perLane)) };
+/** Channels rounded up to whole vec4s. */
+export const paddedChannels = (c: number): number => Math.ceil(c / 4) * 4;
+
+/** vec4 channel groups per invocation: `chunk` channels (default 16), at most all of them. */
+function vecsPerInvocation(p: RoiAlignParams): number {
+  return Math.min(Math.ceil((p.chunk ?? 16) / 4), paddedChannels(p.channels) / 4);
+}
+
+/** Parameters of `channelsLastKernel`. */
+export interface ChannelsLastParams {
+  channels: number;
+  /** Elements per channel plane (H * W, or P * P). */
+  spatial: number;
+  /** Leading count N: sets the dispatch only, the kernel reads it from the uniform. */
+  n: number;
 }
 
 /**
- * Forward: Y[r, c, ph, pw] = mean over the bin's samples of bilinear(X[b, c]).
- * One workgroup of 8 invocations per (RoI, bin, block of channels), the
- * lanes over channels, so sample positions and weights are uniform across
- * the SIMD lanes and computed once per up to 64 channels.
- * Bindings: X, ROIS, Y, uniform.
+ * X [N, C, S] to Y [N, S, C4 * 4], channels last and zero-padded to whole
+ * vec4s, so that the RoIAlign kernels load four channels at once: on
+ * llvmpipe each scalar storage load is a bounds-checked gather, and this
+ * layout measured ~2x faster for the forward, transpose included.
+ * Bindings: X, Y, uniform {n}.
+ */
+export const channelsLastKernel = defineKernel<ChannelsLastParams>({
+  name: "roi_align_channels_last",
+  key: (p) => `roi_align_channels_last:${p.channels}:${p.spatial}`,
+  wgsl(p) {
+    const cp = paddedChannels(p.channels);
+    return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+struct U { n: u32 }
+@group(0) @binding(2) var<uniform> u: U;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * ${65535 * WG}u;
+  if (i >= u.n * ${p.spatial * cp}u) { return; }
+  let c = i % ${cp}u; let s = (i / ${cp}u) % ${p.spatial}u; let n = i / ${p.spatial * cp}u;
+  Y[i] = select(0.0, X[(n * ${p.channels}u + min(c, ${p.channels - 1}u)) * ${p.spatial}u + s], c < ${p.channels}u);
+}`;
+  },
+  dispatch: (p) => {
+    const g = groups(p.n * p.spatial * paddedChannels(p.channels), WG);
+    return g <= 65535 ? [g, 1, 1] : [65535, Math.ceil(g / 65535), 1];
+  },
+});
+
+/**
+ * Forward: Y[r, c, ph, pw] = mean over the bin's samples of bilinear(X[b, c]),
+ * from channels-last features X4 [B, H, W, C4] (`channelsLastKernel`). One
+ * invocation per (RoI, group of `chunk` channels, bin), the lanes over
+ * neighbouring bins, whose loads share cache lines.
+ * Bindings: X4, ROIS, Y, uniform.
  */
 export const roiAlignForwardKernel = defineKernel<RoiAlignParams>({
   name: "roi_align_fwd",
   key: key("roi_align_fwd"),
   wgsl(p) {
-    const { perLane, blocks } = laneLayout(p);
-    return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+    const v = vecsPerInvocation(p), c4 = paddedChannels(p.channels) / 4;
+    const nChunks = Math.ceil(c4 / v);
+    return `@group(0) @binding(0) var<storage, read> X4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ROIS: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> u: U;
 ${prelude(p)}
-const K = ${perLane}u;
-@compute @workgroup_size(8)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let pw = wid.x % P; let ph = wid.x / P;
-  let r = wid.y + wid.z / ${blocks}u * 65535u;
-  if (r >= u.rois) { return; }
-  let c0 = (wid.z % ${blocks}u) * ${8 * perLane}u + lid.x;
+const C4 = ${c4}u; const V = ${v}u;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * ${65535 * WG}u;
+  if (i >= u.rois * ${nChunks * p.pooled * p.pooled}u) { return; }
+  let pw = i % P; let ph = (i / P) % P;
+  let q0 = ((i / (P * P)) % ${nChunks}u) * V;
+  let r = i / (P * P * ${nChunks}u);
   let g = geo(r);
-  var acc: array<f32, ${perLane}>;
-  for (var j = 0u; j < K; j++) { acc[j] = 0.0; }
+  var acc: array<vec4<f32>, ${v}>;
+  for (var k = 0u; k < V; k++) { acc[k] = vec4<f32>(0.0); }
   if (g.b >= 0 && g.b < ${p.batch}) {
-    let img = u32(g.b) * C;
+    let img = u32(g.b) * u32(H * W);
     for (var iy = 0u; iy < g.gh; iy++) {
       let ay = axis(sample_at(g.y0, g.bh, g.gh, ph * g.gh + iy), H);
       if (ay.wl + ay.wh == 0.0) { continue; }
       for (var ix = 0u; ix < g.gw; ix++) {
         let ax = axis(sample_at(g.x0, g.bw, g.gw, pw * g.gw + ix), W);
         let w1 = ay.wl * ax.wl; let w2 = ay.wl * ax.wh; let w3 = ay.wh * ax.wl; let w4 = ay.wh * ax.wh;
-        let o1 = u32(ay.lo * W + ax.lo); let o2 = u32(ay.lo * W + ax.hi);
-        let o3 = u32(ay.hi * W + ax.lo); let o4 = u32(ay.hi * W + ax.hi);
-        for (var j = 0u; j < K; j++) {
-          let base = (img + min(c0 + 8u * j, C - 1u)) * u32(H * W);
-          acc[j] += w1 * X[base + o1] + w2 * X[base + o2] + w3 * X[base + o3] + w4 * X[base + o4];
+        let o1 = (img + u32(ay.lo * W + ax.lo)) * C4; let o2 = (img + u32(ay.lo * W + ax.hi)) * C4;
+        let o3 = (img + u32(ay.hi * W + ax.lo)) * C4; let o4 = (img + u32(ay.hi * W + ax.hi)) * C4;
+        for (var k = 0u; k < V; k++) {
+          let q = min(q0 + k, C4 - 1u);
+          acc[k] += w1 * X4[o1 + q] + w2 * X4[o2 + q] + w3 * X4[o3 + q] + w4 * X4[o4 + q];
         }
       }
     }
   }
-  for (var j = 0u; j < K; j++) {
-    let c = c0 + 8u * j;
-    if (c < C) { Y[((r * C + c) * P + ph) * P + pw] = acc[j] * g.inv; }
+  for (var k = 0u; k < V; k++) {
+    for (var e = 0u; e < 4u; e++) {
+      let c = (q0 + k) * 4u + e;
+      if (c < C) { Y[((r * C + c) * P + ph) * P + pw] = acc[k][e] * g.inv; }
+    }
   }
 }`;
   },
-  // RoIs beyond 65535 wrap into z, above the channel blocks.
   dispatch: (p) => {
-    const { blocks } = laneLayout(p);
-    return [p.pooled * p.pooled, Math.min(Math.max(p.rois, 1), 65535), blocks * Math.ceil(Math.max(p.rois, 1) / 65535)];
+    const c4 = paddedChannels(p.channels) / 4;
+    const n = p.rois * Math.ceil(c4 / vecsPerInvocation(p)) * p.pooled * p.pooled;
+    const g = groups(n, WG);
+    return g <= 65535 ? [g, 1, 1] : [65535, Math.ceil(g / 65535), 1];
   },
 });
 
@@ -240,13 +283,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   },
 });
 
+/** Backward layout: 8 SIMD lanes, each with `perLane` vec4 channel groups strided by 8. */
+function laneLayout(p: RoiAlignParams): { perLane: number; blocks: number } {
+  const c4 = paddedChannels(p.channels) / 4;
+  const perLane = Math.min(Math.ceil((p.chunk ?? 16) / 4), Math.ceil(c4 / 8));
+  return { perLane, blocks: Math.ceil(c4 / (8 * perLane)) };
+}
+
 /**
  * Backward: DX[b, c, y, x] = sum over the tile's RoIs r and the bins (ph, pw)
- * in the pixel's ranges of WY[r, y, ph] * WX[r, x, pw] * DY[r, c, ph, pw].
- * One workgroup of 8 invocations per pixel and block of channels, with the
- * lanes over channels: all RoI and bin logic is uniform across the SIMD
- * lanes (no divergence) and runs once per up to 64 channels.
- * Bindings: DY, WY, WX, RY, RX, COUNT, LIST, DX, uniform.
+ * in the pixel's ranges of WY[r, y, ph] * WX[r, x, pw] * DY[r, c, ph, pw],
+ * with DY channels last (DY4 [R, P, P, C4], `channelsLastKernel`). One
+ * workgroup of 8 invocations per pixel and block of channels, the lanes over
+ * vec4 channel groups: all RoI and bin logic is uniform across the SIMD
+ * lanes (no divergence) and runs once per up to 32 * `chunk` channels.
+ * Bindings: DY4, WY, WX, RY, RX, COUNT, LIST, DX, uniform.
  */
 export const roiAlignBackwardKernel = defineKernel<RoiAlignParams>({
   name: "roi_align_bwd",
@@ -254,7 +305,7 @@ export const roiAlignBackwardKernel = defineKernel<RoiAlignParams>({
   wgsl(p) {
     const [tx, ty] = roiAlignTiles(p);
     const { perLane, blocks } = laneLayout(p);
-    return `@group(0) @binding(0) var<storage, read> DY: array<f32>;
+    return `@group(0) @binding(0) var<storage, read> DY4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> WY: array<f32>;
 @group(0) @binding(2) var<storage, read> WX: array<f32>;
 @group(0) @binding(3) var<storage, read> RY: array<u32>;
@@ -263,16 +314,17 @@ export const roiAlignBackwardKernel = defineKernel<RoiAlignParams>({
 @group(0) @binding(6) var<storage, read> LIST: array<u32>;
 @group(0) @binding(7) var<storage, read_write> DX: array<f32>;
 @group(0) @binding(8) var<uniform> u: U;
-const C = ${p.channels}u; const H = ${p.height}u; const W = ${p.width}u; const P = ${p.pooled}u;
+const C = ${p.channels}u; const C4 = ${paddedChannels(p.channels) / 4}u;
+const H = ${p.height}u; const W = ${p.width}u; const P = ${p.pooled}u;
 const K = ${perLane}u;
 struct U { rois: u32 }
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let x = wid.x; let y = wid.y; let b = wid.z / ${blocks}u;
-  let c0 = (wid.z % ${blocks}u) * ${8 * perLane}u + lid.x;
+  let q0 = (wid.z % ${blocks}u) * ${8 * perLane}u + lid.x;
   let t = b * ${tx * ty}u + (y / ${TILE}u) * ${tx}u + x / ${TILE}u;
-  var acc: array<f32, ${perLane}>;
-  for (var j = 0u; j < K; j++) { acc[j] = 0.0; }
+  var acc: array<vec4<f32>, ${perLane}>;
+  for (var j = 0u; j < K; j++) { acc[j] = vec4<f32>(0.0); }
   let n = COUNT[t];
   for (var k = 0u; k < n; k++) {
     let r = LIST[t * u.rois + k];
@@ -284,14 +336,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let wy = WY[(r * H + y) * P + ph];
       for (var pw = rx & 0xffffu; pw < (rx >> 16u); pw++) {
         let w = wy * WX[(r * W + x) * P + pw];
-        let o = (r * C * P + ph) * P + pw;
-        for (var j = 0u; j < K; j++) { acc[j] += w * DY[o + min(c0 + 8u * j, C - 1u) * P * P]; }
+        let o = ((r * P + ph) * P + pw) * C4;
+        for (var j = 0u; j < K; j++) { acc[j] += w * DY4[o + min(q0 + 8u * j, C4 - 1u)]; }
       }
     }
   }
   for (var j = 0u; j < K; j++) {
-    let c = c0 + 8u * j;
-    if (c < C) { DX[((b * C + c) * H + y) * W + x] = acc[j]; }
+    for (var e = 0u; e < 4u; e++) {
+      let c = (q0 + 8u * j) * 4u + e;
+      if (c < C) { DX[((b * C + c) * H + y) * W + x] = acc[j][e]; }
+    }
   }
 }`;
   },

@@ -24,7 +24,11 @@ function prelude(p: SmoothL1Params): string {
   const l1 = p.beta < 1e-5;
   return `struct U { rows: u32, scale: f32 }
 fn loss(x: f32) -> f32 {
-  ${l1 ? "return abs(x);" : `let a = abs(x); return select(a - ${f32(0.5 * p.beta)}, 0.5 * x * x / ${f32(p.beta)}, a < ${f32(p.beta)});`}
+  ${
+    l1
+      ? "return abs(x);"
+      : `let a = abs(x); return select(a - ${f32(0.5 * p.beta)}, 0.5 * x * x / ${f32(p.beta)}, a < ${f32(p.beta)});`
+  }
 }
 fn dloss(x: f32) -> f32 {
   ${l1 ? "return sign(x);" : `return select(sign(x), x / ${f32(p.beta)}, abs(x) < ${f32(p.beta)});`}

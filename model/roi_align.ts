@@ -5,6 +5,8 @@
  * where proposals are detached).
  */
 import {
+  channelsLastKernel,
+  paddedChannels,
   roiAlignBackwardKernel,
   roiAlignBinKernel,
   roiAlignForwardKernel,
@@ -25,7 +27,7 @@ export interface RoiAlignOptions {
   samplingRatio?: number;
   /** Half-pixel offset of detectron2's ROIAlignV2. Default true. */
   aligned?: boolean;
-  /** Most channels per GPU invocation (a tuning knob). Default 8. */
+  /** Channels per GPU invocation (a tuning knob). Default 16. */
   chunk?: number;
 }
 
@@ -51,15 +53,18 @@ export function roiAlign(features: Tensor, rois: Tensor, opts: RoiAlignOptions):
   const out = new Tensor([p.rois, p.channels, p.pooled, p.pooled]);
   if (out.size === 0) return out;
   const r = rt();
-  const u = new Uint32Array([p.rois, 0, 0, 0]);
-  r.dispatch(roiAlignForwardKernel, p, [features.buffer, rois.buffer, out.buffer], u);
+  const x4 = _channelsLast(features.buffer, p.batch, p.channels, p.height * p.width);
+  r.dispatch(roiAlignForwardKernel, p, [x4, rois.buffer, out.buffer], new Uint32Array([p.rois, 0, 0, 0]));
+  r.release(x4);
   return record(out, "roiAlign", [features, rois], (g) => [roiAlignGrad(g, rois, p), null]);
 }
 
 /** The kernel parameters for these inputs, validated. */
 export function roiAlignParams(features: Tensor, rois: Tensor, opts: RoiAlignOptions): RoiAlignParams {
   if (features.shape.length !== 4) throw new Error(`roiAlign features must be [B, C, H, W], got [${features.shape}]`);
-  if (rois.shape.length !== 2 || rois.shape[1] !== 5) throw new Error(`roiAlign rois must be [R, 5], got [${rois.shape}]`);
+  if (rois.shape.length !== 2 || rois.shape[1] !== 5) {
+    throw new Error(`roiAlign rois must be [R, 5], got [${rois.shape}]`);
+  }
   const { outputSize, spatialScale, samplingRatio = 2, aligned = true, chunk } = opts;
   if (!(Number.isInteger(outputSize) && outputSize > 0)) throw new Error(`Invalid roiAlign outputSize "${outputSize}"`);
   if (!(Number.isInteger(samplingRatio) && samplingRatio >= 0)) {
@@ -96,9 +101,18 @@ export function roiAlignGrad(g: Tensor, rois: Tensor, p: RoiAlignParams): Tensor
   const u = new Uint32Array([p.rois, 0, 0, 0]);
   r.dispatch(roiAlignBinKernel, p, [rois.buffer, count, list], u);
   if (p.rois > 0) r.dispatch(roiAlignWeightsKernel, p, [rois.buffer, wy, wx, ry, rx], u);
-  r.dispatch(roiAlignBackwardKernel, p, [g.buffer, wy, wx, ry, rx, count, list, dx.buffer], u);
-  for (const b of [count, list, wy, wx, ry, rx]) r.release(b);
+  const g4 = _channelsLast(g.buffer, p.rois, p.channels, p.pooled * p.pooled);
+  r.dispatch(roiAlignBackwardKernel, p, [g4, wy, wx, ry, rx, count, list, dx.buffer], u);
+  for (const b of [count, list, wy, wx, ry, rx, g4]) r.release(b);
   return dx;
+}
+
+/** A pooled buffer holding [n, C, spatial] as [n, spatial, C padded to vec4s]; the caller releases it. */
+function _channelsLast(src: GPUBuffer, n: number, channels: number, spatial: number): GPUBuffer {
+  const r = rt();
+  const out = r.buffer(Math.max(1, n * spatial * paddedChannels(channels)) * 4, "roi_align_channels_last");
+  r.dispatch(channelsLastKernel, { channels, spatial, n }, [src, out], new Uint32Array([n, 0, 0, 0]));
+  return out;
 }
 
 /**

@@ -98,7 +98,9 @@ export interface SampledRois {
 export function sampleRois(opts: SampleRoisOptions): SampledRois {
   const { gtBoxes, gtClasses, numClasses, rng } = opts;
   const nGt = gtBoxes.length >> 2;
-  if (gtClasses.length !== nGt) throw new Error(`sampleRois got ${nGt} ground-truth boxes and ${gtClasses.length} classes`);
+  if (gtClasses.length !== nGt) {
+    throw new Error(`sampleRois got ${nGt} ground-truth boxes and ${gtClasses.length} classes`);
+  }
   const all = new Float32Array(opts.proposals.length + (opts.appendGt === false ? 0 : gtBoxes.length));
   all.set(Array.from(opts.proposals));
   if (opts.appendGt !== false) all.set(Array.from(gtBoxes), opts.proposals.length);

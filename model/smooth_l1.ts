@@ -43,7 +43,9 @@ export function smoothL1Loss(pred: Tensor, target: Tensor, opts: SmoothL1Options
   if (pred.shape.length !== 2 || cols % 4 !== 0 || cols === 0) {
     throw new Error(`smoothL1Loss pred must be [N, 4k], got [${pred.shape}]`);
   }
-  if (target.shape.join() !== `${rows},4`) throw new Error(`smoothL1Loss target must be [${rows}, 4], got [${target.shape}]`);
+  if (target.shape.join() !== `${rows},4`) {
+    throw new Error(`smoothL1Loss target must be [${rows}, 4], got [${target.shape}]`);
+  }
   if (!(opts.normalizer > 0)) throw new Error(`smoothL1Loss normalizer must be positive, got "${opts.normalizer}"`);
   const block = opts.block instanceof Tensor ? opts.block : Tensor.from(opts.block, [opts.block.length], "i32");
   if (block.shape.join() !== `${rows}` || block.dtype !== "i32") {
@@ -57,7 +59,9 @@ export function smoothL1Loss(pred: Tensor, target: Tensor, opts: SmoothL1Options
   if (rows > 0) r.dispatch(smoothL1ForwardKernel, p, [pred.buffer, target.buffer, block.buffer, perRow.buffer], u);
   record(perRow, "smoothL1", [pred, target], (g) => {
     const dp = new Tensor(pred.shape);
-    if (rows > 0) r.dispatch(smoothL1BackwardKernel, p, [g.buffer, pred.buffer, target.buffer, block.buffer, dp.buffer], u);
+    if (rows > 0) {
+      r.dispatch(smoothL1BackwardKernel, p, [g.buffer, pred.buffer, target.buffer, block.buffer, dp.buffer], u);
+    }
     return [dp, null];
   });
   return sum(perRow);

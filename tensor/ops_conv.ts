@@ -2,11 +2,19 @@
  * 2-D convolution (NCHW) with stride, padding, dilation and optional bias,
  * and its input, weight and bias gradients, recorded side by side.
  */
-import { conv2dKernel, type Conv2dParams, conv2dTiles, type ConvGeometry, convOutSize, paddedWidth } from "../kernels/conv2d.ts";
+import {
+  conv2dKernel,
+  type Conv2dParams,
+  conv2dTiles,
+  type ConvGeometry,
+  convOutSize,
+  paddedWidth,
+} from "../kernels/conv2d.ts";
 import { conv2dWeightGradKernel } from "../kernels/conv2d_grad.ts";
 import { convWeightCols, convWeightKernel, padPlanesKernel } from "../kernels/conv2d_layout.ts";
 import { record } from "./autograd.ts";
-import { sum } from "./ops.ts";
+import { contiguousStrides, sum, zeros } from "./ops.ts";
+import { copyKernel } from "../kernels/copy.ts";
 import { rt, Tensor } from "./tensor.ts";
 
 type Pair = number | [number, number];
@@ -19,16 +27,18 @@ export interface Conv2dOptions {
   dilation?: Pair;
 }
 
-const pair = (v: Pair | undefined, d: number): [number, number] => v === undefined ? [d, d] : typeof v === "number" ? [v, v] : v;
+const pair = (v: Pair | undefined, d: number): [number, number] =>
+  v === undefined ? [d, d] : typeof v === "number" ? [v, v] : v;
 
 /** Copy planes into zero-padded planes of outH x outW, source (y, x) landing at (top + y*sy, left + x*sx). */
-export function _padPlanes(
+function padPlanes(
   x: Tensor,
   o: { outH: number; outW: number; top: number; left: number; sy?: number; sx?: number },
 ): Tensor {
   const [N, C, H, W] = x.shape;
   const { sy = 1, sx = 1 } = o;
   if (o.top === 0 && o.left === 0 && sy === 1 && sx === 1 && o.outH === H && o.outW === W) return x;
+  if (o.outW % 4 !== 0) throw new Error(`Padded planes need a width that is a multiple of 4, got ${o.outW}`);
   const out = new Tensor([N, C, o.outH, o.outW]);
   const p = { planes: N * C, inH: H, inW: W, outH: o.outH, outW: o.outW, top: o.top, left: o.left, sy, sx };
   rt().dispatch(padPlanesKernel, p, [x.buffer, out.buffer]);
@@ -43,36 +53,53 @@ function weightLayout(w: Tensor, flip: boolean): Tensor {
   return out;
 }
 
-const UNIFORM_BYTES = 65536;
 let uniformScratch: GPUBuffer | null = null;
+
+/** Bytes of a uniform binding: WebGPU guarantees 64 KiB. */
+function uniformBytes(): number {
+  return Math.min(65536, rt().device.limits.maxUniformBufferBindingSize);
+}
+
+/**
+ * The one uniform buffer that weight and dY chunks stream through. Sharing
+ * it is safe: the queue runs copies and dispatches in order.
+ */
+function uniformScratchBuffer(): GPUBuffer {
+  uniformScratch ??= rt().device.createBuffer({
+    size: uniformBytes(),
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    label: "conv2d uniform chunk",
+  });
+  return uniformScratch;
+}
 
 /**
  * Convolution of an already padded input with an already laid-out weight.
  * Cin is split into chunks whose weight fits a uniform buffer (faster
- * loads on llvmpipe); the chunks share one scratch buffer, which is safe
- * because the queue runs copies and dispatches in order.
+ * loads on llvmpipe).
  */
-function convPadded(xp: Tensor, wl: Tensor, bias: Tensor | null, p: Omit<Conv2dParams, "bias" | "N" | "C" | "Hp" | "Wp">): Tensor {
+function convPadded(
+  xp: Tensor,
+  wl: Tensor,
+  bias: Tensor | null,
+  p: Omit<Conv2dParams, "bias" | "N" | "C" | "Hp" | "Wp">,
+): Tensor {
   const [N, C, Hp, Wp] = xp.shape;
   const out = new Tensor([N, p.K, p.OH, p.OW]);
   const rowVec4s = p.KH * p.KW * (wl.shape[1] / 4);
-  const perChunk = Math.floor(UNIFORM_BYTES / 16 / rowVec4s);
+  const perChunk = Math.floor(uniformBytes() / 16 / rowVec4s);
   const base = { ...p, N, C, Hp, Wp };
   if (perChunk === 0) {
     const bufs = [xp.buffer, wl.buffer, ...(bias ? [bias.buffer] : []), out.buffer];
     rt().dispatch(conv2dKernel, { ...base, bias: !!bias }, bufs);
     return out;
   }
-  uniformScratch ??= rt().device.createBuffer({
-    size: UNIFORM_BYTES,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    label: "conv2d weight chunk",
-  });
+  const scratch = uniformScratchBuffer();
   for (let c0 = 0; c0 < C; c0 += perChunk) {
     const cn = Math.min(perChunk, C - c0);
-    rt().copy(wl.buffer, uniformScratch, cn * rowVec4s * 16, c0 * rowVec4s * 16, 0);
+    rt().copy(wl.buffer, scratch, cn * rowVec4s * 16, c0 * rowVec4s * 16, 0);
     const first = c0 === 0;
-    const bufs = [xp.buffer, uniformScratch, ...(first && bias ? [bias.buffer] : []), out.buffer];
+    const bufs = [xp.buffer, scratch, ...(first && bias ? [bias.buffer] : []), out.buffer];
     const params = { ...base, bias: first && !!bias, c0, cn, accumulate: !first, wUniform: cn * rowVec4s };
     rt().dispatch(conv2dKernel, params, bufs);
   }
@@ -82,9 +109,9 @@ function convPadded(xp: Tensor, wl: Tensor, bias: Tensor | null, p: Omit<Conv2dP
 /** Forward convolution, no gradient recorded. */
 function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
   const [OH, OW] = convOutSize(g);
-  const { tn } = conv2dTiles({ K: g.K, OW } as Conv2dParams);
+  const { tn } = conv2dTiles({ K: g.K, OW });
   const Wp = paddedWidth({ minWidth: g.W + 2 * g.pw, OW, tn, sw: g.sw, KW: g.KW, dw: g.dw });
-  const xp = _padPlanes(x, { outH: g.H + 2 * g.ph, outW: Wp, top: g.ph, left: g.pw });
+  const xp = padPlanes(x, { outH: g.H + 2 * g.ph, outW: Wp, top: g.ph, left: g.pw });
   const wl = weightLayout(w, false);
   const out = convPadded(xp, wl, bias, { ...g, OH, OW });
   if (xp !== x) xp.dispose();
@@ -94,10 +121,10 @@ function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeometry): 
 
 /** dX: a stride-1 convolution of the zero-inserted, padded dY with the flipped weight. */
 function conv2dInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
-  const tn = conv2dTiles({ K: g.C, OW: g.W } as Conv2dParams).tn;
+  const tn = conv2dTiles({ K: g.C, OW: g.W }).tn;
   const top = (g.KH - 1) * g.dh - g.ph, left = (g.KW - 1) * g.dw - g.pw;
   const Wu = paddedWidth({ minWidth: g.W + (g.KW - 1) * g.dw, OW: g.W, tn, sw: 1, KW: g.KW, dw: g.dw });
-  const u = _padPlanes(dy, { outH: g.H + (g.KH - 1) * g.dh, outW: Wu, top, left, sy: g.sh, sx: g.sw });
+  const u = padPlanes(dy, { outH: g.H + (g.KH - 1) * g.dh, outW: Wu, top, left, sy: g.sh, sx: g.sw });
   const wl = weightLayout(w, true);
   const geo = { K: g.C, KH: g.KH, KW: g.KW, sh: 1, sw: 1, dh: g.dh, dw: g.dw, OH: g.H, OW: g.W };
   const dx = convPadded(u, wl, null, geo);
@@ -106,19 +133,51 @@ function conv2dInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   return dx;
 }
 
-/** dW from the input (padded again here, so the forward keeps no extra buffer alive) and dY. */
+/** dY [N, K, OH, OW] as rows [N * OH][K][OW4], zero beyond OW: each (n, oh) row contiguous for chunking. */
+function dyRows(dy: Tensor, OW4: number): Tensor {
+  const [N, K, OH, OW] = dy.shape;
+  const out = OW4 === OW ? new Tensor([N * OH, K, OW4]) : zeros([N * OH, K, OW4]);
+  rt().dispatch(copyKernel, {
+    shape: [N, K, OH, OW],
+    srcOffset: 0,
+    srcStrides: contiguousStrides([N, K, OH, OW]),
+    dstOffset: 0,
+    dstStrides: [OH * K * OW4, OW4, K * OW4, 1],
+  }, [dy.buffer, out.buffer]);
+  return out;
+}
+
+/**
+ * dW from the input (padded again here, so the forward keeps no extra buffer
+ * alive) and dY. When a row of dY (all channels) fits, dY streams through
+ * the uniform scratch buffer in chunks of rows, one dispatch per chunk.
+ */
 function conv2dWeightGrad(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
   const [OH, OW] = convOutSize(g);
   const OW4 = Math.ceil(OW / 4) * 4;
   const Wp = paddedWidth({ minWidth: g.W + 2 * g.pw, OW: OW4, tn: 4, sw: g.sw, KW: g.KW, dw: g.dw });
   const Hp = g.H + 2 * g.ph;
-  const xp = _padPlanes(x, { outH: Hp, outW: Wp, top: g.ph, left: g.pw });
-  const dy4 = _padPlanes(dy, { outH: OH, outW: OW4, top: 0, left: 0 });
+  const xp = padPlanes(x, { outH: Hp, outW: Wp, top: g.ph, left: g.pw });
   const dw = new Tensor([g.K, g.C, g.KH, g.KW]);
   const p = { N: g.N, C: g.C, K: g.K, Hp, Wp, OH, OW4, KH: g.KH, KW: g.KW, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw };
-  rt().dispatch(conv2dWeightGradKernel, p, [xp.buffer, dy4.buffer, dw.buffer]);
+  const rowBytes = g.K * OW4 * 4;
+  const chunkRows = Math.min(Math.floor(uniformBytes() / rowBytes), g.N * OH);
+  if (chunkRows === 0) {
+    const dy4 = padPlanes(dy, { outH: OH, outW: OW4, top: 0, left: 0 });
+    rt().dispatch(conv2dWeightGradKernel, p, [xp.buffer, dy4.buffer, dw.buffer]);
+    if (dy4 !== dy) dy4.dispose();
+  } else {
+    const rows = dyRows(dy, OW4);
+    const scratch = uniformScratchBuffer();
+    for (let r0 = 0; r0 < g.N * OH; r0 += chunkRows) {
+      const n = Math.min(chunkRows, g.N * OH - r0);
+      rt().copy(rows.buffer, scratch, n * rowBytes, r0 * rowBytes, 0);
+      const u = new Uint32Array([r0, n, r0 > 0 ? 1 : 0, 0]);
+      rt().dispatch(conv2dWeightGradKernel, { ...p, dyChunkRows: chunkRows }, [xp.buffer, scratch, dw.buffer], u);
+    }
+    rows.dispose();
+  }
   if (xp !== x) xp.dispose();
-  if (dy4 !== dy) dy4.dispose();
   return dw;
 }
 
@@ -149,7 +208,9 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0), [dh, dw] = pair(opts.dilation, 1);
   const g: ConvGeometry = { N, C, H, W, K, KH, KW, sh, sw, ph, pw, dh, dw };
   const [OH, OW] = convOutSize(g);
-  if (OH < 1 || OW < 1) throw new Error(`conv2d output would be ${OH}x${OW} for input ${H}x${W} and kernel ${KH}x${KW}`);
+  if (OH < 1 || OW < 1) {
+    throw new Error(`conv2d output would be ${OH}x${OW} for input ${H}x${W} and kernel ${KH}x${KW}`);
+  }
   const out = conv2dRaw(x, w, bias, g);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(out, "conv2d", inputs, (dy) => [

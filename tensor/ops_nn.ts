@@ -15,7 +15,7 @@ import {
   groupNormStatsKernel,
 } from "../kernels/group_norm.ts";
 import { softmaxBackwardKernel, softmaxKernel } from "../kernels/softmax.ts";
-import { full, mean, reshape } from "./ops.ts";
+import { full, mean } from "./ops.ts";
 import { record } from "./autograd.ts";
 import { rt, Tensor } from "./tensor.ts";
 
@@ -147,7 +147,14 @@ export function groupNorm(x: Tensor, groups: number, opts: GroupNormOptions = {}
       const t = new Tensor([N * groups, 2]);
       rt().dispatch(groupNormBackwardStatsKernel, p, [x.buffer, stats.buffer, g.buffer, weight.buffer, t.buffer]);
       const gx = new Tensor(x.shape);
-      rt().dispatch(groupNormBackwardInputKernel, p, [x.buffer, stats.buffer, g.buffer, weight.buffer, t.buffer, gx.buffer]);
+      rt().dispatch(groupNormBackwardInputKernel, p, [
+        x.buffer,
+        stats.buffer,
+        g.buffer,
+        weight.buffer,
+        t.buffer,
+        gx.buffer,
+      ]);
       t.dispose();
       grads.push(gx);
     } else grads.push(null);

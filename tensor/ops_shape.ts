@@ -10,7 +10,9 @@ import { rt, type Shape, Tensor } from "./tensor.ts";
 
 function axisOf(axis: number, rank: number, what: string): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new Error(`${what}: axis ${axis} is out of range for rank ${rank}`);
+  if (!Number.isInteger(a) || a < 0 || a >= rank) {
+    throw new Error(`${what}: axis ${axis} is out of range for rank ${rank}`);
+  }
   return a;
 }
 
@@ -64,7 +66,9 @@ export function concat(xs: Tensor[], axis: number): Tensor {
   for (const t of xs) {
     const ok = t.shape.length === rank && t.dtype === xs[0].dtype &&
       t.shape.every((d, k) => k === a || d === xs[0].shape[k]);
-    if (!ok) throw new Error(`concat along axis ${a}: [${t.shape.join(", ")}] does not match [${xs[0].shape.join(", ")}]`);
+    if (!ok) {
+      throw new Error(`concat along axis ${a}: [${t.shape.join(", ")}] does not match [${xs[0].shape.join(", ")}]`);
+    }
   }
   const shape = [...xs[0].shape];
   shape[a] = xs.reduce((s, t) => s + t.shape[a], 0);

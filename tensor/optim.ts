@@ -166,7 +166,12 @@ export abstract class Optimizer {
     for (const p of this.params) {
       const parts = sumSquaresParts(p.size);
       if (p.grad && p.size > 0) {
-        r.dispatch(sumSquaresKernel, { parts }, [p.grad.buffer, this.#partials!], sumSquaresUniform(p.size, parts, offset));
+        r.dispatch(
+          sumSquaresKernel,
+          { parts },
+          [p.grad.buffer, this.#partials!],
+          sumSquaresUniform(p.size, parts, offset),
+        );
       } else {
         r.write(this.#partials!, new Float32Array(parts), offset * 4);
       }

@@ -5,9 +5,9 @@
  * the same way. Random choices are drawn in visiting order from a seeded
  * generator, so batches do not depend on worker timing.
  */
-import { join } from "node:path";
 import { Rng } from "../../core/rng.ts";
 import type { Dataset } from "../dataset.ts";
+import { imagePath } from "../image_path.ts";
 import { IMAGENET_NORMALIZATION, type Normalization } from "./decode_image.ts";
 import { DecodePool } from "./decode_pool.ts";
 import { planResize, type ResizePlan, transformBoxes } from "./resize_plan.ts";
@@ -82,6 +82,7 @@ interface _Job {
  * ```ts
  * import { BatchLoader } from "./batch_loader.ts";
  * import type { Dataset } from "../dataset.ts";
+import { imagePath } from "../image_path.ts";
  * declare const dataset: Dataset;
  * const loader = new BatchLoader({ dataset, order: [0, 1, 2, 3], batchSize: 2, augment: { shortSides: [96, 128] } });
  * for await (const b of loader) console.log(b.batch, b.height, b.width, b.boxes[0].length / 4);
@@ -156,10 +157,10 @@ export class BatchLoader implements AsyncIterable<ImageBatch> {
       maxSize: aug.maxSize,
       flip,
     });
-    const path = join(dataset.imageRoot, dataset.images.fileNames[image]);
+    const path = imagePath(dataset, image);
     const result = this.#pool.run({ path, plan, normalization: aug.normalization }).then(
       (r) => {
-        // The file's real size may differ from the annotation's; the plan's output size is what sharp made.
+        // decodeImage() checked the file against the annotated size; this guards the resize itself.
         if (r.width !== plan.outWidth || r.height !== plan.outHeight) throw new Error(`Unexpected size from ${path}`);
         return { pixels: r.pixels };
       },

@@ -37,6 +37,13 @@ export async function decodeImage(path: string, plan?: ResizePlan): Promise<RgbI
   try {
     let img = sharp(path, { failOn: "error" }).removeAlpha().toColourspace("srgb");
     if (plan) {
+      const meta = await img.metadata();
+      if (meta.width !== plan.width || meta.height !== plan.height) {
+        // Boxes are scaled from the annotated size, so a different real size would misplace them all.
+        throw new Error(
+          `the file is ${meta.width}x${meta.height} but the annotations say ${plan.width}x${plan.height}`,
+        );
+      }
       // Bilinear, as detectron2 resizes training images.
       img = img.resize(plan.outWidth, plan.outHeight, { fit: "fill", kernel: "linear" });
       if (plan.flip) img = img.flop();

@@ -1,0 +1,94 @@
+/**
+ * A loss step at LVIS v1 scale, N = 1024 rows (2 images x 512 RoIs), C = 1203
+ * categories + background: forward + gradient + statistics + state update,
+ * against a buffer copy of the logits (the adapter's copy bandwidth) in the
+ * same run. `deno bench` times each; the summary printed first gives GB/s.
+ *
+ *   deno bench --allow-read --allow-env --allow-ffi --allow-sys bench/loss_bench.ts
+ */
+import { createLoss } from "../losses/registry.ts";
+import { initTensors, Tensor } from "../tensor/tensor.ts";
+import { Rng } from "../core/rng.ts";
+import type { ClassificationLoss } from "../losses/loss.ts";
+import { mapRaw } from "../tensor/ops.ts";
+
+const N = 1024, C = 1203;
+const rt = await initTensors();
+const rng = new Rng(42);
+const labels = Int32Array.from({ length: N }, () => rng.float() < 0.75 ? C : rng.int(C));
+const labelsT = Tensor.from(labels, [N], "i32").keep();
+
+function setup(name: string, params: Record<string, unknown>) {
+  const loss = createLoss(name, params, { numClasses: C });
+  const logits = Tensor.from(Float32Array.from({ length: N * loss.columns }, () => rng.uniform(-8, 4)), [
+    N,
+    loss.columns,
+  ]).keep();
+  return { loss, logits };
+}
+
+function step(loss: ClassificationLoss, logits: Tensor): void {
+  const out = loss.forward(logits, labelsT);
+  out.loss.dispose();
+  out.grad.dispose();
+}
+
+/** Bytes a step must move at least: logits read, gradient written, labels read once. */
+const minBytes = (cols: number) => 2 * 4 * N * cols + 4 * N;
+
+const cases = {
+  bce: setup("bce", {}),
+  eqlv2: setup("eqlv2", {}),
+  eql: setup("eql", { image_counts: Array.from({ length: C }, (_, j) => 1 + j), num_images: 100000 }),
+  ce: setup("ce", {}),
+};
+const copyDst = rt.buffer(4 * N * (C + 1));
+const copy = () => rt.copy(cases.bce.logits.buffer, copyDst, 4 * N * (C + 1));
+// The same bytes through a compute shader (y = x): what any kernel can reach on this adapter.
+const shaderCopy = () => mapRaw("x0", [cases.bce.logits]).dispose();
+
+async function secondsPer(fn: () => void, reps = 30): Promise<number> {
+  for (let i = 0; i < 3; i++) fn();
+  await rt.sync();
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) fn();
+  await rt.sync();
+  return (performance.now() - t0) / 1000 / reps;
+}
+
+const copyS = await secondsPer(copy);
+const copyGBs = 2 * 4 * N * (C + 1) / copyS / 1e9;
+console.log(`adapter: ${rt.report ? JSON.stringify(rt.report).slice(0, 120) : "?"}`);
+console.log(
+  `copy ${(4 * N * (C + 1) / 1e6).toFixed(2)} MB: ${(copyS * 1e3).toFixed(3)} ms, ${
+    copyGBs.toFixed(2)
+  } GB/s (read + write)`,
+);
+const shaderS = await secondsPer(shaderCopy);
+const shaderGBs = 2 * 4 * N * (C + 1) / shaderS / 1e9;
+console.log(`shader copy (map y = x): ${(shaderS * 1e3).toFixed(3)} ms, ${shaderGBs.toFixed(2)} GB/s`);
+for (const [name, { loss, logits }] of Object.entries(cases)) {
+  const s = await secondsPer(() => step(loss, logits));
+  const gbs = minBytes(loss.columns) / s / 1e9;
+  console.log(
+    `${name} step: ${(s * 1e3).toFixed(3)} ms, ${gbs.toFixed(2)} GB/s = ${
+      (100 * gbs / copyGBs).toFixed(0)
+    }% of copy, ` +
+      `${(100 * gbs / shaderGBs).toFixed(0)}% of shader copy`,
+  );
+}
+
+Deno.bench({ name: "copy of the logits (N x (C+1) f32)", group: "loss", baseline: true }, async () => {
+  copy();
+  await rt.sync();
+});
+Deno.bench({ name: "shader copy of the logits (map y = x)", group: "loss" }, async () => {
+  shaderCopy();
+  await rt.sync();
+});
+for (const [name, { loss, logits }] of Object.entries(cases)) {
+  Deno.bench({ name: `${name} loss step N=${N} C=${C}`, group: "loss" }, async () => {
+    step(loss, logits);
+    await rt.sync();
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * The evaluated state: raw precision/recall arrays, per-category ground truth
+ * counts and (for AP-pooled) the ranked detection statuses. A state can cover
+ * a subset of categories; states of disjoint subsets merge exactly.
+ */
+import type { IouType } from "./geometry.ts";
+
+/** Detection statuses at area "all", kept to rank pools across categories. */
+export interface PooledDetections {
+  count: number;
+  score: Float64Array;
+  image: Int32Array;
+  category: Int32Array;
+  /** Position inside its (category, image) list, score-sorted. */
+  rank: Int32Array;
+  /** Status per detection per IoU threshold: `status[t * count + i]`. */
+  status: Uint8Array;
+}
+
+/** Counts that tell what was used, as the fixtures report them. */
+export interface EvalCounts {
+  images: number;
+  categories: number;
+  gtInFile: number;
+  gtUsed: number;
+  dtInFile: number;
+  dtAfterLimits: number;
+  dtUsed: number;
+}
+
+/** Evaluation of some (or all) categories. */
+export interface EvalState {
+  iouType: IouType;
+  /** Per-image cap used (-1 when none); names the AR keys. */
+  maxDets: number;
+  detsPerCat: number;
+  categoryIds: Float64Array;
+  /** 0 = r, 1 = c, 2 = f. */
+  frequency: Uint8Array;
+  /** Category names ("" when the ground truth has none). */
+  categoryNames: string[];
+  /** 1 for categories this state covers. */
+  evaluated: Uint8Array;
+  /** [T][R][K][A], -1 where invalid. */
+  precision: Float64Array;
+  /** [T][K][A], -1 where invalid. */
+  recall: Float64Array;
+  /** [K][A] non-ignored ground truth, summed over the images that take part. */
+  numGt: Int32Array;
+  /** 1 where the category has any ground truth or detection (the reference's non-empty E). */
+  present: Uint8Array;
+  pooled: PooledDetections | null;
+  counts: EvalCounts;
+}

@@ -1,0 +1,97 @@
+/**
+ * What IoU and area ranges need from each used result and ground truth: boxes
+ * for bbox evaluation, masks (and their boxes) for segm evaluation, and the
+ * result areas with the reference's box-area quirk.
+ */
+import { jsonError } from "./json_path.ts";
+import type { GroundTruth } from "./ground_truth.ts";
+import type { Results } from "./results_file.ts";
+import { decodeRle, polygonToRle, type Rle, rleArea, rleToBbox, unionRle } from "./rle.ts";
+
+/** Box or mask evaluation. */
+export type IouType = "bbox" | "segm";
+
+/**
+ * Result areas for the kept results, following the reference: if the first
+ * result carries a box, every area is the box's w * h; otherwise it is the
+ * mask area. NaN marks results that are not kept.
+ */
+export function resultAreas(
+  dt: Results,
+  keep: Uint8Array,
+  first: number,
+  useBoxes: boolean,
+  masks: (Rle | undefined)[],
+): Float64Array {
+  const area = new Float64Array(dt.count).fill(NaN);
+  const boxBranch = useBoxes && dt.hasBbox[first] === 1;
+  for (let i = 0; i < dt.count; i++) {
+    if (!keep[i]) continue;
+    if (boxBranch) {
+      if (!dt.hasBbox[i]) throw jsonError(dt.file, `[${i}].bbox`, "missing (the first result has a box, so all must)");
+      area[i] = dt.bbox[4 * i + 2] * dt.bbox[4 * i + 3];
+    } else {
+      const m = masks[i] ?? resultMask(dt, i, masks);
+      area[i] = rleArea(m);
+    }
+  }
+  return area;
+}
+
+/** The decoded mask of result `i` (cached in `masks`). */
+export function resultMask(dt: Results, i: number, masks: (Rle | undefined)[]): Rle {
+  let m = masks[i];
+  if (m) return m;
+  const seg = dt.segmentation?.[i];
+  if (!seg) {
+    throw jsonError(dt.file, `[${i}].segmentation`, "missing (the first result has no box, so all need a mask)");
+  }
+  m = masks[i] = decodeRle(seg);
+  return m;
+}
+
+/** A result's mask for segm IoU: its RLE, or its box as a polygon when it has only a box. */
+export function resultMaskForIou(dt: Results, gt: GroundTruth, i: number, masks: (Rle | undefined)[]): Rle {
+  if (dt.segmentation?.[i]) return resultMask(dt, i, masks);
+  const m = masks[i];
+  if (m) return m;
+  const [x, y, w, h] = dt.bbox.subarray(4 * i, 4 * i + 4);
+  const img = dt.image[i];
+  return masks[i] = polygonToRle([x, y, x, y + h, x + w, y + h, x + w, y], gt.imageHeight[img], gt.imageWidth[img]);
+}
+
+/** Ground-truth mask from polygons (merged), boxes-as-polygons quirk included, or RLE. */
+export function groundTruthMask(gt: GroundTruth, a: number): Rle {
+  const seg = gt.annotationSegmentation![a];
+  const img = gt.annotationImage[a];
+  const h = gt.imageHeight[img], w = gt.imageWidth[img];
+  const path = `annotations[${a}].segmentation`;
+  if (Array.isArray(seg)) {
+    if (seg.length === 0 || !seg.every((p) => Array.isArray(p) && p.every((v) => typeof v === "number"))) {
+      throw jsonError(gt.file, path, "expected a non-empty list of polygons");
+    }
+    const polys = seg as number[][];
+    // pycocotools reads a list whose first entry has exactly 4 numbers as boxes.
+    const parts = polys[0].length === 4
+      ? polys.map(([x, y, bw, bh]) => polygonToRle([x, y, x, y + bh, x + bw, y + bh, x + bw, y], h, w))
+      : polys.map((p) => polygonToRle(p, h, w));
+    return unionRle(parts);
+  }
+  const o = seg as { size?: unknown; counts?: unknown } | null;
+  if (o && Array.isArray(o.size) && typeof o.counts === "string") {
+    return decodeRle({ size: o.size as [number, number], counts: o.counts });
+  }
+  if (o && Array.isArray(o.counts)) return { h, w, counts: Uint32Array.from(o.counts as number[]) };
+  throw jsonError(gt.file, path, "expected polygons or an RLE");
+}
+
+/** Box [x, y, w, h] of a result for bbox IoU: its own, or its mask's. */
+export function resultBox(dt: Results, i: number, masks: (Rle | undefined)[], out: Float64Array, at: number): void {
+  if (dt.hasBbox[i]) {
+    const b = dt.bbox;
+    out[at] = b[4 * i];
+    out[at + 1] = b[4 * i + 1];
+    out[at + 2] = b[4 * i + 2];
+    out[at + 3] = b[4 * i + 3];
+  } else out.set(rleToBbox(resultMask(dt, i, masks)), at);
+}

@@ -1,0 +1,399 @@
+/**
+ * Streaming reader for an LVIS results file (a JSON list of detections). It
+ * scans bytes chunk by chunk straight into typed arrays, so a 6M-result file
+ * never becomes millions of JS objects.
+ */
+import { basename } from "node:path";
+import { InputError } from "../core/errors.ts";
+import type { GroundTruth } from "./ground_truth.ts";
+import { jsonError } from "./json_path.ts";
+
+/** A compressed RLE mask as results carry it. */
+export interface RleJson {
+  size: [number, number];
+  counts: string;
+}
+
+/** Detections in file order. */
+export interface Results {
+  file: string;
+  count: number;
+  /** Image position in the ground truth. */
+  image: Int32Array;
+  /** Category position, or -1 when the category is not in the ground truth. */
+  category: Int32Array;
+  score: Float64Array;
+  /** x, y, w, h; meaningful where `hasBbox` is 1. */
+  bbox: Float64Array;
+  hasBbox: Uint8Array;
+  /** Masks where results carry `segmentation`, else null. */
+  segmentation: (RleJson | undefined)[] | null;
+}
+
+const _CHUNK = 1 << 24;
+const _INCOMPLETE = Symbol("incomplete");
+const _POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+const _KEYS = ["image_id", "category_id", "score", "bbox", "segmentation"].map((k) => new TextEncoder().encode(k));
+const _IMAGE = 0, _CATEGORY = 1, _SCORE = 2, _BBOX = 3, _SEGM = 4;
+
+class _Scanner {
+  buf = new Uint8Array(0);
+  pos = 0;
+  base = 0; // file offset of buf[0]
+  final = false;
+  constructor(readonly file: string) {}
+
+  syntax(what: string): InputError {
+    const at = this.pos < this.buf.length
+      ? `unexpected ${JSON.stringify(String.fromCharCode(this.buf[this.pos]))}`
+      : "unexpected end of file";
+    return new InputError(
+      `Cannot parse ${JSON.stringify(basename(this.file))} as JSON: ${at} at byte ${this.base + this.pos}, ${what}`,
+    );
+  }
+
+  peek(): number {
+    if (this.pos >= this.buf.length) {
+      if (!this.final) throw _INCOMPLETE;
+      return -1;
+    }
+    return this.buf[this.pos];
+  }
+
+  ws(): number {
+    const b = this.buf;
+    let p = this.pos;
+    while (p < b.length && (b[p] === 32 || b[p] === 10 || b[p] === 13 || b[p] === 9)) p++;
+    this.pos = p;
+    return this.peek();
+  }
+
+  expect(c: number, what: string): void {
+    if (this.ws() !== c) throw this.syntax(`expected ${JSON.stringify(String.fromCharCode(c))} ${what}`);
+    this.pos++;
+  }
+
+  /** Skip a string starting at the quote; returns the position after it. */
+  skipString(): void {
+    const b = this.buf;
+    let p = this.pos + 1;
+    for (;;) {
+      if (p >= b.length) {
+        this.pos = p;
+        this.peek();
+        throw this.syntax("inside a string");
+      }
+      const c = b[p++];
+      if (c === 34) break;
+      if (c === 92) p++;
+    }
+    this.pos = p;
+  }
+
+  /** Which known key the string at pos is (-1 for others); leaves pos after it. */
+  key(): number {
+    if (this.ws() !== 34) throw this.syntax("expected a key");
+    const start = this.pos + 1;
+    this.skipString();
+    const len = this.pos - 1 - start;
+    for (let k = 0; k < _KEYS.length; k++) {
+      const key = _KEYS[k];
+      if (key.length !== len) continue;
+      let same = true;
+      for (let j = 0; j < len && same; j++) same = this.buf[start + j] === key[j];
+      if (same) return k;
+    }
+    return -1;
+  }
+
+  skipValue(): void {
+    let depth = 0;
+    do {
+      const c = this.ws();
+      if (c === 34) this.skipString();
+      else if (c === 91 || c === 123) (depth++, this.pos++);
+      else if (c === 93 || c === 125) (depth--, this.pos++);
+      else if (c === 44 || c === 58) this.pos++;
+      else if (c === -1) throw this.syntax("inside a value");
+      else {
+        const b = this.buf;
+        let p = this.pos;
+        while (p < b.length && b[p] !== 44 && b[p] !== 93 && b[p] !== 125 && b[p] > 32) p++;
+        if (p === this.pos) throw this.syntax("expected a value");
+        this.pos = p;
+        this.peek();
+      }
+    } while (depth > 0);
+  }
+
+  /** Parse a JSON number; NaN when the token is not a number (the caller reports it). */
+  number(): number {
+    this.ws();
+    const b = this.buf;
+    const start = this.pos;
+    let p = start, neg = false;
+    if (b[p] === 45) (neg = true, p++);
+    let mant = 0, digits = 0, exp10 = 0;
+    while (p < b.length && b[p] >= 48 && b[p] <= 57) (mant = mant * 10 + b[p] - 48, digits++, p++);
+    if (digits === 0) return this.badToken(start);
+    if (p < b.length && b[p] === 46) {
+      p++;
+      const d0 = digits;
+      while (p < b.length && b[p] >= 48 && b[p] <= 57) (mant = mant * 10 + b[p] - 48, digits++, exp10--, p++);
+      if (digits === d0) return this.badToken(start);
+    }
+    if (p < b.length && (b[p] === 101 || b[p] === 69)) {
+      p++;
+      let eneg = false, e = 0, ed = 0;
+      if (b[p] === 45 || b[p] === 43) (eneg = b[p] === 45, p++);
+      while (p < b.length && b[p] >= 48 && b[p] <= 57) (e = e * 10 + b[p] - 48, ed++, p++);
+      if (ed === 0) return this.badToken(start);
+      exp10 += eneg ? -e : e;
+    }
+    if (p >= b.length && !this.final) throw _INCOMPLETE;
+    this.pos = p;
+    let v: number;
+    // Clinger's fast path: an exact mantissa and an exact power of ten round once, correctly.
+    if (digits <= 15 && exp10 >= -22 && exp10 <= 22) v = exp10 < 0 ? mant / _POW10[-exp10] : mant * _POW10[exp10];
+    else v = Number(new TextDecoder().decode(b.subarray(start + (neg ? 1 : 0), p)));
+    return neg ? -v : v;
+  }
+
+  badToken(start: number): number {
+    const b = this.buf;
+    let p = start;
+    while (p < b.length && p - start < 30 && b[p] !== 44 && b[p] !== 93 && b[p] !== 125 && b[p] > 32) p++;
+    if (p >= b.length && !this.final) throw _INCOMPLETE;
+    this.lastBad = new TextDecoder().decode(b.subarray(start, p));
+    return NaN;
+  }
+  lastBad = "";
+}
+
+class _Columns {
+  cap: number;
+  count = 0;
+  image: Int32Array;
+  category: Int32Array;
+  score: Float64Array;
+  bbox: Float64Array;
+  hasBbox: Uint8Array;
+  segmentation: (RleJson | undefined)[] | null = null;
+  lastImageId = NaN;
+  lastImage = -1;
+  /** Category id -> position for small integer ids (LVIS: 1..1203), -1 elsewhere. */
+  categoryLookup: Int32Array;
+  constructor(cap: number, gt: GroundTruth) {
+    let max = -1;
+    for (const id of gt.categoryIds) if (Number.isInteger(id) && id >= 0 && id < 1 << 20) max = Math.max(max, id);
+    this.categoryLookup = new Int32Array(max + 1).fill(-1);
+    gt.categoryIds.forEach((id, k) => {
+      if (Number.isInteger(id) && id >= 0 && id <= max) this.categoryLookup[id] = k;
+    });
+    this.cap = cap;
+    this.image = new Int32Array(cap);
+    this.category = new Int32Array(cap);
+    this.score = new Float64Array(cap);
+    this.bbox = new Float64Array(4 * cap);
+    this.hasBbox = new Uint8Array(cap);
+  }
+  grow(): void {
+    const cap = this.cap * 2;
+    const g = <T extends Int32Array | Float64Array | Uint8Array>(a: T, n: number): T => {
+      const out = new (a.constructor as new (n: number) => T)(n);
+      out.set(a);
+      return out;
+    };
+    this.image = g(this.image, cap);
+    this.category = g(this.category, cap);
+    this.score = g(this.score, cap);
+    this.bbox = g(this.bbox, 4 * cap);
+    this.hasBbox = g(this.hasBbox, cap);
+    this.cap = cap;
+  }
+}
+
+const _FIELDS = ["image_id", "category_id", "score", "bbox[0]", "bbox[1]", "bbox[2]", "bbox[3]"];
+
+/** A finite number for field `_FIELDS[field]` (an index, so no string is built unless it fails). */
+function _num(s: _Scanner, index: number, field: number): number {
+  const v = s.number();
+  if (!Number.isFinite(v)) {
+    const got = Number.isNaN(v) && s.lastBad ? s.lastBad : String(v);
+    throw jsonError(s.file, `[${index}].${_FIELDS[field]}`, `expected a finite number, got ${got}`);
+  }
+  return v;
+}
+
+function _parseElement(s: _Scanner, gt: GroundTruth, cols: _Columns, index: number): void {
+  const file = s.file;
+  if (s.ws() !== 123) throw s.syntax(`expected "{" at the start of result [${index}]`);
+  s.pos++;
+  const i = cols.count;
+  if (i === cols.cap) cols.grow();
+  let seen = 0;
+  let segm: RleJson | undefined;
+  if (s.ws() === 125) s.pos++;
+  else {
+    for (;;) {
+      const k = s.key();
+      s.expect(58, "after a key");
+      if (k >= 0) seen |= 1 << k;
+      if (k === _IMAGE) {
+        const id = _num(s, index, 0);
+        // Results come grouped by image: remember the last lookup.
+        const img = id === cols.lastImageId ? cols.lastImage : gt.imageIndex.get(id);
+        if (img === undefined) {
+          throw jsonError(file, `[${index}].image_id`, `image id ${id} is not in ${JSON.stringify(basename(gt.file))}`);
+        }
+        cols.image[i] = cols.lastImage = img;
+        cols.lastImageId = id;
+      } else if (k === _CATEGORY) {
+        const id = _num(s, index, 1);
+        const dense = cols.categoryLookup;
+        cols.category[i] = id >= 0 && id < dense.length && Number.isInteger(id)
+          ? dense[id]
+          : gt.categoryIndex.get(id) ?? -1;
+      } else if (k === _SCORE) cols.score[i] = _num(s, index, 2);
+      else if (k === _BBOX) {
+        if (s.ws() !== 91) throw jsonError(file, `[${index}].bbox`, "expected 4 numbers");
+        s.pos++;
+        for (let j = 0; j < 4; j++) {
+          if (j > 0 && s.ws() !== 44) throw jsonError(file, `[${index}].bbox`, `expected 4 numbers, got ${j}`);
+          if (j > 0) s.pos++;
+          cols.bbox[4 * i + j] = _num(s, index, 3 + j);
+        }
+        if (s.ws() !== 93) throw jsonError(file, `[${index}].bbox`, "expected 4 numbers, got more");
+        s.pos++;
+        if (cols.bbox[4 * i + 2] < 0 || cols.bbox[4 * i + 3] < 0) {
+          throw jsonError(file, `[${index}].bbox`, "expected a non-negative width and height");
+        }
+      } else if (k === _SEGM) {
+        s.ws();
+        const start = s.pos;
+        s.skipValue();
+        segm = _rle(file, index, JSON.parse(new TextDecoder().decode(s.buf.subarray(start, s.pos))));
+      } else s.skipValue();
+      const c = s.ws();
+      if (c !== 44 && c !== 125) throw s.syntax(`expected "," or "}" in result [${index}]`);
+      s.pos++;
+      if (c === 125) break;
+    }
+  }
+  for (let bit = 0; bit < 3; bit++) {
+    if (!(seen & (1 << bit))) throw jsonError(file, `[${index}].${_FIELDS[bit]}`, "missing");
+  }
+  if (!(seen & (1 << _BBOX | 1 << _SEGM))) throw jsonError(file, `[${index}]`, `expected "bbox" or "segmentation"`);
+  cols.hasBbox[i] = seen & (1 << _BBOX) ? 1 : 0;
+  if (segm) {
+    cols.segmentation ??= [];
+    cols.segmentation[i] = segm;
+  }
+  cols.count++;
+}
+
+function _rle(file: string, index: number, v: unknown): RleJson {
+  const o = v as Record<string, unknown> | null;
+  const size = o?.size as unknown[] | undefined;
+  if (
+    !o || !Array.isArray(size) || size.length !== 2 || !size.every((x) => Number.isInteger(x) && (x as number) >= 0) ||
+    typeof o.counts !== "string"
+  ) {
+    throw jsonError(file, `[${index}].segmentation`, 'expected a compressed RLE {"size": [h, w], "counts": "..."}');
+  }
+  return { size: [size[0] as number, size[1] as number], counts: o.counts };
+}
+
+/** Parse what the buffer holds; throws _INCOMPLETE when an element runs past its end. */
+function _scan(s: _Scanner, gt: GroundTruth, cols: _Columns, st: { phase: number; index: number; keep: number }): void {
+  // phase 0: before "[", 1: a result, 2: "," or "]", 3: after "]", 4: done
+  if (st.phase === 0) {
+    if (s.ws() !== 91) throw s.syntax("expected a list of results");
+    s.pos++;
+    st.keep = s.pos;
+    st.phase = 1;
+    if (s.ws() === 93) (s.pos++, st.keep = s.pos, st.phase = 3);
+  }
+  while (st.phase === 1 || st.phase === 2) {
+    if (st.phase === 1) {
+      _parseElement(s, gt, cols, st.index);
+      st.index++;
+      st.keep = s.pos;
+      st.phase = 2;
+    }
+    const c = s.ws();
+    if (c === 44) (s.pos++, st.phase = 1);
+    else if (c === 93) (s.pos++, st.phase = 3);
+    else throw s.syntax(`expected "," or "]" after result [${st.index - 1}]`);
+    st.keep = s.pos;
+  }
+  if (s.ws() !== -1) throw s.syntax("after the list");
+  st.phase = 4;
+}
+
+/**
+ * Read a results file, resolving image and category ids against the ground truth.
+ *
+ * @param path the JSON list of {image_id, category_id, bbox | segmentation, score}
+ * @param gt the ground truth the results refer to
+ * @param options `chunkBytes`: read size (default 16 MiB)
+ * @returns the detections in typed arrays
+ * @throws InputError naming the JSON path for malformed input, unknown images or an empty list
+ * @example
+ * ```ts
+ * const dt = await readResults("results.json", gt);
+ * ```
+ */
+export async function readResults(
+  path: string,
+  gt: GroundTruth,
+  options: { chunkBytes?: number } = {},
+): Promise<Results> {
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path);
+  } catch (e) {
+    throw new InputError(`Cannot read results ${JSON.stringify(path)}: ${(e as Error).message}`);
+  }
+  try {
+    const size = (await f.stat()).size;
+    const s = new _Scanner(path);
+    const cols = new _Columns(Math.max(16, Math.ceil(size / 48)), gt);
+    const chunk = new Uint8Array(options.chunkBytes ?? _CHUNK);
+    const st = { phase: 0, index: 0, keep: 0 };
+    while (st.phase < 4) {
+      const n = await f.read(chunk);
+      if (n === null) s.final = true;
+      const rest = s.buf.subarray(st.keep);
+      const next = new Uint8Array(rest.length + (n ?? 0));
+      next.set(rest);
+      if (n) next.set(chunk.subarray(0, n), rest.length);
+      s.base += st.keep;
+      s.buf = next;
+      s.pos = 0;
+      st.keep = 0;
+      try {
+        _scan(s, gt, cols, st);
+      } catch (e) {
+        if (e !== _INCOMPLETE) throw e;
+        if (s.final) throw s.syntax("");
+      }
+    }
+    if (cols.count === 0) {
+      throw new InputError(`Cannot evaluate ${JSON.stringify(basename(path))}: the results list is empty`);
+    }
+    const c = cols.count;
+    return {
+      file: path,
+      count: c,
+      image: cols.image.subarray(0, c),
+      category: cols.category.subarray(0, c),
+      score: cols.score.subarray(0, c),
+      bbox: cols.bbox.subarray(0, 4 * c),
+      hasBbox: cols.hasBbox.subarray(0, c),
+      segmentation: cols.segmentation,
+    };
+  } finally {
+    f.close();
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Long-tail classification losses as fused WGSL kernels, each with a
+ * float64 reference: bce, ce, focal, eql, eqlv2, seesaw, federated, efl.
+ *
+ * A step on the GPU computes the loss, the per-element weights, the
+ * gradient w.r.t. the logits and the per-category gradient statistics in
+ * one pass; `backward(loss)` scales the stored gradient. State (EQL v2's
+ * gradient ratio, Seesaw's counts, the federated sampler) is saved with
+ * `state()` and restored with `loadState()`.
+ *
+ * @example Run a fixture step on the GPU and read everything back
+ * ```ts
+ * import { createLoss } from "./losses/mod.ts";
+ * import { initTensors, Tensor } from "./tensor/tensor.ts";
+ *
+ * await initTensors();
+ * const fx = JSON.parse(Deno.readTextFileSync("../shared/fixtures/eqlv2/c8_default_float32.json"));
+ * const eqlv2 = createLoss("eqlv2", fx.params, { numClasses: fx.num_classes });
+ * for (const step of fx.steps) {
+ *   const logits = Tensor.from(step.logits.flat(), [step.labels.length, eqlv2.columns]);
+ *   const { loss, grad, weight } = eqlv2.forward(logits, Int32Array.from(step.labels), { weights: true });
+ *   console.log(await loss.item(), step.loss); // equal to ~1e-6
+ *   console.log(await grad.toF32(), await weight!.toF32(), await eqlv2.state());
+ * }
+ * const { pos_grad, neg_grad } = await eqlv2.gradStats(); // per category, for the EQL v2 figure
+ * ```
+ */
+export type { AllReduceHook, ClassificationLoss, ForwardOptions, GradStats, LossState, LossStep } from "./loss.ts";
+export { createLoss } from "./registry.ts";
+export { type LossName, lossNames, type LossParams, lossParamSchemas, parseLossParams } from "./params.ts";
+export { SigmoidLoss } from "./sigmoid_loss.ts";
+export { SoftmaxLoss } from "./softmax_loss.ts";
+export { createReferenceLoss, type ReferenceLoss } from "./reference_loss.ts";
+export { sigmoidReferenceScores, sigmoidReferenceStep, type StepOutput64 } from "./reference_sigmoid.ts";
+export { softmaxReferenceScores, softmaxReferenceStep } from "./reference_softmax.ts";
+export { federatedMask } from "./federated_sampler.ts";

@@ -1,0 +1,123 @@
+/**
+ * `deno task pipeline run|dag|explain|diff`: run a pipeline file, show its
+ * graph, say which stages would run and why, or compare two runs' metrics.
+ *
+ * @example
+ * ```sh
+ * deno task pipeline run pipelines/ci.yaml --set train.iterations=20 --explain
+ * deno task pipeline diff runs/a runs/b
+ * ```
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InputError } from "../core/errors.ts";
+import { explainPlan, formatDag, formatDecisions } from "./explain_plan.ts";
+import { diffMetrics, formatDiff, loadRunMetrics } from "./metrics_diff.ts";
+import { loadPipeline } from "./pipeline_file.ts";
+import { type Plan, planPipeline } from "./plan.ts";
+import { defaultReporter } from "./progress.ts";
+import { defaultRegistry } from "./registry.ts";
+import { runPlan } from "./runner.ts";
+
+/** The pipeline run when none is named: synthetic data, EQL v2 against BCE, evaluation, report. */
+export const DEFAULT_PIPELINE = fileURLToPath(new URL("../pipelines/default.yaml", import.meta.url));
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+async function _plan(file: string | undefined, sets: string[]): Promise<Plan> {
+  return planPipeline(await loadPipeline(file ?? DEFAULT_PIPELINE, sets), defaultRegistry());
+}
+
+/** Build the command-line program. */
+export function buildProgram(): Command {
+  const program = new Command("pipeline").description("Run and inspect tailor pipelines").showHelpAfterError();
+  program.command("run").description("Run a pipeline; unchanged stages are skipped")
+    .argument("[pipeline]", "pipeline YAML file (default: the embedded default pipeline)")
+    .option("--set <path=value>", "override a parameter: stage.param=value or vars.name=value", collect, [])
+    .option("--dry", "print the plan and stop")
+    .option("--explain", "say why each stage runs or is skipped")
+    .addOption(new Option("--jobs <n>", "stages run at once").argParser((v) => _positiveInt(v, "--jobs")).default(2))
+    .option("--run-dir <dir>", "run directory (default: runs/<pipeline name>)")
+    .action(async (file, opts) => {
+      const plan = await _plan(file, opts.set);
+      const runDir = opts.runDir ?? join("runs", plan.name);
+      const registry = defaultRegistry();
+      if (opts.dry) {
+        console.log(`plan ${plan.name} (${plan.file}) in ${runDir}`);
+        console.log(formatDecisions(await explainPlan(plan, { runDir, registry }), true));
+        return;
+      }
+      const controller = new AbortController();
+      const onInterrupt = () => {
+        if (controller.signal.aborted) Deno.exit(130);
+        console.error("interrupted: stopping after running stages (press again to quit now)");
+        controller.abort();
+      };
+      Deno.addSignalListener("SIGINT", onInterrupt);
+      try {
+        const result = await runPlan(plan, {
+          runDir,
+          registry,
+          jobs: opts.jobs,
+          explain: opts.explain,
+          reporter: defaultReporter(),
+          signal: controller.signal,
+        });
+        console.log(`manifest: ${result.manifestPath}`);
+        const failed = [...result.stages].filter(([, o]) => o.status !== "done" && o.status !== "skipped");
+        if (failed.length) {
+          throw new InputError(`${failed.length} stage(s) did not finish: ${failed.map(_say).join("; ")}`);
+        }
+        const leaves = plan.stages.filter((s) => !plan.stages.some((t) => t.deps.includes(s.id)));
+        for (const leaf of leaves) {
+          const outputs = result.stages.get(leaf.id)?.outputs ?? {};
+          if (typeof outputs.html === "string") console.log(`report: ${outputs.html}`);
+          else {for (const [name, value] of Object.entries(outputs)) {
+              console.log(`${leaf.id}.${name}: ${JSON.stringify(value)}`);
+            }}
+        }
+      } finally {
+        Deno.removeSignalListener("SIGINT", onInterrupt);
+      }
+    });
+  program.command("dag").description("Print the stages and their dependencies")
+    .argument("[pipeline]", "pipeline YAML file")
+    .option("--set <path=value>", "override a parameter", collect, [])
+    .addOption(new Option("--format <format>", "output format").choices(["text", "dot"] as const).default("text"))
+    .action(async (file, opts) => console.log(formatDag(await _plan(file, opts.set), opts.format)));
+  program.command("explain").description("Say which stages a run would run, and why")
+    .argument("[pipeline]", "pipeline YAML file")
+    .option("--set <path=value>", "override a parameter", collect, [])
+    .option("--run-dir <dir>", "run directory (default: runs/<pipeline name>)")
+    .action(async (file, opts) => {
+      const plan = await _plan(file, opts.set);
+      const runDir = opts.runDir ?? join("runs", plan.name);
+      console.log(formatDecisions(await explainPlan(plan, { runDir, registry: defaultRegistry() }), false));
+    });
+  program.command("diff").description("Compare the metrics of two runs (run directories or metrics.json files)")
+    .argument("<a>", "first run").argument("<b>", "second run")
+    .action(async (a, b) => console.log(formatDiff(diffMetrics(await loadRunMetrics(a), await loadRunMetrics(b)))));
+  return program as unknown as Command;
+}
+
+function _say([id, o]: [string, { status: string; error?: string }]): string {
+  return `${id} ${o.status}${o.error ? ` (${o.error})` : ""}`;
+}
+
+function _positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`Invalid ${flag} "${value}": expected a whole number >= 1`);
+  return n;
+}
+
+if (import.meta.main) {
+  try {
+    await buildProgram().parseAsync(Deno.args, { from: "user" });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    console.error(`error: ${message.split("\n")[0]}`);
+    if (!(e instanceof InputError) && Deno.env.get("TAILOR_DEBUG")) console.error(e);
+    Deno.exit(1);
+  }
+}

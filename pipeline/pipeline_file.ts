@@ -1,0 +1,119 @@
+/**
+ * The shape of a pipeline YAML file, and loading one with `--set` overrides
+ * applied. Structural errors are reported at the offending line and column.
+ */
+import { z } from "zod";
+import { parse as parseYaml } from "yaml";
+import { InputError, quote } from "../core/errors.ts";
+import { formatPath, YamlSource } from "./yaml_source.ts";
+import { valueAt, zodIssueMessage } from "./zod_issue.ts";
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+const stageSchema = z.strictObject({
+  uses: z.string(),
+  description: z.string().optional(),
+  needs: z.union([z.string(), z.array(z.string())]).optional(),
+  matrix: z.record(z.string().regex(NAME, "expected a matrix axis name like loss or seed"), z.array(scalar).min(1))
+    .optional(),
+  with: z.record(z.string(), z.unknown()).optional(),
+});
+
+const pipelineSchema = z.strictObject({
+  name: z.string().regex(NAME, "expected a name of letters, digits, _ and -").optional(),
+  description: z.string().optional(),
+  vars: z.record(z.string().regex(NAME, "expected a variable name"), z.unknown()).optional(),
+  stages: z.record(z.string().regex(NAME, "expected a stage name of letters, digits, _ and -"), stageSchema)
+    .refine((s) => Object.keys(s).length > 0, "expected at least one stage"),
+});
+
+/** A stage as written in the file. */
+export type StageSpec = z.infer<typeof stageSchema>;
+/** A pipeline file's content after validation. */
+export type PipelineSpec = z.infer<typeof pipelineSchema>;
+
+/** A loaded pipeline: its content, and where each value came from. */
+export interface LoadedPipeline {
+  spec: PipelineSpec;
+  source: YamlSource;
+  /** `--set` arguments by the formatted path they replaced, so errors there name the argument. */
+  overrides: Map<string, string>;
+  /** The raw text, for the manifest's pipeline hash. */
+  text: string;
+}
+
+/**
+ * Parse pipeline text and apply `--set` overrides (`vars.x=1`, `train.lr=0.1`
+ * for `stages.train.with.lr`, `train.matrix.seed=[1,2]`); values are YAML.
+ *
+ * @example
+ * ```ts
+ * const p = parsePipeline("p.yaml", "stages:\n  r: {uses: report}\n", ["r.title=Hi"]);
+ * p.spec.stages.r.with?.title; // "Hi"
+ * ```
+ */
+export function parsePipeline(file: string, text: string, sets: readonly string[] = []): LoadedPipeline {
+  const source = new YamlSource(file, text);
+  const raw = structuredClone(source.value) as Record<string, unknown>;
+  const overrides = new Map<string, string>();
+  for (const arg of sets) {
+    const path = _applySet(raw, arg);
+    overrides.set(formatPath(path), arg);
+  }
+  const parsed = pipelineSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue.path as (string | number)[];
+    const overridden = overrides.get(formatPath(path));
+    const message = zodIssueMessage(issue, path, valueAt(raw, path));
+    if (overridden) throw new InputError(`--set ${quote(overridden)}: ${message}`);
+    throw source.error(issue.code === "unrecognized_keys" ? [...path, issue.keys[0]] : path, message, true);
+  }
+  return { spec: parsed.data, source, overrides, text };
+}
+
+/** Read and parse a pipeline file. */
+export async function loadPipeline(file: string, sets: readonly string[] = []): Promise<LoadedPipeline> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new InputError(`Cannot read pipeline ${quote(file)}: ${(e as Error).message}`);
+  }
+  return parsePipeline(file, text, sets);
+}
+
+function _applySet(raw: Record<string, unknown>, arg: string): (string | number)[] {
+  const eq = arg.indexOf("=");
+  if (eq <= 0) throw new InputError(`Cannot use --set ${quote(arg)}: expected name.key=value`);
+  const keys = arg.slice(0, eq).split(".");
+  let value: unknown;
+  try {
+    value = parseYaml(arg.slice(eq + 1));
+  } catch {
+    value = arg.slice(eq + 1);
+  }
+  let path: (string | number)[];
+  if (keys[0] === "vars") path = keys;
+  else {
+    const stages = raw.stages as Record<string, unknown> | undefined;
+    if (!stages || typeof stages !== "object" || !(keys[0] in stages)) {
+      const known = Object.keys(stages ?? {}).join(", ");
+      throw new InputError(`Cannot use --set ${quote(arg)}: no stage ${quote(keys[0])} (stages: ${known})`);
+    }
+    const explicit = ["with", "matrix", "needs", "uses"].includes(keys[1]);
+    path = ["stages", keys[0], ...(explicit ? [] : ["with"]), ...keys.slice(1)];
+  }
+  if (path.length < 2) throw new InputError(`Cannot use --set ${quote(arg)}: expected name.key=value`);
+  let node = raw as Record<string, unknown>;
+  for (const key of path.slice(0, -1)) {
+    if (node[key] === undefined || node[key] === null) node[key] = {};
+    if (typeof node[key] !== "object") {
+      throw new InputError(`Cannot use --set ${quote(arg)}: ${quote(key)} is not a mapping`);
+    }
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path.at(-1)!] = value;
+  return path;
+}

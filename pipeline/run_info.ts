@@ -1,0 +1,43 @@
+/** Facts about where a run happened, for its manifest: git commit and WebGPU adapter. */
+import { dirname, join, resolve } from "node:path";
+
+/**
+ * The checked-out commit, read from `.git` without running git; undefined outside a repository.
+ *
+ * @example
+ * ```ts
+ * await gitCommit("."); // "3f2a..." or undefined
+ * ```
+ */
+export async function gitCommit(from = "."): Promise<string | undefined> {
+  let dir = resolve(from);
+  for (;;) {
+    const git = join(dir, ".git");
+    try {
+      const head = (await Deno.readTextFile(join(git, "HEAD"))).trim();
+      if (!head.startsWith("ref: ")) return head;
+      const ref = head.slice(5);
+      try {
+        return (await Deno.readTextFile(join(git, ref))).trim();
+      } catch {
+        const packed = await Deno.readTextFile(join(git, "packed-refs")).catch(() => "");
+        return packed.split("\n").find((l) => l.endsWith(` ${ref}`))?.split(" ")[0];
+      }
+    } catch {
+      if (dirname(dir) === dir) return undefined;
+      dir = dirname(dir);
+    }
+  }
+}
+
+/** The default WebGPU adapter's description, or undefined when there is none. */
+export async function adapterInfo(): Promise<Record<string, unknown> | undefined> {
+  try {
+    const adapter = await navigator.gpu?.requestAdapter();
+    if (!adapter) return undefined;
+    const { vendor, architecture, device, description } = adapter.info;
+    return { vendor, architecture, device, description, isFallbackAdapter: adapter.info.isFallbackAdapter };
+  } catch {
+    return undefined;
+  }
+}

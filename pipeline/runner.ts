@@ -1,0 +1,252 @@
+/**
+ * Run a plan: independent stages in parallel up to `jobs`, unchanged stages
+ * skipped by key, each stage's outputs built under a temporary name and
+ * renamed into place, a log per stage and a manifest for the run.
+ */
+import { join } from "node:path";
+import { writeDirAtomic, writeJsonAtomic } from "../core/atomic.ts";
+import { InputError } from "../core/errors.ts";
+import { hashValue, inputFingerprints, type KeyParts, relativeToRun } from "./fingerprint.ts";
+import type { Plan, PlannedStage } from "./plan.ts";
+import { plainReporter, type ProgressReporter } from "./progress.ts";
+import { resolveRefs } from "./refs.ts";
+import type { StageRegistry } from "./registry.ts";
+import { adapterInfo, gitCommit } from "./run_info.ts";
+import { acquireRunLock } from "./run_lock.ts";
+import { readStageRecord, RECORD_FILE, type StageRecord, whyRun } from "./stage_record.ts";
+import type { StageContext } from "./stage.ts";
+
+/** How to run a plan. */
+export interface RunOptions {
+  runDir: string;
+  registry: StageRegistry;
+  /** Stages running at once (default 2). */
+  jobs?: number;
+  /** Print why each stage runs or is skipped. */
+  explain?: boolean;
+  reporter?: ProgressReporter;
+  signal?: AbortSignal;
+}
+
+/** How one stage ended. */
+export interface StageOutcome {
+  status: "done" | "skipped" | "failed" | "blocked" | "cancelled";
+  reason?: string;
+  key?: string;
+  /** Code version, resolved parameters and input fingerprints the key was made of. */
+  code?: string;
+  params?: unknown;
+  inputs?: Record<string, string>;
+  startedAt?: string;
+  outputs?: Record<string, unknown>;
+  seconds?: number;
+  error?: string;
+}
+
+/** The result of a run. */
+export interface RunResult {
+  ok: boolean;
+  stages: Map<string, StageOutcome>;
+  manifestPath: string;
+}
+
+/**
+ * Run `plan` in `options.runDir`, holding its lock.
+ *
+ * @example
+ * ```ts
+ * const plan = planPipeline(await loadPipeline("pipelines/ci.yaml"), defaultRegistry());
+ * const result = await runPlan(plan, { runDir: "runs/ci", registry: defaultRegistry() });
+ * ```
+ */
+export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResult> {
+  const { runDir } = options;
+  const reporter = options.reporter ?? plainReporter((s) => console.error(s));
+  const release = await acquireRunLock(runDir);
+  const manifestPath = join(runDir, "manifest.json");
+  const outcomes = new Map<string, StageOutcome>();
+  const started = new Date().toISOString();
+  const t0 = performance.now();
+  const info = { git: await gitCommit(), adapter: await adapterInfo() };
+  const writeManifest = (status: string) =>
+    writeJsonAtomic(manifestPath, {
+      pipeline: { name: plan.name, file: plan.file },
+      runDir,
+      status,
+      startedAt: started,
+      seconds: (performance.now() - t0) / 1000,
+      ...info,
+      stages: Object.fromEntries(plan.stages.map((s) => [s.id, { kind: s.kind.kind, ...outcomes.get(s.id) }])),
+    }, 2);
+  try {
+    await _removeTornOutputs(runDir);
+    await Deno.mkdir(join(runDir, "logs"), { recursive: true });
+    const running = new Map<string, Promise<void>>();
+    const pending = [...plan.stages];
+    const jobs = Math.max(1, options.jobs ?? 2);
+    let stopping = false;
+    while (pending.length || running.size) {
+      if (options.signal?.aborted) stopping = true;
+      for (let i = 0; i < pending.length && running.size < jobs && !stopping; i++) {
+        const stage = pending[i];
+        const deps = stage.deps.map((d) => outcomes.get(d)?.status);
+        if (deps.some((s) => s === "failed" || s === "blocked" || s === "cancelled")) {
+          outcomes.set(stage.id, { status: "blocked", reason: "a stage it needs did not finish" });
+          pending.splice(i--, 1);
+          continue;
+        }
+        if (!deps.every((s) => s === "done" || s === "skipped")) continue;
+        pending.splice(i--, 1);
+        const job = _runStage(stage, outcomes, { ...options, reporter }).then(async (outcome) => {
+          outcomes.set(stage.id, outcome);
+          running.delete(stage.id);
+          if (outcome.status === "failed") stopping = true;
+          await writeManifest("running");
+        });
+        running.set(stage.id, job);
+      }
+      if (running.size) await Promise.race(running.values());
+      else if (pending.length) {
+        for (const stage of pending) outcomes.set(stage.id, { status: stopping ? "cancelled" : "blocked" });
+        pending.length = 0;
+      }
+    }
+    const ok = plan.stages.every((s) => ["done", "skipped"].includes(outcomes.get(s.id)?.status ?? ""));
+    await writeManifest(ok ? "ok" : options.signal?.aborted ? "cancelled" : "failed");
+    return { ok, stages: outcomes, manifestPath };
+  } finally {
+    reporter.stop();
+    await release();
+  }
+}
+
+async function _runStage(
+  stage: PlannedStage,
+  outcomes: Map<string, StageOutcome>,
+  options: RunOptions & { reporter: ProgressReporter },
+): Promise<StageOutcome> {
+  const { runDir, reporter } = options;
+  const stageDir = join(runDir, "stages", stage.dir);
+  const logPath = join(runDir, "logs", `${stage.dir}.log`);
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  try {
+    const { parts, key, params } = await stageKeyParts(stage, outcomes, options);
+    const previous = await readStageRecord(stageDir);
+    const reason = whyRun(previous, parts, key);
+    if (!reason) {
+      const outputs = stage.kind.output.safeParse(previous!.outputs);
+      if (outputs.success) {
+        if (options.explain) reporter.line(`${stage.id}: skip, up to date (key ${key})`);
+        else reporter.line(`${stage.id}: up to date`);
+        const { code, params: shown, inputs } = parts;
+        return {
+          status: "skipped",
+          reason: "up to date",
+          key,
+          code,
+          params: shown,
+          inputs,
+          outputs: previous!.outputs,
+        };
+      }
+    }
+    reporter.line(`${stage.id}: run${options.explain ? `, ${reason ?? "recorded outputs are invalid"}` : ""}`);
+    const log = await Deno.open(logPath, { create: true, append: true });
+    const encoder = new TextEncoder();
+    const writeLog = (line: string) => log.writeSync(encoder.encode(`${new Date().toISOString()} ${line}\n`));
+    writeLog(`start ${stage.id} (${stage.kind.kind}) key ${key}: ${reason}`);
+    reporter.stageStart(stage.id);
+    const workDir = join(runDir, "work", `${stage.dir}-${key}`);
+    await Deno.mkdir(workDir, { recursive: true });
+    let outputs: Record<string, unknown> = {};
+    try {
+      await writeDirAtomic(stageDir, async (tmp) => {
+        const ctx: StageContext = {
+          outDir: tmp,
+          workDir,
+          runDir,
+          log: (m) => {
+            writeLog(m);
+            reporter.line(`${stage.id}: ${m}`);
+          },
+          progress: (done, total, info) => reporter.progress(stage.id, done, total, info),
+          signal: options.signal ?? new AbortController().signal,
+        };
+        const raw = await stage.kind.run(params, ctx);
+        const checked = stage.kind.output.safeParse(raw);
+        if (!checked.success) {
+          throw new Error(`Stage ${stage.id} returned an invalid output: ${checked.error.issues[0].message}`);
+        }
+        outputs = _movePaths(checked.data, tmp, stageDir) as Record<string, unknown>;
+        const record: StageRecord = { id: stage.id, key, ...parts, outputs, startedAt, seconds: _since(t0) };
+        await writeJsonAtomic(join(tmp, RECORD_FILE), record, 2);
+      });
+      writeLog(`done in ${_since(t0).toFixed(1)} s`);
+    } catch (e) {
+      writeLog(`failed: ${(e as Error).stack ?? e}`);
+      throw e;
+    } finally {
+      log.close();
+      reporter.stageEnd(stage.id);
+    }
+    await Deno.remove(workDir, { recursive: true }).catch(() => {});
+    reporter.line(`${stage.id}: done in ${_since(t0).toFixed(1)} s`);
+    const { code, params: shown, inputs } = parts;
+    return { status: "done", reason, key, code, params: shown, inputs, startedAt, outputs, seconds: _since(t0) };
+  } catch (e) {
+    const message = (e as Error).message.split("\n")[0];
+    const cancelled = options.signal?.aborted;
+    reporter.line(`${stage.id}: ${cancelled ? "cancelled" : "failed"}: ${message} (log: ${logPath})`);
+    return { status: cancelled ? "cancelled" : "failed", error: message, seconds: _since(t0) };
+  }
+}
+
+/**
+ * The key of a stage whose dependencies have finished, what it is made of, and its resolved parameters.
+ * Exported for `explain`, which predicts decisions without running.
+ */
+export async function stageKeyParts(
+  stage: PlannedStage,
+  outcomes: Map<string, StageOutcome>,
+  options: { runDir: string; registry: StageRegistry },
+): Promise<{ parts: KeyParts; key: string; params: unknown }> {
+  const resolved = resolveRefs(stage.params, (ref) => outcomes.get(ref.stageId)?.outputs?.[ref.output]);
+  const parsed = stage.kind.params.safeParse(resolved);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InputError(`Invalid parameters for ${stage.id} at "${issue.path.join(".")}": ${issue.message}`);
+  }
+  const parts: KeyParts = {
+    kind: stage.kind.kind,
+    code: await options.registry.codeVersion(stage.kind.kind),
+    params: relativeToRun(parsed.data, options.runDir),
+    inputs: await inputFingerprints(parsed.data, options.runDir),
+    upstream: Object.fromEntries(stage.deps.map((d) => [d, outcomes.get(d)?.key ?? "?"])),
+  };
+  return { parts, key: hashValue(parts), params: parsed.data };
+}
+
+async function _removeTornOutputs(runDir: string): Promise<void> {
+  const stages = join(runDir, "stages");
+  try {
+    for await (const e of Deno.readDir(stages)) {
+      if (e.name.endsWith(".tmp")) await Deno.remove(join(stages, e.name), { recursive: true }).catch(() => {});
+    }
+  } catch {
+    // No stages yet.
+  }
+}
+
+function _movePaths(value: unknown, from: string, to: string): unknown {
+  return JSON.parse(
+    JSON.stringify(
+      value,
+      (_k, v) => typeof v === "string" && (v === from || v.startsWith(from + "/")) ? to + v.slice(from.length) : v,
+    ),
+  );
+}
+
+function _since(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}

@@ -1,0 +1,128 @@
+/**
+ * The report's charts as vega-lite specs, built from plain rows so each can
+ * be checked without rendering.
+ */
+import type { TopLevelSpec } from "vega-lite";
+import type { CategoryStats, GradStats, Metrics, TrainLogLine } from "./report_inputs.ts";
+
+const GROUPS = [["AP", "all"], ["APr", "rare"], ["APc", "common"], ["APf", "frequent"]] as const;
+const WIDTH = 520;
+const HEIGHT = 280;
+
+/** AP overall and per frequency group, one bar per run; groups without categories (-1) are left out. */
+export function apByFrequencySpec(runs: { name: string; metrics: Metrics }[]): TopLevelSpec {
+  const values = runs.flatMap((r) =>
+    GROUPS.filter(([key]) => (r.metrics.results[key] ?? -1) >= 0)
+      .map(([key, group]) => ({ run: r.name, group, AP: r.metrics.results[key] }))
+  );
+  return {
+    title: "AP by frequency group",
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values },
+    mark: { type: "bar", tooltip: true },
+    encoding: {
+      x: { field: "group", type: "nominal", sort: GROUPS.map(([, g]) => g), title: null },
+      xOffset: { field: "run", type: "nominal" },
+      y: { field: "AP", type: "quantitative", title: "AP" },
+      color: { field: "run", type: "nominal" },
+    },
+  };
+}
+
+/** Per-category AP against the number of training images with that category (log scale). */
+export function apVsImagesSpec(runs: { name: string; metrics: Metrics }[], categories: CategoryStats[]): TopLevelSpec {
+  const byId = new Map(categories.map((c) => [c.id, c]));
+  const values = runs.flatMap((r) =>
+    (r.metrics.per_category ?? []).filter((c) => c.AP >= 0 && (byId.get(c.id)?.imageCount ?? 0) > 0).map((c) => ({
+      run: r.name,
+      category: byId.get(c.id)!.name,
+      frequency: byId.get(c.id)!.frequency,
+      images: byId.get(c.id)!.imageCount,
+      AP: c.AP,
+    }))
+  );
+  return {
+    title: "Per-category AP against training images",
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values },
+    mark: { type: "point", filled: true, opacity: 0.7, tooltip: true },
+    encoding: {
+      x: { field: "images", type: "quantitative", scale: { type: "log" }, title: "training images with the category" },
+      y: { field: "AP", type: "quantitative" },
+      color: { field: "run", type: "nominal" },
+      shape: { field: "frequency", type: "nominal", sort: ["r", "c", "f"] },
+    },
+  };
+}
+
+/**
+ * Accumulated positive over negative gradient per category, categories sorted by training images
+ * (most first), one line per run: the EQL v2 paper's analysis figure.
+ */
+export function gradientRatioSpec(
+  runs: { name: string; grad: GradStats }[],
+  categories: CategoryStats[],
+): TopLevelSpec {
+  const order = [...categories].sort((a, b) => b.imageCount - a.imageCount || a.id - b.id);
+  const rankOf = new Map(order.map((c, i) => [c.id, i]));
+  const idsInFileOrder = [...categories].sort((a, b) => a.id - b.id).map((c) => c.id);
+  const values = runs.flatMap((r) =>
+    r.grad.pos_grad.flatMap((pos, i) => {
+      const neg = r.grad.neg_grad[i];
+      const id = idsInFileOrder[i];
+      // A log scale cannot show a zero ratio (no positives yet): such categories are left out.
+      if (!(neg > 0) || !(pos > 0)) return [];
+      return [{
+        run: r.name === r.grad.loss ? r.name : `${r.name} (${r.grad.loss})`,
+        rank: rankOf.get(id) ?? i,
+        ratio: pos / neg,
+      }];
+    })
+  );
+  return {
+    title: "Positive / negative gradient ratio per category",
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values },
+    mark: { type: "line", point: { size: 12 }, tooltip: true },
+    encoding: {
+      x: { field: "rank", type: "quantitative", title: "category index, by training images (most first)" },
+      y: {
+        field: "ratio",
+        type: "quantitative",
+        scale: { type: "log" },
+        title: "accumulated positive / negative gradient",
+      },
+      color: { field: "run", type: "nominal" },
+    },
+  };
+}
+
+/** Training loss against step for every run and loss component. */
+export function lossCurvesSpec(runs: { name: string; log: TrainLogLine[] }[]): TopLevelSpec {
+  const values = runs.flatMap((r) =>
+    r.log.flatMap((line) =>
+      Object.entries(line.loss).filter(([, v]) => Number.isFinite(v)).map(([component, loss]) => ({
+        run: r.name,
+        step: line.step,
+        component,
+        loss,
+      }))
+    )
+  );
+  return {
+    title: "Training loss",
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values },
+    mark: { type: "line", tooltip: true },
+    encoding: {
+      x: { field: "step", type: "quantitative" },
+      y: { field: "loss", type: "quantitative" },
+      color: { field: "run", type: "nominal" },
+      strokeDash: { field: "component", type: "nominal" },
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * The `report` stage: one HTML page comparing training runs, with PNG
+ * figures: AP by frequency group, per-category AP against training images,
+ * the positive/negative gradient ratio per category, loss curves and
+ * detections drawn on sample images.
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import { writeFileAtomic } from "../core/atomic.ts";
+import { defineStage } from "../pipeline/stage.ts";
+import { drawSampleDetections } from "../report/sample_detections.ts";
+import { apByFrequencySpec, apVsImagesSpec, gradientRatioSpec, lossCurvesSpec } from "../report/figure_specs.ts";
+import { renderChart } from "../report/render_chart.ts";
+import { reportHtml } from "../report/report_html.ts";
+import { readCategoryStats, readGradStats, readMetrics, readTrainLog } from "../report/report_inputs.ts";
+
+const runSchema = z.strictObject({
+  name: z.string().min(1),
+  /** metrics.json of the run's evaluation. */
+  metrics: z.string().min(1),
+  /** Training log, JSONL. */
+  trainLog: z.string().min(1).optional(),
+  /** Accumulated gradient statistics JSON. */
+  gradStats: z.string().min(1).optional(),
+  /** LVIS results JSON to draw on the sample images. */
+  detections: z.string().min(1).optional(),
+});
+
+/** Parameters of the report stage. */
+export const reportParams = z.strictObject({
+  title: z.string().default("tailor report"),
+  runs: z.array(runSchema).min(1),
+  /** LVIS training annotations: categories with `image_count` and `frequency`. */
+  trainAnnotations: z.string().min(1).optional(),
+  images: z.strictObject({
+    annotations: z.string().min(1),
+    folder: z.string().min(1),
+    count: z.int().min(1).default(3),
+    minScore: z.number().min(0).max(1).default(0.3),
+    maxPerImage: z.int().min(1).default(20),
+  }).optional(),
+});
+
+/** Output of the report stage. */
+export const reportOutput = z.object({ html: z.string(), figures: z.array(z.string()) });
+
+/**
+ * Write the report into `outDir`.
+ *
+ * @example
+ * ```ts
+ * const out = await writeReport(reportParams.parse({ runs: [{ name: "bce", metrics: "metrics.json" }] }), "out");
+ * out.html; // "out/index.html"
+ * ```
+ */
+export async function writeReport(
+  params: z.infer<typeof reportParams>,
+  outDir: string,
+  log: (m: string) => void = () => {},
+): Promise<z.infer<typeof reportOutput>> {
+  await Deno.mkdir(outDir, { recursive: true });
+  const runs = await Promise.all(params.runs.map(async (r) => ({
+    ...r,
+    loaded: await readMetrics(r.metrics),
+    log: r.trainLog ? await readTrainLog(r.trainLog) : undefined,
+    grad: r.gradStats ? await readGradStats(r.gradStats) : undefined,
+  })));
+  const categories = params.trainAnnotations ? await readCategoryStats(params.trainAnnotations) : undefined;
+  const notes: string[] = [];
+  const charts: { file: string; caption: string; spec: Parameters<typeof renderChart>[0] }[] = [];
+  const withMetrics = runs.map((r) => ({ name: r.name, metrics: r.loaded }));
+  charts.push({ file: "ap_by_frequency.png", caption: "AP by frequency group", spec: apByFrequencySpec(withMetrics) });
+  if (categories) {
+    const spec = apVsImagesSpec(withMetrics, categories);
+    charts.push({ file: "ap_vs_images.png", caption: "Per-category AP against training images", spec });
+  } else notes.push("No trainAnnotations given: per-category AP against training images is not drawn.");
+  const withGrad = runs.filter((r) => r.grad).map((r) => ({ name: r.name, grad: r.grad! }));
+  if (withGrad.length) {
+    const spec = gradientRatioSpec(withGrad, categories ?? _categoriesFromMetrics(runs[0].loaded));
+    charts.push({ file: "gradient_ratio.png", caption: "Positive / negative gradient ratio per category", spec });
+  } else notes.push("No gradStats given: the gradient ratio figure is not drawn.");
+  const withLog = runs.filter((r) => r.log?.length).map((r) => ({ name: r.name, log: r.log! }));
+  if (withLog.length) charts.push({ file: "loss_curves.png", caption: "Training loss", spec: lossCurvesSpec(withLog) });
+  else notes.push("No trainLog given: loss curves are not drawn.");
+
+  for (const chart of charts) {
+    const { png } = await renderChart(chart.spec);
+    await writeFileAtomic(join(outDir, chart.file), png);
+    log(`figure ${chart.file}`);
+  }
+  const withDets = params.runs.filter((r) => r.detections).map((r) => ({ name: r.name, results: r.detections! }));
+  const detections = params.images && withDets.length
+    ? await drawSampleDetections(params.images, withDets, outDir)
+    : [];
+  if (!detections.length) notes.push("No images or detections given: no detections are drawn.");
+  const html = reportHtml({
+    title: params.title,
+    runs: runs.map((r) => ({ name: r.name, results: r.loaded.results })),
+    figures: charts.map(({ file, caption }) => ({ file, caption })),
+    detections,
+    notes,
+  });
+  const htmlPath = join(outDir, "index.html");
+  await writeFileAtomic(htmlPath, html);
+  return { html: htmlPath, figures: [...charts, ...detections].map((f) => join(outDir, f.file)) };
+}
+
+function _categoriesFromMetrics(metrics: { per_category?: { id: number; frequency?: string }[] }) {
+  return (metrics.per_category ?? []).map((c) => ({
+    id: c.id,
+    name: String(c.id),
+    frequency: c.frequency ?? "?",
+    imageCount: 0,
+  }));
+}
+
+/** The `report` stage kind. */
+export const reportStage = defineStage({
+  kind: "report",
+  description: "HTML report comparing runs: AP by frequency, AP vs training images, gradient ratio, losses",
+  params: reportParams,
+  output: reportOutput,
+  run: (params, ctx) => writeReport(params, ctx.outDir, ctx.log),
+});

@@ -1,0 +1,98 @@
+import { assertClose, gpuTest, rng } from "../_util.ts";
+import { paramsFor, randomLabels, randomLogits } from "./_cases.ts";
+import { createLoss } from "../../losses/registry.ts";
+import { createReferenceLoss } from "../../losses/reference_loss.ts";
+import type { LossStats64 } from "../../losses/reference_sigmoid.ts";
+import { type LossName, lossNames } from "../../losses/params.ts";
+import { Tensor } from "../../tensor/tensor.ts";
+
+// f32 kernel vs f64 reference: per-element values to 2e-5 relative, plus an absolute floor
+// of 1e-6 of the element scale for gradients that cancel to ~0; sums over many rows to 1e-4.
+const ELEM = 2e-5, SUM = 1e-4;
+
+for (const [k, name] of lossNames.entries()) {
+  gpuTest(
+    `${name} kernel matches the float64 reference over three steps (41 categories, saturated logits)`,
+    async () => {
+      const r = rng(100 + k);
+      const c = 41, params = paramsFor(name, c, r);
+      const gpu = createLoss(name, params, { numClasses: c });
+      const ref = createReferenceLoss(name, params, { numClasses: c });
+      try {
+        // Step 2 is all background; 70 rows span three row chunks.
+        for (const [s, bg] of [0.6, 1, 0.3].entries()) {
+          const rows = 70;
+          const labels = randomLabels(r, rows, c, bg);
+          const logits = randomLogits(r, rows * gpu.columns);
+          const avgFactor = name === "focal" || name === "efl" ? 5 + r.int(20) : undefined;
+          const want = ref.step({ logits, labels, avgFactor });
+          const x = Tensor.from(logits, [rows, gpu.columns]);
+          const out = gpu.forward(x, labels, { weights: true, avgFactor });
+          const scale = Math.max(...want.grad.map(Math.abs));
+          assertClose([await out.loss.item()], [want.loss], { rtol: SUM, atol: 0 }, `${name} step ${s} loss`);
+          assertClose(await out.grad.toF32(), want.grad, { rtol: ELEM, atol: 1e-6 * scale }, `${name} step ${s} grad`);
+          assertClose(await out.weight!.toF32(), want.weight, { rtol: ELEM, atol: 1e-7 }, `${name} step ${s} weight`);
+          const st = await gpu.gradStats();
+          assertClose(st.pos_grad, ref.state.pos_grad, { rtol: SUM, atol: 1e-5 }, `${name} step ${s} pos_grad`);
+          assertClose(st.neg_grad, ref.state.neg_grad, { rtol: SUM, atol: 1e-5 }, `${name} step ${s} neg_grad`);
+          assertClose(await gpu.scores(x).toF32(), ref.scores(logits), { rtol: ELEM, atol: 1e-7 }, `${name} scores`);
+          for (const t of [x, out.loss, out.grad, out.weight!]) t.dispose();
+        }
+      } finally {
+        gpu.dispose();
+      }
+    },
+  );
+}
+
+gpuTest("every loss reports gradient statistics that grow with each step, including plain bce", async () => {
+  const r = rng(7);
+  for (const name of ["bce", "ce", "focal", "eql"] as LossName[]) {
+    const c = 9;
+    const gpu = createLoss(name, paramsFor(name, c, r), { numClasses: c });
+    const labels = Int32Array.from({ length: 12 }, (_, i) => i % (c + 1));
+    // Moderate logits: a saturated one makes a category's gradient exactly 0 in float32.
+    const x = Tensor.from(Float64Array.from({ length: 12 * gpu.columns }, () => r.uniform(-3, 3) || 0.5), [
+      12,
+      gpu.columns,
+    ]);
+    gpu.forward(x, labels);
+    const first = await gpu.gradStats();
+    gpu.forward(x, labels);
+    const second = await gpu.gradStats();
+    for (let j = 0; j < c; j++) {
+      if (!(first.pos_grad[j] > 0 && first.neg_grad[j] > 0)) {
+        throw new Error(`${name}: category ${j} has no statistics`);
+      }
+      assertClose([second.pos_grad[j], second.neg_grad[j]], [2 * first.pos_grad[j], 2 * first.neg_grad[j]], {
+        rtol: 1e-5,
+      });
+    }
+    x.dispose();
+    gpu.dispose();
+  }
+});
+
+gpuTest(
+  "eqlv2 and bce kernels match the float64 reference at LVIS v1 width (1203 categories + background)",
+  async () => {
+    const r = rng(900);
+    const c = 1203, rows = 40;
+    for (const name of ["eqlv2", "bce"] as LossName[]) {
+      const gpu = createLoss(name, {}, { numClasses: c });
+      const ref = createReferenceLoss(name, {}, { numClasses: c });
+      for (let s = 0; s < 2; s++) {
+        const labels = randomLabels(r, rows, c, 0.5);
+        const logits = randomLogits(r, rows * gpu.columns);
+        const want = ref.step({ logits, labels });
+        const out = gpu.forward(Tensor.from(logits, [rows, gpu.columns]), labels);
+        const scale = Math.max(...want.grad.map(Math.abs));
+        assertClose([await out.loss.item()], [want.loss], { rtol: SUM, atol: 0 }, `${name} step ${s} loss`);
+        assertClose(await out.grad.toF32(), want.grad, { rtol: ELEM, atol: 1e-6 * scale }, `${name} step ${s} grad`);
+        const st = await gpu.state();
+        assertClose(st.ratio, (ref.state as LossStats64).ratio, { rtol: SUM, atol: 1e-6 }, `${name} step ${s} ratio`);
+      }
+      gpu.dispose();
+    }
+  },
+);

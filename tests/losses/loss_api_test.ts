@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { assertClose, gpuTest, rng } from "../_util.ts";
+import { paramsFor, randomLabels, randomLogits } from "./_cases.ts";
+import { createLoss } from "../../losses/registry.ts";
+import { parseLossParams } from "../../losses/params.ts";
+import { InputError } from "../../core/errors.ts";
+import { rt, Tensor } from "../../tensor/tensor.ts";
+import { backward, full, scale } from "../../tensor/ops.ts";
+
+gpuTest("forward() records a backward that scales the fused gradient by the incoming gradient", async () => {
+  const r = rng(1);
+  const loss = createLoss("eqlv2", {}, { numClasses: 11 });
+  const x = Tensor.from(randomLogits(r, 20 * 12), [20, 12]).requireGrad();
+  const out = loss.forward(x, randomLabels(r, 20, 11, 0.5));
+  const k = 0.5 + r.float();
+  backward(scale(out.loss, k));
+  const want = Array.from(await out.grad.toF32(), (g) => g * k);
+  assertClose(await x.grad!.toF32(), want, { rtol: 1e-6, atol: 0 }, "logits.grad");
+  loss.dispose();
+});
+
+gpuTest(
+  "eqlv2 weights an unseen category's negatives by f(0) and its positives by about 5 after one step",
+  async () => {
+    const c = 5, loss = createLoss("eqlv2", {}, { numClasses: c });
+    const r = rng(2);
+    const labels = Int32Array.from([0, 1, 5, 5, 2, 0]);
+    const x = Tensor.from(randomLogits(r, 6 * (c + 1)), [6, c + 1]);
+    loss.forward(x, labels);
+    const next = loss.forward(x, Int32Array.from([4, 5, 5, 5, 5, 5]), { weights: true });
+    const w = await next.weight!.toF32();
+    const f0 = 1 / (1 + Math.exp(12 * 0.8));
+    assertClose([w[4], w[6 + 4], w[6 + 3]], [1 + 4 * (1 - f0), f0, f0], { rtol: 1e-5 }, "weights of categories 3, 4");
+    assertClose([w[5], w[6 + 5]], [1, 1], { rtol: 0 }, "background channel");
+    loss.dispose();
+  },
+);
+
+gpuTest("state() and loadState() resume a loss exactly, and the all-reduce hook sums statistics first", async () => {
+  const r = rng(3);
+  for (const name of ["eqlv2", "efl", "seesaw", "federated"] as const) {
+    const c = 13, params = paramsFor(name, c, r);
+    const a = createLoss(name, params, { numClasses: c });
+    const rows = 40;
+    const steps = [0, 1, 2].map(() => ({
+      labels: randomLabels(r, rows, c, 0.5),
+      logits: randomLogits(r, rows * a.columns),
+    }));
+    a.forward(Tensor.from(steps[0].logits, [rows, a.columns]), steps[0].labels);
+    const saved = JSON.parse(JSON.stringify(await a.state()));
+    const b = createLoss(name, params, { numClasses: c });
+    b.loadState(saved);
+    for (const s of steps.slice(1)) {
+      const x = Tensor.from(s.logits, [rows, a.columns]);
+      const la = await a.forward(x, s.labels).loss.item(), lb = await b.forward(x, s.labels).loss.item();
+      assert.equal(lb, la, `${name}: loss after resuming`);
+    }
+    assert.deepEqual(await b.state(), await a.state(), `${name}: state after resuming`);
+    // Two identical workers: the hook doubles this step's sums.
+    const before = await a.gradStats();
+    a.allReduce = (stats) => {
+      // Stands in for the sum over two identical workers, written back into the hook's tensor.
+      const doubled = scale(stats, 2);
+      rt().copy(doubled.buffer, stats.buffer, 8 * c);
+      doubled.dispose();
+    };
+    const x = Tensor.from(steps[2].logits, [rows, a.columns]);
+    a.forward(x, steps[2].labels);
+    b.forward(x, steps[2].labels);
+    const sa = await a.gradStats(), sb = await b.gradStats();
+    const wantPos = before.pos_grad.map((p, j) => p + 2 * (sb.pos_grad[j] - before.pos_grad[j]));
+    assertClose(sa.pos_grad, wantPos, { rtol: 1e-5, atol: 1e-6 }, `${name}: all-reduced pos_grad`);
+    a.dispose();
+    b.dispose();
+  }
+});
+
+gpuTest("a NaN or infinite logit and an out-of-range label on the GPU fail check() naming the element", async () => {
+  const loss = createLoss("bce", {}, { numClasses: 4 });
+  const data = Array.from({ length: 15 }, (_, i) => i / 7 - 1 || 0.1);
+  data[2 * 5 + 3] = NaN;
+  loss.forward(Tensor.from(data, [3, 5]), Int32Array.from([0, 4, 1]));
+  await assert.rejects(
+    () => loss.check(),
+    (e: Error) => e instanceof InputError && /"logits\[2\]\[3\]"/.test(e.message),
+  );
+  await loss.check();
+  const clean = data.map((v) => Number.isNaN(v) ? 1 : v);
+  loss.forward(Tensor.from(clean, [3, 5]), Tensor.from([0, 7, 1], [3], "i32"));
+  await assert.rejects(() => loss.state(), (e: Error) => /"labels\[1\]"/.test(e.message));
+  loss.dispose();
+});
+
+gpuTest("bad shapes, labels and parameters are refused with the offending value", () => {
+  const loss = createLoss("eqlv2", {}, { numClasses: 4 });
+  const x = full([3, 5], 0.5);
+  assert.throws(
+    () => loss.forward(full([3, 4], 0.5), Int32Array.from([0, 1, 2])),
+    /expected f32 \[N, 5\], got f32 \[3, 4\]/,
+  );
+  assert.throws(() => loss.forward(x, Int32Array.from([0, 1])), /expected 3 labels/);
+  assert.throws(() => loss.forward(x, Int32Array.from([0, 5, 1])), /"labels\[1\]".*got 5/);
+  assert.throws(() => loss.forward(x, Int32Array.from([0, 1, 1]), { avgFactor: 0 }), /"avgFactor"/);
+  assert.throws(() => parseLossParams("focal", { gamma: -1 }), /"gamma" .*got -1/);
+  assert.throws(() => parseLossParams("eql", { lambda: 1.5 }), /"lambda" .*got 1.5/);
+  assert.throws(() => parseLossParams("eqlv2", { gama: 1 }), /"gama"/);
+  assert.throws(() => createLoss("eql", { lambda: 0.01 }, { numClasses: 4 }), /"frequencies" or "image_counts"/);
+  assert.throws(() => createLoss("softmaxx", {}, { numClasses: 4 }), /Unknown loss "softmaxx"/);
+  loss.dispose();
+});
