@@ -18,7 +18,7 @@ from torchvision.ops import roi_align
 
 PRESETS = {
     "tiny": dict(widths=[16, 32, 64], blocks=[1, 1], groups=4, fpn=False, feat=64, pool=5, rois=64, fc=128),
-    "small": dict(widths=[24, 48, 96, 128], blocks=[1, 1, 1], groups=8, fpn=True, feat=96, pool=7, rois=128, fc=256),
+    "small": dict(widths=[16, 32, 64, 96], blocks=[1, 1, 1], groups=8, fpn=True, feat=64, pool=5, rois=128, fc=256),
 }
 
 

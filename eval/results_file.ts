@@ -355,19 +355,26 @@ export async function readResults(
   } catch (e) {
     throw new InputError(`Cannot read results ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
+  let pending: Promise<number | null> | undefined;
   try {
     const size = (await f.stat()).size;
     const s = new _Scanner(path);
     const cols = new _Columns(Math.max(16, Math.ceil(size / 48)), gt);
     const chunk = new Uint8Array(options.chunkBytes ?? _CHUNK);
     const st = { phase: 0, index: 0, keep: 0 };
+    // Two read buffers: the next read runs while this chunk is scanned.
+    const chunks = [chunk, new Uint8Array(chunk.length)];
+    let which = 0;
+    pending = f.read(chunks[0]);
     while (st.phase < 4) {
-      const n = await f.read(chunk);
+      const n = await pending;
+      const got = chunks[which];
       if (n === null) s.final = true;
+      else pending = f.read(chunks[which ^= 1]);
       const rest = s.buf.subarray(st.keep);
       const next = new Uint8Array(rest.length + (n ?? 0));
       next.set(rest);
-      if (n) next.set(chunk.subarray(0, n), rest.length);
+      if (n) next.set(got.subarray(0, n), rest.length);
       s.base += st.keep;
       s.buf = next;
       s.pos = 0;
@@ -394,6 +401,8 @@ export async function readResults(
       segmentation: cols.segmentation,
     };
   } finally {
+    // Let an outstanding read settle before closing, so no operation outlives the file.
+    await pending?.catch(() => null);
     f.close();
   }
 }

@@ -54,13 +54,13 @@ export const PRESETS: Record<string, z.input<typeof DetectorConfig>> = {
     roi: { poolSize: 5, samplingRatio: 2, batchPerImage: 64, positiveFraction: 0.25, fcDim: 128, fgIou: 0.5 },
   },
   small: {
-    widths: [24, 48, 96, 128],
+    widths: [16, 32, 64, 96],
     blocks: [1, 1, 1],
     gnGroups: 8,
     fpn: true,
-    featureChannels: 96,
+    featureChannels: 64,
     anchorSizes: [12, 24, 48, 96],
-    roi: { poolSize: 7, samplingRatio: 2, batchPerImage: 128, positiveFraction: 0.25, fcDim: 256, fgIou: 0.5 },
+    roi: { poolSize: 5, samplingRatio: 2, batchPerImage: 128, positiveFraction: 0.25, fcDim: 256, fgIou: 0.5 },
   },
 };
 

@@ -1,0 +1,115 @@
+/**
+ * A partial evaluation on disk, so category shards can run in separate
+ * processes or machines and be merged later. Doubles are written as JSON
+ * numbers (shortest round-trip), so reading gives the identical values.
+ */
+import { InputError } from "../core/errors.ts";
+import { writeJsonAtomic } from "../core/atomic.ts";
+import type { EvalState } from "./eval_state.ts";
+import { A, R, T } from "./params.ts";
+
+const _FORMAT = "tailor-lvis-partial/1";
+
+/**
+ * Write the categories a state covers.
+ *
+ * @example
+ * ```ts
+ * await writeState("/tmp/part0.json", evaluate(gt, dt, { categoryIds: [1, 2, 3] }));
+ * ```
+ */
+export async function writeState(path: string, s: EvalState): Promise<void> {
+  const K = s.categoryIds.length;
+  const cats: unknown[] = [];
+  for (let k = 0; k < K; k++) {
+    if (!s.evaluated[k]) continue;
+    const precision: number[] = [], recall: number[] = [];
+    for (let t = 0; t < T; t++) {
+      for (let a = 0; a < A; a++) recall.push(s.recall[(t * K + k) * A + a]);
+      for (let r = 0; r < R; r++) {
+        for (let a = 0; a < A; a++) precision.push(s.precision[((t * R + r) * K + k) * A + a]);
+      }
+    }
+    cats.push({ k, present: s.present[k], num_gt: Array.from(s.numGt.subarray(k * A, k * A + A)), precision, recall });
+  }
+  const p = s.pooled;
+  await writeJsonAtomic(path, {
+    format: _FORMAT,
+    iou_type: s.iouType,
+    max_dets: s.maxDets,
+    dets_per_cat: s.detsPerCat,
+    category_ids: Array.from(s.categoryIds),
+    frequency: Array.from(s.frequency),
+    category_names: s.categoryNames,
+    counts: s.counts,
+    categories: cats,
+    pooled: p && {
+      score: Array.from(p.score),
+      image: Array.from(p.image),
+      category: Array.from(p.category),
+      rank: Array.from(p.rank),
+      status: Array.from(p.status),
+    },
+  });
+}
+
+/**
+ * Read a state written by `writeState`.
+ *
+ * @example
+ * ```ts
+ * const merged = mergeStates(await Promise.all(["/tmp/part0.json", "/tmp/part1.json"].map(readState)));
+ * ```
+ */
+export async function readState(path: string): Promise<EvalState> {
+  let d;
+  try {
+    d = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new InputError(`Cannot read partial evaluation ${JSON.stringify(path)}: ${(e as Error).message}`);
+  }
+  if (d?.format !== _FORMAT) {
+    throw new InputError(`Cannot read partial evaluation ${JSON.stringify(path)}: "format" is not ${_FORMAT}`);
+  }
+  const K = d.category_ids.length;
+  const s: EvalState = {
+    iouType: d.iou_type,
+    maxDets: d.max_dets,
+    detsPerCat: d.dets_per_cat,
+    categoryIds: Float64Array.from(d.category_ids),
+    frequency: Uint8Array.from(d.frequency),
+    categoryNames: d.category_names ?? [],
+    evaluated: new Uint8Array(K),
+    precision: new Float64Array(T * R * K * A).fill(-1),
+    recall: new Float64Array(T * K * A).fill(-1),
+    numGt: new Int32Array(K * A),
+    present: new Uint8Array(K),
+    pooled: null,
+    counts: d.counts,
+  };
+  for (const c of d.categories) {
+    const k = c.k;
+    s.evaluated[k] = 1;
+    s.present[k] = c.present;
+    s.numGt.set(c.num_gt, k * A);
+    let i = 0, j = 0;
+    for (let t = 0; t < T; t++) {
+      for (let a = 0; a < A; a++) s.recall[(t * K + k) * A + a] = c.recall[j++];
+      for (let r = 0; r < R; r++) {
+        for (let a = 0; a < A; a++) s.precision[((t * R + r) * K + k) * A + a] = c.precision[i++];
+      }
+    }
+  }
+  if (d.pooled) {
+    const p = d.pooled;
+    s.pooled = {
+      count: p.score.length,
+      score: Float64Array.from(p.score),
+      image: Int32Array.from(p.image),
+      category: Int32Array.from(p.category),
+      rank: Int32Array.from(p.rank),
+      status: Uint8Array.from(p.status),
+    };
+  }
+  return s;
+}
