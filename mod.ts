@@ -3,22 +3,62 @@
  *
  * Trains R-CNN-style detectors for long-tailed vocabularies (LVIS) with
  * Equalization Loss v2 and its relatives on hand-written WGSL kernels, and
- * evaluates them exactly as the LVIS API does.
+ * evaluates them exactly as the LVIS API does, only much faster. Every stage
+ * a pipeline runs (synth, ingest, train, predict, eval, report) is also a
+ * library call here.
  *
  * @example
  * ```ts
- * import { initTensors, matmul, Tensor } from "./mod.ts";
+ * import { createLoss, initTensors, Tensor } from "./mod.ts";
  * await initTensors();
- * const a = Tensor.from([1, 2, 3, 4], [2, 2]);
- * console.log(await matmul(a, a).toArray()); // [7, 10, 15, 22]
+ * // EQL v2 over 8 categories + the background channel, as in ../shared/fixtures/eqlv2.
+ * const eqlv2 = createLoss("eqlv2", { gamma: 12, mu: 0.8, alpha: 4 }, { numClasses: 8 });
+ * const logits = Tensor.from(Array.from({ length: 2 * 9 }, (_, i) => Math.sin(i)), [2, 9]);
+ * const { loss, grad } = eqlv2.forward(logits, Int32Array.from([3, 8]));
+ * console.log(await loss.item(), await grad.toF32(), await eqlv2.state());
  * ```
  * @module
  */
+
+// GPU runtime, kernels, tensors and autograd.
 export { acquireDevice, type AdapterReport, describeAdapter, GpuUnavailableError } from "./gpu/device.ts";
 export { GpuError, Runtime } from "./gpu/runtime.ts";
 export { defineKernel, type Kernel } from "./kernels/kernel.ts";
 export { initTensors, type Shape, Tensor, tidy, tidyAsync } from "./tensor/tensor.ts";
 export { isGradEnabled, noGrad } from "./tensor/autograd.ts";
 export * from "./tensor/ops.ts";
+export * from "./tensor/ops_nn.ts";
+export * from "./tensor/ops_shape.ts";
+export { AdamW, type AdamWOptions, Optimizer, type OptimizerState, parameter, SGD, type SgdOptions } from "./tensor/optim.ts";
+
+// Long-tail classification losses.
+export * from "./losses/mod.ts";
+
+// Data: ingestion, synthetic sets, images, sampling.
+export * from "./data/mod.ts";
+
+// LVIS evaluation.
+export * from "./eval/mod.ts";
+
+// The detector.
+export { DetectorConfig, detectorConfig, PRESETS } from "./model/config.ts";
+export { type Detections, Detector, type ImageBatch as DetectorBatch, type ImageTargets } from "./model/detector.ts";
+export { trainDetector, type TrainOptions, type TrainResult } from "./model/trainer.ts";
+export { trainingData } from "./model/training_data.ts";
+export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from "./model/safetensors.ts";
+
+// Stages and pipelines.
+export { defineStage, directContext, type StageContext, type StageKind } from "./pipeline/stage.ts";
+export { defaultRegistry, StageRegistry } from "./pipeline/registry.ts";
+export { loadPipeline } from "./pipeline/pipeline_file.ts";
+export { planPipeline } from "./pipeline/plan.ts";
+export { runPlan } from "./pipeline/runner.ts";
+export { trainStage } from "./tasks/train.ts";
+export { predictStage } from "./tasks/predict.ts";
+export { evalStage } from "./tasks/eval.ts";
+export { synthStage } from "./tasks/synth.ts";
+export { ingestStage } from "./tasks/ingest.ts";
+export { reportStage } from "./tasks/report.ts";
+
 export { InputError } from "./core/errors.ts";
 export { Rng } from "./core/rng.ts";
