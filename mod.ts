@@ -29,7 +29,15 @@ export { isGradEnabled, noGrad } from "./tensor/autograd.ts";
 export * from "./tensor/ops.ts";
 export * from "./tensor/ops_nn.ts";
 export * from "./tensor/ops_shape.ts";
-export { AdamW, type AdamWOptions, Optimizer, type OptimizerState, parameter, SGD, type SgdOptions } from "./tensor/optim.ts";
+export {
+  AdamW,
+  type AdamWOptions,
+  Optimizer,
+  type OptimizerState,
+  parameter,
+  SGD,
+  type SgdOptions,
+} from "./tensor/optim.ts";
 
 // Long-tail classification losses.
 export * from "./losses/mod.ts";

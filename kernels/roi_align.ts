@@ -1,11 +1,13 @@
 /**
- * RoIAlign (detectron2 / torchvision semantics): the forward, and the
- * backward as a gather: a binning pass lists for each 8x8 pixel tile the
- * RoIs that can touch it, a pass computes each RoI's separable bin weights
- * per row and column, and each feature-gradient element sums its
- * contributions in RoI order. WGSL has no f32 atomics, and the gather is
- * deterministic. Both read their per-RoI input channels last, in vec4s.
- * The RoI count is a uniform, so a new count needs no new pipeline.
+ * RoIAlign (detectron2 / torchvision semantics). Forward and backward
+ * share one WGSL prelude (RoI geometry, the per-axis bilinear rule), so
+ * both use the exact same arithmetic. The backward is a gather, since WGSL
+ * has no f32 atomics: a binning pass lists for each 8x8 pixel tile the RoIs
+ * that can touch it, a pass computes each RoI's separable bin weights per
+ * row and column, and each feature-gradient element sums its contributions
+ * in RoI order, which is also deterministic. Both read their per-RoI inputs
+ * channels last, in vec4s. The RoI count is a uniform, so a new count needs
+ * no new pipeline.
  */
 import { defineKernel, f32, groups } from "./kernel.ts";
 
@@ -32,17 +34,19 @@ export interface RoiAlignParams {
 export const TILE = 8;
 const WG = 64;
 
-const key = (name: string) => (p: RoiAlignParams) => {
+/** Pipeline key: every parameter but the RoI count. */
+const roiAlignKey = (name: string) => (p: RoiAlignParams) => {
   const { rois: _, ...rest } = p;
   return `${name}:${JSON.stringify({ ...rest, chunk: p.chunk ?? 16 })}`;
 };
+
 /** Tiles per feature map, across and down. */
 export function roiAlignTiles(p: RoiAlignParams): [number, number] {
   return [Math.ceil(p.width / TILE), Math.ceil(p.height / TILE)];
 }
 
 /** Shared WGSL: constants, the RoI geometry and the per-axis bilinear rule. */
-function prelude(p: RoiAlignParams): string {
+function roiAlignPrelude(p: RoiAlignParams): string {
   const s = p.samplingRatio;
   const grid = (len: string) => s > 0 ? `${s}u` : `u32(max(ceil(${len} / f32(P)), 0.0))`;
   return `const C = ${p.channels}u; const H = ${p.height}; const W = ${p.width}; const P = ${p.pooled}u;
@@ -81,15 +85,13 @@ fn axis_w(v: f32, q: i32, n: i32) -> f32 {
 }`;
 }
 
-/** Channels rounded up to whole vec4s. */
-export const paddedChannels = (c: number): number => Math.ceil(c / 4) * 4;
-
-/** vec4 channel groups per invocation: `chunk` channels (default 16), at most all of them. */
-function vecsPerInvocation(p: RoiAlignParams): number {
-  return Math.min(Math.ceil((p.chunk ?? 16) / 4), paddedChannels(p.channels) / 4);
-}
-
-/** Parameters of `channelsLastKernel`. */
+/**
+ * Channels-last layout: X [N, C, S] to Y [N, S, C4 * 4], zero-padded to
+ * whole vec4s, so that a kernel can load four channels of one position at
+ * once. On llvmpipe every scalar storage load is a bounds-checked gather,
+ * and on this layout RoIAlign measured ~1.7x faster forward and (with the
+ * separable gather) ~4x faster backward, transposes included.
+ */
 export interface ChannelsLastParams {
   channels: number;
   /** Elements per channel plane (H * W, or P * P). */
@@ -98,35 +100,43 @@ export interface ChannelsLastParams {
   n: number;
 }
 
-/**
- * X [N, C, S] to Y [N, S, C4 * 4], channels last and zero-padded to whole
- * vec4s, so that the RoIAlign kernels load four channels at once: on
- * llvmpipe each scalar storage load is a bounds-checked gather, and this
- * layout measured ~2x faster for the forward, transpose included.
- * Bindings: X, Y, uniform {n}.
- */
+/** Channels rounded up to whole vec4s. */
+export const paddedChannels = (c: number): number => Math.ceil(c / 4) * 4;
+
+/** The channels-last copy. Bindings: X, Y (vec4), uniform {n}. */
 export const channelsLastKernel = defineKernel<ChannelsLastParams>({
   name: "roi_align_channels_last",
   key: (p) => `roi_align_channels_last:${p.channels}:${p.spatial}`,
   wgsl(p) {
-    const cp = paddedChannels(p.channels);
+    const c4 = paddedChannels(p.channels) / 4, S = p.spatial, C = p.channels;
+    // One vec4 of output per invocation, consecutive invocations along S: contiguous reads.
     return `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<vec4<f32>>;
 struct U { n: u32 }
 @group(0) @binding(2) var<uniform> u: U;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x + gid.y * ${65535 * WG}u;
-  if (i >= u.n * ${p.spatial * cp}u) { return; }
-  let c = i % ${cp}u; let s = (i / ${cp}u) % ${p.spatial}u; let n = i / ${p.spatial * cp}u;
-  Y[i] = select(0.0, X[(n * ${p.channels}u + min(c, ${p.channels - 1}u)) * ${p.spatial}u + s], c < ${p.channels}u);
+  if (i >= u.n * ${S * c4}u) { return; }
+  let s = i % ${S}u; let q = (i / ${S}u) % ${c4}u; let n = i / ${S * c4}u;
+  let base = (n * ${C}u + 4u * q) * ${S}u + s;
+  var v = vec4<f32>(0.0);
+  for (var e = 0u; e < 4u; e++) {
+    if (4u * q + e < ${C}u) { v[e] = X[base + e * ${S}u]; }
+  }
+  Y[(n * ${S}u + s) * ${c4}u + q] = v;
 }`;
   },
   dispatch: (p) => {
-    const g = groups(p.n * p.spatial * paddedChannels(p.channels), WG);
+    const g = groups(p.n * p.spatial * paddedChannels(p.channels) / 4, WG);
     return g <= 65535 ? [g, 1, 1] : [65535, Math.ceil(g / 65535), 1];
   },
 });
+
+/** vec4 channel groups per invocation: `chunk` channels (default 16), at most all of them. */
+function vecsPerInvocation(p: RoiAlignParams): number {
+  return Math.min(Math.ceil((p.chunk ?? 16) / 4), paddedChannels(p.channels) / 4);
+}
 
 /**
  * Forward: Y[r, c, ph, pw] = mean over the bin's samples of bilinear(X[b, c]),
@@ -137,7 +147,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  */
 export const roiAlignForwardKernel = defineKernel<RoiAlignParams>({
   name: "roi_align_fwd",
-  key: key("roi_align_fwd"),
+  key: roiAlignKey("roi_align_fwd"),
   wgsl(p) {
     const v = vecsPerInvocation(p), c4 = paddedChannels(p.channels) / 4;
     const nChunks = Math.ceil(c4 / v);
@@ -145,7 +155,7 @@ export const roiAlignForwardKernel = defineKernel<RoiAlignParams>({
 @group(0) @binding(1) var<storage, read> ROIS: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> u: U;
-${prelude(p)}
+${roiAlignPrelude(p)}
 const C4 = ${c4}u; const V = ${v}u;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -197,14 +207,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  */
 export const roiAlignBinKernel = defineKernel<RoiAlignParams>({
   name: "roi_align_bin",
-  key: key("roi_align_bin"),
+  key: roiAlignKey("roi_align_bin"),
   wgsl(p) {
     const [tx, ty] = roiAlignTiles(p);
     return `@group(0) @binding(0) var<storage, read> ROIS: array<f32>;
 @group(0) @binding(1) var<storage, read_write> COUNT: array<u32>;
 @group(0) @binding(2) var<storage, read_write> LIST: array<u32>;
 @group(0) @binding(3) var<uniform> u: U;
-${prelude(p)}
+${roiAlignPrelude(p)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let t = gid.x;
@@ -246,7 +256,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  */
 export const roiAlignWeightsKernel = defineKernel<RoiAlignParams>({
   name: "roi_align_weights",
-  key: key("roi_align_weights"),
+  key: roiAlignKey("roi_align_weights"),
   wgsl(p) {
     return `@group(0) @binding(0) var<storage, read> ROIS: array<f32>;
 @group(0) @binding(1) var<storage, read_write> WY: array<f32>;
@@ -254,7 +264,7 @@ export const roiAlignWeightsKernel = defineKernel<RoiAlignParams>({
 @group(0) @binding(3) var<storage, read_write> RY: array<u32>;
 @group(0) @binding(4) var<storage, read_write> RX: array<u32>;
 @group(0) @binding(5) var<uniform> u: U;
-${prelude(p)}
+${roiAlignPrelude(p)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x + gid.y * ${65535 * WG}u;
@@ -301,7 +311,7 @@ function laneLayout(p: RoiAlignParams): { perLane: number; blocks: number } {
  */
 export const roiAlignBackwardKernel = defineKernel<RoiAlignParams>({
   name: "roi_align_bwd",
-  key: key("roi_align_bwd"),
+  key: roiAlignKey("roi_align_bwd"),
   wgsl(p) {
     const [tx, ty] = roiAlignTiles(p);
     const { perLane, blocks } = laneLayout(p);

@@ -90,7 +90,7 @@ export async function nms(boxes: Boxes, scores: ArrayLike<number>, opts: NmsOpti
     throw new Error(`nms of ${n} boxes needs a ${(words / 262144).toFixed(0)} MiB mask: keep fewer candidates first`);
   }
   const device = opts.device ?? "auto";
-  const mask = device === "host" || (device === "auto" && pairs <= HOST_PAIRS)
+  const mask = words === 0 || device === "host" || (device === "auto" && pairs <= HOST_PAIRS)
     ? _maskOnHost(sorted, end, offset, words, opts.iouThreshold)
     : await _maskOnGpu(sorted, end, offset, words, opts.iouThreshold);
   // Greedy within each segment: a kept box suppresses the later boxes its row flags.

@@ -46,11 +46,21 @@ export interface OptimizerState {
   slots: Record<string, Float32Array[]>;
 }
 
+/** Per-parameter settings, e.g. no weight decay on norm layers or a larger learning rate for biases. */
+export interface ParamOverride {
+  /** Replaces the optimizer's weight decay for this parameter. */
+  weightDecay?: number;
+  /** Multiplies the step's learning rate for this parameter. */
+  lrScale?: number;
+}
+
 /** Options every optimizer takes. */
 export interface OptimizerOptions {
   lr: number;
   /** Scale gradients so that their global L2 norm is at most this (torch's clip_grad_norm_). */
   clipNorm?: number;
+  /** Settings that differ for some parameters (torch's parameter groups, keyed by tensor). */
+  overrides?: Map<Tensor, ParamOverride>;
 }
 
 export abstract class Optimizer {
@@ -61,6 +71,7 @@ export abstract class Optimizer {
   /** Steps taken (AdamW's bias correction uses it). */
   stepCount = 0;
   protected slots: Record<string, Tensor[]> = {};
+  readonly #overrides: Map<Tensor, ParamOverride>;
   /** [globalNorm, clipScale] on the GPU. */
   #scale: GPUBuffer;
   #partials: GPUBuffer | null = null;
@@ -78,6 +89,20 @@ export abstract class Optimizer {
       }
     });
     this.params = [...params];
+    this.#overrides = new Map(opts.overrides ?? []);
+    for (const [t, o] of this.#overrides) {
+      if (!this.params.includes(t)) {
+        throw new InputError(`An override names a tensor [${t.shape}] that is not a parameter`);
+      }
+      if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) {
+        throw new InputError(
+          `Cannot use weight decay ${o.weightDecay} for parameter [${t.shape}]: expected a number >= 0`,
+        );
+      }
+      if (o.lrScale !== undefined && !(o.lrScale >= 0)) {
+        throw new InputError(`Cannot use lrScale ${o.lrScale} for parameter [${t.shape}]: expected a number >= 0`);
+      }
+    }
     this.lr = opts.lr;
     this.clipNorm = opts.clipNorm ?? null;
     const r = rt();
@@ -95,11 +120,17 @@ export abstract class Optimizer {
     if (this.clipNorm !== null) this.#clip();
     this.stepCount++;
     this.params.forEach((p, i) => {
-      if (p.grad) this.update(p, i, lr, this.#scale);
+      const o = this.#overrides.get(p);
+      if (p.grad) this.update(p, i, { lr: lr * (o?.lrScale ?? 1), weightDecay: o?.weightDecay, scale: this.#scale });
     });
   }
 
-  protected abstract update(p: Tensor, index: number, lr: number, scale: GPUBuffer): void;
+  /** Update one parameter; `weightDecay` is its override, if any. */
+  protected abstract update(
+    p: Tensor,
+    index: number,
+    s: { lr: number; weightDecay: number | undefined; scale: GPUBuffer },
+  ): void;
 
   /** Dispose every parameter's gradient (the next backward starts from nothing). */
   zeroGrad(): void {
@@ -203,12 +234,13 @@ export class SGD extends Optimizer {
     this.nesterov = opts.nesterov ?? false;
   }
 
-  protected update(p: Tensor, i: number, lr: number, scale: GPUBuffer): void {
-    const kp = { momentum: this.momentum, weightDecay: this.weightDecay, nesterov: this.nesterov, n: p.size };
+  protected update(p: Tensor, i: number, s: { lr: number; weightDecay: number | undefined; scale: GPUBuffer }): void {
+    const weightDecay = s.weightDecay ?? this.weightDecay;
+    const kp = { momentum: this.momentum, weightDecay, nesterov: this.nesterov, n: p.size };
     const bufs = this.momentum > 0
-      ? [p.buffer, p.grad!.buffer, this.slots.velocity[i].buffer, scale]
-      : [p.buffer, p.grad!.buffer, scale];
-    rt().dispatch(sgdKernel, kp, bufs, sgdUniform(lr, p.size));
+      ? [p.buffer, p.grad!.buffer, this.slots.velocity[i].buffer, s.scale]
+      : [p.buffer, p.grad!.buffer, s.scale];
+    rt().dispatch(sgdKernel, kp, bufs, sgdUniform(s.lr, p.size));
   }
 }
 
@@ -237,13 +269,14 @@ export class AdamW extends Optimizer {
     this.weightDecay = opts.weightDecay ?? 0.01;
   }
 
-  protected update(p: Tensor, i: number, lr: number, scale: GPUBuffer): void {
-    const { beta1, beta2, eps, weightDecay } = this;
+  protected update(p: Tensor, i: number, s: { lr: number; weightDecay: number | undefined; scale: GPUBuffer }): void {
+    const { beta1, beta2, eps } = this;
+    const weightDecay = s.weightDecay ?? this.weightDecay;
     rt().dispatch(
       adamwKernel,
       { beta1, beta2, eps, weightDecay, n: p.size },
-      [p.buffer, p.grad!.buffer, this.slots.m[i].buffer, this.slots.v[i].buffer, scale],
-      adamwUniform({ lr, beta1, beta2, t: this.stepCount, n: p.size }),
+      [p.buffer, p.grad!.buffer, this.slots.m[i].buffer, this.slots.v[i].buffer, s.scale],
+      adamwUniform({ lr: s.lr, beta1, beta2, t: this.stepCount, n: p.size }),
     );
   }
 }

@@ -5,6 +5,7 @@
  * is what keeps a training loop's GPU memory flat.
  */
 import { Runtime } from "../gpu/runtime.ts";
+import { chooseGemm, configureGemm } from "../kernels/gemm_choice.ts";
 
 export type DType = "f32" | "i32" | "u32";
 export type Shape = readonly number[];
@@ -28,9 +29,12 @@ export function rt(): Runtime {
   return runtime;
 }
 
-/** Acquire the GPU runtime for tensors. */
+/** Acquire the GPU runtime for tensors, and pick the kernel variants that suit its adapter. */
 export async function initTensors(): Promise<Runtime> {
-  runtime ??= await Runtime.get();
+  if (!runtime) {
+    runtime = await Runtime.get();
+    configureGemm(chooseGemm(runtime.report));
+  }
   return runtime;
 }
 

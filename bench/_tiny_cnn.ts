@@ -1,0 +1,65 @@
+/**
+ * The tiny CNN of the foundation benchmark and the learning test:
+ * conv(c1)-relu-maxpool2 - conv(c2)-relu-maxpool2 - conv(c3)-relu -
+ * global average pool - dense(classes), softmax cross entropy, trained by
+ * an optimizer from tensor/optim.ts. Shapes are parameters so the test can
+ * run a smaller copy of the benchmark's network.
+ */
+import type { Rng } from "../core/rng.ts";
+import { add, backward, matmul, mean, mul, neg, relu, reshape, sum } from "../tensor/ops.ts";
+import { conv2d } from "../tensor/ops_conv.ts";
+import { avgPoolGlobal, logSoftmax, maxPool2d } from "../tensor/ops_nn.ts";
+import { parameter } from "../tensor/optim.ts";
+import { type Tensor, tidy } from "../tensor/tensor.ts";
+
+export interface TinyCnnShape {
+  batch: number;
+  /** Input is [batch, 3, size, size]; size divisible by 4. */
+  size: number;
+  widths: [number, number, number];
+  classes: number;
+}
+
+/** The benchmark's network: conv16-pool-conv32-pool-conv64-gap-dense10 on batch 8 of 64x64. */
+export const BENCH_CNN: TinyCnnShape = { batch: 8, size: 64, widths: [16, 32, 64], classes: 10 };
+
+/** Kaiming-uniform weights and zero biases, as kept parameters: [w1, b1, w2, b2, w3, b3, wd, bd]. */
+export function tinyCnnParams(s: TinyCnnShape, rng: Rng): Tensor[] {
+  const uniform = (n: number, fanIn: number) => {
+    const bound = Math.sqrt(6 / fanIn);
+    return Float32Array.from({ length: n }, () => rng.uniform(-bound, bound));
+  };
+  const [c1, c2, c3] = s.widths;
+  const convs = [[c1, 3], [c2, c1], [c3, c2]].flatMap(([co, ci]) => [
+    parameter(uniform(co * ci * 9, ci * 9), [co, ci, 3, 3]),
+    parameter(new Float32Array(co), [co]),
+  ]);
+  return [
+    ...convs,
+    parameter(uniform(c3 * s.classes, c3), [c3, s.classes]),
+    parameter(new Float32Array(s.classes), [s.classes]),
+  ];
+}
+
+/** Mean softmax cross entropy of logits [B, K] against one-hot targets [B, K]. */
+export function softmaxCrossEntropy(logits: Tensor, oneHot: Tensor): Tensor {
+  return neg(mean(sum(mul(logSoftmax(logits), oneHot), 1)));
+}
+
+/** Logits [batch, classes] of the network on x [batch, 3, size, size]. */
+export function tinyCnnForward(params: Tensor[], x: Tensor): Tensor {
+  const [w1, b1, w2, b2, w3, b3, wd, bd] = params;
+  let h = maxPool2d(relu(conv2d(x, w1, { bias: b1, padding: 1 })), 2);
+  h = maxPool2d(relu(conv2d(h, w2, { bias: b2, padding: 1 })), 2);
+  h = avgPoolGlobal(relu(conv2d(h, w3, { bias: b3, padding: 1 })));
+  return add(matmul(reshape(h, [h.shape[0], h.shape[1]]), wd), bd);
+}
+
+/** Forward and backward of one batch; gradients land in the parameters' `.grad`; returns the loss (caller disposes). */
+export function tinyCnnLossAndGrad(params: Tensor[], x: Tensor, oneHot: Tensor): Tensor {
+  return tidy(() => {
+    const loss = softmaxCrossEntropy(tinyCnnForward(params, x), oneHot);
+    backward(loss);
+    return loss;
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * The foundation benchmark as one command that prints a Markdown table:
+ * `deno run -A bench/foundation.ts`. GEMMs are queued 4 at a time with one
+ * wait (best of several rounds); training steps are timed both ways: with a
+ * loss read-back after every step (latency, which pays Deno's 10 ms wait)
+ * and 10 steps queued with one read-back (throughput). CPU time of the whole
+ * process (llvmpipe's threads included) is given beside the wall time as a
+ * figure that does not depend on what else the machine is running.
+ */
+import process from "node:process";
+import { type CnnTrainer, gemmCase, tailorTinyCnn } from "./_foundation.ts";
+import { jaxTinyCnnStepMs } from "./jax_tiny_cnn.ts";
+import { rt } from "../tensor/tensor.ts";
+import { describeAdapter } from "../gpu/device.ts";
+
+const cpuMs = (c: { user: number; system: number }) => (c.user + c.system) / 1000;
+const rows: string[] = [];
+for (const n of [512, 1024]) {
+  const c = await gemmCase(n);
+  const reps = 4;
+  let best = Infinity, bestCpu = Infinity;
+  for (let i = 0; i < (n === 512 ? 6 : 3); i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await c.run(reps);
+    best = Math.min(best, (performance.now() - t0) / reps);
+    bestCpu = Math.min(bestCpu, cpuMs(process.cpuUsage(c0)) / reps);
+  }
+  c.dispose();
+  rows.push(
+    `| GEMM ${n}^3 (f32) | ${best.toFixed(1)} ms | ${(c.flop / best / 1e6).toFixed(1)} GFLOP/s | ` +
+      `${bestCpu.toFixed(1)} CPU-ms = ${(c.flop / bestCpu / 1e6).toFixed(1)} GFLOP per CPU-s |`,
+  );
+}
+
+async function timeTailor(net: CnnTrainer, steps: number) {
+  const first = await net.steps(1);
+  await net.steps(1);
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await net.steps(1);
+  const latencyMs = (performance.now() - t0) / steps;
+  const c0 = process.cpuUsage();
+  const t1 = performance.now();
+  const last = await net.steps(steps);
+  const throughputMs = (performance.now() - t1) / steps;
+  return { latencyMs, throughputMs, cpuMsPerStep: cpuMs(process.cpuUsage(c0)) / steps, first, last };
+}
+
+const net = await tailorTinyCnn();
+const t = await timeTailor(net, 10);
+net.dispose();
+const j = await jaxTinyCnnStepMs(5);
+const cnnRow = (
+  who: string,
+  r: { latencyMs: number; throughputMs: number; cpuMsPerStep: number },
+  first: number,
+  last: number,
+) =>
+  `| tiny CNN step, ${who} | ${r.latencyMs.toFixed(1)} ms/step with read-back, ${r.throughputMs.toFixed(1)} ms/step ` +
+  `queued | loss ${first.toFixed(3)} -> ${last.toFixed(3)} | ${r.cpuMsPerStep.toFixed(1)} CPU-ms/step |`;
+rows.push(cnnRow("tailor", t, t.first, t.last), cnnRow("jax-js 0.1.25", j, j.firstLoss, j.lastLoss));
+const load = Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+console.log(`Adapter: ${describeAdapter(rt().report)}; load average ${load}\n`);
+console.log("| case | time | figure | CPU time |\n|---|---|---|---|");
+for (const r of rows) console.log(r);
+const x = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+console.log(
+  `\ntailor vs jax-js per training step: ${x(j.latencyMs, t.latencyMs)} (read-back each step), ` +
+    `${x(j.throughputMs, t.throughputMs)} (queued), ${x(j.cpuMsPerStep, t.cpuMsPerStep)} (CPU time)`,
+);
