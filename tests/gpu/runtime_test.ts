@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { gpuTest } from "../_util.ts";
+import { acquireDevice, GpuUnavailableError } from "../../gpu/device.ts";
+import { GpuError } from "../../gpu/runtime.ts";
+import { defineKernel } from "../../kernels/kernel.ts";
+import { rt } from "../../tensor/tensor.ts";
+
+const fill = defineKernel<{ n: number; value: number }>({
+  name: "test_fill",
+  wgsl: ({ n, value }) =>
+    `@group(0) @binding(0) var<storage, read_write> Y: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  if (g.x < ${n}u) { Y[g.x] = ${value.toFixed(1)}; }
+}`,
+  dispatch: ({ n }) => [Math.ceil(n / 64), 1, 1],
+});
+
+const broken = defineKernel<{ n: number }>({
+  name: "test_broken_kernel",
+  wgsl: () => `@compute @workgroup_size(64) fn main() { let x: f32 = undefined_name; }`,
+  dispatch: () => [1, 1, 1],
+});
+
+gpuTest("Runtime.dispatch() reports a shader error as a GpuError naming the kernel", async () => {
+  const r = rt();
+  const buf = r.buffer(256);
+  r.dispatch(broken, { n: 1 }, []);
+  await assert.rejects(() => r.sync(), (e: Error) => e instanceof GpuError && /test_broken_kernel/.test(e.message));
+  // The runtime stays usable after the error.
+  r.dispatch(fill, { n: 64, value: 3 }, [buf]);
+  assert.deepEqual(Array.from(await r.readF32(buf, 64)), new Array(64).fill(3));
+  r.release(buf);
+});
+
+gpuTest("Runtime.pipeline() compiles a kernel once per key and again for other parameters", () => {
+  const r = rt();
+  const before = r.pipelineCount;
+  const a = r.pipeline(fill, { n: 128, value: 1 });
+  assert.equal(r.pipeline(fill, { n: 128, value: 1 }), a);
+  assert.equal(r.pipelineCount, before + 1);
+  assert.notEqual(r.pipeline(fill, { n: 128, value: 2 }), a);
+  assert.equal(r.pipelineCount, before + 2);
+});
+
+gpuTest("Runtime.timeKernels() times every dispatched kernel by name where timestamps exist", async () => {
+  const r = rt();
+  const buf = r.buffer(4 * 4096);
+  const times = await r.timeKernels(() => {
+    for (let i = 0; i < 3; i++) r.dispatch(fill, { n: 4096, value: i }, [buf]);
+  });
+  if (r.hasTimestamps) {
+    assert.ok(times);
+    assert.equal(times.get("test_fill")?.count, 3);
+    assert.ok(times.get("test_fill")!.ms >= 0);
+  } else assert.equal(times, null);
+  assert.equal((await r.readF32(buf, 1))[0], 2);
+  r.release(buf);
+});
+
+gpuTest("BufferPool reuses released buffers of the same size and rejects double release", () => {
+  const r = rt();
+  const a = r.buffer(1000);
+  const allocated = r.memory.allocatedBytes;
+  r.release(a);
+  const b = r.buffer(1000);
+  assert.equal(b, a);
+  assert.equal(r.memory.allocatedBytes, allocated);
+  r.release(b);
+  assert.throws(() => r.release(b), /released twice/);
+});
+
+Deno.test("acquireDevice() without navigator.gpu is a one-line error that says what to install", async () => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator")!;
+  Object.defineProperty(globalThis, "navigator", { value: {}, configurable: true });
+  try {
+    await assert.rejects(acquireDevice(), (e: Error) => {
+      assert.ok(e instanceof GpuUnavailableError);
+      assert.ok(!e.message.includes("\n"), "the message is one line");
+      assert.match(e.message, /mesa-vulkan-drivers/);
+      assert.match(e.message, /DENO_WEBGPU_BACKEND/);
+      return true;
+    });
+  } finally {
+    Object.defineProperty(globalThis, "navigator", saved);
+  }
+});
