@@ -39,7 +39,9 @@ export const DetectorConfig = z.object({
     nmsThreshold: z.number().gt(0).lt(1).default(0.5),
     detectionsPerImage: z.number().int().positive().default(300),
     proposals: z.number().int().positive().default(200),
-  }).default({ scoreThreshold: 0.0001, nmsThreshold: 0.5, detectionsPerImage: 300, proposals: 200 }),
+    /** Highest-scoring (box, class) candidates per image kept for class-wise NMS. */
+    candidates: z.number().int().positive().default(4000),
+  }).default({ scoreThreshold: 0.0001, nmsThreshold: 0.5, detectionsPerImage: 300, proposals: 200, candidates: 4000 }),
 });
 export type DetectorConfig = z.infer<typeof DetectorConfig>;
 

@@ -281,9 +281,13 @@ export class Detector {
         decodeBoxes(boxDel.subarray(4 * row, 4 * (row + nb)), proposals[b], { weights: [10, 10, 5, 5] }),
         batch.sizes[b],
       );
-      const cand: number[] = [];
+      let cand: number[] = [];
       for (let r = 0; r < nb; r++) {
         for (let c = 0; c < C; c++) if (scores[(row + r) * (C + 1) + c] > t.scoreThreshold) cand.push(r * C + c);
+      }
+      if (cand.length > t.candidates) {
+        const s = (rc: number) => scores[(row + Math.floor(rc / C)) * (C + 1) + (rc % C)];
+        cand = cand.sort((a, b) => s(b) - s(a) || a - b).slice(0, t.candidates);
       }
       const cb = new Float32Array(cand.length * 4),
         cs = new Float32Array(cand.length),
