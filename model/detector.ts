@@ -274,6 +274,8 @@ export class Detector {
       const head = this.#boxHead(feat, Tensor.from(rois, [R, 5]));
       return Promise.all([clsLoss.scores(head.logits).toF32(), head.deltas.toF32()]);
     });
+    // Score rows have C+1 columns (background last) for most losses and C for EQL v1, focal and EFL.
+    const W = scores.length / R;
     const out: Detections[] = [];
     for (let b = 0; b < batch.batch; b++) {
       const nb = proposals[b].length / 4, row = b * t.proposals;
@@ -283,10 +285,10 @@ export class Detector {
       );
       let cand: number[] = [];
       for (let r = 0; r < nb; r++) {
-        for (let c = 0; c < C; c++) if (scores[(row + r) * (C + 1) + c] > t.scoreThreshold) cand.push(r * C + c);
+        for (let c = 0; c < C; c++) if (scores[(row + r) * W + c] > t.scoreThreshold) cand.push(r * C + c);
       }
       if (cand.length > t.candidates) {
-        const s = (rc: number) => scores[(row + Math.floor(rc / C)) * (C + 1) + (rc % C)];
+        const s = (rc: number) => scores[(row + Math.floor(rc / C)) * W + (rc % C)];
         cand = cand.sort((a, b) => s(b) - s(a) || a - b).slice(0, t.candidates);
       }
       const cb = new Float32Array(cand.length * 4),
@@ -295,7 +297,7 @@ export class Detector {
       cand.forEach((rc, i) => {
         const r = Math.floor(rc / C);
         cb.set(boxes.subarray(4 * r, 4 * r + 4), 4 * i);
-        cs[i] = scores[(row + r) * (C + 1) + (rc % C)];
+        cs[i] = scores[(row + r) * W + (rc % C)];
         cg[i] = rc % C;
       });
       const keep = await nms(cb, cs, { iouThreshold: t.nmsThreshold, groups: cg, maxKeep: t.detectionsPerImage });

@@ -27,6 +27,8 @@ export const trainParams = z.strictObject({
   /** Classification loss of the box head: bce, ce, focal, eql, eqlv2, seesaw, federated. */
   loss: z.string().default("eqlv2"),
   lossParams: z.record(z.string(), z.unknown()).default({}),
+  /** Parameters per loss name, for matrix runs over losses: `{ eql: { lambda: 0.03 } }`; `lossParams` wins. */
+  lossParamsByLoss: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   iterations: z.int().positive().default(200),
   batchSize: z.int().positive().default(4),
   lr: LrSchedule.default({ base: 0.02, warmupIters: 50, warmupFactor: 0.1, decay: "step", steps: [], gamma: 0.1 }),
@@ -97,7 +99,9 @@ export const trainStage = defineStage({
     const { dataset } = await ingestDataset(p.dataset, { imageRoot: p.imageRoot, polygons: false });
     const config = detectorConfig(p.model, p.modelOverrides as never);
     const numClasses = dataset.categories.count;
-    const loss = createLoss(p.loss, lossParamsFor(p.loss, p.lossParams, dataset), {
+    // The completed parameters go into model.json, so predict rebuilds the same loss without the training set.
+    const lossParams = lossParamsFor(p.loss, { ...p.lossParamsByLoss[p.loss], ...p.lossParams }, dataset);
+    const loss = createLoss(p.loss, lossParams, {
       numClasses,
       where: "with.lossParams",
     });
@@ -147,7 +151,7 @@ export const trainStage = defineStage({
       preset: p.model,
       config,
       loss: p.loss,
-      lossParams: p.lossParams,
+      lossParams,
       numClasses,
       categoryIds: Array.from(dataset.categories.ids),
       lossState: await loss.state(),
