@@ -75,6 +75,8 @@ export interface StepLog {
   loss: Record<string, number>;
   fgFraction: number;
   imagesPerSec: number;
+  /** Per-category accumulated gradient magnitudes, every `statsEvery` steps. */
+  gradStats?: { pos_grad: number[]; neg_grad: number[] };
 }
 
 export interface TrainResult {
@@ -110,12 +112,16 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
   const resumed = await loadLatestCheckpoint(ckptDir);
   if (resumed) {
     start = resumed.step;
-    loadWeights(detector, resumed.tensors, "checkpoint");
+    loadWeights(detector, resumed.tensors, { source: ckptDir, strict: true });
     opt.importState(optimizerStateFrom(resumed.tensors, resumed.state.optimizer as { step: number }, params));
     o.loss.loadState(resumed.state.loss as LossState);
     o.log?.(`resuming from step ${start}`);
   } else if (o.initWeights) {
-    loadWeights(detector, (await readSafetensors(o.initWeights)).tensors, o.initWeights);
+    const problems = loadWeights(detector, (await readSafetensors(o.initWeights)).tensors, {
+      source: o.initWeights,
+      strict: false,
+    });
+    for (const p of problems) o.log?.(`init weights "${o.initWeights}": ${p}`);
   }
   // Keep the log consistent with the checkpoint: drop lines past it.
   let logLines: string[] = [];
@@ -177,18 +183,15 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
         fgFraction: values.fg,
         imagesPerSec: o.batchSize / ((performance.now() - tStep) / 1000),
       };
+      // At intervals the log line also carries the classifier's per-category gradient statistics.
+      if ((step + 1) % o.statsEvery === 0 || step + 1 === o.iterations) {
+        const s = await o.loss.gradStats();
+        rec.gradStats = { pos_grad: Array.from(s.pos_grad), neg_grad: Array.from(s.neg_grad) };
+        await writeJsonAtomic(statsPath, { loss: o.loss.name, step: step + 1, ...rec.gradStats });
+      }
       logLines.push(JSON.stringify(rec));
       o.onStep?.(rec);
       last = step + 1;
-      if ((step + 1) % o.statsEvery === 0 || step + 1 === o.iterations) {
-        const s = await o.loss.gradStats();
-        await writeJsonAtomic(statsPath, {
-          loss: o.loss.name,
-          step: step + 1,
-          pos_grad: Array.from(s.pos_grad),
-          neg_grad: Array.from(s.neg_grad),
-        });
-      }
       if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.iterations) {
         await writeFileAtomic(logPath, logLines.join("\n") + "\n");
         await saveCheckpoint(ckptDir, step + 1, await checkpointData(detector, opt, o.loss, step + 1));
@@ -244,29 +247,35 @@ function optimizerStateFrom(
   return { kind: "sgd", step: meta.step, slots };
 }
 
-/** Copy named weights into the detector's parameters; mismatches are reported by name and shape. */
-export function loadWeights(det: Detector, weights: Map<string, NamedArray>, source: string): void {
+/**
+ * Copy named weights into the detector's parameters. Returns the problems
+ * (missing, unknown or mismatched tensors, by name and shape); with
+ * `strict` (checkpoints of this very model) any problem is an error instead.
+ */
+export function loadWeights(
+  det: Detector,
+  weights: Map<string, NamedArray>,
+  opts: { source: string; strict: boolean },
+): string[] {
   const problems: string[] = [];
   for (const [name, t] of det.params.entries()) {
     const w = weights.get(name);
     if (!w) {
-      problems.push(`missing ${name} [${t.shape}]`);
+      problems.push(`missing "${name}" [${t.shape}]`);
       continue;
     }
     if (w.shape.join() !== t.shape.join()) {
-      problems.push(`${name}: file has [${w.shape}], model has [${t.shape}]`);
+      problems.push(`"${name}" is [${w.shape}] in the file, [${t.shape}] in the model`);
       continue;
     }
     t.write(w.data);
   }
   const known = new Set(det.params.entries().map(([n]) => n));
-  const unknown = [...weights.keys()].filter((n) => !known.has(n) && !n.startsWith("optim."));
-  if (unknown.length) {
-    problems.push(`unknown tensors: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", ..." : ""}`);
+  for (const [name, w] of weights) {
+    if (!known.has(name) && !name.startsWith("optim.")) problems.push(`unknown "${name}" [${w.shape}]`);
   }
-  if (problems.length && source !== "checkpoint") {
-    console.warn(`Weights from "${source}": ${problems.join("; ")}`);
-  } else if (problems.length) {
-    throw new InputError(`Checkpoint does not match the model: ${problems.join("; ")}`);
+  if (problems.length && opts.strict) {
+    throw new InputError(`Weights in "${opts.source}" do not match the model: ${problems.join("; ")}`);
   }
+  return problems;
 }

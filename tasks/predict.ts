@@ -73,7 +73,8 @@ export const predictStage = defineStage({
     loss.loadState(card.lossState as LossState);
     const det = new Detector(config, card.numClasses, loss.columns, new Rng(1));
     det.build();
-    loadWeights(det, (await readSafetensors(join(p.model, "weights.safetensors"))).tensors, "checkpoint");
+    const weightsPath = join(p.model, "weights.safetensors");
+    loadWeights(det, (await readSafetensors(weightsPath)).tensors, { source: weightsPath, strict: true });
 
     const order = Array.from({ length: dataset.images.count }, (_, i) => i);
     const loader = new BatchLoader({

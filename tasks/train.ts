@@ -133,7 +133,13 @@ export const trainStage = defineStage({
       statsEvery: p.statsEvery,
       initWeights: p.initWeights,
       onStep: (s) => {
-        ctx.progress(s.step, p.iterations, `loss ${s.loss.total.toFixed(3)} ${s.imagesPerSec.toFixed(1)} img/s`);
+        const l = s.loss, f = (x: number) => x.toFixed(3);
+        ctx.progress(
+          s.step,
+          p.iterations,
+          `loss ${f(l.total)} (rpn ${f(l.rpn_cls)}+${f(l.rpn_box)}, cls ${f(l.cls)}, box ${f(l.box)}) ` +
+            `lr ${s.lr.toPrecision(3)} ${s.imagesPerSec.toFixed(1)} img/s`,
+        );
       },
       log: ctx.log,
     });
