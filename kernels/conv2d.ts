@@ -137,15 +137,26 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
     const pre: string[] = [];
     for (let i = 0; i < tm; i += 4) pre.push(`let wc${i >> 2} = min(co0 + ${i}u, ${4 * kp4 - 4}u) / 4u;`);
     for (let i = 0; i < tm; i++) for (let q = 0; q < tn / 4; q++) pre.push(`var a${i}_${q} = vec4<f32>(0.0);`);
+    // Each storage access is a loop over the SIMD lanes: the bias is read once per channel, and rows of whole vec4s
+    // (OW a multiple of 4; ow0 is one too) are stored as vec4s.
+    const vecY = p.OW % 4 === 0;
     const store: string[] = [];
     for (let i = 0; i < tm; i++) {
       store.push(`if (co0 + ${i}u < ${p.K}u) {`);
       store.push(`let yb${i} = ((n * ${p.K}u + co0 + ${i}u) * ${p.OH}u + oh) * ${p.OW}u + ow0;`);
-      const b = p.bias ? ` + Bs[co0 + ${i}u]` : "";
-      for (let j = 0; j < tn; j++) {
-        const y = `Y[yb${i} + ${j}u]`;
-        const v = `${p.accumulate ? `${y} + ` : ""}a${i}_${j >> 2}.${"xyzw"[j & 3]}${b}`;
-        store.push(`if (ow0 + ${j}u < ${p.OW}u) { ${y} = ${v}; }`);
+      if (p.bias) store.push(`let b${i} = Bs[co0 + ${i}u];`);
+      const b = p.bias ? ` + b${i}` : "";
+      if (vecY) {
+        for (let q = 0; q < tn / 4; q++) {
+          const y = `Y[yb${i} / 4u + ${q}u]`;
+          store.push(`if (ow0 + ${4 * q}u < ${p.OW}u) { ${y} = ${p.accumulate ? `${y} + ` : ""}a${i}_${q}${b}; }`);
+        }
+      } else {
+        for (let j = 0; j < tn; j++) {
+          const y = `Y[yb${i} + ${j}u]`;
+          const v = `${p.accumulate ? `${y} + ` : ""}a${i}_${j >> 2}.${"xyzw"[j & 3]}${b}`;
+          store.push(`if (ow0 + ${j}u < ${p.OW}u) { ${y} = ${v}; }`);
+        }
       }
       store.push("}");
     }
@@ -154,7 +165,7 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
       p.wUniform ? `var<uniform> Wq: array<vec4<f32>, ${p.wUniform}>` : "var<storage, read> Wq: array<vec4<f32>>"
     };
 ${p.bias ? "@group(0) @binding(2) var<storage, read> Bs: array<f32>;" : ""}
-@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> Y: array<${vecY ? "vec4<f32>" : "f32"}>;
 @compute @workgroup_size(${wgx})
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   let oh = g.x / ${owb}u;

@@ -5,7 +5,8 @@
  * (both from `padPlanesKernel`). Each invocation owns TM output channels x
  * TC input channels x KW taps of one kernel row and walks the pixels four
  * at a time with vec4 loads; the four lanes of each accumulator are summed
- * at the end. The input gradient needs no kernel of its own: it is
+ * at the end; with `bias`, the same pass sums dY for the bias gradient
+ * (saving a reduction over dY). The input gradient needs no kernel of its own: it is
  * `conv2dKernel` over the zero-inserted, padded dY with the flipped weight.
  */
 import { defineKernel, groups } from "./kernel.ts";
@@ -34,6 +35,11 @@ export interface Conv2dWeightGradParams {
    * Uniform reads whose index is the same across the workgroup are scalar loads on llvmpipe.
    */
   dyChunkRows?: number;
+  /**
+   * Also write the bias gradient, the sum of dY over N x OH x OW, to a buffer [K] bound after dW
+   * (invocations of kernel row 0 and the first input channels add up the dY they read anyway).
+   */
+  bias?: boolean;
   /** Output channels and input channels per invocation; invocations per workgroup. */
   tm?: number;
   tc?: number;
@@ -56,24 +62,38 @@ export const conv2dWeightGradKernel = defineKernel<Conv2dWeightGradParams>({
     for (let i = 0; i < tm; i++) {
       for (let c = 0; c < tc; c++) for (let kw = 0; kw < p.KW; kw++) pre.push(`var a${i}_${c}_${kw} = vec4<f32>(0.0);`);
     }
-    const body: string[] = [];
     const R = p.dyChunkRows ?? 0, q4 = p.OW4 / 4;
-    for (let i = 0; i < tm; i++) body.push(`let d${i} = DY[dr + ko${i} * ${R ? q4 : p.OH * q4}u];`);
-    for (let c = 0; c < tc; c++) {
-      body.push("{");
-      body.push(`let xb = xr + ci${c} * ${p.Hp * (p.Wp / 4)}u;`);
-      for (let v = 0; v < nv; v++) body.push(`let x${v} = X[xb + ${v}u];`);
-      for (let kw = 0; kw < p.KW; kw++) {
-        const e = [0, 1, 2, 3].map((j) => {
-          const o = j * p.sw + kw * p.dw;
-          return `x${o >> 2}.${"xyzw"[o & 3]}`;
-        });
-        body.push(`let v${kw} = vec4<f32>(${e.join(", ")});`);
-        for (let i = 0; i < tm; i++) body.push(`a${i}_${c}_${kw} = fma(d${i}, v${kw}, a${i}_${c}_${kw});`);
+    const body = (() => {
+      const b: string[] = [];
+      for (let i = 0; i < tm; i++) b.push(`let d${i} = DY[dr + ko${i} * ${R ? q4 : p.OH * q4}u];`);
+      if (p.bias) { for (let i = 0; i < tm; i++) b.push(`s${i} += d${i};`); }
+      for (let c = 0; c < tc; c++) {
+        b.push("{");
+        b.push(`let xb = xr + ci${c} * ${p.Hp * (p.Wp / 4)}u;`);
+        for (let v = 0; v < nv; v++) b.push(`let x${v} = X[xb + ${v}u];`);
+        for (let kw = 0; kw < p.KW; kw++) {
+          const e = [0, 1, 2, 3].map((j) => {
+            const o = j * p.sw + kw * p.dw;
+            return `x${o >> 2}.${"xyzw"[o & 3]}`;
+          });
+          b.push(`let v${kw} = vec4<f32>(${e.join(", ")});`);
+          for (let i = 0; i < tm; i++) b.push(`a${i}_${c}_${kw} = fma(d${i}, v${kw}, a${i}_${c}_${kw});`);
+        }
+        b.push("}");
       }
-      body.push("}");
-    }
+      return b.join("\n      ");
+    })();
+    if (p.bias) { for (let i = 0; i < tm; i++) pre.push(`var s${i} = vec4<f32>(0.0);`); }
     const store: string[] = [];
+    if (p.bias) {
+      store.push("if (c0 == 0u && kh == 0u) {");
+      for (let i = 0; i < tm; i++) {
+        const db = `DB[k0 + ${i}u]`;
+        const v = `${R ? `select(0.0, ${db}, U.z != 0u) + ` : ""}dot(s${i}, vec4<f32>(1.0))`;
+        store.push(`if (k0 + ${i}u < ${p.K}u) { ${db} = ${v}; }`);
+      }
+      store.push("}");
+    }
     for (let i = 0; i < tm; i++) {
       for (let c = 0; c < tc; c++) {
         store.push(`if (k0 + ${i}u < ${p.K}u && c0 + ${c}u < ${p.C}u) {`);
@@ -90,7 +110,8 @@ export const conv2dWeightGradKernel = defineKernel<Conv2dWeightGradParams>({
       R ? `var<uniform> DY: array<vec4<f32>, ${R * p.K * q4}>` : "var<storage, read> DY: array<vec4<f32>>"
     };
 @group(0) @binding(2) var<storage, read_write> DW: array<f32>;
-${R ? "@group(0) @binding(3) var<uniform> U: vec4<u32>;" : ""}
+${p.bias ? "@group(0) @binding(3) var<storage, read_write> DB: array<f32>;" : ""}
+${R ? `@group(0) @binding(${p.bias ? 4 : 3}) var<uniform> U: vec4<u32>;` : ""}
 @compute @workgroup_size(${wgx})
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   let kh = g.x / ${cb}u;
@@ -107,7 +128,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: 
     for (var q = 0u; q < ${q4}u; q++) {
       let xr = xrow + q * ${p.sw}u;
       let dr = drow + q;
-      ${body.join("\n      ")}
+      ${body}
     }
   }
   ${store.join("\n  ")}

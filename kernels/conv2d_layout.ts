@@ -32,15 +32,28 @@ export const padPlanesKernel = defineKernel<PadPlanesParams>({
     // Four consecutive outputs per invocation (outW is a multiple of 4): one vec4 store.
     const n = (p.planes * p.outH * p.outW) / 4;
     const mod = (v: string, s: number) => (s === 1 ? "true" : `(${v} % ${s}) == 0`);
+    // Without zeros inserted along rows, and with rows of whole vec4s, the 4 source pixels lie in 2 aligned vec4s
+    // at the same offset for every invocation (x0 is a multiple of 4): 2 vec4 loads instead of 4 scalar ones.
+    const vec = p.sx === 1 && p.inW % 4 === 0;
+    const o = ((-p.left % 4) + 4) % 4, w4 = p.inW / 4;
     const lanes = [0, 1, 2, 3].map((e) =>
-      `{
+      vec
+        ? `v[${e}] = select(0.0, ${
+          o + e < 4 ? `lo[${o + e}]` : `hi[${o + e - 4}]`
+        }, rok && x0 + ${e} >= 0 && x0 + ${e} < ${p.inW});`
+        : `{
     let x = x0 + ${e};
     let sx = x / ${p.sx};
     let ok = rok && x >= 0 && ${mod("x", p.sx)} && sx < ${p.inW};
     v[${e}] = select(0.0, X[rb + u32(clamp(sx, 0, ${p.inW - 1}))], ok);
   }`
     );
-    return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+    const loads = vec
+      ? `let q = (x0 - ${o}) / 4;
+  let lo = X[rb / 4u + u32(clamp(q, 0, ${w4 - 1}))];
+  let hi = X[rb / 4u + u32(clamp(q + 1, 0, ${w4 - 1}))];`
+      : "";
+    return `@group(0) @binding(0) var<storage, read> X: array<${vec ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(1) var<storage, read_write> Y: array<vec4<f32>>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
@@ -54,6 +67,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let rok = y >= 0 && ${mod("y", p.sy)} && sy < ${p.inH};
   let rb = plane * ${p.inH * p.inW}u + u32(clamp(sy, 0, ${p.inH - 1})) * ${p.inW}u;
   var v = vec4<f32>(0.0);
+  ${loads}
   ${lanes.join("\n  ")}
   Y[i] = v;
 }`;

@@ -3,6 +3,9 @@
  * Y[dstOffset + c . dstStrides] = X[srcOffset + c . srcStrides].
  * One kernel covers transpose/permute (permuted source strides), slice
  * (offset source) and concat (offset destination), and their gradients.
+ * When the innermost axis is contiguous on both sides and everything else
+ * is a multiple of 4, it copies vec4s: on llvmpipe each storage load is a
+ * loop over the SIMD lanes, so a vec4 costs little more than one value.
  */
 import { defineKernel, grid1d } from "./kernel.ts";
 
@@ -17,10 +20,28 @@ export interface CopyParams {
 
 const WG = 64;
 
+/** The same copy in units of 4 elements, where the layout allows it; null otherwise. */
+function _asVec4(p: CopyParams): CopyParams | null {
+  const last = p.shape.length - 1;
+  if (last < 0 || p.shape[last] % 4 !== 0 || p.srcStrides[last] !== 1 || p.dstStrides[last] !== 1) return null;
+  const rest = [p.srcOffset, p.dstOffset, ...p.srcStrides.slice(0, last), ...p.dstStrides.slice(0, last)];
+  if (rest.some((v) => v % 4 !== 0)) return null;
+  return {
+    ...p,
+    shape: [...p.shape.slice(0, last), p.shape[last] / 4],
+    srcOffset: p.srcOffset / 4,
+    dstOffset: p.dstOffset / 4,
+    srcStrides: p.srcStrides.map((v, k) => k === last ? 1 : v / 4),
+    dstStrides: p.dstStrides.map((v, k) => k === last ? 1 : v / 4),
+  };
+}
+
 export const copyKernel = defineKernel<CopyParams>({
   name: "strided_copy",
-  wgsl(p) {
-    const t = p.dtype ?? "f32";
+  wgsl(p0) {
+    const v4 = _asVec4(p0);
+    const p = v4 ?? p0;
+    const t = v4 ? `vec4<${p.dtype ?? "f32"}>` : p.dtype ?? "f32";
     const n = p.shape.reduce((a, b) => a * b, 1);
     const idx: string[] = ["var r = i;", `var s = ${p.srcOffset}u;`, `var d = ${p.dstOffset}u;`];
     for (let k = p.shape.length - 1; k >= 0; k--) {
@@ -40,5 +61,5 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   Y[d] = X[s];
 }`;
   },
-  dispatch: (p) => grid1d(p.shape.reduce((a, b) => a * b, 1), WG),
+  dispatch: (p) => grid1d((_asVec4(p) ?? p).shape.reduce((a, b) => a * b, 1), WG),
 });

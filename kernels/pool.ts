@@ -4,7 +4,11 @@
  * forward writes the flat input index of each window's maximum (first one
  * on ties); the backward gathers, for each input pixel, the gradients of
  * the windows whose maximum it was, so no atomics are needed when windows
- * overlap. Global average pooling is `mean(x, [2, 3], true)` (reduce.ts).
+ * overlap. Windows that tile the plane exactly (stride = kernel, no
+ * padding) have cheaper kernels, `maxPoolTiledKernel` and
+ * `maxPoolTiledBackwardKernel`: one invocation per 4 windows of a row, vec4 loads and stores (on llvmpipe each
+ * storage load is a loop over the SIMD lanes, so fewer, wider loads win).
+ * Global average pooling is `mean(x, [2, 3], true)` (reduce.ts).
  */
 import { defineKernel, grid1d } from "./kernel.ts";
 
@@ -90,4 +94,84 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 }`;
   },
   dispatch: (p) => grid1d(p.planes * p.H * p.W, WG),
+});
+
+/** Whether `maxPoolTiledKernel` and `maxPoolTiledBackwardKernel` apply: windows tile the plane exactly, 4 windows per vec4 of outputs. */
+export function maxPoolTiles(p: MaxPoolParams): boolean {
+  return p.sh === p.KH && p.sw === p.KW && p.ph === 0 && p.pw === 0 && p.H === p.OH * p.KH &&
+    p.W === p.OW * p.KW && p.OW % 4 === 0;
+}
+
+export const maxPoolTiledKernel = defineKernel<MaxPoolParams>({
+  name: "max_pool2d_tiled",
+  wgsl(p) {
+    // Invocation (plane, output row, q) pools windows 4q .. 4q + 3 of that row from KH rows of 4 * KW pixels.
+    const q4 = p.OW / 4, n = p.planes * p.OH * q4;
+    const lines: string[] = [];
+    for (let kh = 0; kh < p.KH; kh++) {
+      lines.push(`{ let r = (row * ${p.KH}u + ${kh}u) * ${p.W / 4}u + q * ${p.KW}u;`);
+      for (let v = 0; v < p.KW; v++) lines.push(`let x${v} = X[r + ${v}u];`);
+      for (let j = 0; j < 4; j++) {
+        for (let kw = 0; kw < p.KW; kw++) {
+          const x = j * p.KW + kw, c = "xyzw"[j];
+          // Strictly greater keeps the first maximum in row-major window order, as the general kernel does.
+          const v = `x${x >> 2}.${"xyzw"[x & 3]}`, at = `r * 4u + ${x}u`;
+          lines.push(
+            kh === 0 && kw === 0
+              ? `m.${c} = ${v}; a.${c} = ${at};`
+              : `if (${v} > m.${c}) { m.${c} = ${v}; a.${c} = ${at}; }`,
+          );
+        }
+      }
+      lines.push("}");
+    }
+    return `@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> Y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> A: array<vec4<u32>>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.x + g.y * ${65535 * WG}u;
+  if (i >= ${n}u) { return; }
+  let q = i % ${q4}u;
+  let row = i / ${q4}u;
+  var m = vec4<f32>(0.0);
+  var a = vec4<u32>(0u);
+  ${lines.join("\n  ")}
+  Y[i] = m;
+  A[i] = a;
+}`;
+  },
+  dispatch: (p) => grid1d((p.planes * p.OH * p.OW) / 4, WG),
+});
+
+export const maxPoolTiledBackwardKernel = defineKernel<MaxPoolParams>({
+  name: "max_pool2d_tiled_backward",
+  wgsl(p) {
+    // Invocation (plane, input row, q) writes the 4 * KW input pixels under windows 4q .. 4q + 3 of that row.
+    const q4 = p.OW / 4, n = p.planes * p.H * q4;
+    const stores: string[] = [];
+    for (let v = 0; v < p.KW; v++) {
+      const e = [0, 1, 2, 3].map((k) => {
+        const x = 4 * v + k, j = "xyzw"[Math.floor(x / p.KW)];
+        return `select(0.0, d.${j}, a.${j} == base + ${x}u)`;
+      });
+      stores.push(`DX[i * ${p.KW}u + ${v}u] = vec4<f32>(${e.join(", ")});`);
+    }
+    return `@group(0) @binding(0) var<storage, read> DY: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> A: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> DX: array<vec4<f32>>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.x + g.y * ${65535 * WG}u;
+  if (i >= ${n}u) { return; }
+  let q = i % ${q4}u;
+  let row = i / ${q4}u;
+  let o = ((row / ${p.H}u) * ${p.OH}u + (row % ${p.H}u) / ${p.KH}u) * ${q4}u + q;
+  let a = A[o];
+  let d = DY[o];
+  let base = i * ${4 * p.KW}u;
+  ${stores.join("\n  ")}
+}`;
+  },
+  dispatch: (p) => grid1d((p.planes * p.H * p.OW) / 4, WG),
 });

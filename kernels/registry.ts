@@ -22,6 +22,7 @@ import * as nms from "./nms.ts";
 import * as optim from "./optim.ts";
 import * as pool from "./pool.ts";
 import * as reduce from "./reduce.ts";
+import * as relu from "./relu.ts";
 import * as roiAlign from "./roi_align.ts";
 import * as smoothL1 from "./smooth_l1.ts";
 import * as softmax from "./softmax.ts";
@@ -52,6 +53,7 @@ const MODULES: Record<string, Record<string, unknown>> = {
   "optim.ts": optim,
   "pool.ts": pool,
   "reduce.ts": reduce,
+  "relu.ts": relu,
   "roi_align.ts": roiAlign,
   "smooth_l1.ts": smoothL1,
   "softmax.ts": softmax,

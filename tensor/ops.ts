@@ -12,6 +12,7 @@ import {
 } from "../kernels/map.ts";
 import { reducedShape, reduceKernel } from "../kernels/reduce.ts";
 import { gemmKernel } from "../kernels/gemm.ts";
+import { reluKernel } from "../kernels/relu.ts";
 import { f32 } from "../kernels/kernel.ts";
 import { backwardWith, record } from "./autograd.ts";
 import { rt, type Shape, sizeOf, Tensor } from "./tensor.ts";
@@ -125,9 +126,21 @@ export function neg(x: Tensor): Tensor {
   return scale(x, -1);
 }
 
+/** Sizes that are a multiple of 4 take the vec4 kernel (kernels/relu.ts), others the generic map. */
+function reluRaw(inputs: Tensor[], backward: boolean): Tensor {
+  const x = inputs[0];
+  if (x.size % 4 !== 0 || x.size === 0 || inputs.some((t) => t.shape.join() !== x.shape.join())) {
+    return backward ? mapRaw("select(0.0, x1, x0 > 0.0)", inputs) : mapRaw("max(x0, 0.0)", inputs);
+  }
+  const out = new Tensor(x.shape);
+  const n = x.size;
+  rt().dispatch(reluKernel, { n, backward }, [...inputs.map((t) => t.buffer), out.buffer], new Uint32Array([n / 4]));
+  return out;
+}
+
 export function relu(x: Tensor): Tensor {
-  const out = mapRaw("max(x0, 0.0)", [x]);
-  return record(out, "relu", [x], (g) => [mapRaw("select(0.0, x0, x1 > 0.0)", [g, x])]);
+  const out = reluRaw([x], false);
+  return record(out, "relu", [x], (g) => [reluRaw([x, g], true)]);
 }
 
 export function sigmoid(x: Tensor): Tensor {

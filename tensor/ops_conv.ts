@@ -10,7 +10,7 @@ import {
   convOutSize,
   paddedWidth,
 } from "../kernels/conv2d.ts";
-import { conv2dWeightGradKernel } from "../kernels/conv2d_grad.ts";
+import { conv2dWeightGradKernel, type Conv2dWeightGradParams } from "../kernels/conv2d_grad.ts";
 import { convWeightCols, convWeightKernel, padPlanesKernel } from "../kernels/conv2d_layout.ts";
 import { record } from "./autograd.ts";
 import { contiguousStrides, sum, zeros } from "./ops.ts";
@@ -55,6 +55,22 @@ function weightLayout(w: Tensor, flip: boolean): Tensor {
 
 let uniformScratch: GPUBuffer | null = null;
 
+/**
+ * Choices of how convolutions run, for benchmarks and tests that need a
+ * particular path. `weightGradMinChunkFlop`: weight-gradient work per
+ * 64 KiB chunk of dY below which dY is read from storage in one dispatch
+ * rather than streamed through the uniform buffer, one dispatch per chunk
+ * (each dispatch costs llvmpipe ~0.1-0.2 ms of its own: the tiny CNN's
+ * layers, 1-9 MFLOP per chunk, are faster from storage; bench/conv_bench.ts's
+ * layer, 19 MFLOP per chunk, is faster in chunks).
+ *
+ * @example
+ * ```ts
+ * conv2dTuning.weightGradMinChunkFlop = 0; // always stream dY through the uniform buffer where a row fits
+ * ```
+ */
+export const conv2dTuning = { weightGradMinChunkFlop: 16e6 };
+
 /** Bytes of a uniform binding: WebGPU guarantees 64 KiB. */
 function uniformBytes(): number {
   return Math.min(65536, rt().device.limits.maxUniformBufferBindingSize);
@@ -62,7 +78,9 @@ function uniformBytes(): number {
 
 /**
  * The one uniform buffer that weight and dY chunks stream through. Sharing
- * it is safe: the queue runs copies and dispatches in order.
+ * it is safe: the queue runs copies and dispatches in order. (Binding
+ * several 64 KiB uniform buffers to one dispatch, to cut dispatches, crashed
+ * Deno's WebGPU with heap corruption in about 1 run in 14 on llvmpipe.)
  */
 function uniformScratchBuffer(): GPUBuffer {
   uniformScratch ??= rt().device.createBuffer({
@@ -149,36 +167,56 @@ function dyRows(dy: Tensor, OW4: number): Tensor {
 
 /**
  * dW from the input (padded again here, so the forward keeps no extra buffer
- * alive) and dY. When a row of dY (all channels) fits, dY streams through
- * the uniform scratch buffer in chunks of rows, one dispatch per chunk.
+ * alive) and dY. When a row of dY (all channels) fits and a chunk holds
+ * enough work (`conv2dTuning`), dY streams through the uniform scratch
+ * buffer in chunks of rows, one dispatch per chunk.
  */
-function conv2dWeightGrad(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
+function conv2dWeightGrad(x: Tensor, dy: Tensor, g: ConvGeometry, withBias: boolean): [Tensor, Tensor | null] {
   const [OH, OW] = convOutSize(g);
   const OW4 = Math.ceil(OW / 4) * 4;
   const Wp = paddedWidth({ minWidth: g.W + 2 * g.pw, OW: OW4, tn: 4, sw: g.sw, KW: g.KW, dw: g.dw });
   const Hp = g.H + 2 * g.ph;
   const xp = padPlanes(x, { outH: Hp, outW: Wp, top: g.ph, left: g.pw });
   const dw = new Tensor([g.K, g.C, g.KH, g.KW]);
-  const p = { N: g.N, C: g.C, K: g.K, Hp, Wp, OH, OW4, KH: g.KH, KW: g.KW, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw };
+  const db = withBias ? new Tensor([g.K]) : null;
+  const dwBufs = db ? [dw.buffer, db.buffer] : [dw.buffer];
+  const p: Conv2dWeightGradParams = {
+    bias: withBias,
+    N: g.N,
+    C: g.C,
+    K: g.K,
+    Hp,
+    Wp,
+    OH,
+    OW4,
+    KH: g.KH,
+    KW: g.KW,
+    sh: g.sh,
+    sw: g.sw,
+    dh: g.dh,
+    dw: g.dw,
+  };
   const rowBytes = g.K * OW4 * 4;
-  const chunkRows = Math.min(Math.floor(uniformBytes() / rowBytes), g.N * OH);
-  if (chunkRows === 0) {
+  const rows = g.N * OH;
+  const chunkRows = Math.min(Math.floor(uniformBytes() / rowBytes), rows);
+  const chunkFlop = 2 * chunkRows * OW * g.K * g.C * g.KH * g.KW;
+  if (chunkRows === 0 || chunkFlop < conv2dTuning.weightGradMinChunkFlop) {
     const dy4 = padPlanes(dy, { outH: OH, outW: OW4, top: 0, left: 0 });
-    rt().dispatch(conv2dWeightGradKernel, p, [xp.buffer, dy4.buffer, dw.buffer]);
+    rt().dispatch(conv2dWeightGradKernel, p, [xp.buffer, dy4.buffer, ...dwBufs]);
     if (dy4 !== dy) dy4.dispose();
   } else {
-    const rows = dyRows(dy, OW4);
+    const dyr = dyRows(dy, OW4);
     const scratch = uniformScratchBuffer();
-    for (let r0 = 0; r0 < g.N * OH; r0 += chunkRows) {
-      const n = Math.min(chunkRows, g.N * OH - r0);
-      rt().copy(rows.buffer, scratch, n * rowBytes, r0 * rowBytes, 0);
+    for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+      const n = Math.min(chunkRows, rows - r0);
+      rt().copy(dyr.buffer, scratch, n * rowBytes, r0 * rowBytes, 0);
       const u = new Uint32Array([r0, n, r0 > 0 ? 1 : 0, 0]);
-      rt().dispatch(conv2dWeightGradKernel, { ...p, dyChunkRows: chunkRows }, [xp.buffer, scratch, dw.buffer], u);
+      rt().dispatch(conv2dWeightGradKernel, { ...p, dyChunkRows: chunkRows }, [xp.buffer, scratch, ...dwBufs], u);
     }
-    rows.dispose();
+    dyr.dispose();
   }
   if (xp !== x) xp.dispose();
-  return dw;
+  return [dw, db];
 }
 
 /**
@@ -213,9 +251,11 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   }
   const out = conv2dRaw(x, w, bias, g);
   const inputs = bias ? [x, w, bias] : [x, w];
-  return record(out, "conv2d", inputs, (dy) => [
-    x.requiresGrad ? conv2dInputGrad(dy, w, g) : null,
-    w.requiresGrad ? conv2dWeightGrad(x, dy, g) : null,
-    bias?.requiresGrad ? sum(dy, [0, 2, 3]) : null,
-  ]);
+  return record(out, "conv2d", inputs, (dy) => {
+    const dx = x.requiresGrad ? conv2dInputGrad(dy, w, g) : null;
+    // The weight-gradient kernel sums dY for the bias gradient as it goes.
+    const withBias = !!bias?.requiresGrad;
+    const [dw, db] = w.requiresGrad ? conv2dWeightGrad(x, dy, g, withBias) : [null, null];
+    return [dx, dw, withBias ? db ?? sum(dy, [0, 2, 3]) : null];
+  });
 }

@@ -4,7 +4,14 @@
  * global average pooling, nearest 2x upsampling, group normalization,
  * softmax and log-softmax over the last axis.
  */
-import { maxPoolBackwardKernel, maxPoolKernel, type MaxPoolParams } from "../kernels/pool.ts";
+import {
+  maxPoolBackwardKernel,
+  maxPoolKernel,
+  type MaxPoolParams,
+  maxPoolTiledBackwardKernel,
+  maxPoolTiledKernel,
+  maxPoolTiles,
+} from "../kernels/pool.ts";
 import { upsampleNearest2xBackwardKernel, upsampleNearest2xKernel } from "../kernels/upsample.ts";
 import {
   groupNormApplyKernel,
@@ -62,12 +69,13 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: MaxPool2dOptions = {}):
   const p: MaxPoolParams = { planes: N * C, H, W, OH, OW, KH, KW, sh, sw, ph, pw };
   const out = new Tensor([N, C, OH, OW]);
   const arg = new Tensor([N, C, OH, OW], "u32");
-  rt().dispatch(maxPoolKernel, p, [x.buffer, out.buffer, arg.buffer]);
+  rt().dispatch(maxPoolTiles(p) ? maxPoolTiledKernel : maxPoolKernel, p, [x.buffer, out.buffer, arg.buffer]);
   // The argmax lives as long as the graph that may need it.
   if (!x.requiresGrad) arg.dispose();
   return record(out, "maxPool2d", [x], (g) => {
     const gx = new Tensor(x.shape);
-    rt().dispatch(maxPoolBackwardKernel, p, [g.buffer, arg.buffer, gx.buffer]);
+    const kernel = maxPoolTiles(p) ? maxPoolTiledBackwardKernel : maxPoolBackwardKernel;
+    rt().dispatch(kernel, p, [g.buffer, arg.buffer, gx.buffer]);
     return [gx];
   });
 }

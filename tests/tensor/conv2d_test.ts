@@ -2,7 +2,7 @@ import { assertClose, gpuTest, numericGrad, randomArray, read64, rng } from "../
 import { poisonPool } from "./_poison.ts";
 import { Tensor, tidy } from "../../tensor/tensor.ts";
 import { backward } from "../../tensor/ops.ts";
-import { conv2d } from "../../tensor/ops_conv.ts";
+import { conv2d, conv2dTuning } from "../../tensor/ops_conv.ts";
 
 interface Case {
   N: number;
@@ -16,6 +16,19 @@ interface Case {
   padding: [number, number];
   dilation: [number, number];
   bias: boolean;
+  /** Stream dY through the uniform buffer however little work a chunk holds. */
+  chunked?: boolean;
+}
+
+/** Run `fn` with the tuning a case asks for, restoring the defaults after. */
+function withTuning<T>(c: Case, fn: () => T): T {
+  const saved = { ...conv2dTuning };
+  if (c.chunked) conv2dTuning.weightGradMinChunkFlop = 0;
+  try {
+    return fn();
+  } finally {
+    Object.assign(conv2dTuning, saved);
+  }
 }
 
 const CASES: Case[] = [
@@ -28,8 +41,57 @@ const CASES: Case[] = [
   { N: 1, C: 2, H: 4, W: 5, K: 3, KH: 1, KW: 1, stride: [2, 1], padding: [1, 1], dilation: [1, 1], bias: true },
   // Cin and Cout large enough that the weight is split into several 64 KiB uniform chunks.
   { N: 1, C: 30, H: 4, W: 5, K: 64, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: true },
+  // The same with rows of whole vec4s: the second chunk adds into vec4 outputs.
+  {
+    N: 1,
+    C: 30,
+    H: 3,
+    W: 8,
+    K: 64,
+    KH: 3,
+    KW: 3,
+    stride: [1, 1],
+    padding: [1, 1],
+    dilation: [1, 1],
+    bias: true,
+  },
   // dY rows stream through the uniform buffer in two chunks, the second partial.
-  { N: 1, C: 1, H: 20, W: 7, K: 128, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: false },
+  {
+    N: 1,
+    C: 1,
+    H: 20,
+    W: 7,
+    K: 128,
+    KH: 3,
+    KW: 3,
+    stride: [1, 1],
+    padding: [1, 1],
+    dilation: [1, 1],
+    bias: false,
+    chunked: true,
+  },
+  // The same with a bias: the second chunk adds into the weight and bias gradients.
+  {
+    N: 1,
+    C: 1,
+    H: 20,
+    W: 7,
+    K: 128,
+    KH: 3,
+    KW: 3,
+    stride: [1, 1],
+    padding: [1, 1],
+    dilation: [1, 1],
+    bias: true,
+    chunked: true,
+  },
+  // Rows of whole vec4s: padding loads 2 aligned vec4s per 4 pixels (offsets 1 and 2), and the input gradient crops.
+  { N: 2, C: 3, H: 6, W: 12, K: 4, KH: 3, KW: 3, stride: [1, 1], padding: [1, 3], dilation: [1, 1], bias: true },
+  { N: 1, C: 2, H: 5, W: 8, K: 3, KH: 3, KW: 5, stride: [1, 1], padding: [1, 2], dilation: [1, 1], bias: true },
+  // A first layer: few input channels, 16 or more output channels (not a multiple of the 8-channel tiles), stride 1
+  // and 2.
+  { N: 2, C: 3, H: 10, W: 12, K: 16, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: true },
+  { N: 2, C: 3, H: 11, W: 13, K: 17, KH: 3, KW: 3, stride: [2, 2], padding: [1, 1], dilation: [1, 1], bias: false },
   // A dY row too wide for a uniform buffer: the weight gradient reads dY from storage.
   { N: 1, C: 1, H: 2, W: 260, K: 64, KH: 1, KW: 3, stride: [1, 1], padding: [0, 1], dilation: [1, 1], bias: false },
   // A weight row (KH*KW*Cout) too large for a uniform buffer: the forward reads the weight from storage.
@@ -82,11 +144,12 @@ gpuTest("conv2d() matches a float64 convolution for strides, padding, dilation a
     const b = c.bias ? randomArray(r, c.K) : null;
     const want = conv64(c, x, w, b);
     poisonPool(want.length);
-    const got = await tidy(() => {
-      const tb = b ? Tensor.from(b, [c.K]) : null;
-      const opts = { bias: tb, stride: c.stride, padding: c.padding, dilation: c.dilation };
-      return conv2d(Tensor.from(x, [c.N, c.C, c.H, c.W]), Tensor.from(w, [c.K, c.C, c.KH, c.KW]), opts);
-    }).toArray();
+    const got = await withTuning(c, () =>
+      tidy(() => {
+        const tb = b ? Tensor.from(b, [c.K]) : null;
+        const opts = { bias: tb, stride: c.stride, padding: c.padding, dilation: c.dilation };
+        return conv2d(Tensor.from(x, [c.N, c.C, c.H, c.W]), Tensor.from(w, [c.K, c.C, c.KH, c.KW]), opts);
+      })).toArray();
     // f32 sums of C*KH*KW products of magnitude <= 1: rounding grows like sqrt(terms) * 6e-8.
     const terms = c.C * c.KH * c.KW;
     assertClose(got, want, { rtol: 1e-5, atol: 2e-6 * Math.sqrt(terms) }, `conv2d ${describe(c)}`);
@@ -108,15 +171,16 @@ gpuTest("conv2d() gradients of x, w and bias match finite differences", async ()
     const tb = Tensor.from(b, [c.K]).requireGrad();
     poisonPool(x.length);
     poisonPool(w.length);
-    tidy(() => {
-      const y = conv2d(tx, tw, {
-        bias: c.bias ? tb : null,
-        stride: c.stride,
-        padding: c.padding,
-        dilation: c.dilation,
-      });
-      backward(y, Tensor.from(seed, y.shape));
-    });
+    withTuning(c, () =>
+      tidy(() => {
+        const y = conv2d(tx, tw, {
+          bias: c.bias ? tb : null,
+          stride: c.stride,
+          padding: c.padding,
+          dilation: c.dilation,
+        });
+        backward(y, Tensor.from(seed, y.shape));
+      }));
     // L is linear in every entry, so a random sample of entries checks as much as all of them.
     const pick = (n: number) => n <= 150 ? undefined : Array.from({ length: 150 }, () => r.int(n));
     const ix = pick(x.length), iw = pick(w.length);

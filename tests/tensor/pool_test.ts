@@ -33,6 +33,9 @@ gpuTest("maxPool2d() matches float64 with overlapping, padded and strided window
     [[2, 3, 7, 9], [3, 3, 2, 2, 1, 1]],
     [[1, 2, 8, 6], [2, 2, 2, 2, 0, 0]],
     [[2, 1, 5, 11], [3, 2, 1, 3, 1, 0]],
+    // Windows that tile the plane, 4 per vec4 (the tiled backward).
+    [[2, 3, 6, 16], [2, 2, 2, 2, 0, 0]],
+    [[1, 2, 9, 12], [3, 3, 3, 3, 0, 0]],
   ];
   for (const [shape, win] of cases) {
     const x = randomArray(r, shape.reduce((a, b) => a * b, 1));
