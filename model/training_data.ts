@@ -17,6 +17,7 @@ export interface TrainingDataOptions {
   repeatThreshold: number | null;
   augment?: Partial<AugmentOptions>;
   workers?: number;
+  /** "throw" (default) on a missing or corrupt image, or "skip" it and count it in `skipped`. */
   onBadImage?: "throw" | "skip";
 }
 
@@ -32,7 +33,9 @@ export function toTrainingBatch(b: LoaderBatch): TrainingBatch {
   return { batch, targets: b.boxes.map((boxes, i) => ({ boxes, labels: b.labels[i] })) };
 }
 
-export function trainingData(o: TrainingDataOptions): BatchSource & { epochSize: number } {
+export function trainingData(
+  o: TrainingDataOptions,
+): BatchSource & { epochSize: number; readonly skipped: number } {
   const ds = o.dataset;
   const annotated: number[] = [];
   for (let i = 0; i < ds.images.count; i++) if (ds.images.annStart[i + 1] > ds.images.annStart[i]) annotated.push(i);
@@ -53,7 +56,15 @@ export function trainingData(o: TrainingDataOptions): BatchSource & { epochSize:
     }
     return order;
   };
+  // Images skipped as undecodable ("skip"): by loaders already closed, and by the open ones so far.
+  let skippedClosed = 0;
+  const open = new Set<BatchLoader>();
   return {
+    get skipped() {
+      let n = skippedClosed;
+      for (const l of open) n += l.skipped;
+      return n;
+    },
     numClasses: ds.categories.count,
     epochSize: epochOrder(0).length,
     epochOrder,
@@ -67,13 +78,21 @@ export function trainingData(o: TrainingDataOptions): BatchSource & { epochSize:
         seed,
         onBadImage: o.onBadImage,
       });
+      open.add(loader);
+      const finish = () => {
+        if (open.delete(loader)) skippedClosed += loader.skipped;
+      };
       const it = loader[Symbol.asyncIterator]();
       const out = {
         async next(): Promise<IteratorResult<TrainingBatch>> {
           const r = await it.next();
+          if (r.done) finish();
           return r.done ? { done: true, value: undefined } : { done: false, value: toTrainingBatch(r.value) };
         },
-        close: () => loader.close(),
+        close: () => {
+          finish();
+          return loader.close();
+        },
         [Symbol.asyncIterator]() {
           return out;
         },

@@ -46,6 +46,8 @@ export const trainParams = z.strictObject({
   /** Local safetensors weights to start from (e.g. a converted pretrained backbone). */
   initWeights: z.string().optional(),
   workers: z.int().nonnegative().optional(),
+  /** A missing or corrupt image: "throw" stops the run naming the file; "skip" leaves it out and counts it. */
+  onBadImage: z.enum(["throw", "skip"]).default("throw"),
 });
 export type TrainParams = z.infer<typeof trainParams>;
 
@@ -112,6 +114,7 @@ export const trainStage = defineStage({
       repeatThreshold: p.repeatFactor,
       augment: { shortSides: p.shortSides, maxSize: p.maxSize, flipProbability: p.flipProbability },
       workers: p.workers,
+      onBadImage: p.onBadImage,
     });
     ctx.log(
       `${numClasses} categories, ${data.epochSize} images per epoch, ${p.iterations} steps of ${p.batchSize}` +
@@ -143,6 +146,7 @@ export const trainStage = defineStage({
       },
       log: ctx.log,
     });
+    if (data.skipped > 0) ctx.log(`${data.skipped} images could not be decoded and were skipped (onBadImage: skip)`);
     // The final weights, log and statistics go to the stage's output folder.
     const latest = JSON.parse(await Deno.readTextFile(join(r.checkpointDir, "latest.json")));
     const weights = join(ctx.outDir, "weights.safetensors");
