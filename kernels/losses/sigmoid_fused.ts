@@ -5,7 +5,8 @@
  * weights), and leaves per-(row chunk, column) partial sums of the loss and
  * of the positive/negative gradient magnitudes for `lossColumnsKernel`.
  *
- * One invocation owns one column over a chunk of rows: reads along a
+ * One invocation owns one column (or four adjacent ones, with vec4 loads,
+ * where a row is a whole number of vec4s) over a chunk of rows: reads along a
  * workgroup are contiguous, per-column constants (EQL v2 weights from the
  * state before the step, EFL's gamma_j) are computed once, and the
  * per-category sums need no float atomics, so results are deterministic.
@@ -28,46 +29,48 @@ export function lossChunks(rows: number, rowsPerChunk: number): number {
   return Math.max(1, Math.ceil(rows / rowsPerChunk));
 }
 
-function columnSetup(cfg: SigmoidFusedParams["cfg"]): string {
+/** Per-column constants of column `j`, named with suffix `s` (one set per column an invocation owns). */
+function columnSetup(cfg: SigmoidFusedParams["cfg"], j = "j", s = ""): string {
   const c = cfg.numClasses;
   switch (cfg.kind) {
     case "eqlv2":
-      return `var pw = 1.0; var nw = 1.0;
-  if (j < ${c}u) {
-    nw = 1.0 / (1.0 + exp(-${f32(cfg.gamma)} * (S[${2 * c}u + j] - ${f32(cfg.mu)})));
-    pw = 1.0 + ${f32(cfg.alpha)} * (1.0 - nw);
+      return `var pw${s} = 1.0; var nw${s} = 1.0;
+  if (${j} < ${c}u) {
+    nw${s} = 1.0 / (1.0 + exp(-${f32(cfg.gamma)} * (S[${2 * c}u + ${j}] - ${f32(cfg.mu)})));
+    pw${s} = 1.0 + ${f32(cfg.alpha)} * (1.0 - nw${s});
   }`;
     case "eql":
-      return `let rare = P[j];`;
+      return `let rare${s} = P[${j}];`;
     case "federated":
-      return `let mask = select(0.0, P[min(j, ${c - 1}u)], j < ${c}u);`;
+      return `let mask${s} = select(0.0, P[min(${j}, ${c - 1}u)], ${j} < ${c}u);`;
     case "efl":
-      return `let gj = ${f32(cfg.gamma)} + ${f32(cfg.s)} * (1.0 - S[${2 * c}u + min(j, ${c - 1}u)]);
-  let wf = gj / ${f32(cfg.gamma)};`;
+      return `let gj${s} = ${f32(cfg.gamma)} + ${f32(cfg.s)} * (1.0 - S[${2 * c}u + min(${j}, ${c - 1}u)]);
+  let wf${s} = gj${s} / ${f32(cfg.gamma)};`;
     case "focal":
-      return `let gj = ${f32(cfg.gamma)}; let wf = 1.0;`;
+      return `let gj${s} = ${f32(cfg.gamma)}; let wf${s} = 1.0;`;
     case "bce":
       return "";
   }
 }
 
-function elementBody(cfg: SigmoidFusedParams["cfg"]): string {
+/** One element's weight w, loss l, gradient g and statistic st, from the column constants named with suffix `s`. */
+function elementBody(cfg: SigmoidFusedParams["cfg"], s = ""): string {
   const c = cfg.numClasses;
   if (cfg.kind === "focal" || cfg.kind === "efl") {
     return `let a = select(${f32(1 - cfg.alpha)}, ${f32(cfg.alpha)}, is_t);
       let pt = select(sp.y, sp.x, is_t);
       let m = select(sp.x, sp.y, is_t);
-      let mg = powg(m, gj);
-      w = wf * a * mg;
+      let mg = powg(m, gj${s});
+      w = wf${s} * a * mg;
       l = w * bce;
-      g = wf * select(1.0, -1.0, is_t) * a * mg * (gj * pt * bce + m);
+      g = wf${s} * select(1.0, -1.0, is_t) * a * mg * (gj${s} * pt * bce + m);
       st = ${cfg.kind === "efl" ? "abs(g) * u.scale" : "abs(g)"};`;
   }
   const weight = {
     bce: "1.0",
-    eqlv2: "select(nw, pw, is_t)",
-    eql: `1.0 - select(0.0, 1.0, lab < ${c}) * rare * (1.0 - t)`,
-    federated: "mask",
+    eqlv2: `select(nw${s}, pw${s}, is_t)`,
+    eql: `1.0 - select(0.0, 1.0, lab < ${c}) * rare${s} * (1.0 - t)`,
+    federated: `mask${s}`,
   }[cfg.kind];
   return `w = ${weight};
       l = w * bce;
@@ -75,22 +78,101 @@ function elementBody(cfg: SigmoidFusedParams["cfg"]): string {
       st = abs(g);`;
 }
 
-export const sigmoidFusedKernel = defineKernel<SigmoidFusedParams>({
-  name: "loss_sigmoid_fused",
-  wgsl(p) {
-    const { cfg, rows, rowsPerChunk: R } = p;
-    const cols = cfg.columns, c = cfg.numClasses;
-    return `${SIGMOID_WGSL}
-struct U { scale: f32 }
-@group(0) @binding(0) var<storage, read> X: array<f32>;
+/** The element math shared by both layouts: from x, lab and j to w, l, g, st. */
+function elementMath(cfg: SigmoidFusedParams["cfg"], s: string): string {
+  return `let is_t = lab == i32(j);
+    let t = select(0.0, 1.0, is_t);
+    let sp = sigmoid_parts(x);
+    let bce = max(x, 0.0) - x * t + sp.z;
+    let d = select(sp.x, -sp.y, is_t);
+    var w = 1.0; var l = 0.0; var g = 0.0; var st = 0.0;
+    ${elementBody(cfg, s)}`;
+}
+
+const BINDINGS = (vec: boolean) => {
+  const t = vec ? "vec4<f32>" : "f32";
+  return `struct U { scale: f32 }
+@group(0) @binding(0) var<storage, read> X: array<${t}>;
 @group(0) @binding(1) var<storage, read> L: array<i32>;
 @group(0) @binding(2) var<storage, read> S: array<f32>;
 @group(0) @binding(3) var<storage, read> P: array<f32>;
-@group(0) @binding(4) var<storage, read_write> G: array<f32>;
-@group(0) @binding(5) var<storage, read_write> W: array<f32>;
+@group(0) @binding(4) var<storage, read_write> G: array<${t}>;
+@group(0) @binding(5) var<storage, read_write> W: array<${t}>;
 @group(0) @binding(6) var<storage, read_write> Part: array<f32>;
 @group(0) @binding(7) var<storage, read_write> Flag: array<atomic<u32>>;
-@group(0) @binding(8) var<uniform> u: U;
+@group(0) @binding(8) var<uniform> u: U;`;
+};
+
+/** Columns per invocation: 4 (vec4 loads and stores) where a row is a whole number of vec4s, else 1. */
+export function sigmoidFusedWidth(columns: number): 1 | 4 {
+  return columns % 4 === 0 ? 4 : 1;
+}
+
+/**
+ * The vec4 layout: each invocation owns 4 adjacent columns, so a row costs one load of
+ * the logits, one of the label and one store of the gradient per 4 elements (on llvmpipe
+ * each storage access is a loop over the SIMD lanes, so the count of accesses is the cost).
+ */
+function vec4Wgsl(p: SigmoidFusedParams): string {
+  const { cfg, rows, rowsPerChunk: R } = p;
+  const cols = cfg.columns, c = cfg.numClasses, q4 = cols / 4;
+  const setup: string[] = [];
+  const body: string[] = [];
+  for (let q = 0; q < 4; q++) {
+    setup.push(`let j_${q} = j0 + ${q}u;`, columnSetup(cfg, `j_${q}`, `_${q}`));
+    body.push(`{
+    let j = j_${q};
+    let x = xv[${q}];
+    if (not_finite(x)) { bad = min(bad, k4 * 4u + ${q}u); }
+    ${elementMath(cfg, `_${q}`)}
+    acc_l[${q}] += l;
+    if (is_t) { acc_p[${q}] += st; } else { acc_n[${q}] += st; }
+    gv[${q}] = u.scale * g;
+    wv[${q}] = w;
+    }`);
+  }
+  return `${SIGMOID_WGSL}
+${BINDINGS(true)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let j4 = gid.x;
+  let chunk = gid.y;
+  if (j4 >= ${q4}u) { return; }
+  if (j4 == 0xffffffffu) { W[0] = vec4<f32>(S[0] + P[0]); }
+  let j0 = j4 * 4u;
+  ${setup.join("\n  ")}
+  var acc_l = vec4<f32>(0.0); var acc_p = vec4<f32>(0.0); var acc_n = vec4<f32>(0.0);
+  var bad = 0xffffffffu;
+  let i1 = min(chunk * ${R}u + ${R}u, ${rows}u);
+  for (var i = chunk * ${R}u; i < i1; i++) {
+    let k4 = i * ${q4}u + j4;
+    let xv = X[k4];
+    let lab = L[i];
+    if (j4 == 0u && (lab < 0 || lab > ${c})) { atomicMin(&Flag[1], i); }
+    var gv = vec4<f32>(0.0); var wv = vec4<f32>(0.0);
+    ${body.join("\n    ")}
+    G[k4] = gv;
+    ${p.writeWeights ? "W[k4] = wv;" : ""}
+  }
+  if (bad != 0xffffffffu) { atomicMin(&Flag[0], bad); }
+  let b = chunk * ${3 * cols}u + j0;
+  for (var q = 0u; q < 4u; q++) {
+    let real = j0 + q < ${c}u;
+    Part[b + q] = acc_l[q];
+    Part[b + q + ${cols}u] = select(0.0, acc_p[q], real);
+    Part[b + q + ${2 * cols}u] = select(0.0, acc_n[q], real);
+  }
+}`;
+}
+
+export const sigmoidFusedKernel = defineKernel<SigmoidFusedParams>({
+  name: "loss_sigmoid_fused",
+  wgsl(p) {
+    if (sigmoidFusedWidth(p.cfg.columns) === 4) return vec4Wgsl(p);
+    const { cfg, rows, rowsPerChunk: R } = p;
+    const cols = cfg.columns, c = cfg.numClasses;
+    return `${SIGMOID_WGSL}
+${BINDINGS(false)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let j = gid.x;
@@ -108,13 +190,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let lab = L[i];
     if (j == 0u && (lab < 0 || lab > ${c})) { atomicMin(&Flag[1], i); }
     if (not_finite(x)) { bad = min(bad, k); }
-    let is_t = lab == i32(j);
-    let t = select(0.0, 1.0, is_t);
-    let sp = sigmoid_parts(x);
-    let bce = max(x, 0.0) - x * t + sp.z;
-    let d = select(sp.x, -sp.y, is_t);
-    var w = 1.0; var l = 0.0; var g = 0.0; var st = 0.0;
-    ${elementBody(cfg)}
+    ${elementMath(cfg, "")}
     acc_l += l;
     if (is_t) { acc_p += st; } else { acc_n += st; }
     G[k] = u.scale * g;
@@ -127,5 +203,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   Part[b + ${2 * cols}u] = select(0.0, acc_n, j < ${c}u);
 }`;
   },
-  dispatch: (p) => [Math.ceil(p.cfg.columns / WG), lossChunks(p.rows, p.rowsPerChunk), 1],
+  dispatch: (p) => [
+    Math.ceil(p.cfg.columns / sigmoidFusedWidth(p.cfg.columns) / WG),
+    lossChunks(p.rows, p.rowsPerChunk),
+    1,
+  ],
 });

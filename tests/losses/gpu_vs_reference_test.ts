@@ -10,39 +10,58 @@ import { Tensor } from "../../tensor/tensor.ts";
 // of 1e-6 of the element scale for gradients that cancel to ~0; sums over many rows to 1e-4.
 const ELEM = 2e-5, SUM = 1e-4;
 
+/** A category count near `c` whose column count is (`wide`) or is not a multiple of 4: the vec4 and scalar kernels. */
+function categoriesFor(name: LossName, c: number, wide: boolean): number {
+  for (let n = c;; n++) {
+    const probe = createLoss(name, paramsFor(name, n, rng(0)), { numClasses: n });
+    const columns = probe.columns;
+    probe.dispose();
+    if ((columns % 4 === 0) === wide) return n;
+  }
+}
+
 for (const [k, name] of lossNames.entries()) {
-  gpuTest(
-    `${name} kernel matches the float64 reference over three steps (41 categories, saturated logits)`,
-    async () => {
-      const r = rng(100 + k);
-      const c = 41, params = paramsFor(name, c, r);
-      const gpu = createLoss(name, params, { numClasses: c });
-      const ref = createReferenceLoss(name, params, { numClasses: c });
-      try {
-        // Step 2 is all background; 70 rows span three row chunks.
-        for (const [s, bg] of [0.6, 1, 0.3].entries()) {
-          const rows = 70;
-          const labels = randomLabels(r, rows, c, bg);
-          const logits = randomLogits(r, rows * gpu.columns);
-          const avgFactor = name === "focal" || name === "efl" ? 5 + r.int(20) : undefined;
-          const want = ref.step({ logits, labels, avgFactor });
-          const x = Tensor.from(logits, [rows, gpu.columns]);
-          const out = gpu.forward(x, labels, { weights: true, avgFactor });
-          const scale = Math.max(...want.grad.map(Math.abs));
-          assertClose([await out.loss.item()], [want.loss], { rtol: SUM, atol: 0 }, `${name} step ${s} loss`);
-          assertClose(await out.grad.toF32(), want.grad, { rtol: ELEM, atol: 1e-6 * scale }, `${name} step ${s} grad`);
-          assertClose(await out.weight!.toF32(), want.weight, { rtol: ELEM, atol: 1e-7 }, `${name} step ${s} weight`);
-          const st = await gpu.gradStats();
-          assertClose(st.pos_grad, ref.state.pos_grad, { rtol: SUM, atol: 1e-5 }, `${name} step ${s} pos_grad`);
-          assertClose(st.neg_grad, ref.state.neg_grad, { rtol: SUM, atol: 1e-5 }, `${name} step ${s} neg_grad`);
-          assertClose(await gpu.scores(x).toF32(), ref.scores(logits), { rtol: ELEM, atol: 1e-7 }, `${name} scores`);
-          for (const t of [x, out.loss, out.grad, out.weight!]) t.dispose();
+  for (const wide of [false, true]) {
+    gpuTest(
+      `${name} kernel matches the float64 reference over three steps (${
+        wide ? "columns a multiple of 4" : "columns not a multiple of 4"
+      }, saturated logits)`,
+      async () => {
+        const r = rng(100 + k + (wide ? 50 : 0));
+        const c = categoriesFor(name, 41, wide), params = paramsFor(name, c, r);
+        const gpu = createLoss(name, params, { numClasses: c });
+        const ref = createReferenceLoss(name, params, { numClasses: c });
+        try {
+          // Step 2 is all background; 70 rows span three row chunks.
+          for (const [s, bg] of [0.6, 1, 0.3].entries()) {
+            const rows = 70;
+            const labels = randomLabels(r, rows, c, bg);
+            const logits = randomLogits(r, rows * gpu.columns);
+            const avgFactor = name === "focal" || name === "efl" ? 5 + r.int(20) : undefined;
+            const want = ref.step({ logits, labels, avgFactor });
+            const x = Tensor.from(logits, [rows, gpu.columns]);
+            const out = gpu.forward(x, labels, { weights: true, avgFactor });
+            const scale = Math.max(...want.grad.map(Math.abs));
+            assertClose([await out.loss.item()], [want.loss], { rtol: SUM, atol: 0 }, `${name} step ${s} loss`);
+            assertClose(
+              await out.grad.toF32(),
+              want.grad,
+              { rtol: ELEM, atol: 1e-6 * scale },
+              `${name} step ${s} grad`,
+            );
+            assertClose(await out.weight!.toF32(), want.weight, { rtol: ELEM, atol: 1e-7 }, `${name} step ${s} weight`);
+            const st = await gpu.gradStats();
+            assertClose(st.pos_grad, ref.state.pos_grad, { rtol: SUM, atol: 1e-5 }, `${name} step ${s} pos_grad`);
+            assertClose(st.neg_grad, ref.state.neg_grad, { rtol: SUM, atol: 1e-5 }, `${name} step ${s} neg_grad`);
+            assertClose(await gpu.scores(x).toF32(), ref.scores(logits), { rtol: ELEM, atol: 1e-7 }, `${name} scores`);
+            for (const t of [x, out.loss, out.grad, out.weight!]) t.dispose();
+          }
+        } finally {
+          gpu.dispose();
         }
-      } finally {
-        gpu.dispose();
-      }
-    },
-  );
+      },
+    );
+  }
 }
 
 gpuTest("every loss reports gradient statistics that grow with each step, including plain bce", async () => {

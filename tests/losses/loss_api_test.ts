@@ -75,21 +75,28 @@ gpuTest("state() and loadState() resume a loss exactly, and the all-reduce hook 
   }
 });
 
-gpuTest("a NaN or infinite logit and an out-of-range label on the GPU fail check() naming the element", async () => {
-  const loss = createLoss("bce", {}, { numClasses: 4 });
-  const data = Array.from({ length: 15 }, (_, i) => i / 7 - 1 || 0.1);
-  data[2 * 5 + 3] = NaN;
-  loss.forward(Tensor.from(data, [3, 5]), Int32Array.from([0, 4, 1]));
-  await assert.rejects(
-    () => loss.check(),
-    (e: Error) => e instanceof InputError && /"logits\[2\]\[3\]"/.test(e.message),
+// 4 categories: 5 columns (the scalar kernel); 3 categories: 4 columns (the vec4 kernel).
+for (const c of [4, 3]) {
+  gpuTest(
+    `a NaN logit and an out-of-range label on the GPU fail check() naming the element (${c + 1} columns)`,
+    async () => {
+      const cols = c + 1;
+      const loss = createLoss("bce", {}, { numClasses: c });
+      const data = Array.from({ length: 3 * cols }, (_, i) => i / 7 - 1 || 0.1);
+      data[2 * cols + 3] = NaN;
+      loss.forward(Tensor.from(data, [3, cols]), Int32Array.from([0, c, 1]));
+      await assert.rejects(
+        () => loss.check(),
+        (e: Error) => e instanceof InputError && /"logits\[2\]\[3\]"/.test(e.message),
+      );
+      await loss.check();
+      const clean = data.map((v) => Number.isNaN(v) ? 1 : v);
+      loss.forward(Tensor.from(clean, [3, cols]), Tensor.from([0, 7, 1], [3], "i32"));
+      await assert.rejects(() => loss.state(), (e: Error) => /"labels\[1\]"/.test(e.message));
+      loss.dispose();
+    },
   );
-  await loss.check();
-  const clean = data.map((v) => Number.isNaN(v) ? 1 : v);
-  loss.forward(Tensor.from(clean, [3, 5]), Tensor.from([0, 7, 1], [3], "i32"));
-  await assert.rejects(() => loss.state(), (e: Error) => /"labels\[1\]"/.test(e.message));
-  loss.dispose();
-});
+}
 
 gpuTest("bad shapes, labels and parameters are refused with the offending value", () => {
   const loss = createLoss("eqlv2", {}, { numClasses: 4 });
