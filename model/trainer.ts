@@ -155,7 +155,12 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
         stream = o.data.stream(imagesOf(step, end), o.batchSize, stepSeed(o.seed, step, 1));
       }
       const next = await stream.next();
-      if (next.done) throw new Error(`The batch stream ended early at step ${step}`);
+      if (next.done) {
+        throw new InputError(
+          `The batch stream ended early at step ${step}: every image of a batch was undecodable and skipped ` +
+            `(onBadImage: "skip"); fix or remove those images`,
+        );
+      }
       const { batch, targets } = next.value;
       const epoch = Math.floor(step * o.batchSize / perEpoch);
       const lr = learningRate(o.lr, step, o.iterations);
