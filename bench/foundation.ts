@@ -8,7 +8,8 @@
  * figure that does not depend on what else the machine is running.
  */
 import process from "node:process";
-import { type CnnTrainer, gemmCase, tailorTinyCnn } from "./_foundation.ts";
+import { gemmCase, tailorTinyCnn } from "./_foundation.ts";
+import { type StepTiming, timeSteps } from "./_step_timing.ts";
 import { jaxTinyCnnStepMs } from "./jax_tiny_cnn.ts";
 import { rt } from "../tensor/tensor.ts";
 import { describeAdapter } from "../gpu/device.ts";
@@ -33,32 +34,14 @@ for (const n of [512, 1024]) {
   );
 }
 
-async function timeTailor(net: CnnTrainer, steps: number) {
-  const first = await net.steps(1);
-  await net.steps(1);
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await net.steps(1);
-  const latencyMs = (performance.now() - t0) / steps;
-  const c0 = process.cpuUsage();
-  const t1 = performance.now();
-  const last = await net.steps(steps);
-  const throughputMs = (performance.now() - t1) / steps;
-  return { latencyMs, throughputMs, cpuMsPerStep: cpuMs(process.cpuUsage(c0)) / steps, first, last };
-}
-
 const net = await tailorTinyCnn();
-const t = await timeTailor(net, 10);
+const t = await timeSteps(net, 10);
 net.dispose();
 const j = await jaxTinyCnnStepMs(5);
-const cnnRow = (
-  who: string,
-  r: { latencyMs: number; throughputMs: number; cpuMsPerStep: number },
-  first: number,
-  last: number,
-) =>
+const cnnRow = (who: string, r: StepTiming) =>
   `| tiny CNN step, ${who} | ${r.latencyMs.toFixed(1)} ms/step with read-back, ${r.throughputMs.toFixed(1)} ms/step ` +
-  `queued | loss ${first.toFixed(3)} -> ${last.toFixed(3)} | ${r.cpuMsPerStep.toFixed(1)} CPU-ms/step |`;
-rows.push(cnnRow("tailor", t, t.first, t.last), cnnRow("jax-js 0.1.25", j, j.firstLoss, j.lastLoss));
+  `queued | loss ${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)} | ${r.cpuMsPerStep.toFixed(1)} CPU-ms/step |`;
+rows.push(cnnRow("tailor", t), cnnRow("jax-js 0.1.25", j));
 const load = Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
 console.log(`Adapter: ${describeAdapter(rt().report)}; load average ${load}\n`);
 console.log("| case | time | figure | CPU time |\n|---|---|---|---|");

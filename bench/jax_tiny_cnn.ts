@@ -6,7 +6,7 @@
  *
  * Run alone: `deno run -A bench/jax_tiny_cnn.ts [steps]` prints ms per step.
  */
-import process from "node:process";
+import { type StepTiming, timeSteps } from "./_step_timing.ts";
 import { defaultDevice, init, jit, lax, nn, numpy as np, valueAndGrad } from "@jax-js/jax";
 
 type Params = {
@@ -95,21 +95,8 @@ export async function createJaxTinyCnn(): Promise<{ steps(n: number): Promise<nu
 }
 
 /** Latency (a loss read-back after every step) and throughput (`steps` queued, one read-back) in ms per step. */
-export async function jaxTinyCnnStepMs(
-  steps = 5,
-): Promise<{ latencyMs: number; throughputMs: number; cpuMsPerStep: number; firstLoss: number; lastLoss: number }> {
-  const net = await createJaxTinyCnn();
-  const firstLoss = await net.steps(1);
-  await net.steps(1);
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await net.steps(1);
-  const latencyMs = (performance.now() - t0) / steps;
-  const c0 = process.cpuUsage();
-  const t1 = performance.now();
-  const lastLoss = await net.steps(steps);
-  const throughputMs = (performance.now() - t1) / steps;
-  const cpu = process.cpuUsage(c0);
-  return { latencyMs, throughputMs, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps, firstLoss, lastLoss };
+export async function jaxTinyCnnStepMs(steps = 5): Promise<StepTiming> {
+  return timeSteps(await createJaxTinyCnn(), steps);
 }
 
 if (import.meta.main) {
