@@ -49,8 +49,9 @@ export function softmaxCrossEntropy(logits: Tensor, oneHot: Tensor): Tensor {
 /** Logits [batch, classes] of the network on x [batch, 3, size, size]. */
 export function tinyCnnForward(params: Tensor[], x: Tensor): Tensor {
   const [w1, b1, w2, b2, w3, b3, wd, bd] = params;
-  let h = maxPool2d(relu(conv2d(x, w1, { bias: b1, padding: 1 })), 2);
-  h = maxPool2d(relu(conv2d(h, w2, { bias: b2, padding: 1 })), 2);
+  // maxPool2d(relu(y)) as one fused pass: the same values and gradients, one pass less each way.
+  let h = maxPool2d(conv2d(x, w1, { bias: b1, padding: 1 }), 2, { relu: true });
+  h = maxPool2d(conv2d(h, w2, { bias: b2, padding: 1 }), 2, { relu: true });
   h = avgPoolGlobal(relu(conv2d(h, w3, { bias: b3, padding: 1 })));
   return add(matmul(reshape(h, [h.shape[0], h.shape[1]]), wd), bd);
 }

@@ -8,6 +8,7 @@
  * padding) have cheaper kernels, `maxPoolTiledKernel` and
  * `maxPoolTiledBackwardKernel`: one invocation per 4 windows of a row, vec4 loads and stores (on llvmpipe each
  * storage load is a loop over the SIMD lanes, so fewer, wider loads win).
+ * With `relu`, both pool relu(x) in the same pass (relu and max commute).
  * Global average pooling is `mean(x, [2, 3], true)` (reduce.ts).
  */
 import { defineKernel, grid1d } from "./kernel.ts";
@@ -25,7 +26,15 @@ export interface MaxPoolParams {
   sw: number;
   ph: number;
   pw: number;
+  /**
+   * Pool relu(x) instead of x: the output is max(window max, 0), and a window whose max is
+   * not positive records no argmax (0xffffffff), so no input gets its gradient, as relu's.
+   */
+  relu?: boolean;
 }
+
+/** The argmax of a window that passed no gradient (relu of a non-positive max). */
+const NO_ARG = "0xffffffffu";
 
 const WG = 64;
 
@@ -57,6 +66,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
       if (!found || v > best) { best = v; arg = j; found = true; }
     }
   }
+  ${p.relu ? `if (!(best > 0.0)) { best = 0.0; arg = ${NO_ARG}; }` : ""}
   Y[i] = best;
   A[i] = arg;
 }`;
@@ -137,6 +147,11 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   var m = vec4<f32>(0.0);
   var a = vec4<u32>(0u);
   ${lines.join("\n  ")}
+  ${
+      p.relu
+        ? `let pos = m > vec4<f32>(0.0); m = select(vec4<f32>(0.0), m, pos); a = select(vec4<u32>(${NO_ARG}), a, pos);`
+        : ""
+    }
   Y[i] = m;
   A[i] = a;
 }`;

@@ -45,6 +45,8 @@ export interface MaxPool2dOptions {
   stride?: Pair;
   /** At most half the kernel; padded cells never win. */
   padding?: Pair;
+  /** Pool relu(x) in the same pass: `maxPool2d(x, k, { relu: true })` equals `maxPool2d(relu(x), k)`, gradient included. */
+  relu?: boolean;
 }
 
 /**
@@ -66,16 +68,17 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: MaxPool2dOptions = {}):
   }
   const OH = Math.floor((H + 2 * ph - KH) / sh) + 1, OW = Math.floor((W + 2 * pw - KW) / sw) + 1;
   if (OH < 1 || OW < 1) throw new Error(`maxPool2d of ${H}x${W} with a ${KH}x${KW} window leaves nothing`);
-  const p: MaxPoolParams = { planes: N * C, H, W, OH, OW, KH, KW, sh, sw, ph, pw };
+  const p: MaxPoolParams = { planes: N * C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, relu: !!opts.relu };
   const out = new Tensor([N, C, OH, OW]);
   const arg = new Tensor([N, C, OH, OW], "u32");
   rt().dispatch(maxPoolTiles(p) ? maxPoolTiledKernel : maxPoolKernel, p, [x.buffer, out.buffer, arg.buffer]);
   // The argmax lives as long as the graph that may need it.
   if (!x.requiresGrad) arg.dispose();
-  return record(out, "maxPool2d", [x], (g) => {
+  return record(out, opts.relu ? "maxPool2d_relu" : "maxPool2d", [x], (g) => {
     const gx = new Tensor(x.shape);
     const kernel = maxPoolTiles(p) ? maxPoolTiledBackwardKernel : maxPoolBackwardKernel;
-    rt().dispatch(kernel, p, [g.buffer, arg.buffer, gx.buffer]);
+    // The backward only reads the argmax (relu already cleared it where no gradient passes).
+    rt().dispatch(kernel, { ...p, relu: false }, [g.buffer, arg.buffer, gx.buffer]);
     return [gx];
   });
 }

@@ -26,32 +26,38 @@ function maxPool64(
   return y;
 }
 
-gpuTest("maxPool2d() matches float64 with overlapping, padded and strided windows, gradients included", async () => {
-  const r = rng(21);
-  // [kernel h, w, stride h, w, pad h, w] on awkward planes.
-  const cases: [number[], number[]][] = [
-    [[2, 3, 7, 9], [3, 3, 2, 2, 1, 1]],
-    [[1, 2, 8, 6], [2, 2, 2, 2, 0, 0]],
-    [[2, 1, 5, 11], [3, 2, 1, 3, 1, 0]],
-    // Windows that tile the plane, 4 per vec4 (the tiled backward).
-    [[2, 3, 6, 16], [2, 2, 2, 2, 0, 0]],
-    [[1, 2, 9, 12], [3, 3, 3, 3, 0, 0]],
-  ];
-  for (const [shape, win] of cases) {
-    const x = randomArray(r, shape.reduce((a, b) => a * b, 1));
-    await checkOp({
-      name: `maxPool2d [${shape}] window ${win}`,
-      inputs: [{ data: x, shape, grad: true }],
-      op: ([t]) => maxPool2d(t, [win[0], win[1]], { stride: [win[2], win[3]], padding: [win[4], win[5]] }),
-      ref: ([v]) => maxPool64(v, shape, win),
-      // A max copies one value exactly; gradients add at most KH*KW seed values in f32.
-      tol: { rtol: 0, atol: 0 },
-      gradTol: { rtol: 1e-5, atol: 1e-5 },
-      eps: 1e-7,
-      rng: r,
-    });
-  }
-});
+gpuTest(
+  "maxPool2d() matches float64 with overlapping, padded and strided windows, with and without relu, gradients included",
+  async () => {
+    const r = rng(21);
+    // [kernel h, w, stride h, w, pad h, w] on awkward planes.
+    const cases: [number[], number[]][] = [
+      [[2, 3, 7, 9], [3, 3, 2, 2, 1, 1]],
+      [[1, 2, 8, 6], [2, 2, 2, 2, 0, 0]],
+      [[2, 1, 5, 11], [3, 2, 1, 3, 1, 0]],
+      // Windows that tile the plane, 4 per vec4 (the tiled backward).
+      [[2, 3, 6, 16], [2, 2, 2, 2, 0, 0]],
+      [[1, 2, 9, 12], [3, 3, 3, 3, 0, 0]],
+    ];
+    for (const [shape, win] of cases) {
+      for (const relu of [false, true]) {
+        const x = randomArray(r, shape.reduce((a, b) => a * b, 1));
+        // With relu: maxPool2d(relu(x)); random values in [-1, 1] leave some windows all negative.
+        await checkOp({
+          name: `maxPool2d [${shape}] window ${win}${relu ? " relu" : ""}`,
+          inputs: [{ data: x, shape, grad: true }],
+          op: ([t]) => maxPool2d(t, [win[0], win[1]], { stride: [win[2], win[3]], padding: [win[4], win[5]], relu }),
+          ref: ([v]) => maxPool64(relu ? v.map((e) => Math.max(e, 0)) : v, shape, win),
+          // A max copies one value exactly; gradients add at most KH*KW seed values in f32.
+          tol: { rtol: 0, atol: 0 },
+          gradTol: { rtol: 1e-5, atol: 1e-5 },
+          eps: 1e-7,
+          rng: r,
+        });
+      }
+    }
+  },
+);
 
 gpuTest("avgPoolGlobal() averages each plane, gradient spread evenly", async () => {
   const r = rng(22);
