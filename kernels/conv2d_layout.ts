@@ -7,7 +7,7 @@
  * [Cin * KH * KW, Cout rounded up to 4], optionally flipped and with the
  * channel roles swapped (the input-gradient's weight).
  */
-import { defineKernel, grid1d } from "./kernel.ts";
+import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface PadPlanesParams {
   /** Planes (N * C), and the source plane size. */
@@ -57,7 +57,7 @@ export const padPlanesKernel = defineKernel<PadPlanesParams>({
 @group(0) @binding(1) var<storage, read_write> Y: array<vec4<f32>>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   let x0 = i32((i % ${p.outW / 4}u) * 4u) - ${p.left};
   let row = i / ${p.outW / 4}u;
@@ -106,7 +106,7 @@ export const convWeightKernel = defineKernel<ConvWeightParams>({
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   let col = i % ${cols}u;
   let r = i / ${cols}u;

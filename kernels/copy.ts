@@ -7,7 +7,7 @@
  * is a multiple of 4, it copies vec4s: on llvmpipe each storage load is a
  * loop over the SIMD lanes, so a vec4 costs little more than one value.
  */
-import { defineKernel, grid1d } from "./kernel.ts";
+import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface CopyParams {
   shape: number[];
@@ -55,7 +55,7 @@ export const copyKernel = defineKernel<CopyParams>({
 @group(0) @binding(1) var<storage, read_write> Y: array<${t}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   ${idx.join("\n  ")}
   Y[d] = X[s];

@@ -6,7 +6,7 @@
  * and 64 invocations share each long sum. Statistics are two-pass (mean,
  * then squared deviations), which stays accurate when |mean| >> std.
  */
-import { defineKernel, f32, grid1d } from "./kernel.ts";
+import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 export interface GroupNormParams {
   N: number;
@@ -73,7 +73,7 @@ export const groupNormApplyKernel = defineKernel<GroupNormParams>({
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   let nc = i / ${p.HW}u;
   let c = nc % ${p.C}u;
@@ -135,7 +135,7 @@ export const groupNormBackwardInputKernel = defineKernel<GroupNormParams>({
 @group(0) @binding(5) var<storage, read_write> DX: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   let nc = i / ${p.HW}u;
   let c = nc % ${p.C}u;

@@ -4,7 +4,7 @@
  * strides (0 along broadcast axes). Covers unary ops, binary arithmetic,
  * bias add and the fused pieces of backward rules.
  */
-import { defineKernel, grid1d } from "./kernel.ts";
+import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface MapParams {
   /** WGSL expression of x0..x{n-1} (f32) and the linear index `i` (u32). */
@@ -66,7 +66,7 @@ export const mapKernel = defineKernel<MapParams>({
 ${uniform}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${flat ? "u.n" : `${n}u`}) { return; }
   ${idx.join(" ")}
   ${loads.join(" ")}

@@ -9,7 +9,7 @@
  * exactly per-class NMS, which the coordinate-offset trick only
  * approximates in f32 once the offsets grow large.
  */
-import { defineKernel, f32, grid1d } from "./kernel.ts";
+import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 export interface NmsMaskParams {
   /** Suppress when IoU > this. */
@@ -36,7 +36,7 @@ struct U { n: u32 }
 @group(0) @binding(4) var<uniform> u: U;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * ${65535 * WG}u;
+  let i = ${flatIndex("gid", WG)};
   if (i >= u.n) { return; }
   let a = BOXES[i];
   let area_a = (a.z - a.x) * (a.w - a.y);

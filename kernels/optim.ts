@@ -16,11 +16,11 @@
  * // rt.dispatch(sgdKernel, { momentum: 0.9, weightDecay: 1e-4, nesterov: false }, [p, g, v, s], sgdUniform(0.1, n));
  * ```
  */
-import { defineKernel, f32, grid1d } from "./kernel.ts";
+import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 const WG = 256;
 
-const INDEX = `let i = g.x + g.y * ${65535 * WG}u;
+const INDEX = `let i = ${flatIndex("g", WG)};
   if (i >= u.n) { return; }`;
 
 export interface SgdParams {

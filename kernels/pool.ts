@@ -11,7 +11,7 @@
  * With `relu`, both pool relu(x) in the same pass (relu and max commute).
  * Global average pooling is `mean(x, [2, 3], true)` (reduce.ts).
  */
-import { defineKernel, grid1d } from "./kernel.ts";
+import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface MaxPoolParams {
   /** N * C planes of H x W, pooled to OH x OW. */
@@ -47,7 +47,7 @@ export const maxPoolKernel = defineKernel<MaxPoolParams>({
 @group(0) @binding(2) var<storage, read_write> A: array<u32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   let ow = i32(i % ${p.OW}u);
   let oh = i32((i / ${p.OW}u) % ${p.OH}u);
@@ -84,7 +84,7 @@ export const maxPoolBackwardKernel = defineKernel<MaxPoolParams>({
 @group(0) @binding(2) var<storage, read_write> DX: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   let iw = i32(i % ${p.W}u);
   let ih = i32((i / ${p.W}u) % ${p.H}u);
@@ -140,7 +140,7 @@ export const maxPoolTiledKernel = defineKernel<MaxPoolParams>({
 @group(0) @binding(2) var<storage, read_write> A: array<vec4<u32>>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   let q = i % ${q4}u;
   let row = i / ${q4}u;
@@ -177,7 +177,7 @@ export const maxPoolTiledBackwardKernel = defineKernel<MaxPoolParams>({
 @group(0) @binding(2) var<storage, read_write> DX: array<vec4<f32>>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   let q = i % ${q4}u;
   let row = i / ${q4}u;

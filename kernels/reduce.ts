@@ -3,7 +3,7 @@
  * element walks the reduced elements; when few outputs reduce many inputs,
  * the caller splits the work in two passes (see `reducePlan`).
  */
-import { defineKernel, f32, grid1d } from "./kernel.ts";
+import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 export interface ReduceParams {
   op: "sum" | "max";
@@ -55,7 +55,7 @@ export const reduceKernel = defineKernel<ReduceParams>({
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let o = g.x + g.y * ${65535 * WG}u;
+  let o = ${flatIndex("g", WG)};
   if (o >= ${nOut}u) { return; }
   ${outIdx.join(" ")}
   var acc: f32 = ${init};

@@ -6,7 +6,7 @@
  * one pipeline per direction serves every tensor whose size is a multiple
  * of 4.
  */
-import { defineKernel, grid1d } from "./kernel.ts";
+import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface ReluParams {
   /** Elements (a multiple of 4). */
@@ -30,7 +30,7 @@ export const reluKernel = defineKernel<ReluParams>({
 @group(0) @binding(${ins.length + 1}) var<uniform> n4: vec4<u32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= n4.x) { return; }
   Y[i] = ${expr};
 }`;

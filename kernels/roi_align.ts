@@ -9,7 +9,7 @@
  * channels last, in vec4s. The RoI count is a uniform, so a new count needs
  * no new pipeline.
  */
-import { defineKernel, f32, groups } from "./kernel.ts";
+import { defineKernel, f32, flatIndex, grid1d, groups } from "./kernel.ts";
 
 export interface RoiAlignParams {
   batch: number;
@@ -116,7 +116,7 @@ struct U { n: u32 }
 @group(0) @binding(2) var<uniform> u: U;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * ${65535 * WG}u;
+  let i = ${flatIndex("gid", WG)};
   if (i >= u.n * ${S * c4}u) { return; }
   let s = i % ${S}u; let q = (i / ${S}u) % ${c4}u; let n = i / ${S * c4}u;
   let base = (n * ${C}u + 4u * q) * ${S}u + s;
@@ -128,8 +128,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
   },
   dispatch: (p) => {
-    const g = groups(p.n * p.spatial * paddedChannels(p.channels) / 4, WG);
-    return g <= 65535 ? [g, 1, 1] : [65535, Math.ceil(g / 65535), 1];
+    return grid1d(p.n * p.spatial * paddedChannels(p.channels) / 4, WG);
   },
 });
 
@@ -159,7 +158,7 @@ ${roiAlignPrelude(p)}
 const C4 = ${c4}u; const V = ${v}u;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * ${65535 * WG}u;
+  let i = ${flatIndex("gid", WG)};
   if (i >= u.rois * ${nChunks * p.pooled * p.pooled}u) { return; }
   let pw = i % P; let ph = (i / P) % P;
   let q0 = ((i / (P * P)) % ${nChunks}u) * V;
@@ -195,8 +194,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   dispatch: (p) => {
     const c4 = paddedChannels(p.channels) / 4;
     const n = p.rois * Math.ceil(c4 / vecsPerInvocation(p)) * p.pooled * p.pooled;
-    const g = groups(n, WG);
-    return g <= 65535 ? [g, 1, 1] : [65535, Math.ceil(g / 65535), 1];
+    return grid1d(n, WG);
   },
 });
 
@@ -267,7 +265,7 @@ export const roiAlignWeightsKernel = defineKernel<RoiAlignParams>({
 ${roiAlignPrelude(p)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * ${65535 * WG}u;
+  let i = ${flatIndex("gid", WG)};
   if (i >= u.rois * u32(H + W)) { return; }
   let r = i / u32(H + W); let q = i32(i % u32(H + W));
   let g = geo(r);
@@ -288,8 +286,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
   },
   dispatch: (p) => {
-    const g = groups(p.rois * (p.height + p.width), WG);
-    return g <= 65535 ? [g, 1, 1] : [65535, Math.ceil(g / 65535), 1];
+    return grid1d(p.rois * (p.height + p.width), WG);
   },
 });
 

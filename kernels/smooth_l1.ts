@@ -6,7 +6,7 @@
  * the backward the gradient of PRED (zero outside the chosen blocks).
  * Row count and scale are uniforms, so a new batch needs no new pipeline.
  */
-import { defineKernel, f32, grid1d } from "./kernel.ts";
+import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 export interface SmoothL1Params {
   /** Columns of PRED (a multiple of 4). */
@@ -48,7 +48,7 @@ export const smoothL1ForwardKernel = defineKernel<SmoothL1Params>({
 ${prelude(p)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let n = gid.x + gid.y * ${65535 * WG}u;
+  let n = ${flatIndex("gid", WG)};
   if (n >= u.rows) { return; }
   let k = BLOCK[n];
   var s = 0.0;
@@ -74,7 +74,7 @@ export const smoothL1BackwardKernel = defineKernel<SmoothL1Params>({
 ${prelude(p)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * ${65535 * WG}u;
+  let i = ${flatIndex("gid", WG)};
   if (i >= u.rows * ${p.cols}u) { return; }
   let n = i / ${p.cols}u; let d = i % ${p.cols}u;
   let k = BLOCK[n];

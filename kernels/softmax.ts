@@ -3,7 +3,7 @@
  * the row maximum subtracted first so exp never overflows. The backward of
  * softmax is y * (dy - sum(dy * y)); of log-softmax, dy - exp(y) * sum(dy).
  */
-import { defineKernel, grid1d } from "./kernel.ts";
+import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface SoftmaxParams {
   rows: number;
@@ -23,7 +23,7 @@ export const softmaxKernel = defineKernel<SoftmaxParams>({
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let r = g.x + g.y * ${65535 * WG}u;
+  let r = ${flatIndex("g", WG)};
   if (r >= ${rows}u) { return; }
   let b = r * ${D}u;
   var m = X[b];
@@ -47,7 +47,7 @@ export const softmaxBackwardKernel = defineKernel<SoftmaxParams>({
 @group(0) @binding(2) var<storage, read_write> DX: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let r = g.x + g.y * ${65535 * WG}u;
+  let r = ${flatIndex("g", WG)};
   if (r >= ${rows}u) { return; }
   let b = r * ${D}u;
   var s = 0.0;

@@ -3,7 +3,7 @@
  * The backward sums each 2 x 2 block of the output gradient back into its
  * source pixel, one invocation per input pixel.
  */
-import { defineKernel, grid1d } from "./kernel.ts";
+import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface UpsampleParams {
   /** N * C planes of H x W (the input; the output is 2H x 2W). */
@@ -22,7 +22,7 @@ export const upsampleNearest2xKernel = defineKernel<UpsampleParams>({
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   let x = i % ${2 * p.W}u;
   let y = (i / ${2 * p.W}u) % ${2 * p.H}u;
@@ -41,7 +41,7 @@ export const upsampleNearest2xBackwardKernel = defineKernel<UpsampleParams>({
 @group(0) @binding(1) var<storage, read_write> DX: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x + g.y * ${65535 * WG}u;
+  let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
   let x = i % ${p.W}u;
   let y = (i / ${p.W}u) % ${p.H}u;

@@ -4,7 +4,7 @@
  * (ce), or Seesaw's softmax(classes) * P(object) then P(background).
  * Output rows have C + 1 columns for the C + 1 and C + 2 layouts.
  */
-import { defineKernel, grid1d } from "../kernel.ts";
+import { defineKernel, flatIndex, grid1d } from "../kernel.ts";
 import { SIGMOID_WGSL } from "./_wgsl.ts";
 
 export interface ScoresParams {
@@ -48,7 +48,7 @@ export const lossScoresKernel = defineKernel<ScoresParams>({
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * ${65535 * WG}u;
+  let i = ${flatIndex("gid", WG)};
   if (i >= ${p.rows}u) { return; }
   ${body(p)}
 }`;

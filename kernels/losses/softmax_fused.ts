@@ -6,7 +6,7 @@
  * `softmaxStatsKernel` sums per-category gradient magnitudes and row losses
  * into the partials that `lossColumnsKernel` reduces.
  */
-import { defineKernel, f32, grid1d } from "../kernel.ts";
+import { defineKernel, f32, flatIndex, grid1d } from "../kernel.ts";
 import { SIGMOID_WGSL } from "./_wgsl.ts";
 
 export interface SoftmaxKernelParams {
@@ -121,7 +121,7 @@ var<workgroup> red: array<f32, ${WG}>;
 ${p.kind === "seesaw" ? seesawLogit(p) : ""}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
-  let i = wid.x + wid.y * 65535u;
+  let i = ${flatIndex("wid", 1)};
   if (i >= ${rows}u) { return; }
   if (i == 0xffffffffu) { W[0] = Cum[0] + Misc[0]; }
   let o = i * ${cols}u;
