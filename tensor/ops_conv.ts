@@ -12,7 +12,7 @@ import {
 } from "../kernels/conv2d.ts";
 import { conv2dWeightGradKernel, type Conv2dWeightGradParams } from "../kernels/conv2d_grad.ts";
 import { convWeightCols, convWeightKernel, padPlanesKernel } from "../kernels/conv2d_layout.ts";
-import { record } from "./autograd.ts";
+import { isGradEnabled, record } from "./autograd.ts";
 import { contiguousStrides, sum, zeros } from "./ops.ts";
 import { copyKernel } from "../kernels/copy.ts";
 import { rt, Tensor } from "./tensor.ts";
@@ -124,17 +124,37 @@ function convPadded(
   return out;
 }
 
-/** Forward convolution, no gradient recorded. */
-function conv2dRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
+/** Width and height of the padded input that the weight gradient reads. */
+function weightGradPadding(g: ConvGeometry): { Hp: number; Wp: number; OW4: number } {
+  const OW4 = Math.ceil(convOutSize(g)[1] / 4) * 4;
+  const Wp = paddedWidth({ minWidth: g.W + 2 * g.pw, OW: OW4, tn: 4, sw: g.sw, KW: g.KW, dw: g.dw });
+  return { Hp: g.H + 2 * g.ph, Wp, OW4 };
+}
+
+/**
+ * Forward convolution, no gradient recorded. With `keepPadded`, the input is padded to a
+ * width that the weight gradient can read too, and the padded input is returned for it
+ * (an intermediate like any other, freed with its scope), so the backward pass does not
+ * pad it again.
+ */
+function conv2dRaw(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  g: ConvGeometry,
+  keepPadded = false,
+): { out: Tensor; xp: Tensor | null } {
   const [OH, OW] = convOutSize(g);
   const { tn } = conv2dTiles({ K: g.K, OW });
-  const Wp = paddedWidth({ minWidth: g.W + 2 * g.pw, OW, tn, sw: g.sw, KW: g.KW, dw: g.dw });
+  const forward = paddedWidth({ minWidth: g.W + 2 * g.pw, OW, tn, sw: g.sw, KW: g.KW, dw: g.dw });
+  const Wp = keepPadded ? Math.max(forward, weightGradPadding(g).Wp) : forward;
   const xp = padPlanes(x, { outH: g.H + 2 * g.ph, outW: Wp, top: g.ph, left: g.pw });
   const wl = weightLayout(w, false);
   const out = convPadded(xp, wl, bias, { ...g, OH, OW });
-  if (xp !== x) xp.dispose();
   wl.dispose();
-  return out;
+  if (keepPadded) return { out, xp };
+  if (xp !== x) xp.dispose();
+  return { out, xp: null };
 }
 
 /** dX: a stride-1 convolution of the zero-inserted, padded dY with the flipped weight. */
@@ -166,17 +186,15 @@ function dyRows(dy: Tensor, OW4: number): Tensor {
 }
 
 /**
- * dW from the input (padded again here, so the forward keeps no extra buffer
- * alive) and dY. When a row of dY (all channels) fits and a chunk holds
+ * dW from the input as the forward padded and kept it (`xp`, at least as wide
+ * as `weightGradPadding` asks) and dY. When a row of dY (all channels) fits and a chunk holds
  * enough work (`conv2dTuning`), dY streams through the uniform scratch
  * buffer in chunks of rows, one dispatch per chunk.
  */
-function conv2dWeightGrad(x: Tensor, dy: Tensor, g: ConvGeometry, withBias: boolean): [Tensor, Tensor | null] {
+function conv2dWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeometry, withBias: boolean): [Tensor, Tensor | null] {
   const [OH, OW] = convOutSize(g);
-  const OW4 = Math.ceil(OW / 4) * 4;
-  const Wp = paddedWidth({ minWidth: g.W + 2 * g.pw, OW: OW4, tn: 4, sw: g.sw, KW: g.KW, dw: g.dw });
-  const Hp = g.H + 2 * g.ph;
-  const xp = padPlanes(x, { outH: Hp, outW: Wp, top: g.ph, left: g.pw });
+  const { Hp, OW4 } = weightGradPadding(g);
+  const Wp = xp.shape[3];
   const dw = new Tensor([g.K, g.C, g.KH, g.KW]);
   const db = withBias ? new Tensor([g.K]) : null;
   const dwBufs = db ? [dw.buffer, db.buffer] : [dw.buffer];
@@ -215,7 +233,6 @@ function conv2dWeightGrad(x: Tensor, dy: Tensor, g: ConvGeometry, withBias: bool
     }
     dyr.dispose();
   }
-  if (xp !== x) xp.dispose();
   return [dw, db];
 }
 
@@ -249,13 +266,13 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   if (OH < 1 || OW < 1) {
     throw new Error(`conv2d output would be ${OH}x${OW} for input ${H}x${W} and kernel ${KH}x${KW}`);
   }
-  const out = conv2dRaw(x, w, bias, g);
+  const { out, xp } = conv2dRaw(x, w, bias, g, isGradEnabled() && w.requiresGrad);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(out, "conv2d", inputs, (dy) => {
     const dx = x.requiresGrad ? conv2dInputGrad(dy, w, g) : null;
     // The weight-gradient kernel sums dY for the bias gradient as it goes.
     const withBias = !!bias?.requiresGrad;
-    const [dw, db] = w.requiresGrad ? conv2dWeightGrad(x, dy, g, withBias) : [null, null];
+    const [dw, db] = w.requiresGrad && xp ? conv2dWeightGrad(xp, dy, g, withBias) : [null, null];
     return [dx, dw, withBias ? db ?? sum(dy, [0, 2, 3]) : null];
   });
 }
