@@ -1,0 +1,55 @@
+/**
+ * Training speed of the detector presets on the synthetic set: images per
+ * second over the steady steps of a short run.
+ *
+ *   deno run -A bench/train_speed.ts <synthetic dir> [preset=tiny] [steps=20] [batch=4] [loss=eqlv2]
+ *
+ * The synthetic dir comes from `deno task data synth --preset default --out <dir>`.
+ */
+import { join } from "node:path";
+import { ingestDataset } from "../data/ingest_dataset.ts";
+import { createLoss } from "../losses/registry.ts";
+import { detectorConfig } from "../model/config.ts";
+import { LrSchedule } from "../model/schedule.ts";
+import { trainDetector } from "../model/trainer.ts";
+import { trainingData } from "../model/training_data.ts";
+import { initTensors } from "../tensor/tensor.ts";
+import { describeAdapter } from "../gpu/device.ts";
+
+const [dir, preset = "tiny", steps = "20", batch = "4", lossName = "eqlv2"] = Deno.args;
+const rt = await initTensors();
+const { dataset } = await ingestDataset(join(dir, "annotations", "lvis_v1_train.json"), { polygons: false });
+const out = await Deno.makeTempDir({ prefix: "tailor_speed_" });
+const times: number[] = [];
+let r!: Awaited<ReturnType<typeof trainDetector>>;
+const prof = await rt.timeKernels(async () => { r = await trainDetector({
+  config: detectorConfig(preset),
+  loss: createLoss(lossName, {}, { numClasses: dataset.categories.count }),
+  data: trainingData({ dataset, seed: 1, repeatThreshold: 0.001 }),
+  outDir: out,
+  iterations: Number(steps),
+  batchSize: Number(batch),
+  lr: LrSchedule.parse({ base: 0.02 }),
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  clipNorm: 10,
+  seed: 1,
+  checkpointEvery: 1000,
+  statsEvery: 1000,
+  onStep: (s) => {
+    times.push(Number(batch) / s.imagesPerSec);
+    if (Deno.env.get("VERBOSE")) console.log(s.step, (performance.now() / 1000).toFixed(1), rt.pipelineCount);
+  },
+});
+});
+const steady = times.slice(3).sort((a, b) => a - b);
+const median = steady[steady.length >> 1];
+console.log(
+  `${describeAdapter(rt.report)}\npreset=${preset} batch=${batch} loss=${lossName} steps=${r.steps} ` +
+    `ms/step=${(median * 1000).toFixed(0)} images/s=${(Number(batch) / median).toFixed(2)}`,
+);
+if (Deno.env.get("VERBOSE")) console.log(rt.pipelineCounts());
+await Deno.remove(out, { recursive: true });
+const tot = [...prof!].reduce((a, [, v]) => a + v.ms, 0);
+for (const [k, v] of [...prof!].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) console.log(k.padEnd(30), (v.ms / r.steps).toFixed(1), "ms/step", v.count / r.steps, "calls/step");
+console.log("total kernel ms/step", (tot / r.steps).toFixed(1));
