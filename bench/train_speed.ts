@@ -5,6 +5,9 @@
  *   deno run -A bench/train_speed.ts <synthetic dir> [preset=tiny] [steps=20] [batch=4] [loss=eqlv2]
  *
  * The synthetic dir comes from `deno task data synth --preset default --out <dir>`.
+ * With PROFILE=1 every dispatch is timed by timestamp queries (one pass each, which
+ * adds its own overhead; the first ~2000 dispatches only) and the GPU time per
+ * kernel name per step is printed.
  */
 import { join } from "node:path";
 import { ingestDataset } from "../data/ingest_dataset.ts";
@@ -21,25 +24,30 @@ const rt = await initTensors();
 const { dataset } = await ingestDataset(join(dir, "annotations", "lvis_v1_train.json"), { polygons: false });
 const out = await Deno.makeTempDir({ prefix: "tailor_speed_" });
 const times: number[] = [];
-const r = await trainDetector({
-  config: detectorConfig(preset),
-  loss: createLoss(lossName, {}, { numClasses: dataset.categories.count }),
-  data: trainingData({ dataset, seed: 1, repeatThreshold: 0.001 }),
-  outDir: out,
-  iterations: Number(steps),
-  batchSize: Number(batch),
-  lr: LrSchedule.parse({ base: 0.02 }),
-  momentum: 0.9,
-  weightDecay: 1e-4,
-  clipNorm: 10,
-  seed: 1,
-  checkpointEvery: 1000,
-  statsEvery: 1000,
-  onStep: (s) => {
-    times.push(Number(batch) / s.imagesPerSec);
-    if (Deno.env.get("VERBOSE")) console.log(s.step, (performance.now() / 1000).toFixed(1), rt.pipelineCount);
-  },
-});
+const profile = Deno.env.get("PROFILE") === "1";
+let r!: Awaited<ReturnType<typeof trainDetector>>;
+const train = async () => {
+  r = await trainDetector({
+    config: detectorConfig(preset),
+    loss: createLoss(lossName, {}, { numClasses: dataset.categories.count }),
+    data: trainingData({ dataset, seed: 1, repeatThreshold: 0.001 }),
+    outDir: out,
+    iterations: Number(steps),
+    batchSize: Number(batch),
+    lr: LrSchedule.parse({ base: 0.02 }),
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    clipNorm: 10,
+    seed: 1,
+    checkpointEvery: 1000,
+    statsEvery: 1000,
+    onStep: (s) => {
+      times.push(Number(batch) / s.imagesPerSec);
+      if (Deno.env.get("VERBOSE")) console.log(s.step, (performance.now() / 1000).toFixed(1), rt.pipelineCount);
+    },
+  });
+};
+const kernelTimes = profile ? await rt.timeKernels(train) : (await train(), null);
 const steady = times.slice(3).sort((a, b) => a - b);
 const median = steady[steady.length >> 1];
 console.log(
@@ -47,4 +55,14 @@ console.log(
     `ms/step=${(median * 1000).toFixed(0)} images/s=${(Number(batch) / median).toFixed(2)}`,
 );
 if (Deno.env.get("VERBOSE")) console.log(rt.pipelineCounts());
+if (kernelTimes) {
+  const rows = [...kernelTimes].sort((a, b) => b[1].ms - a[1].ms);
+  // Steps inside the timed dispatches: one fused loss kernel per step.
+  const timed = Math.max(1, ...rows.filter(([n]) => /^loss_.*_fused$/.test(n)).map(([, t]) => t.count));
+  for (const [name, t] of rows) {
+    console.log(`${name.padEnd(30)} ${(t.ms / timed).toFixed(1).padStart(7)} ms/step ${t.count} dispatches`);
+  }
+  const total = rows.reduce((a, [, t]) => a + t.ms, 0);
+  console.log(`kernels in all: ${(total / timed).toFixed(1)} ms/step over the ${timed} steps timed`);
+}
 await Deno.remove(out, { recursive: true });
