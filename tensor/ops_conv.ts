@@ -124,7 +124,7 @@ function convPadded(
   return out;
 }
 
-/** Width and height of the padded input that the weight gradient reads. */
+/** Height and width of the padded input that the weight gradient reads, and dY's width rounded up to 4. */
 function weightGradPadding(g: ConvGeometry): { Hp: number; Wp: number; OW4: number } {
   const OW4 = Math.ceil(convOutSize(g)[1] / 4) * 4;
   const Wp = paddedWidth({ minWidth: g.W + 2 * g.pw, OW: OW4, tn: 4, sw: g.sw, KW: g.KW, dw: g.dw });
