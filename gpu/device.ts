@@ -32,17 +32,74 @@ export interface GpuDevice {
 const HINT = "install Mesa's Vulkan driver (apt-get install mesa-vulkan-drivers), set XDG_RUNTIME_DIR, " +
   "and pick a backend with DENO_WEBGPU_BACKEND=vulkan|gl";
 
+/** Folders where the Vulkan loader looks for driver manifests on Linux (XDG_DATA_DIRS and the fixed ones). */
+function vulkanManifestDirs(env: (name: string) => string | undefined): string[] {
+  const data = (env("XDG_DATA_DIRS") || "/usr/local/share:/usr/share").split(":").filter(Boolean);
+  return [...new Set(["/etc/vulkan/icd.d", ...data.map((d) => `${d.replace(/\/$/, "")}/vulkan/icd.d`)])];
+}
+
+/**
+ * The backend to ask Deno's WebGPU for when the user has not set
+ * DENO_WEBGPU_BACKEND: "vulkan" where a Vulkan driver is installed (its
+ * manifest is in one of the loader's folders, or named by VK_DRIVER_FILES /
+ * VK_ICD_FILENAMES), else null (Deno's default, every backend). Deno's
+ * default also loads the GL backend through EGL, whose library destructor
+ * races the exit of other threads and aborted about 1 test run in 7 with
+ * glibc heap corruption after every test had passed; the adapter it then
+ * picks is the Vulkan one anyway. Looks only where read access is already
+ * granted, so it never prompts.
+ */
+export function preferredBackend(
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+  listDir: (dir: string) => string[] = (d) => [...Deno.readDirSync(d)].map((e) => e.name),
+): "vulkan" | null {
+  if (env("VK_DRIVER_FILES") || env("VK_ICD_FILENAMES")) return "vulkan";
+  for (const dir of vulkanManifestDirs(env)) {
+    try {
+      if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") continue;
+      if (listDir(dir).some((f) => f.endsWith(".json"))) return "vulkan";
+    } catch {
+      // A folder that is missing or unreadable has no driver for us.
+    }
+  }
+  return null;
+}
+
+/** Environment access that never prompts: undefined where --allow-env does not cover the name. */
+function envGranted(name: string): string | undefined {
+  return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted"
+    ? Deno.env.get(name)
+    : undefined;
+}
+
+/**
+ * Set DENO_WEBGPU_BACKEND to {@link preferredBackend} if the user has not
+ * set it and the environment may be written; Deno reads it once, when the
+ * first adapter is requested. Returns the backend in force.
+ */
+function chooseBackend(): string {
+  const set = envGranted("DENO_WEBGPU_BACKEND");
+  if (set) return set;
+  const preferred = preferredBackend(envGranted);
+  if (!preferred || Deno.permissions.querySync({ name: "env", variable: "DENO_WEBGPU_BACKEND" }).state !== "granted") {
+    return "default";
+  }
+  Deno.env.set("DENO_WEBGPU_BACKEND", preferred);
+  return preferred;
+}
+
 /** Request the adapter and a device with its full limits. */
 export async function acquireDevice(): Promise<GpuDevice> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new GpuUnavailableError(`WebGPU is not available in this runtime (no navigator.gpu): ${HINT}`);
+  const backend = chooseBackend();
   let adapter: GPUAdapter | null = null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   } catch (e) {
     throw new GpuUnavailableError(`No WebGPU adapter (${(e as Error).message.split("\n")[0]}): ${HINT}`);
   }
-  if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter was found: ${HINT}`);
+  if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter was found (backend ${backend}): ${HINT}`);
   const limits: Record<string, number> = {};
   for (const key in adapter.limits) {
     const v = (adapter.limits as unknown as Record<string, unknown>)[key];
@@ -63,7 +120,7 @@ export async function acquireDevice(): Promise<GpuDevice> {
     description: info.description || info.device || "unknown adapter",
     vendor: info.vendor,
     architecture: info.architecture,
-    backend: Deno.env.get("DENO_WEBGPU_BACKEND") ?? "default",
+    backend,
     isFallbackAdapter: Boolean((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
     features: [...adapter.features].sort(),
     limits,

@@ -121,8 +121,12 @@ Deno.test(`ingestDataset() reports unknown and duplicate ids as errors and stray
     j.annotations[picks[0]].image_id = 999999;
     j.annotations[picks[1]].category_id = 777;
     j.annotations[picks[2]].id = j.annotations[picks[3]].id;
-    const a = j.annotations[(picks[0] + 1) % n];
-    a.bbox[0] = j.images[0].width + 5;
+    // A box pushed past the right edge of its own image, on an annotation that is otherwise valid.
+    let k = r.int(n);
+    while (picks.includes(k)) k = (k + 1) % n;
+    picks.push(k);
+    const a = j.annotations[k];
+    a.bbox[0] = j.images.find((im: { id: number }) => im.id === a.image_id).width + 5;
     j.images[1].neg_category_ids.push(4242);
   });
   const { dataset, issues } = await ingestDataset(file, { cache: false, onError: "skip" });
@@ -132,6 +136,7 @@ Deno.test(`ingestDataset() reports unknown and duplicate ids as errors and stray
     "duplicate annotation id": 1,
   });
   assert.ok((issues.warnings["box outside image"] ?? 0) >= 1);
+  assert.ok(issues.messages.some((m) => m.includes(`"annotations[${picks[4]}].bbox"`) && m.includes("outside")));
   assert.ok(issues.messages.some((m) => m.includes(`"annotations[${picks[0]}].image_id"`) && m.includes("999999")));
   assert.ok(issues.messages.some((m) => m.includes(`"images[1].neg_category_ids[`) && m.includes("4242")));
   const total = JSON.parse(await Deno.readTextFile(file)).annotations.length;

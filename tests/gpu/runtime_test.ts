@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { gpuTest } from "../_util.ts";
-import { acquireDevice, GpuUnavailableError } from "../../gpu/device.ts";
+import { acquireDevice, GpuUnavailableError, preferredBackend } from "../../gpu/device.ts";
 import { GpuError } from "../../gpu/runtime.ts";
 import { defineKernel } from "../../kernels/kernel.ts";
 import { rt } from "../../tensor/tensor.ts";
@@ -83,4 +83,24 @@ Deno.test("acquireDevice() without navigator.gpu is a one-line error that says w
   } finally {
     Object.defineProperty(globalThis, "navigator", saved);
   }
+});
+
+Deno.test("preferredBackend() picks vulkan only where a Vulkan driver manifest is installed or named", () => {
+  const env = (vars: Record<string, string>) => (n: string) => vars[n];
+  const seen: string[] = [];
+  const dirs = (files: Record<string, string[]>) => (d: string) => {
+    seen.push(d);
+    if (!(d in files)) throw new Deno.errors.NotFound(d);
+    return files[d];
+  };
+  assert.equal(preferredBackend(env({ VK_ICD_FILENAMES: "/opt/icd.json" }), dirs({})), "vulkan");
+  assert.equal(preferredBackend(env({ VK_DRIVER_FILES: "/opt/icd.json" }), dirs({})), "vulkan");
+  assert.equal(preferredBackend(env({}), dirs({})), null);
+  assert.deepEqual(seen, ["/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d", "/usr/share/vulkan/icd.d"]);
+  assert.equal(preferredBackend(env({}), dirs({ "/usr/share/vulkan/icd.d": ["README"] })), null);
+  assert.equal(preferredBackend(env({}), dirs({ "/usr/share/vulkan/icd.d": ["lvp_icd.x86_64.json"] })), "vulkan");
+  seen.length = 0;
+  const custom = env({ XDG_DATA_DIRS: "/opt/share/:/srv" });
+  assert.equal(preferredBackend(custom, dirs({ "/srv/vulkan/icd.d": ["nvidia_icd.json"] })), "vulkan");
+  assert.deepEqual(seen, ["/etc/vulkan/icd.d", "/opt/share/vulkan/icd.d", "/srv/vulkan/icd.d"]);
 });
