@@ -34,8 +34,18 @@ export interface RgbImage {
  * ```
  */
 export async function decodeImage(path: string, plan?: ResizePlan): Promise<RgbImage> {
+  let bytes: Uint8Array;
   try {
-    let img = sharp(path, { failOn: "error" }).removeAlpha().toColourspace("srgb");
+    // Read here rather than handing libvips the path: its error text lives in one process-wide
+    // buffer, so with decoders on several threads a missing file could be reported with another
+    // thread's reason ("unsupported image format"); Deno's own error names the cause exactly.
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message.split("\n")[0];
+    throw new InputError(`Cannot decode image ${JSON.stringify(path)}: ${why}`);
+  }
+  try {
+    let img = sharp(bytes, { failOn: "error" }).removeAlpha().toColourspace("srgb");
     if (plan) {
       const meta = await img.metadata();
       if (meta.width !== plan.width || meta.height !== plan.height) {
@@ -52,9 +62,7 @@ export async function decodeImage(path: string, plan?: ResizePlan): Promise<RgbI
     if (info.channels !== 3) throw new Error(`expected 3 channels, got ${info.channels}`);
     return { width: info.width, height: info.height, rgb: new Uint8Array(data.buffer, data.byteOffset, data.length) };
   } catch (e) {
-    const why = (e as Error).message.split("\n")[0];
-    const missing = /missing|no such file|does not exist/i.test(why);
-    throw new InputError(`Cannot decode image ${JSON.stringify(path)}: ${missing ? "no such file" : why}`);
+    throw new InputError(`Cannot decode image ${JSON.stringify(path)}: ${(e as Error).message.split("\n")[0]}`);
   }
 }
 

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { InputError } from "../../core/errors.ts";
 import { BatchLoader, type ImageBatch } from "../../data/image/batch_loader.ts";
-import { decodeImage, normalizeToChw } from "../../data/image/decode_image.ts";
+import { decodeImage, type Normalization, normalizeToChw } from "../../data/image/decode_image.ts";
+import { DecodePool } from "../../data/image/decode_pool.ts";
 import { transformPolygon } from "../../data/image/resize_plan.ts";
 import { imagePath } from "../../data/image_path.ts";
 import { ingestDataset } from "../../data/ingest_dataset.ts";
@@ -228,4 +229,32 @@ Deno.test("imagePath() resolves LVIS v1 COCO-URL names from a root inside either
     imagePath(ds("/d/v05/val2017", "COCO_val2014_000000000042.jpg"), 0),
     "/d/v05/val2017/COCO_val2014_000000000042.jpg",
   );
+});
+
+Deno.test("missing and undecodable images keep their own reasons while two workers fail side by side", async () => {
+  const dir = await Deno.makeTempDir();
+  const norm: Normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
+  const plan = { width: 8, height: 8, outWidth: 8, outHeight: 8, flip: false };
+  const jobs: { path: string; missing: boolean }[] = [];
+  for (let i = 0; i < 400; i++) {
+    const path = join(dir, `${i}.png`);
+    const missing = i % 2 === 0;
+    if (!missing) await Deno.writeTextFile(path, `not a png ${i}`);
+    jobs.push({ path, missing });
+  }
+  const pool = new DecodePool(2);
+  try {
+    const outcomes = await Promise.allSettled(jobs.map((j) => pool.run({ path: j.path, plan, normalization: norm })));
+    outcomes.forEach((o, i) => {
+      assert.equal(o.status, "rejected", `job ${i} decoded`);
+      const message = ((o as PromiseRejectedResult).reason as Error).message;
+      const prefix = `Cannot decode image ${JSON.stringify(jobs[i].path)}: `;
+      assert.ok(message.startsWith(prefix), message);
+      if (jobs[i].missing) assert.equal(message, `${prefix}no such file`);
+      else assert.match(message, /unsupported image format/);
+    });
+  } finally {
+    pool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
