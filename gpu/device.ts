@@ -50,7 +50,7 @@ function vulkanManifestDirs(env: (name: string) => string | undefined): string[]
  * granted, so it never prompts.
  */
 export function preferredBackend(
-  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+  env: (name: string) => string | undefined = envGranted,
   listDir: (dir: string) => string[] = (d) => [...Deno.readDirSync(d)].map((e) => e.name),
 ): "vulkan" | null {
   if (env("VK_DRIVER_FILES") || env("VK_ICD_FILENAMES")) return "vulkan";
@@ -78,13 +78,13 @@ function envGranted(name: string): string | undefined {
  * first adapter is requested. Returns the backend in force.
  */
 function chooseBackend(): string {
-  const set = envGranted("DENO_WEBGPU_BACKEND");
+  const name = "DENO_WEBGPU_BACKEND";
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return "default";
+  const set = Deno.env.get(name);
   if (set) return set;
-  const preferred = preferredBackend(envGranted);
-  if (!preferred || Deno.permissions.querySync({ name: "env", variable: "DENO_WEBGPU_BACKEND" }).state !== "granted") {
-    return "default";
-  }
-  Deno.env.set("DENO_WEBGPU_BACKEND", preferred);
+  const preferred = preferredBackend();
+  if (!preferred) return "default";
+  Deno.env.set(name, preferred);
   return preferred;
 }
 
