@@ -10,26 +10,30 @@
  * latency figures wait after every step.
  */
 import { Rng } from "../core/rng.ts";
-import { gemmKernel, type GemmParams } from "../kernels/gemm.ts";
+import { gemm, type GemmParams } from "../kernels/gemm.ts";
 import { SGD } from "../tensor/optim.ts";
 import { initTensors, rt, Tensor } from "../tensor/tensor.ts";
 import { BENCH_CNN, tinyCnnLossAndGrad, tinyCnnParams } from "./_tiny_cnn.ts";
 
-/** One square GEMM of size n, ready to run; `run(reps)` queues it `reps` times and waits once. */
+/**
+ * One square GEMM of size n, ready to run; `run(reps)` queues it `reps` times and waits once.
+ * `textures` forces the operands through textures (true) or storage buffers (false); default: `gemm`'s choice.
+ */
 export async function gemmCase(
   n: number,
+  textures?: boolean,
 ): Promise<{ flop: number; run(reps?: number): Promise<void>; dispose(): void }> {
   const r = await initTensors();
   const rng = new Rng(n);
   const data = () => Float32Array.from({ length: n * n }, () => rng.uniform(-1, 1));
-  const bufs = [r.upload(data()), r.upload(data()), r.buffer(n * n * 4)];
+  const bufs: [GPUBuffer, GPUBuffer, GPUBuffer] = [r.upload(data()), r.upload(data()), r.buffer(n * n * 4)];
   const p: GemmParams = { batch: 1, M: n, N: n, K: n, transA: false, transB: false };
-  r.dispatch(gemmKernel, p, bufs);
+  gemm(r, p, bufs, { textures });
   await r.sync();
   return {
     flop: 2 * n ** 3,
     async run(reps = 1) {
-      for (let i = 0; i < reps; i++) r.dispatch(gemmKernel, p, bufs);
+      for (let i = 0; i < reps; i++) gemm(r, p, bufs, { textures });
       await r.sync();
     },
     dispose: () => bufs.forEach((b) => r.release(b)),

@@ -16,8 +16,8 @@ import { describeAdapter } from "../gpu/device.ts";
 
 const cpuMs = (c: { user: number; system: number }) => (c.user + c.system) / 1000;
 const rows: string[] = [];
-for (const n of [512, 1024]) {
-  const c = await gemmCase(n);
+for (const [n, textures] of [[512, true], [512, false], [1024, true], [1024, false]] as const) {
+  const c = await gemmCase(n, textures);
   const reps = 4;
   let best = Infinity, bestCpu = Infinity;
   for (let i = 0; i < (n === 512 ? 6 : 3); i++) {
@@ -29,7 +29,9 @@ for (const n of [512, 1024]) {
   }
   c.dispose();
   rows.push(
-    `| GEMM ${n}^3 (f32) | ${best.toFixed(1)} ms | ${(c.flop / best / 1e6).toFixed(1)} GFLOP/s | ` +
+    `| GEMM ${n}^3 (f32, ${textures ? "texture" : "storage-buffer"} operands) | ${best.toFixed(1)} ms | ${
+      (c.flop / best / 1e6).toFixed(1)
+    } GFLOP/s | ` +
       `${bestCpu.toFixed(1)} CPU-ms = ${(c.flop / bestCpu / 1e6).toFixed(1)} GFLOP per CPU-s |`,
   );
 }

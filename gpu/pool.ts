@@ -1,24 +1,31 @@
 /**
- * A pool of storage buffers keyed by byte size. Training loops allocate the
- * same shapes every step, so exact-size reuse removes nearly all allocation
- * after the first step; `stats` lets a test prove that memory stays flat.
+ * A pool of storage buffers keyed by byte size, and of rgba32float texture
+ * arrays keyed by extent (kernels that read an operand through the texture
+ * unit, see gemm_texture.ts). Training loops allocate the same shapes every
+ * step, so exact-size reuse removes nearly all allocation after the first
+ * step; `stats` lets a test prove that memory stays flat.
  */
 
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+const TEXTURE_USAGE = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST;
+/** Bytes per texel of rgba32float. */
+const TEXEL = 16;
 
 /** Byte counts of the pool, for leak tests and logs. */
 export interface PoolStats {
-  /** Bytes of every buffer the pool has created and not destroyed. */
+  /** Bytes of every buffer and texture the pool has created and not destroyed. */
   allocatedBytes: number;
   /** Bytes of buffers handed out and not yet released. */
   inUseBytes: number;
-  /** Buffers handed out and not yet released. */
+  /** Buffers and textures handed out and not yet released. */
   inUseCount: number;
 }
 
 export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
   #inUse = new Set<GPUBuffer>();
+  #freeTextures = new Map<string, GPUTexture[]>();
+  #texturesInUse = new Set<GPUTexture>();
   #allocated = 0;
   #inUseBytes = 0;
 
@@ -47,8 +54,49 @@ export class BufferPool {
     list.push(buf);
   }
 
-  /** Destroy every free buffer (e.g. between phases with different shapes). */
+  /**
+   * An rgba32float texture array of `width` x `height` texels and `layers`
+   * layers (bindable as a sampled or a write-only storage texture), from the
+   * pool if one is free; contents undefined.
+   */
+  acquireTexture(width: number, height: number, layers: number, label = "operand"): GPUTexture {
+    const key = `${width}x${height}x${layers}`;
+    let tex = this.#freeTextures.get(key)?.pop();
+    if (!tex) {
+      tex = this.device.createTexture({
+        size: [width, height, layers],
+        format: "rgba32float",
+        usage: TEXTURE_USAGE,
+        label,
+      });
+      this.#allocated += width * height * layers * TEXEL;
+    }
+    this.#texturesInUse.add(tex);
+    this.#inUseBytes += width * height * layers * TEXEL;
+    return tex;
+  }
+
+  /** Give a texture back; releasing twice or releasing a foreign texture is a bug and throws. */
+  releaseTexture(tex: GPUTexture): void {
+    if (!this.#texturesInUse.delete(tex)) {
+      throw new Error(`Texture "${tex.label}" released twice or not from this pool`);
+    }
+    this.#inUseBytes -= tex.width * tex.height * tex.depthOrArrayLayers * TEXEL;
+    const key = `${tex.width}x${tex.height}x${tex.depthOrArrayLayers}`;
+    let list = this.#freeTextures.get(key);
+    if (!list) this.#freeTextures.set(key, list = []);
+    list.push(tex);
+  }
+
+  /** Destroy every free buffer and texture (e.g. between phases with different shapes). */
   trim(): void {
+    for (const list of this.#freeTextures.values()) {
+      for (const t of list) {
+        this.#allocated -= t.width * t.height * t.depthOrArrayLayers * TEXEL;
+        t.destroy();
+      }
+    }
+    this.#freeTextures.clear();
     for (const list of this.#free.values()) {
       for (const b of list) {
         this.#allocated -= b.size;
@@ -59,6 +107,10 @@ export class BufferPool {
   }
 
   get stats(): PoolStats {
-    return { allocatedBytes: this.#allocated, inUseBytes: this.#inUseBytes, inUseCount: this.#inUse.size };
+    return {
+      allocatedBytes: this.#allocated,
+      inUseBytes: this.#inUseBytes,
+      inUseCount: this.#inUse.size + this.#texturesInUse.size,
+    };
   }
 }

@@ -145,11 +145,23 @@ export class Runtime {
     return p;
   }
 
-  /** Queue a dispatch; `buffers` bind in order, then `uniform` (if given) as the next binding. */
-  dispatch<P>(kernel: Kernel<P>, params: P, buffers: GPUBuffer[], uniform?: ArrayBufferView): void {
+  /**
+   * Queue a dispatch; `buffers` (storage buffers, or texture views for
+   * kernels that read or write textures) bind in order, then `uniform` (if
+   * given) as the next binding.
+   */
+  dispatch<P>(
+    kernel: Kernel<P>,
+    params: P,
+    buffers: (GPUBuffer | GPUTextureView)[],
+    uniform?: ArrayBufferView,
+  ): void {
     this.#check();
     const pipeline = this.pipeline(kernel, params);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({
+      binding,
+      resource: "mapAsync" in b ? { buffer: b } : b,
+    }));
     let ubuf: GPUBuffer | null = null;
     if (uniform) {
       ubuf = this.device.createBuffer({
@@ -207,6 +219,32 @@ export class Runtime {
     this.#closePass();
     this.#encoder ??= this.device.createCommandEncoder();
     this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, Math.ceil(bytes / 4) * 4);
+  }
+
+  /** A pooled rgba32float texture array (see `BufferPool.acquireTexture`). */
+  texture(width: number, height: number, layers: number, label?: string): GPUTexture {
+    return this.pool.acquireTexture(width, height, layers, label);
+  }
+
+  /** Return a texture to the pool. Dispatches already queued that use it still see its data. */
+  releaseTexture(tex: GPUTexture): void {
+    this.pool.releaseTexture(tex);
+  }
+
+  /**
+   * Queue a copy of rows of vec4s from a buffer into a texture array: layer
+   * z, row y is `width` texels at byte `srcOffset + (z * height + y) *
+   * bytesPerRow` (a multiple of 256, as WebGPU requires).
+   */
+  copyToTexture(src: GPUBuffer, tex: GPUTexture, bytesPerRow: number, srcOffset = 0): void {
+    this.#check();
+    this.#closePass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToTexture(
+      { buffer: src, offset: srcOffset, bytesPerRow, rowsPerImage: tex.height },
+      { texture: tex },
+      [tex.width, tex.height, tex.depthOrArrayLayers],
+    );
   }
 
   /** Submit everything queued. */

@@ -2,9 +2,11 @@
  * Batched GEMM, C[b] = op(A[b]) @ op(B[b]) (+ C[b] when accumulating), with
  * either operand transposed and either operand broadcast over the batch.
  *
- * `gemmKernel` is what `matmul` dispatches; it renders the variant chosen
- * for the adapter (see `chooseGemm`): the register-blocked kernel below, or
- * the workgroup-memory tiled one in gemm_tiled.ts for real GPUs.
+ * `gemm` is what `matmul` calls; it runs the variant chosen for the
+ * adapter (see `chooseGemm`): the register-blocked kernel below, or the
+ * workgroup-memory tiled one in gemm_tiled.ts for real GPUs. Large blocked
+ * products read their operands through textures instead of storage
+ * buffers (gemm_texture.ts), which llvmpipe loads far more cheaply.
  *
  * Register-blocked: each invocation computes a tm x tn block of C in
  * registers, reading each operand as vec4 along its contiguous axis. On
@@ -24,6 +26,7 @@
 import { defineKernel, groups } from "./kernel.ts";
 import { currentGemmVariant, type GemmVariant } from "./gemm_choice.ts";
 import { gemmTiledDispatch, gemmTiledWgsl } from "./gemm_tiled.ts";
+import { gemmTextureFits, gemmThroughTextures, type TextureHost } from "./gemm_texture.ts";
 
 export interface GemmParams {
   batch: number;
@@ -207,7 +210,38 @@ fn main(@builtin(workgroup_id) w: vec3<u32>, @builtin(local_invocation_id) l: ve
 }`;
 }
 
-/** The GEMM that `matmul` dispatches, in the variant chosen for the adapter. */
+/** Products of at least this many multiply-adds take the texture path by default: below it the layout passes cost more than they save. */
+export const TEXTURE_MIN_MACS = 2 ** 24;
+
+/** A host that can dispatch kernels and lay out texture operands, with the device's limits (the `Runtime`). */
+export interface GemmHost extends TextureHost {
+  device: { limits: Pick<GPUSupportedLimits, "maxTextureDimension2D" | "maxTextureArrayLayers"> };
+}
+
+/**
+ * Queue C = op(A) @ op(B) (+ C) on `host` with the adapter's variant. The
+ * blocked variant reads its operands through textures when `textures` says
+ * so, by default when the product has at least {@link TEXTURE_MIN_MACS}
+ * multiply-adds and both operands fit the adapter's texture limits.
+ *
+ * @param host the runtime
+ * @param p shapes and options
+ * @param bufs A, B and C as storage buffers, laid out as `p` says
+ * @param opts.textures force the texture path on (where it fits) or off
+ */
+export function gemm(
+  host: GemmHost,
+  p: GemmParams,
+  [a, b, c]: [GPUBuffer, GPUBuffer, GPUBuffer],
+  opts: { textures?: boolean } = {},
+): void {
+  const q = gemmDefaults(p);
+  const fits = q.variant === "blocked" && gemmTextureFits(q, host.device.limits);
+  if (fits && (opts.textures ?? q.M * q.N * q.K >= TEXTURE_MIN_MACS)) gemmThroughTextures(host, q, a, b, c);
+  else host.dispatch(gemmKernel, p, [a, b, c]);
+}
+
+/** The GEMM kernel over storage buffers, in the variant chosen for the adapter. */
 export const gemmKernel = defineKernel<GemmParams>({
   name: "gemm",
   key: (p) => `gemm:${JSON.stringify(gemmDefaults(p))}`,

@@ -16,6 +16,7 @@ import * as conv2dGrad from "./conv2d_grad.ts";
 import * as conv2dLayout from "./conv2d_layout.ts";
 import * as copy from "./copy.ts";
 import * as gemm from "./gemm.ts";
+import * as gemmTexture from "./gemm_texture.ts";
 import * as groupNorm from "./group_norm.ts";
 import * as map from "./map.ts";
 import * as nms from "./nms.ts";
@@ -47,6 +48,7 @@ const MODULES: Record<string, Record<string, unknown>> = {
   "conv2d_layout.ts": conv2dLayout,
   "copy.ts": copy,
   "gemm.ts": gemm,
+  "gemm_texture.ts": gemmTexture,
   "group_norm.ts": groupNorm,
   "map.ts": map,
   "nms.ts": nms,

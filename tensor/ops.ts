@@ -11,7 +11,7 @@ import {
   type MapParams,
 } from "../kernels/map.ts";
 import { reducedShape, reduceKernel } from "../kernels/reduce.ts";
-import { gemmKernel } from "../kernels/gemm.ts";
+import { gemm } from "../kernels/gemm.ts";
 import { reluKernel } from "../kernels/relu.ts";
 import { f32 } from "../kernels/kernel.ts";
 import { backwardWith, record } from "./autograd.ts";
@@ -236,16 +236,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const batch = Math.max(ba, bb, 1);
   const outShape = ba || bb ? [batch, M, N] : [M, N];
   const out = new Tensor(outShape);
-  rt().dispatch(gemmKernel, {
-    batch,
-    M,
-    N,
-    K,
-    transA,
-    transB,
-    broadcastA: !ba,
-    broadcastB: !bb,
-  }, [a.buffer, b.buffer, out.buffer]);
+  gemm(rt(), { batch, M, N, K, transA, transB, broadcastA: !ba, broadcastB: !bb }, [a.buffer, b.buffer, out.buffer]);
   return record(out, "matmul", [a, b], (g) => {
     // dA = g @ op(B)^T, dB = op(A)^T @ g, laid out as A and B are stored.
     let ga: Tensor | null = null, gb: Tensor | null = null;

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { assertClose, gpuTest, randomArray, rng } from "../_util.ts";
 import { rt } from "../../tensor/tensor.ts";
-import { gemmKernel, type GemmParams } from "../../kernels/gemm.ts";
+import { gemm, gemmKernel, type GemmParams } from "../../kernels/gemm.ts";
+import { gemmTextureFits } from "../../kernels/gemm_texture.ts";
 import { chooseGemm } from "../../kernels/gemm_choice.ts";
 import type { GemmVariant } from "../../kernels/gemm_choice.ts";
 
@@ -24,7 +25,8 @@ function gemm64(a: Float64Array, b: Float64Array, c0: Float64Array | null, p: Ge
   return c;
 }
 
-async function check(p: GemmParams, salt: number): Promise<void> {
+/** Run one product on random inputs and compare with float64; `textures` runs it through `gemm` with that choice. */
+async function check(p: GemmParams, salt: number, textures?: boolean): Promise<void> {
   const r = rng(salt);
   const a = randomArray(r, (p.broadcastA ? 1 : p.batch) * p.M * p.K);
   const b = randomArray(r, (p.broadcastB ? 1 : p.batch) * p.K * p.N);
@@ -36,7 +38,8 @@ async function check(p: GemmParams, salt: number): Promise<void> {
     rtm.upload(Float32Array.from(b)),
     rtm.upload(c0 ? Float32Array.from(c0) : new Float32Array(p.batch * p.M * p.N).fill(NaN)),
   ];
-  rtm.dispatch(gemmKernel, p, bufs);
+  if (textures === undefined) rtm.dispatch(gemmKernel, p, bufs);
+  else gemm(rtm, p, [bufs[0], bufs[1], bufs[2]], { textures });
   const got = await rtm.readF32(bufs[2], p.batch * p.M * p.N);
   for (const buf of bufs) rtm.release(buf);
   // f32 sums of K products of size <= 1: error ~ sqrt(K) * 6e-8 relative to the terms.
@@ -71,6 +74,71 @@ gpuTest("gemmKernel (blocked) handles 16 x 16 and 32 x 32 blocks with partial bl
   // The 32 x 32 block that matrices of 256 and more get, on a shape that leaves partial blocks.
   await check({ batch: 1, M: 40, N: 72, K: 12, transA: false, transB: false, tm: 32, tn: 32, variant: "blocked" }, 122);
 });
+
+gpuTest("gemm through texture operands matches float64: packed (transposed, tails) and copied operands", async () => {
+  for (const [i, c] of CASES.entries()) await check({ ...c, variant: "blocked" }, 200 + i, true);
+  // Rows of a multiple of 64 floats are copied into the textures instead of packed; a 32 x 32 block
+  // with partial blocks; M, N not multiples of 4 with K a multiple of 64 (A copied, B packed).
+  await check({ batch: 2, M: 40, N: 128, K: 64, transA: false, transB: false, tm: 32, tn: 32 }, 210, true);
+  await check({ batch: 3, M: 37, N: 64, K: 128, transA: false, transB: false, broadcastA: true }, 211, true);
+  await check({ batch: 1, M: 33, N: 30, K: 192, transA: false, transB: true, accumulate: true }, 212, true);
+  await check({ batch: 1, M: 70, N: 136, K: 129, transA: true, transB: false, tm: 16, tn: 16 }, 213, true);
+});
+
+gpuTest(
+  "gemm picks texture operands only for large products that fit, and returns its textures to the pool",
+  async () => {
+    const limits = { maxTextureDimension2D: 8192, maxTextureArrayLayers: 256 };
+    const p = { batch: 1, M: 64, N: 64, K: 64, transA: false, transB: false };
+    assert.equal(gemmTextureFits(p, limits), true);
+    assert.equal(gemmTextureFits({ ...p, K: 4 * 8193 }, limits), false, "A's rows are too wide");
+    assert.equal(gemmTextureFits({ ...p, N: 4 * 8193 }, limits), false, "B's rows are too wide");
+    assert.equal(gemmTextureFits({ ...p, K: 2049 * 4 }, limits), false, "B has too many rows");
+    assert.equal(gemmTextureFits({ ...p, batch: 257 }, limits), false, "too many layers");
+    assert.equal(gemmTextureFits({ ...p, batch: 257, broadcastA: true, broadcastB: true }, limits), true);
+    assert.equal(gemmTextureFits({ ...p, K: 0 }, limits), false);
+    // A product of 2^24 multiply-adds goes through textures; its textures are pooled, and a
+    // loop of them does not grow memory.
+    const r = rt();
+    const big = {
+      batch: 1,
+      M: 256,
+      N: 256,
+      K: 256,
+      transA: true,
+      transB: false,
+      variant: "blocked" as const,
+      tm: 8,
+      tn: 8,
+    };
+    const bufs: [GPUBuffer, GPUBuffer, GPUBuffer] = [
+      r.buffer(4 * 256 * 256),
+      r.buffer(4 * 256 * 256),
+      r.buffer(4 * 256 * 256),
+    ];
+    const dispatched: string[] = [];
+    const spy = {
+      device: r.device,
+      dispatch: <P>(k: Parameters<typeof r.dispatch<P>>[0], q: P, b: (GPUBuffer | GPUTextureView)[]) => {
+        dispatched.push(k.name);
+        r.dispatch(k, q, b);
+      },
+      texture: r.texture.bind(r),
+      releaseTexture: r.releaseTexture.bind(r),
+      copyToTexture: r.copyToTexture.bind(r),
+    };
+    gemm(spy, big, bufs);
+    gemm(spy, { ...big, K: 255 }, bufs);
+    gemm(spy, big, bufs, { textures: false });
+    assert.deepEqual(dispatched, ["gemm_pack", "gemm_texture", "gemm", "gemm"]);
+    await r.sync();
+    const before = r.memory;
+    for (let i = 0; i < 5; i++) gemm(r, big, bufs);
+    await r.sync();
+    assert.deepEqual(r.memory, before);
+    for (const b of bufs) r.release(b);
+  },
+);
 
 Deno.test("chooseGemm() picks blocked on CPU adapters, tiled on GPUs, and obeys TAILOR_GEMM", () => {
   const prev = Deno.env.get("TAILOR_GEMM");
