@@ -7,7 +7,7 @@
  * The synthetic dir comes from `deno task data synth --preset default --out <dir>`.
  * With PROFILE=1 every dispatch is timed by timestamp queries (one pass each, which
  * adds its own overhead; the first ~2000 dispatches only) and the GPU time per
- * kernel name per step is printed.
+ * kernel name per step is printed; with STEPS=1 every step's time is printed as it ends.
  */
 import { join } from "node:path";
 import { ingestDataset } from "../data/ingest_dataset.ts";
@@ -43,6 +43,7 @@ const train = async () => {
     statsEvery: 1000,
     onStep: (s) => {
       times.push(Number(batch) / s.imagesPerSec);
+      if (Deno.env.get("STEPS")) console.log("step", s.step, (1000 * Number(batch) / s.imagesPerSec).toFixed(0));
       if (Deno.env.get("VERBOSE")) console.log(s.step, (performance.now() / 1000).toFixed(1), rt.pipelineCount);
     },
   });

@@ -210,8 +210,12 @@ fn main(@builtin(workgroup_id) w: vec3<u32>, @builtin(local_invocation_id) l: ve
 }`;
 }
 
-/** Products of at least this many multiply-adds take the texture path by default: below it the layout passes cost more than they save. */
-export const TEXTURE_MIN_MACS = 2 ** 24;
+/**
+ * Where `gemm` switches to texture operands: products of at least
+ * `textureMinMacs` multiply-adds (below it the layout passes cost more than
+ * they save on llvmpipe); `Infinity` keeps every product on storage buffers.
+ */
+export const gemmTuning = { textureMinMacs: 2 ** 24 };
 
 /** A host that can dispatch kernels and lay out texture operands, with the device's limits (the `Runtime`). */
 export interface GemmHost extends TextureHost {
@@ -221,8 +225,8 @@ export interface GemmHost extends TextureHost {
 /**
  * Queue C = op(A) @ op(B) (+ C) on `host` with the adapter's variant. The
  * blocked variant reads its operands through textures when `textures` says
- * so, by default when the product has at least {@link TEXTURE_MIN_MACS}
- * multiply-adds and both operands fit the adapter's texture limits.
+ * so, by default when the product has at least
+ * `gemmTuning.textureMinMacs` multiply-adds and both operands fit the adapter's texture limits.
  *
  * @param host the runtime
  * @param p shapes and options
@@ -237,7 +241,7 @@ export function gemm(
 ): void {
   const q = gemmDefaults(p);
   const fits = q.variant === "blocked" && gemmTextureFits(q, host.device.limits);
-  if (fits && (opts.textures ?? q.M * q.N * q.K >= TEXTURE_MIN_MACS)) gemmThroughTextures(host, q, a, b, c);
+  if (fits && (opts.textures ?? q.M * q.N * q.K >= gemmTuning.textureMinMacs)) gemmThroughTextures(host, q, a, b, c);
   else host.dispatch(gemmKernel, p, [a, b, c]);
 }
 
