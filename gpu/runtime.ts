@@ -36,6 +36,8 @@ export class Runtime {
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #batchKernels: string[] = [];
+  /** The kernels of the batch submitted last, for errors reported after its submit. */
+  #submitted: string[] = [];
   #error: string | null = null;
   #lost: string | null = null;
   #profile: { set: GPUQuerySet; names: string[]; times: KernelTimes } | null = null;
@@ -49,7 +51,8 @@ export class Runtime {
     this.pool = new BufferPool(d.device);
     this.device.addEventListener("uncapturederror", (ev) => {
       const msg = (ev as GPUUncapturedErrorEvent).error.message.trim().replace(/\s*\n\s*/g, " | ");
-      const names = [...new Set(this.#batchKernels)].slice(0, 8).join(", ");
+      // Errors of a submitted batch (e.g. a copy rejected at encoder.finish()) arrive after flush() started a new list.
+      const names = [...new Set([...this.#batchKernels, ...this.#submitted])].slice(0, 8).join(", ");
       this.#error ??= `GPU error in kernel(s) ${names || "(none recorded)"}: ${msg}`;
     });
     this.device.lost.then((info) => {
@@ -240,6 +243,7 @@ export class Runtime {
     this.#check();
     this.#closePass();
     this.#encoder ??= this.device.createCommandEncoder();
+    this.#batchKernels.push(`copy to texture "${tex.label}"`);
     this.#encoder.copyBufferToTexture(
       { buffer: src, offset: srcOffset, bytesPerRow, rowsPerImage: tex.height },
       { texture: tex },
@@ -256,7 +260,10 @@ export class Runtime {
     }
     for (const b of this.#trash) b.destroy();
     this.#trash = [];
-    if (!this.debug) this.#batchKernels = [];
+    if (!this.debug) {
+      this.#submitted = this.#batchKernels;
+      this.#batchKernels = [];
+    }
   }
 
   /** Wait until the GPU has finished all submitted work, and surface any error it raised. */
@@ -265,6 +272,7 @@ export class Runtime {
     await this.device.queue.onSubmittedWorkDone();
     this.#check();
     this.#batchKernels = [];
+    this.#submitted = [];
   }
 
   /** Read `bytes` bytes of a buffer back to the host. */
@@ -284,6 +292,7 @@ export class Runtime {
     staging.unmap();
     staging.destroy();
     this.#batchKernels = [];
+    this.#submitted = [];
     return out;
   }
 

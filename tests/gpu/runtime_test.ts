@@ -69,6 +69,30 @@ gpuTest("BufferPool reuses released buffers of the same size and rejects double 
   assert.throws(() => r.release(b), /released twice/);
 });
 
+gpuTest("The texture pool reuses released textures of the same extent, counts them, and rejects double release", () => {
+  const r = rt();
+  const before = r.memory;
+  const a = r.texture(5, 7, 3, "t");
+  assert.equal(r.memory.allocatedBytes - before.allocatedBytes, 5 * 7 * 3 * 16);
+  assert.equal(r.memory.inUseCount, before.inUseCount + 1);
+  r.releaseTexture(a);
+  const b = r.texture(5, 7, 3);
+  assert.equal(b, a);
+  assert.notEqual(r.texture(7, 5, 3), a, "another extent is another texture");
+  r.releaseTexture(b);
+  assert.throws(() => r.releaseTexture(b), /released twice/);
+});
+
+gpuTest("A bad buffer-to-texture copy is a GpuError naming the copy and its texture", async () => {
+  const r = rt();
+  const buf = r.buffer(4096);
+  const tex = r.texture(4, 4, 1, "misaligned rows");
+  r.copyToTexture(buf, tex, 64); // WebGPU wants rows of a multiple of 256 bytes
+  await assert.rejects(() => r.sync(), (e: Error) => e instanceof GpuError && /misaligned rows/.test(e.message));
+  r.releaseTexture(tex);
+  r.release(buf);
+});
+
 Deno.test("acquireDevice() without navigator.gpu is a one-line error that says what to install", async () => {
   const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator")!;
   Object.defineProperty(globalThis, "navigator", { value: {}, configurable: true });
