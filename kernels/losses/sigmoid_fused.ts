@@ -78,7 +78,7 @@ function elementBody(cfg: SigmoidFusedParams["cfg"], s = ""): string {
       st = abs(g);`;
 }
 
-/** The element math shared by both layouts: from x, lab and j to w, l, g, st. */
+/** One element's math: from x, lab and j to is_t, w, l, g and st, with the column constants named with suffix `s`. */
 function elementMath(cfg: SigmoidFusedParams["cfg"], s: string): string {
   return `let is_t = lab == i32(j);
     let t = select(0.0, 1.0, is_t);
@@ -89,9 +89,45 @@ function elementMath(cfg: SigmoidFusedParams["cfg"], s: string): string {
     ${elementBody(cfg, s)}`;
 }
 
-const BINDINGS = (vec: boolean) => {
-  const t = vec ? "vec4<f32>" : "f32";
-  return `struct U { scale: f32 }
+/** Columns per invocation: 4 (vec4 loads and stores) where a row is a whole number of vec4s, else 1. */
+export function sigmoidFusedWidth(columns: number): 1 | 4 {
+  return columns % 4 === 0 ? 4 : 1;
+}
+
+/**
+ * The kernel for `width` adjacent columns per invocation: 4 where a row is a whole number
+ * of vec4s, so a row costs one load of the logits, one of the label and one store of the
+ * gradient per 4 elements (on llvmpipe each storage access is a loop over the SIMD lanes,
+ * so the count of accesses is the cost), else 1.
+ */
+function fusedWgsl(p: SigmoidFusedParams, width: 1 | 4): string {
+  const { cfg, rows, rowsPerChunk: R } = p;
+  const cols = cfg.columns, c = cfg.numClasses, n = cols / width;
+  const t = width === 4 ? "vec4<f32>" : "f32";
+  // Component q of a per-invocation value, and the flat index of column q's element.
+  const at = (q: number) => (width === 4 ? `[${q}]` : "");
+  const elem = (q: number) => (width === 4 ? `k * 4u + ${q}u` : "k");
+  const setup: string[] = [], body: string[] = [], parts: string[] = [];
+  for (let q = 0; q < width; q++) {
+    setup.push(`let j_${q} = j0 + ${q}u;`, columnSetup(cfg, `j_${q}`, `_${q}`));
+    body.push(`{
+    let j = j_${q};
+    let x = xv${at(q)};
+    if (not_finite(x)) { bad = min(bad, ${elem(q)}); }
+    ${elementMath(cfg, `_${q}`)}
+    acc_l${at(q)} += l;
+    if (is_t) { acc_p${at(q)} += st; } else { acc_n${at(q)} += st; }
+    gv${at(q)} = u.scale * g;
+    wv${at(q)} = w;
+    }`);
+    parts.push(
+      `Part[b + ${q}u] = acc_l${at(q)};`,
+      `Part[b + ${cols + q}u] = select(0.0, acc_p${at(q)}, j_${q} < ${c}u);`,
+      `Part[b + ${2 * cols + q}u] = select(0.0, acc_n${at(q)}, j_${q} < ${c}u);`,
+    );
+  }
+  return `${SIGMOID_WGSL}
+struct U { scale: f32 }
 @group(0) @binding(0) var<storage, read> X: array<${t}>;
 @group(0) @binding(1) var<storage, read> L: array<i32>;
 @group(0) @binding(2) var<storage, read> S: array<f32>;
@@ -100,109 +136,38 @@ const BINDINGS = (vec: boolean) => {
 @group(0) @binding(5) var<storage, read_write> W: array<${t}>;
 @group(0) @binding(6) var<storage, read_write> Part: array<f32>;
 @group(0) @binding(7) var<storage, read_write> Flag: array<atomic<u32>>;
-@group(0) @binding(8) var<uniform> u: U;`;
-};
-
-/** Columns per invocation: 4 (vec4 loads and stores) where a row is a whole number of vec4s, else 1. */
-export function sigmoidFusedWidth(columns: number): 1 | 4 {
-  return columns % 4 === 0 ? 4 : 1;
-}
-
-/**
- * The vec4 layout: each invocation owns 4 adjacent columns, so a row costs one load of
- * the logits, one of the label and one store of the gradient per 4 elements (on llvmpipe
- * each storage access is a loop over the SIMD lanes, so the count of accesses is the cost).
- */
-function vec4Wgsl(p: SigmoidFusedParams): string {
-  const { cfg, rows, rowsPerChunk: R } = p;
-  const cols = cfg.columns, c = cfg.numClasses, q4 = cols / 4;
-  const setup: string[] = [];
-  const body: string[] = [];
-  for (let q = 0; q < 4; q++) {
-    setup.push(`let j_${q} = j0 + ${q}u;`, columnSetup(cfg, `j_${q}`, `_${q}`));
-    body.push(`{
-    let j = j_${q};
-    let x = xv[${q}];
-    if (not_finite(x)) { bad = min(bad, k4 * 4u + ${q}u); }
-    ${elementMath(cfg, `_${q}`)}
-    acc_l[${q}] += l;
-    if (is_t) { acc_p[${q}] += st; } else { acc_n[${q}] += st; }
-    gv[${q}] = u.scale * g;
-    wv[${q}] = w;
-    }`);
-  }
-  return `${SIGMOID_WGSL}
-${BINDINGS(true)}
+@group(0) @binding(8) var<uniform> u: U;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let j4 = gid.x;
+  let jv = gid.x;
   let chunk = gid.y;
-  if (j4 >= ${q4}u) { return; }
-  if (j4 == 0xffffffffu) { W[0] = vec4<f32>(S[0] + P[0]); }
-  let j0 = j4 * 4u;
+  if (jv >= ${n}u) { return; }
+  // Keeps every binding in the layout whatever the kind uses.
+  if (jv == 0xffffffffu) { W[0] = ${t}(S[0] + P[0]); }
+  let j0 = jv * ${width}u;
   ${setup.join("\n  ")}
-  var acc_l = vec4<f32>(0.0); var acc_p = vec4<f32>(0.0); var acc_n = vec4<f32>(0.0);
+  var acc_l = ${t}(0.0); var acc_p = ${t}(0.0); var acc_n = ${t}(0.0);
   var bad = 0xffffffffu;
   let i1 = min(chunk * ${R}u + ${R}u, ${rows}u);
   for (var i = chunk * ${R}u; i < i1; i++) {
-    let k4 = i * ${q4}u + j4;
-    let xv = X[k4];
+    let k = i * ${n}u + jv;
+    let xv = X[k];
     let lab = L[i];
-    if (j4 == 0u && (lab < 0 || lab > ${c})) { atomicMin(&Flag[1], i); }
-    var gv = vec4<f32>(0.0); var wv = vec4<f32>(0.0);
+    if (jv == 0u && (lab < 0 || lab > ${c})) { atomicMin(&Flag[1], i); }
+    var gv = ${t}(0.0); var wv = ${t}(0.0);
     ${body.join("\n    ")}
-    G[k4] = gv;
-    ${p.writeWeights ? "W[k4] = wv;" : ""}
+    G[k] = gv;
+    ${p.writeWeights ? "W[k] = wv;" : ""}
   }
   if (bad != 0xffffffffu) { atomicMin(&Flag[0], bad); }
   let b = chunk * ${3 * cols}u + j0;
-  for (var q = 0u; q < 4u; q++) {
-    let real = j0 + q < ${c}u;
-    Part[b + q] = acc_l[q];
-    Part[b + q + ${cols}u] = select(0.0, acc_p[q], real);
-    Part[b + q + ${2 * cols}u] = select(0.0, acc_n[q], real);
-  }
+  ${parts.join("\n  ")}
 }`;
 }
 
 export const sigmoidFusedKernel = defineKernel<SigmoidFusedParams>({
   name: "loss_sigmoid_fused",
-  wgsl(p) {
-    if (sigmoidFusedWidth(p.cfg.columns) === 4) return vec4Wgsl(p);
-    const { cfg, rows, rowsPerChunk: R } = p;
-    const cols = cfg.columns, c = cfg.numClasses;
-    return `${SIGMOID_WGSL}
-${BINDINGS(false)}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let j = gid.x;
-  let chunk = gid.y;
-  if (j >= ${cols}u) { return; }
-  // Keeps every binding in the layout whatever the kind uses.
-  if (j == 0xffffffffu) { W[0] = S[0] + P[0]; }
-  ${columnSetup(cfg)}
-  var acc_l = 0.0; var acc_p = 0.0; var acc_n = 0.0;
-  var bad = 0xffffffffu;
-  let i1 = min(chunk * ${R}u + ${R}u, ${rows}u);
-  for (var i = chunk * ${R}u; i < i1; i++) {
-    let k = i * ${cols}u + j;
-    let x = X[k];
-    let lab = L[i];
-    if (j == 0u && (lab < 0 || lab > ${c})) { atomicMin(&Flag[1], i); }
-    if (not_finite(x)) { bad = min(bad, k); }
-    ${elementMath(cfg, "")}
-    acc_l += l;
-    if (is_t) { acc_p += st; } else { acc_n += st; }
-    G[k] = u.scale * g;
-    ${p.writeWeights ? "W[k] = w;" : ""}
-  }
-  if (bad != 0xffffffffu) { atomicMin(&Flag[0], bad); }
-  let b = chunk * ${3 * cols}u + j;
-  Part[b] = acc_l;
-  Part[b + ${cols}u] = select(0.0, acc_p, j < ${c}u);
-  Part[b + ${2 * cols}u] = select(0.0, acc_n, j < ${c}u);
-}`;
-  },
+  wgsl: (p) => fusedWgsl(p, sigmoidFusedWidth(p.cfg.columns)),
   dispatch: (p) => [
     Math.ceil(p.cfg.columns / sigmoidFusedWidth(p.cfg.columns) / WG),
     lossChunks(p.rows, p.rowsPerChunk),
