@@ -26,6 +26,7 @@
 import { defineKernel, groups } from "./kernel.ts";
 import { currentGemmVariant, type GemmVariant } from "./gemm_choice.ts";
 import { gemmTiledDispatch, gemmTiledWgsl } from "./gemm_tiled.ts";
+import { blockStores } from "./gemm_block.ts";
 import { gemmTextureFits, gemmThroughTextures, type TextureHost } from "./gemm_texture.ts";
 
 export interface GemmParams {
@@ -169,24 +170,7 @@ fn main() { if (arrayLength(&C) == 0u) { C[0] = A[0] + B[0]; } }`;
     }
   }
 
-  const store: string[] = [];
-  for (let i = 0; i < tm; i++) {
-    for (let j = 0; j < tv; j++) {
-      const row = `m0 + ${u(i)}`;
-      if (vecC) {
-        const t = `C[cB / 4u + (${row}) * ${u(N4)} + g${j}]`;
-        store.push(`if (${row} < ${u(M)} && g${j} < ${u(N4)}) { ${t} = ${p.accumulate ? `${t} + ` : ""}c${i}_${j}; }`);
-      } else {
-        for (let c = 0; c < 4; c++) {
-          const t = `C[cB + (${row}) * ${u(N)} + g${j} * 4u + ${u(c)}]`;
-          const v = `c${i}_${j}[${c}]`;
-          store.push(
-            `if (${row} < ${u(M)} && g${j} * 4u + ${u(c)} < ${u(N)}) { ${t} = ${p.accumulate ? `${t} + ` : ""}${v}; }`,
-          );
-        }
-      }
-    }
-  }
+  const store = blockStores(p);
   const ty = (vec: boolean) => vec ? "vec4<f32>" : "f32";
   return `@group(0) @binding(0) var<storage, read> A: array<${ty(am !== "s")}>;
 @group(0) @binding(1) var<storage, read> B: array<${ty(bm !== "s")}>;

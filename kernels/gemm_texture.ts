@@ -16,6 +16,7 @@
  */
 import { defineKernel, groups } from "./kernel.ts";
 import type { GemmParams } from "./gemm.ts";
+import { blockStores } from "./gemm_block.ts";
 
 /** How one operand is laid out into a texture array: element (layer z, row r, column c) of the source. */
 export interface PackParams {
@@ -81,24 +82,7 @@ export function gemmTextureWgsl(p: GemmTextureParams): string {
       for (let q = 0; q < 4; q++) body.push(`c${i}_${j} = fma(vec4<f32>(a${i}[${q}]), b${q}_${j}, c${i}_${j});`);
     }
   }
-  const store: string[] = [];
-  for (let i = 0; i < tm; i++) {
-    const row = `m0 + ${i}u`;
-    for (let j = 0; j < tv; j++) {
-      if (vecC) {
-        const t = `C[cB / 4u + (${row}) * ${N4}u + g${j}]`;
-        store.push(`if (${row} < ${M}u && g${j} < ${N4}u) { ${t} = ${p.accumulate ? `${t} + ` : ""}c${i}_${j}; }`);
-      } else {
-        for (let c = 0; c < 4; c++) {
-          const col = `g${j} * 4u + ${c}u`;
-          const t = `C[cB + (${row}) * ${N}u + ${col}]`;
-          store.push(
-            `if (${row} < ${M}u && ${col} < ${N}u) { ${t} = ${p.accumulate ? `${t} + ` : ""}c${i}_${j}[${c}]; }`,
-          );
-        }
-      }
-    }
-  }
+  const store = blockStores(p);
   return `@group(0) @binding(0) var A: texture_2d_array<f32>;
 @group(0) @binding(1) var B: texture_2d_array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<${vecC ? "vec4<f32>" : "f32"}>;

@@ -1,0 +1,32 @@
+/**
+ * What the two register-blocked GEMM kernels (storage operands in gemm.ts,
+ * texture operands in gemm_texture.ts) share: writing an invocation's
+ * block of C. The block is rows m0 .. m0 + tm - 1 and the vec4 columns
+ * g0 .. g{tn/4 - 1}, held in accumulators c{i}_{j}; C is bound as
+ * `array<vec4<f32>>` where N is a multiple of 4, else as `array<f32>`, and
+ * `cB` is the batch entry's offset in floats.
+ */
+import type { GemmParams } from "./gemm.ts";
+
+/** WGSL statements that store (or, accumulating, add) the block into C, skipping rows and columns past M and N. */
+export function blockStores(p: Pick<Required<GemmParams>, "M" | "N" | "tm" | "tn" | "accumulate">): string[] {
+  const { M, N } = p;
+  const add = (t: string) => (p.accumulate ? `${t} + ` : "");
+  const store: string[] = [];
+  for (let i = 0; i < p.tm; i++) {
+    const row = `m0 + ${i}u`;
+    for (let j = 0; j < p.tn / 4; j++) {
+      if (N % 4 === 0) {
+        const t = `C[cB / 4u + (${row}) * ${N / 4}u + g${j}]`;
+        store.push(`if (${row} < ${M}u && g${j} < ${N / 4}u) { ${t} = ${add(t)}c${i}_${j}; }`);
+      } else {
+        for (let c = 0; c < 4; c++) {
+          const col = `g${j} * 4u + ${c}u`;
+          const t = `C[cB + (${row}) * ${N}u + ${col}]`;
+          store.push(`if (${row} < ${M}u && ${col} < ${N}u) { ${t} = ${add(t)}c${i}_${j}[${c}]; }`);
+        }
+      }
+    }
+  }
+  return store;
+}
