@@ -8,14 +8,18 @@
 
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const TEXTURE_USAGE = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST;
-/** Bytes per texel of rgba32float. */
-const TEXEL = 16;
+
+/** The pool's key of a texture array extent. */
+const extentKey = (width: number, height: number, layers: number) => `${width}x${height}x${layers}`;
+
+/** Bytes of a pooled texture: rgba32float is 16 bytes per texel. */
+const textureBytes = (t: GPUTexture) => t.width * t.height * t.depthOrArrayLayers * 16;
 
 /** Byte counts of the pool, for leak tests and logs. */
 export interface PoolStats {
   /** Bytes of every buffer and texture the pool has created and not destroyed. */
   allocatedBytes: number;
-  /** Bytes of buffers handed out and not yet released. */
+  /** Bytes of buffers and textures handed out and not yet released. */
   inUseBytes: number;
   /** Buffers and textures handed out and not yet released. */
   inUseCount: number;
@@ -60,8 +64,7 @@ export class BufferPool {
    * pool if one is free; contents undefined.
    */
   acquireTexture(width: number, height: number, layers: number, label = "operand"): GPUTexture {
-    const key = `${width}x${height}x${layers}`;
-    let tex = this.#freeTextures.get(key)?.pop();
+    let tex = this.#freeTextures.get(extentKey(width, height, layers))?.pop();
     if (!tex) {
       tex = this.device.createTexture({
         size: [width, height, layers],
@@ -69,10 +72,10 @@ export class BufferPool {
         usage: TEXTURE_USAGE,
         label,
       });
-      this.#allocated += width * height * layers * TEXEL;
+      this.#allocated += textureBytes(tex);
     }
     this.#texturesInUse.add(tex);
-    this.#inUseBytes += width * height * layers * TEXEL;
+    this.#inUseBytes += textureBytes(tex);
     return tex;
   }
 
@@ -81,8 +84,8 @@ export class BufferPool {
     if (!this.#texturesInUse.delete(tex)) {
       throw new Error(`Texture "${tex.label}" released twice or not from this pool`);
     }
-    this.#inUseBytes -= tex.width * tex.height * tex.depthOrArrayLayers * TEXEL;
-    const key = `${tex.width}x${tex.height}x${tex.depthOrArrayLayers}`;
+    this.#inUseBytes -= textureBytes(tex);
+    const key = extentKey(tex.width, tex.height, tex.depthOrArrayLayers);
     let list = this.#freeTextures.get(key);
     if (!list) this.#freeTextures.set(key, list = []);
     list.push(tex);
@@ -92,7 +95,7 @@ export class BufferPool {
   trim(): void {
     for (const list of this.#freeTextures.values()) {
       for (const t of list) {
-        this.#allocated -= t.width * t.height * t.depthOrArrayLayers * TEXEL;
+        this.#allocated -= textureBytes(t);
         t.destroy();
       }
     }
