@@ -25,6 +25,7 @@ const { dataset } = await ingestDataset(join(dir, "annotations", "lvis_v1_train.
 const out = await Deno.makeTempDir({ prefix: "tailor_speed_" });
 const times: number[] = [];
 const profile = Deno.env.get("PROFILE") === "1";
+const printSteps = Boolean(Deno.env.get("STEPS")), verbose = Boolean(Deno.env.get("VERBOSE"));
 let r!: Awaited<ReturnType<typeof trainDetector>>;
 const train = async () => {
   r = await trainDetector({
@@ -42,9 +43,10 @@ const train = async () => {
     checkpointEvery: 1000,
     statsEvery: 1000,
     onStep: (s) => {
-      times.push(Number(batch) / s.imagesPerSec);
-      if (Deno.env.get("STEPS")) console.log("step", s.step, (1000 * Number(batch) / s.imagesPerSec).toFixed(0));
-      if (Deno.env.get("VERBOSE")) console.log(s.step, (performance.now() / 1000).toFixed(1), rt.pipelineCount);
+      const seconds = Number(batch) / s.imagesPerSec;
+      times.push(seconds);
+      if (printSteps) console.log("step", s.step, (1000 * seconds).toFixed(0));
+      if (verbose) console.log(s.step, (performance.now() / 1000).toFixed(1), rt.pipelineCount);
     },
   });
 };
@@ -55,7 +57,7 @@ console.log(
   `${describeAdapter(rt.report)}\npreset=${preset} batch=${batch} loss=${lossName} steps=${r.steps} ` +
     `ms/step=${(median * 1000).toFixed(0)} images/s=${(Number(batch) / median).toFixed(2)}`,
 );
-if (Deno.env.get("VERBOSE")) console.log(rt.pipelineCounts());
+if (verbose) console.log(rt.pipelineCounts());
 if (kernelTimes) {
   const rows = [...kernelTimes].sort((a, b) => b[1].ms - a[1].ms);
   // Steps inside the timed dispatches: every classification loss ends its step with one loss_sum.
