@@ -12,7 +12,6 @@
  * per-category sums need no float atomics, so results are deterministic.
  */
 import { defineKernel, f32 } from "../kernel.ts";
-import { SIGMOID_WGSL } from "./_wgsl.ts";
 import type { SigmoidConfig } from "../../losses/sigmoid_config.ts";
 
 export interface SigmoidFusedParams {
@@ -29,64 +28,72 @@ export function lossChunks(rows: number, rowsPerChunk: number): number {
   return Math.max(1, Math.ceil(rows / rowsPerChunk));
 }
 
-/** Per-column constants of column `j`, named with suffix `s` (one set per column an invocation owns). */
-function columnSetup(cfg: SigmoidFusedParams["cfg"], j = "j", s = ""): string {
+/** WGSL types and helpers for `width` columns per invocation (vec4 or scalar). */
+function vecTypes(width: 1 | 4) {
+  const v = width === 4;
+  return {
+    F: v ? "vec4<f32>" : "f32",
+    B: v ? "vec4<bool>" : "bool",
+    I: v ? "vec4<i32>" : "i32",
+    U: v ? "vec4<u32>" : "u32",
+    /** `x` broadcast to the float type. */
+    splat: (x: string) => (v ? `vec4<f32>(${x})` : x),
+    /** Per-column values `arr[idx[q]]`, one load per column. */
+    gather: (arr: string, idx: string) =>
+      v ? `vec4<f32>(${["x", "y", "z", "w"].map((c) => `${arr}[${idx}.${c}]`).join(", ")})` : `${arr}[${idx}]`,
+  };
+}
+
+/** Per-column constants (EQL v2 weights from the state before the step, EFL's gamma_j, ...), as values of the float type. */
+function columnSetup(cfg: SigmoidFusedParams["cfg"], width: 1 | 4): string {
   const c = cfg.numClasses;
+  const { splat, gather, F } = vecTypes(width);
   switch (cfg.kind) {
     case "eqlv2":
-      return `var pw${s} = 1.0; var nw${s} = 1.0;
-  if (${j} < ${c}u) {
-    nw${s} = 1.0 / (1.0 + exp(-${f32(cfg.gamma)} * (S[${2 * c}u + ${j}] - ${f32(cfg.mu)})));
-    pw${s} = 1.0 + ${f32(cfg.alpha)} * (1.0 - nw${s});
-  }`;
+      return `let nw = select(${splat("1.0")}, 1.0 / (1.0 + exp(${f32(-cfg.gamma)} * (${
+        gather("S", `(${2 * c}u + jc)`)
+      } - ${f32(cfg.mu)}))), real);
+  let pw = select(${splat("1.0")}, 1.0 + ${f32(cfg.alpha)} * (1.0 - nw), real);`;
     case "eql":
-      return `let rare${s} = P[${j}];`;
+      return `let rare = ${gather("P", "jj")};`;
     case "federated":
-      return `let mask${s} = select(0.0, P[min(${j}, ${c - 1}u)], ${j} < ${c}u);`;
+      return `let mask = select(${splat("0.0")}, ${gather("P", "jc")}, real);`;
     case "efl":
-      return `let gj${s} = ${f32(cfg.gamma)} + ${f32(cfg.s)} * (1.0 - S[${2 * c}u + min(${j}, ${c - 1}u)]);
-  let wf${s} = gj${s} / ${f32(cfg.gamma)};`;
+      return `let gj = ${f32(cfg.gamma)} + ${f32(cfg.s)} * (1.0 - ${gather("S", `(${2 * c}u + jc)`)});
+  let wf = gj / ${f32(cfg.gamma)};`;
     case "focal":
-      return `let gj${s} = ${f32(cfg.gamma)}; let wf${s} = 1.0;`;
+      return `let gj = ${splat(f32(cfg.gamma))}; let wf = ${F}(1.0);`;
     case "bce":
       return "";
   }
 }
 
-/** One element's weight w, loss l, gradient g and statistic st, from the column constants named with suffix `s`. */
-function elementBody(cfg: SigmoidFusedParams["cfg"], s = ""): string {
+/** The elements' weight w, loss l, gradient g and statistic st, from x, is_t, t and the sigmoid parts. */
+function elementBody(cfg: SigmoidFusedParams["cfg"], width: 1 | 4): string {
   const c = cfg.numClasses;
+  const { splat } = vecTypes(width);
+  const one = splat("1.0"), zero = splat("0.0");
   if (cfg.kind === "focal" || cfg.kind === "efl") {
-    return `let a = select(${f32(1 - cfg.alpha)}, ${f32(cfg.alpha)}, is_t);
-      let pt = select(sp.y, sp.x, is_t);
-      let m = select(sp.x, sp.y, is_t);
-      let mg = powg(m, gj${s});
-      w = wf${s} * a * mg;
-      l = w * bce;
-      g = wf${s} * select(1.0, -1.0, is_t) * a * mg * (gj${s} * pt * bce + m);
-      st = ${cfg.kind === "efl" ? "abs(g) * u.scale" : "abs(g)"};`;
+    return `let a = select(${splat(f32(1 - cfg.alpha))}, ${splat(f32(cfg.alpha))}, is_t);
+    let pt = select(sy, sx, is_t);
+    let m = select(sx, sy, is_t);
+    // m^gamma_j, with 0^g = 0 and m^0 = 1 (log2 of 0 is selected away).
+    let mg = select(select(exp2(gj * log2(m)), ${zero}, m <= ${zero}), ${one}, gj == ${zero});
+    let w = wf * a * mg;
+    let l = w * bce;
+    let g = wf * select(${one}, ${splat("-1.0")}, is_t) * a * mg * (gj * pt * bce + m);
+    let st = ${cfg.kind === "efl" ? "abs(g) * u.scale" : "abs(g)"};`;
   }
   const weight = {
-    bce: "1.0",
-    eqlv2: `select(nw${s}, pw${s}, is_t)`,
-    eql: `1.0 - select(0.0, 1.0, lab < ${c}) * rare${s} * (1.0 - t)`,
-    federated: `mask${s}`,
+    bce: one,
+    eqlv2: "select(nw, pw, is_t)",
+    eql: `1.0 - select(0.0, 1.0, lab < ${c}) * rare * (1.0 - t)`,
+    federated: "mask",
   }[cfg.kind];
-  return `w = ${weight};
-      l = w * bce;
-      g = w * d;
-      st = abs(g);`;
-}
-
-/** One element's math: from x, lab and j to is_t, w, l, g and st, with the column constants named with suffix `s`. */
-function elementMath(cfg: SigmoidFusedParams["cfg"], s: string): string {
-  return `let is_t = lab == i32(j);
-    let t = select(0.0, 1.0, is_t);
-    let sp = sigmoid_parts(x);
-    let bce = max(x, 0.0) - x * t + sp.z;
-    let d = select(sp.x, -sp.y, is_t);
-    var w = 1.0; var l = 0.0; var g = 0.0; var st = 0.0;
-    ${elementBody(cfg, s)}`;
+  return `let w = ${weight};
+    let l = w * bce;
+    let g = w * d;
+    let st = abs(g);`;
 }
 
 /** Columns per invocation: 4 (vec4 loads and stores) where a row is a whole number of vec4s, else 1. */
@@ -98,68 +105,84 @@ export function sigmoidFusedWidth(columns: number): 1 | 4 {
  * The kernel for `width` adjacent columns per invocation: 4 where a row is a whole number
  * of vec4s, so a row costs one load of the logits, one of the label and one store of the
  * gradient per 4 elements (on llvmpipe each storage access is a loop over the SIMD lanes,
- * so the count of accesses is the cost), else 1.
+ * so the count of accesses is the cost), else 1. The element math is written once on the
+ * vector type and has no branches: on a SIMD CPU adapter a data-dependent `if` costs a
+ * mask update and a test whether any lane takes it, per element.
  */
 function fusedWgsl(p: SigmoidFusedParams, width: 1 | 4): string {
   const { cfg, rows, rowsPerChunk: R } = p;
   const cols = cfg.columns, c = cfg.numClasses, n = cols / width;
-  const t = width === 4 ? "vec4<f32>" : "f32";
-  // Component q of a per-invocation value, and the flat index of column q's element.
+  const { F, B, I, U, splat } = vecTypes(width);
+  const zero = splat("0.0");
   const at = (q: number) => (width === 4 ? `[${q}]` : "");
-  const elem = (q: number) => (width === 4 ? `k * 4u + ${q}u` : "k");
-  const setup: string[] = [], body: string[] = [], parts: string[] = [];
+  // The first non-finite component's flat index: k * 4 + the lowest q whose nf[q] is set.
+  const firstBad = width === 4 ? "k * 4u + select(select(select(3u, 2u, nf.z), 1u, nf.y), 0u, nf.x)" : "k";
+  const parts: string[] = [];
   for (let q = 0; q < width; q++) {
-    setup.push(`let j_${q} = j0 + ${q}u;`, columnSetup(cfg, `j_${q}`, `_${q}`));
-    body.push(`{
-    let j = j_${q};
-    let x = xv${at(q)};
-    if (not_finite(x)) { bad = min(bad, ${elem(q)}); }
-    ${elementMath(cfg, `_${q}`)}
-    acc_l${at(q)} += l;
-    if (is_t) { acc_p${at(q)} += st; } else { acc_n${at(q)} += st; }
-    gv${at(q)} = u.scale * g;
-    wv${at(q)} = w;
-    }`);
     parts.push(
       `Part[b + ${q}u] = acc_l${at(q)};`,
-      `Part[b + ${cols + q}u] = select(0.0, acc_p${at(q)}, j_${q} < ${c}u);`,
-      `Part[b + ${2 * cols + q}u] = select(0.0, acc_n${at(q)}, j_${q} < ${c}u);`,
+      `Part[b + ${cols + q}u] = select(0.0, acc_p${at(q)}, real${at(q)});`,
+      `Part[b + ${2 * cols + q}u] = select(0.0, acc_n${at(q)}, real${at(q)});`,
     );
   }
-  return `${SIGMOID_WGSL}
-struct U { scale: f32 }
-@group(0) @binding(0) var<storage, read> X: array<${t}>;
+  return `struct U { scale: f32 }
+@group(0) @binding(0) var<storage, read> X: array<${F}>;
 @group(0) @binding(1) var<storage, read> L: array<i32>;
 @group(0) @binding(2) var<storage, read> S: array<f32>;
 @group(0) @binding(3) var<storage, read> P: array<f32>;
-@group(0) @binding(4) var<storage, read_write> G: array<${t}>;
-@group(0) @binding(5) var<storage, read_write> W: array<${t}>;
+@group(0) @binding(4) var<storage, read_write> G: array<${F}>;
+@group(0) @binding(5) var<storage, read_write> W: array<${F}>;
 @group(0) @binding(6) var<storage, read_write> Part: array<f32>;
 @group(0) @binding(7) var<storage, read_write> Flag: array<atomic<u32>>;
 @group(0) @binding(8) var<uniform> u: U;
 @compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let jv = gid.x;
-  let chunk = gid.y;
+  // The row chunk, from the workgroup id so that the compiler sees it uniform (row loads become one load).
+  let chunk = wid.y;
   if (jv >= ${n}u) { return; }
   // Keeps every binding in the layout whatever the kind uses.
-  if (jv == 0xffffffffu) { W[0] = ${t}(S[0] + P[0]); }
+  if (jv == 0xffffffffu) { W[0] = ${F}(S[0] + P[0]); }
   let j0 = jv * ${width}u;
-  ${setup.join("\n  ")}
-  var acc_l = ${t}(0.0); var acc_p = ${t}(0.0); var acc_n = ${t}(0.0);
+  let jj = ${width === 4 ? "vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u)" : "j0"};
+  let real = jj < ${U}(${c}u);
+  let jc = min(jj, ${U}(${c - 1}u));
+  let ji = ${I}(jj);
+  ${columnSetup(cfg, width)}
+  var acc_l = ${zero}; var acc_p = ${zero}; var acc_n = ${zero};
   var bad = 0xffffffffu;
+  var bad_label = 0xffffffffu;
   let i1 = min(chunk * ${R}u + ${R}u, ${rows}u);
   for (var i = chunk * ${R}u; i < i1; i++) {
     let k = i * ${n}u + jv;
-    let xv = X[k];
+    let x = X[k];
     let lab = L[i];
-    if (jv == 0u && (lab < 0 || lab > ${c})) { atomicMin(&Flag[1], i); }
-    var gv = ${t}(0.0); var wv = ${t}(0.0);
-    ${body.join("\n    ")}
-    G[k] = gv;
-    ${p.writeWeights ? "W[k] = wv;" : ""}
+    bad_label = select(bad_label, min(bad_label, i), lab < 0 || lab > ${c});
+    let nf = (bitcast<${U}>(x) & ${U}(0x7f800000u)) == ${U}(0x7f800000u);
+    bad = select(bad, min(bad, ${firstBad}), any(nf));
+    let is_t: ${B} = ${I}(lab) == ji;
+    let t = select(${zero}, ${splat("1.0")}, is_t);
+    // sigma(x), 1 - sigma(x) and log(1 + exp(-|x|)) without cancellation, as in SIGMOID_WGSL.
+    let e = exp(-abs(x));
+    let inv = 1.0 / (1.0 + e);
+    let y = e / (2.0 + e);
+    let z = y * y;
+    let sz = 2.0 * y * (1.0 + z * (0.33333334 + z * (0.2 + z * (0.14285715 + z * (0.11111111 + z * (0.09090909 +
+      z * (0.07692308 + z * 0.06666667)))))));
+    let pos = x >= ${zero};
+    let sx = select(e * inv, inv, pos);
+    let sy = select(inv, e * inv, pos);
+    let bce = max(x, ${zero}) - x * t + sz;
+    let d = select(sx, -sy, is_t);
+    ${elementBody(cfg, width)}
+    acc_l += l;
+    acc_p += select(${zero}, st, is_t);
+    acc_n += select(st, ${zero}, is_t);
+    G[k] = u.scale * g;
+    ${p.writeWeights ? "W[k] = w;" : ""}
   }
   if (bad != 0xffffffffu) { atomicMin(&Flag[0], bad); }
+  if (jv == 0u && bad_label != 0xffffffffu) { atomicMin(&Flag[1], bad_label); }
   let b = chunk * ${3 * cols}u + j0;
   ${parts.join("\n  ")}
 }`;

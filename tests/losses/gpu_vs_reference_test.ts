@@ -64,6 +64,29 @@ for (const [k, name] of lossNames.entries()) {
   }
 }
 
+// Logits of +-100 underflow exp() in float32, so the modulating factor's base (1 - p_t) is exactly 0
+// for half of them: 0^gamma must be 0 for gamma > 0 and 1 for gamma = 0, as in float64.
+for (const gamma of [0, 2]) {
+  gpuTest(`focal kernel with gamma ${gamma} matches the float64 reference at logits of +-100`, async () => {
+    const r = rng(31 + gamma);
+    for (const c of [7, 8]) {
+      const params = { loss_weight: 1, gamma, alpha: 0.3 };
+      const gpu = createLoss("focal", params, { numClasses: c });
+      const ref = createReferenceLoss("focal", params, { numClasses: c });
+      const rows = 9;
+      const labels = randomLabels(r, rows, c, 0.4);
+      const logits = randomLogits(r, rows * c).map((v, i) => i % 3 === 0 ? (v < 0 ? -100 : 100) : v);
+      const want = ref.step({ logits, labels, avgFactor: 4 });
+      const out = gpu.forward(Tensor.from(logits, [rows, c]), labels, { weights: true, avgFactor: 4 });
+      const scale = Math.max(...want.grad.map(Math.abs));
+      assertClose(await out.grad.toF32(), want.grad, { rtol: ELEM, atol: 1e-6 * scale }, `c=${c} grad`);
+      assertClose(await out.weight!.toF32(), want.weight, { rtol: ELEM, atol: 1e-7 }, `c=${c} weight`);
+      assertClose([await out.loss.item()], [want.loss], { rtol: SUM, atol: 0 }, `c=${c} loss`);
+      gpu.dispose();
+    }
+  });
+}
+
 gpuTest("every loss reports gradient statistics that grow with each step, including plain bce", async () => {
   const r = rng(7);
   for (const name of ["bce", "ce", "focal", "eql"] as LossName[]) {

@@ -83,15 +83,18 @@ for (const c of [4, 3]) {
       const cols = c + 1;
       const loss = createLoss("bce", {}, { numClasses: c });
       const data = Array.from({ length: 3 * cols }, (_, i) => i / 7 - 1 || 0.1);
+      // Two bad elements in one row (one vec4 of the 4-column kernel): the first is named.
+      data[2 * cols + 1] = Infinity;
       data[2 * cols + 3] = NaN;
       loss.forward(Tensor.from(data, [3, cols]), Int32Array.from([0, c, 1]));
       await assert.rejects(
         () => loss.check(),
-        (e: Error) => e instanceof InputError && /"logits\[2\]\[3\]"/.test(e.message),
+        (e: Error) => e instanceof InputError && /"logits\[2\]\[1\]"/.test(e.message),
       );
       await loss.check();
-      const clean = data.map((v) => Number.isNaN(v) ? 1 : v);
-      loss.forward(Tensor.from(clean, [3, cols]), Tensor.from([0, 7, 1], [3], "i32"));
+      const clean = data.map((v) => Number.isFinite(v) ? v : 1);
+      // c + 1 is the first label past the background's.
+      loss.forward(Tensor.from(clean, [3, cols]), Tensor.from([0, c + 1, 1], [3], "i32"));
       await assert.rejects(() => loss.state(), (e: Error) => /"labels\[1\]"/.test(e.message));
       loss.dispose();
     },
