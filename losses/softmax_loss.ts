@@ -7,9 +7,10 @@ import { rt, Tensor } from "../tensor/tensor.ts";
 import { lossChunks } from "../kernels/losses/sigmoid_fused.ts";
 import {
   seesawCountKernel,
+  softmaxFusedKernel,
   type SoftmaxKernelParams,
   softmaxRowKernel,
-  softmaxStatsKernel,
+  softmaxRowStride,
 } from "../kernels/losses/softmax_fused.ts";
 import type { ForwardOptions, LossState, LossStep } from "./loss.ts";
 import type { LossParams } from "./params.ts";
@@ -60,33 +61,33 @@ export class SoftmaxLoss extends _GpuLossBase {
       r.dispatch(seesawCountKernel, { rows, numClasses: c }, [inp.labels.buffer, this.#cum, this.#misc]);
     }
     const grad = new Tensor([rows, this.columns]);
-    const weight = new Tensor([rows, this.columns]);
-    const rowLoss = new Tensor([rows]);
+    const weight = opts.weights ? new Tensor([rows, this.columns]) : null;
+    const rowStats = new Tensor([rows, softmaxRowStride(this.name)]);
     const { kind, lossWeight, p, q, eps } = this.cfg;
     const params: SoftmaxKernelParams = { kind, rows, numClasses: c, columns: this.columns, lossWeight, p, q, eps };
-    r.dispatch(softmaxRowKernel, params, [
-      logits.buffer,
-      inp.labels.buffer,
-      this.#cum,
-      this.#misc,
-      grad.buffer,
-      weight.buffer,
-      rowLoss.buffer,
-      this.flagBuf,
-    ], uniform);
+    r.dispatch(softmaxRowKernel, params, [logits.buffer, inp.labels.buffer, this.#cum, rowStats.buffer], uniform);
     const chunks = lossChunks(rows, ROWS_PER_CHUNK);
     const partials = this.partials(chunks * 3 * this.columns);
     r.dispatch(
-      softmaxStatsKernel,
-      { kind, rows, numClasses: c, columns: this.columns, rowsPerChunk: ROWS_PER_CHUNK, lossWeight },
-      [grad.buffer, inp.labels.buffer, rowLoss.buffer, this.#misc, partials],
+      softmaxFusedKernel,
+      { ...params, rowsPerChunk: ROWS_PER_CHUNK, writeWeights: weight !== null },
+      [
+        logits.buffer,
+        inp.labels.buffer,
+        this.#cum,
+        this.#misc,
+        rowStats.buffer,
+        grad.buffer,
+        (weight ?? grad).buffer,
+        partials,
+        this.flagBuf,
+      ],
       uniform,
     );
     const loss = this.finalize(partials, chunks, 1);
-    rowLoss.dispose();
+    rowStats.dispose();
     if (inp.owned) inp.labels.dispose();
-    if (!opts.weights) weight.dispose();
-    return this.recordStep(loss, logits, grad, opts.weights ? weight : null);
+    return this.recordStep(loss, logits, grad, weight);
   }
 
   override async state(): Promise<LossState> {

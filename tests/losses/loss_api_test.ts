@@ -75,15 +75,15 @@ gpuTest("state() and loadState() resume a loss exactly, and the all-reduce hook 
   }
 });
 
-// 4 categories: 5 columns (the scalar kernel); 3 categories: 4 columns (the vec4 kernel).
-for (const c of [4, 3]) {
+// bce, ce: 4 categories give 5 columns (the scalar kernels), 3 give 4 (the vec4 kernels); seesaw: 2 give 4 columns.
+for (const [name, c] of [["bce", 4], ["bce", 3], ["ce", 4], ["ce", 3], ["seesaw", 3], ["seesaw", 2]] as const) {
   gpuTest(
-    `a NaN logit and an out-of-range label on the GPU fail check() naming the element (${c + 1} columns)`,
+    `${name}: a NaN logit and an out-of-range label on the GPU fail check() naming the element (${c} categories)`,
     async () => {
-      const cols = c + 1;
-      const loss = createLoss("bce", {}, { numClasses: c });
+      const loss = createLoss(name, {}, { numClasses: c });
+      const cols = loss.columns;
       const data = Array.from({ length: 3 * cols }, (_, i) => i / 7 - 1 || 0.1);
-      // Two bad elements in one row (one vec4 of the 4-column kernel): the first is named.
+      // Two bad elements in one row (one vec4 of the 4-column kernels): the first is named.
       data[2 * cols + 1] = Infinity;
       data[2 * cols + 3] = NaN;
       loss.forward(Tensor.from(data, [3, cols]), Int32Array.from([0, c, 1]));
