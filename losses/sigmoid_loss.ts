@@ -5,7 +5,7 @@
 import { InputError } from "../core/errors.ts";
 import { Rng } from "../core/rng.ts";
 import { rt, Tensor } from "../tensor/tensor.ts";
-import { lossChunks, sigmoidFusedKernel } from "../kernels/losses/sigmoid_fused.ts";
+import { sigmoidFusedKernel, sigmoidFusedPlan } from "../kernels/losses/sigmoid_fused.ts";
 import { federatedMask } from "./federated_sampler.ts";
 import type { ForwardOptions, LossState, LossStep } from "./loss.ts";
 import type { LossParams } from "./params.ts";
@@ -74,24 +74,29 @@ export class SigmoidLoss extends _GpuLossBase {
     const scale = this.cfg.lossWeight / avg;
     const grad = new Tensor([inp.rows, this.columns]);
     const weight = opts.weights ? new Tensor([inp.rows, this.columns]) : null;
-    const chunks = lossChunks(inp.rows, ROWS_PER_CHUNK);
-    const partials = this.partials(chunks * 3 * this.columns);
-    r.dispatch(
-      sigmoidFusedKernel,
-      { cfg: this.#kernelCfg, rows: inp.rows, rowsPerChunk: ROWS_PER_CHUNK, writeWeights: weight !== null },
-      [
-        logits.buffer,
-        inp.labels.buffer,
-        this.stateBuf,
-        this.#columnParams,
-        grad.buffer,
-        (weight ?? grad).buffer,
-        partials,
-        this.flagBuf,
-      ],
-      new Float32Array([scale, 0, 0, 0]),
+    const plan = sigmoidFusedPlan(
+      { cfg: this.#kernelCfg, rowsPerChunk: ROWS_PER_CHUNK, writeWeights: weight !== null },
+      inp.rows,
     );
-    const loss = this.finalize(partials, chunks, scale);
+    const partials = this.partials(plan.slots * 3 * this.columns);
+    for (const d of plan.dispatches) {
+      r.dispatch(
+        sigmoidFusedKernel,
+        d,
+        [
+          logits.buffer,
+          inp.labels.buffer,
+          this.stateBuf,
+          this.#columnParams,
+          grad.buffer,
+          (weight ?? grad).buffer,
+          partials,
+          this.flagBuf,
+        ],
+        new Float32Array([scale, 0, 0, 0]),
+      );
+    }
+    const loss = this.finalize(partials, plan.slots, scale);
     if (inp.owned) inp.labels.dispose();
     return this.recordStep(loss, logits, grad, weight);
   }

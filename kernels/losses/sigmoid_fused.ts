@@ -16,9 +16,16 @@ import type { SigmoidConfig } from "../../losses/sigmoid_config.ts";
 
 export interface SigmoidFusedParams {
   cfg: Pick<SigmoidConfig, "kind" | "numClasses" | "columns" | "gamma" | "mu" | "alpha" | "s">;
-  rows: number;
+  /** This dispatch's rows are [rowStart, rowEnd). */
+  rowStart: number;
+  rowEnd: number;
+  /** A multiple of 4, so that a chunk is whole blocks of rows. */
   rowsPerChunk: number;
   writeWeights: boolean;
+  /** 4: vec4 loads over blocks of `rowsPerBlock(columns)` rows; 1: one column per invocation. */
+  width: 1 | 4;
+  /** The partial-sum slot of this dispatch's first chunk. */
+  slotStart: number;
 }
 
 const WG = 64;
@@ -71,7 +78,7 @@ function columnSetup(cfg: SigmoidFusedParams["cfg"], width: 1 | 4): string {
 /** The elements' weight w, loss l, gradient g and statistic st, from x, is_t, t and the sigmoid parts. */
 function elementBody(cfg: SigmoidFusedParams["cfg"], width: 1 | 4): string {
   const c = cfg.numClasses;
-  const { splat } = vecTypes(width);
+  const { splat, I } = vecTypes(width);
   const one = splat("1.0"), zero = splat("0.0");
   if (cfg.kind === "focal" || cfg.kind === "efl") {
     return `let a = select(${splat(f32(1 - cfg.alpha))}, ${splat(f32(cfg.alpha))}, is_t);
@@ -87,7 +94,7 @@ function elementBody(cfg: SigmoidFusedParams["cfg"], width: 1 | 4): string {
   const weight = {
     bce: one,
     eqlv2: "select(nw, pw, is_t)",
-    eql: `1.0 - select(0.0, 1.0, lab < ${c}) * rare * (1.0 - t)`,
+    eql: `1.0 - select(${zero}, ${one}, lab < ${I}(${c})) * rare * (1.0 - t)`,
     federated: "mask",
   }[cfg.kind];
   return `let w = ${weight};
@@ -96,33 +103,79 @@ function elementBody(cfg: SigmoidFusedParams["cfg"], width: 1 | 4): string {
     let st = abs(g);`;
 }
 
-/** Columns per invocation: 4 (vec4 loads and stores) where a row is a whole number of vec4s, else 1. */
-export function sigmoidFusedWidth(columns: number): 1 | 4 {
-  return columns % 4 === 0 ? 4 : 1;
+/**
+ * Rows per block of the vec4 kernel: the fewest rows whose elements are a whole number of
+ * vec4s (1 where a row is, 2 for an even column count, else 4). Each invocation then owns
+ * the same 4 (row in block, column) pairs in every block, so per-column constants and
+ * per-column sums stay per invocation.
+ */
+export function rowsPerBlock(columns: number): 1 | 2 | 4 {
+  return columns % 4 === 0 ? 1 : columns % 2 === 0 ? 2 : 4;
 }
 
 /**
- * The kernel for `width` adjacent columns per invocation: 4 where a row is a whole number
- * of vec4s, so a row costs one load of the logits, one of the label and one store of the
- * gradient per 4 elements (on llvmpipe each storage access is a loop over the SIMD lanes,
- * so the count of accesses is the cost), else 1. The element math is written once on the
- * vector type and has no branches: on a SIMD CPU adapter a data-dependent `if` costs a
- * mask update and a test whether any lane takes it, per element.
+ * The dispatches of one loss step: the vec4 kernel over the whole blocks of rows, and the
+ * one-column kernel over the 0-3 rows left after them; `slots` partial sums in all.
  */
-function fusedWgsl(p: SigmoidFusedParams, width: 1 | 4): string {
-  const { cfg, rows, rowsPerChunk: R } = p;
-  const cols = cfg.columns, c = cfg.numClasses, n = cols / width;
+export function sigmoidFusedPlan(
+  base: Pick<SigmoidFusedParams, "cfg" | "rowsPerChunk" | "writeWeights">,
+  rows: number,
+): { dispatches: SigmoidFusedParams[]; slots: number } {
+  const bl = rowsPerBlock(base.cfg.columns), whole = rows - rows % bl, R = base.rowsPerChunk;
+  if (R % 4 !== 0) throw new Error(`rowsPerChunk must be a multiple of 4, got ${R}`);
+  const dispatches: SigmoidFusedParams[] = [];
+  let slots = 0;
+  if (whole > 0) {
+    dispatches.push({ ...base, rowStart: 0, rowEnd: whole, width: 4, slotStart: 0 });
+    slots += lossChunks(whole, R) * bl;
+  }
+  if (whole < rows || rows === 0) {
+    dispatches.push({ ...base, rowStart: whole, rowEnd: rows, width: 1, slotStart: slots });
+    slots += lossChunks(rows - whole, R);
+  }
+  return { dispatches, slots };
+}
+
+/** WGSL: the block's labels l0.. and the label of each component (lab), from rows i0 + ro. */
+function blockLabels(bl: 1 | 2 | 4, c: number): string {
+  const ls = Array.from({ length: bl }, (_, r) => `let l${r} = L[i0 + ${r}u];`);
+  let pick = `vec4<i32>(l${bl - 1})`;
+  for (let r = bl - 2; r >= 0; r--) pick = `select(${pick}, vec4<i32>(l${r}), ro == vec4<u32>(${r}u))`;
+  const bads = Array.from({ length: bl }, (_, r) => `select(0xffffffffu, i0 + ${r}u, l${r} < 0 || l${r} > ${c})`);
+  let firstBad = bads[bl - 1];
+  for (let r = bl - 2; r >= 0; r--) firstBad = `min(${bads[r]}, ${firstBad})`;
+  return `${ls.join(" ")}
+    let lab = ${pick};
+    bad_label = min(bad_label, ${firstBad});`;
+}
+
+/**
+ * The kernel. Width 4: vec4 loads and stores over blocks of `rowsPerBlock` rows, so 4
+ * elements cost one load of the logits and one store of the gradient (on llvmpipe each
+ * storage access is a loop over the SIMD lanes, so the count of accesses is the cost);
+ * width 1: one column per invocation, for the rows after the last whole block. The
+ * element math is written once on the vector type and has no branches: on a SIMD CPU
+ * adapter a data-dependent `if` costs a mask update and a test whether any lane takes it.
+ */
+function fusedWgsl(p: SigmoidFusedParams): string {
+  const { cfg, rowStart, rowEnd, rowsPerChunk: R, width } = p;
+  const cols = cfg.columns, c = cfg.numClasses, v4 = width === 4;
+  const bl = v4 ? rowsPerBlock(cols) : 1;
+  // Invocations per block of rows, blocks per chunk, blocks in this dispatch.
+  const n = v4 ? bl * cols / 4 : cols, perChunk = R / bl, blocks = (rowEnd - rowStart) / bl;
   const { F, B, I, U, splat } = vecTypes(width);
   const zero = splat("0.0");
-  const at = (q: number) => (width === 4 ? `[${q}]` : "");
+  const at = (q: number) => (v4 ? `[${q}]` : "");
   // The first non-finite component's flat index: k * 4 + the lowest q whose nf[q] is set.
-  const firstBad = width === 4 ? "k * 4u + select(select(select(3u, 2u, nf.z), 1u, nf.y), 0u, nf.x)" : "k";
+  const firstBad = v4 ? "k * 4u + select(select(select(3u, 2u, nf.z), 1u, nf.y), 0u, nf.x)" : "k";
   const parts: string[] = [];
   for (let q = 0; q < width; q++) {
+    // Slot (chunk, row in block) of component q, then column jj[q].
+    const b = `(${p.slotStart}u + chunk * ${bl}u + ro${at(q)}) * ${3 * cols}u + jj${at(q)}`;
     parts.push(
-      `Part[b + ${q}u] = acc_l${at(q)};`,
-      `Part[b + ${cols + q}u] = select(0.0, acc_p${at(q)}, real${at(q)});`,
-      `Part[b + ${2 * cols + q}u] = select(0.0, acc_n${at(q)}, real${at(q)});`,
+      `Part[${b}] = acc_l${at(q)};`,
+      `Part[${b} + ${cols}u] = select(0.0, acc_p${at(q)}, real${at(q)});`,
+      `Part[${b} + ${2 * cols}u] = select(0.0, acc_n${at(q)}, real${at(q)});`,
     );
   }
   return `struct U { scale: f32 }
@@ -143,8 +196,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   if (jv >= ${n}u) { return; }
   // Keeps every binding in the layout whatever the kind uses.
   if (jv == 0xffffffffu) { W[0] = ${F}(S[0] + P[0]); }
-  let j0 = jv * ${width}u;
-  let jj = ${width === 4 ? "vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u)" : "j0"};
+  // Each component's row in the block and column.
+  let ev = ${v4 ? "vec4<u32>(jv * 4u) + vec4<u32>(0u, 1u, 2u, 3u)" : "jv"};
+  let ro = ev / ${U}(${cols}u);
+  let jj = ev % ${U}(${cols}u);
   let real = jj < ${U}(${c}u);
   let jc = min(jj, ${U}(${c - 1}u));
   let ji = ${I}(jj);
@@ -152,15 +207,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   var acc_l = ${zero}; var acc_p = ${zero}; var acc_n = ${zero};
   var bad = 0xffffffffu;
   var bad_label = 0xffffffffu;
-  let i1 = min(chunk * ${R}u + ${R}u, ${rows}u);
-  for (var i = chunk * ${R}u; i < i1; i++) {
-    let k = i * ${n}u + jv;
+  let k1 = min(chunk * ${perChunk}u + ${perChunk}u, ${blocks}u);
+  for (var kb = chunk * ${perChunk}u; kb < k1; kb++) {
+    let i0 = ${rowStart}u + kb * ${bl}u;
+    let k = ${rowStart * cols / width}u + kb * ${n}u + jv;
     let x = X[k];
-    let lab = L[i];
-    bad_label = select(bad_label, min(bad_label, i), lab < 0 || lab > ${c});
+    ${
+    v4 ? blockLabels(bl, c) : `let lab = L[i0];
+    bad_label = select(bad_label, min(bad_label, i0), lab < 0 || lab > ${c});`
+  }
     let nf = (bitcast<${U}>(x) & ${U}(0x7f800000u)) == ${U}(0x7f800000u);
     bad = select(bad, min(bad, ${firstBad}), any(nf));
-    let is_t: ${B} = ${I}(lab) == ji;
+    let is_t: ${B} = lab == ji;
     let t = select(${zero}, ${splat("1.0")}, is_t);
     // sigma(x), 1 - sigma(x) and log(1 + exp(-|x|)) without cancellation, as in SIGMOID_WGSL.
     let e = exp(-abs(x));
@@ -183,17 +241,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   }
   if (bad != 0xffffffffu) { atomicMin(&Flag[0], bad); }
   if (jv == 0u && bad_label != 0xffffffffu) { atomicMin(&Flag[1], bad_label); }
-  let b = chunk * ${3 * cols}u + j0;
   ${parts.join("\n  ")}
 }`;
 }
 
 export const sigmoidFusedKernel = defineKernel<SigmoidFusedParams>({
   name: "loss_sigmoid_fused",
-  wgsl: (p) => fusedWgsl(p, sigmoidFusedWidth(p.cfg.columns)),
-  dispatch: (p) => [
-    Math.ceil(p.cfg.columns / sigmoidFusedWidth(p.cfg.columns) / WG),
-    lossChunks(p.rows, p.rowsPerChunk),
-    1,
-  ],
+  wgsl: fusedWgsl,
+  dispatch: (p) => {
+    const bl = p.width === 4 ? rowsPerBlock(p.cfg.columns) : 1;
+    return [
+      Math.ceil((p.width === 4 ? bl * p.cfg.columns / 4 : p.cfg.columns) / WG),
+      lossChunks(p.rowEnd - p.rowStart, p.rowsPerChunk),
+      1,
+    ];
+  },
 });

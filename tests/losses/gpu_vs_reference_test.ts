@@ -64,6 +64,37 @@ for (const [k, name] of lossNames.entries()) {
   }
 }
 
+// The vec4 kernel walks blocks of 1, 2 or 4 rows (columns = 0, 2, odd mod 4) and a one-column
+// kernel takes the 0-3 rows after the last whole block; 34 rows span two chunks of 32.
+gpuTest(
+  "sigmoid kernels over blocks of rows: every column count mod 4 with rows before, inside and after a block",
+  async () => {
+    const r = rng(57);
+    for (const [name, c] of [["focal", 5], ["focal", 6], ["eqlv2", 6], ["eqlv2", 7], ["focal", 8]] as const) {
+      for (const rows of [1, 2, 3, 5, 34]) {
+        const params = paramsFor(name, c, r);
+        const gpu = createLoss(name, params, { numClasses: c });
+        const ref = createReferenceLoss(name, params, { numClasses: c });
+        const what = `${name} ${gpu.columns} columns, ${rows} rows`;
+        for (const bg of [0.3, 0.6]) {
+          const labels = randomLabels(r, rows, c, bg);
+          const logits = randomLogits(r, rows * gpu.columns);
+          const want = ref.step({ logits, labels, avgFactor: 3 });
+          const out = gpu.forward(Tensor.from(logits, [rows, gpu.columns]), labels, { weights: true, avgFactor: 3 });
+          const scale = Math.max(...want.grad.map(Math.abs));
+          assertClose(await out.grad.toF32(), want.grad, { rtol: ELEM, atol: 1e-6 * scale }, `${what} grad`);
+          assertClose(await out.weight!.toF32(), want.weight, { rtol: ELEM, atol: 1e-7 }, `${what} weight`);
+          assertClose([await out.loss.item()], [want.loss], { rtol: SUM, atol: 0 }, `${what} loss`);
+          const st = await gpu.gradStats();
+          assertClose(st.pos_grad, ref.state.pos_grad, { rtol: SUM, atol: 1e-5 }, `${what} pos_grad`);
+          assertClose(st.neg_grad, ref.state.neg_grad, { rtol: SUM, atol: 1e-5 }, `${what} neg_grad`);
+        }
+        gpu.dispose();
+      }
+    }
+  },
+);
+
 // Logits of +-100 underflow exp() in float32, so the modulating factor's base (1 - p_t) is exactly 0
 // for half of them: 0^gamma must be 0 for gamma > 0 and 1 for gamma = 0, as in float64.
 for (const gamma of [0, 2]) {

@@ -75,18 +75,22 @@ gpuTest("state() and loadState() resume a loss exactly, and the all-reduce hook 
   }
 });
 
-// bce, ce: 4 categories give 5 columns (the scalar kernels), 3 give 4 (the vec4 kernels); seesaw: 2 give 4 columns.
-for (const [name, c] of [["bce", 4], ["bce", 3], ["ce", 4], ["ce", 3], ["seesaw", 3], ["seesaw", 2]] as const) {
+// Columns 5, 4 and 6 (bce: vec4 blocks of 4, 1 and 2 rows; 6 rows leave a tail for the
+// one-column kernel), ce: 5 and 4, seesaw: 5 and 4. The bad elements and the bad label sit in
+// row 2, inside a block.
+for (
+  const [name, c] of [["bce", 4], ["bce", 3], ["bce", 5], ["ce", 4], ["ce", 3], ["seesaw", 3], ["seesaw", 2]] as const
+) {
   gpuTest(
     `${name}: a NaN logit and an out-of-range label on the GPU fail check() naming the element (${c} categories)`,
     async () => {
-      const loss = createLoss(name, {}, { numClasses: c });
+      const loss = createLoss(name, name === "bce" && c === 5 ? { background_channel: true } : {}, { numClasses: c });
       const cols = loss.columns;
-      const data = Array.from({ length: 3 * cols }, (_, i) => i / 7 - 1 || 0.1);
+      const data = Array.from({ length: 6 * cols }, (_, i) => i / 7 - 1 || 0.1);
       // Two bad elements in one row (one vec4 of the 4-column kernels): the first is named.
       data[2 * cols + 1] = Infinity;
       data[2 * cols + 3] = NaN;
-      loss.forward(Tensor.from(data, [3, cols]), Int32Array.from([0, c, 1]));
+      loss.forward(Tensor.from(data, [6, cols]), Int32Array.from([0, c, 1, 1, 0, c]));
       await assert.rejects(
         () => loss.check(),
         (e: Error) => e instanceof InputError && /"logits\[2\]\[1\]"/.test(e.message),
@@ -94,8 +98,8 @@ for (const [name, c] of [["bce", 4], ["bce", 3], ["ce", 4], ["ce", 3], ["seesaw"
       await loss.check();
       const clean = data.map((v) => Number.isFinite(v) ? v : 1);
       // c + 1 is the first label past the background's.
-      loss.forward(Tensor.from(clean, [3, cols]), Tensor.from([0, c + 1, 1], [3], "i32"));
-      await assert.rejects(() => loss.state(), (e: Error) => /"labels\[1\]"/.test(e.message));
+      loss.forward(Tensor.from(clean, [6, cols]), Tensor.from([0, 1, c + 1, 1, 0, c], [6], "i32"));
+      await assert.rejects(() => loss.state(), (e: Error) => /"labels\[2\]"/.test(e.message));
       loss.dispose();
     },
   );
