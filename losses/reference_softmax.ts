@@ -62,7 +62,7 @@ function softmaxInto(v: ArrayLike<number>, out: Float64Array, from: number, to: 
 }
 
 /**
- * One step; updates `state` in place. CE: loss = lw sum_i (lse_i - x_i,label) / N.
+ * One step; updates `state` in place. CE: loss = lw sum_i (lse_i - x_i,label) / avgFactor (default N).
  * Seesaw: classes part averaged over foreground rows, objectness part over all rows.
  *
  * @example
@@ -74,7 +74,7 @@ function softmaxInto(v: ArrayLike<number>, out: Float64Array, from: number, to: 
 export function softmaxReferenceStep(
   cfg: SoftmaxConfig,
   state: SoftmaxState64,
-  input: { logits: ArrayLike<number>; labels: ArrayLike<number> },
+  input: { logits: ArrayLike<number>; labels: ArrayLike<number>; avgFactor?: number },
 ): StepOutput64 {
   const { columns: cols, numClasses: c } = cfg;
   const x = input.logits, rows = input.labels.length;
@@ -83,17 +83,18 @@ export function softmaxReferenceStep(
   const prob = new Float64Array(rows * cols);
   let loss = 0;
   if (cfg.kind === "ce") {
+    const avg = input.avgFactor ?? rows;
     for (let i = 0; i < rows; i++) {
       const o = i * cols, label = input.labels[i];
       softmaxInto(x, prob, o, o + cols);
       loss += -Math.log(prob[o + label]);
       for (let j = 0; j < cols; j++) {
         const d = prob[o + j] - (j === label ? 1 : 0);
-        grad[o + j] = cfg.lossWeight * d / rows;
+        grad[o + j] = cfg.lossWeight * d / avg;
         if (j < c) j === label ? (stepPos[j] += Math.abs(d)) : (stepNeg[j] += Math.abs(d));
       }
     }
-    loss = cfg.lossWeight * loss / rows;
+    loss = cfg.lossWeight * loss / avg;
   } else {
     for (let i = 0; i < rows; i++) state.cum_samples[input.labels[i]] += 1;
     let numPos = 0;

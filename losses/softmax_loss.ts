@@ -4,10 +4,10 @@
  */
 import { InputError } from "../core/errors.ts";
 import { rt, Tensor } from "../tensor/tensor.ts";
-import { lossChunks } from "../kernels/losses/sigmoid_fused.ts";
 import {
   seesawCountKernel,
   softmaxFusedKernel,
+  softmaxFusedPlan,
   type SoftmaxKernelParams,
   softmaxRowKernel,
   softmaxRowStride,
@@ -66,12 +66,10 @@ export class SoftmaxLoss extends _GpuLossBase {
     const { kind, lossWeight, p, q, eps } = this.cfg;
     const params: SoftmaxKernelParams = { kind, rows, numClasses: c, columns: this.columns, lossWeight, p, q, eps };
     r.dispatch(softmaxRowKernel, params, [logits.buffer, inp.labels.buffer, this.#cum, rowStats.buffer], uniform);
-    const chunks = lossChunks(rows, ROWS_PER_CHUNK);
-    const partials = this.partials(chunks * 3 * this.columns);
-    r.dispatch(
-      softmaxFusedKernel,
-      { ...params, rowsPerChunk: ROWS_PER_CHUNK, writeWeights: weight !== null },
-      [
+    const plan = softmaxFusedPlan({ ...params, rowsPerChunk: ROWS_PER_CHUNK, writeWeights: weight !== null });
+    const partials = this.partials(plan.slots * 3 * this.columns);
+    for (const d of plan.dispatches) {
+      r.dispatch(softmaxFusedKernel, d, [
         logits.buffer,
         inp.labels.buffer,
         this.#cum,
@@ -81,10 +79,9 @@ export class SoftmaxLoss extends _GpuLossBase {
         (weight ?? grad).buffer,
         partials,
         this.flagBuf,
-      ],
-      uniform,
-    );
-    const loss = this.finalize(partials, chunks, 1);
+      ], uniform);
+    }
+    const loss = this.finalize(partials, plan.slots, 1);
     rowStats.dispose();
     if (inp.owned) inp.labels.dispose();
     return this.recordStep(loss, logits, grad, weight);

@@ -8,6 +8,15 @@
  * that `lossColumnsKernel` reduces.
  */
 import { defineKernel, f32, flatIndex, grid1d } from "../kernel.ts";
+import {
+  fusedPassWgsl,
+  pickRow,
+  rowBlockDispatch,
+  rowBlockPlan,
+  type RowRange,
+  rowsPerBlock,
+  vecTypes,
+} from "./row_blocks.ts";
 
 export interface SoftmaxKernelParams {
   kind: "ce" | "seesaw";
@@ -19,8 +28,6 @@ export interface SoftmaxKernelParams {
   q: number;
   eps: number;
 }
-
-const WG = 64;
 
 export const seesawCountKernel = defineKernel<{ rows: number; numClasses: number }>({
   name: "loss_seesaw_counts",
@@ -43,29 +50,40 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 /** Rows per workgroup of the row pass, one invocation per row. */
 const ROW_WG = 64;
 
-/** Floats of per-row statistics the row pass leaves for the fused pass: 4 (ce), 12 (seesaw). */
+/** Floats of per-row constants the row pass leaves for the fused pass: 4 (ce), 8 (seesaw). */
 export function softmaxRowStride(kind: "ce" | "seesaw"): number {
-  return kind === "ce" ? 4 : 12;
-}
-
-/** Columns per invocation of the fused pass: 4 where a row is a whole number of vec4s, else 1. */
-export function softmaxWidth(columns: number): 1 | 4 {
-  return columns % 4 === 0 ? 4 : 1;
-}
-
-/** WGSL of `xs(k)`, the logit at flat index k, from X declared with `width` floats per element. */
-function scalarRead(width: 1 | 4): string {
-  return width === 4 ? "fn xs(k: u32) -> f32 { return X[k / 4u][k % 4u]; }" : "fn xs(k: u32) -> f32 { return X[k]; }";
+  return kind === "ce" ? 4 : 8;
 }
 
 /**
- * The row pass: one invocation per row walks it once with an online max and
- * sum of exponentials (vec4 loads where the row allows), so a row costs one
- * read and no workgroup barriers, and writes the row's softmax constants.
- * ce: (max, sum). Seesaw: the classes' (max m1, sum s1), the label's
- * probability self_p and count n_self, then a second walk over the
- * mitigated/compensated logits z for (m2, s2), and the objectness gradient
- * and loss of the row.
+ * WGSL of Seesaw's z_j = x_j + p log(ratio_j) [ratio_j < 1] + q log(comp_j) [comp_j > 1]
+ * (z_label = x_label), from log(max(cum_j, 1)) `lcum`, the row's log(n_self) `lns` and
+ * `lc0` = m1 + log(s1) + log(self_p), so that log(comp_j) = x_j - lc0: one exp per element
+ * fewer than exp-then-log, and no division. Row and fused passes use the same text.
+ */
+function seesawZ(p: SoftmaxKernelParams, zero: string, is_t: string): string {
+  return `select(x + select(${zero}, ${f32(p.p)} * (lcum - lns), lcum < lns) + select(${zero}, ${
+    f32(p.q)
+  } * (x - lc0), x > lc0), x, ${is_t})`;
+}
+
+/** WGSL of log(1 + exp(-|d|)) (as `lg`), sigma(d) (`pobj`) and 1 - sigma(d) (`pbg`) for the objectness logit difference d. */
+const OBJECTNESS_WGSL = `let e = exp(-abs(d));
+  let inv = 1.0 / (1.0 + e);
+  let y = e / (2.0 + e);
+  let zz = y * y;
+  let lg = 2.0 * y * (1.0 + zz * (0.33333334 + zz * (0.2 + zz * (0.14285715 + zz * (0.11111111 + zz * (0.09090909 +
+    zz * (0.07692308 + zz * 0.06666667)))))));
+  let pobj = select(e * inv, inv, d >= 0.0);
+  let pbg = select(inv, e * inv, d >= 0.0);`;
+
+/**
+ * The row pass: one invocation per row walks it with an online max and sum
+ * of exponentials (vec4 loads where a row is whole vec4s), so a row costs
+ * one read and no workgroup barriers, and leaves the row's constants.
+ * ce: (max, sum, log-sum-exp). Seesaw: a walk over the classes for (m1, s1),
+ * the label's probability and count, then a walk over z for (m2, s2), and
+ * the objectness gradient and loss of the row.
  */
 export const softmaxRowKernel = defineKernel<SoftmaxKernelParams>({
   name: "loss_softmax_rows",
@@ -73,63 +91,48 @@ export const softmaxRowKernel = defineKernel<SoftmaxKernelParams>({
     const { columns: cols, numClasses: c, rows } = p;
     const n = p.kind === "ce" ? cols : c;
     // Seesaw's C class columns and C + 2 columns are never both whole vec4s.
-    const w = p.kind === "ce" ? softmaxWidth(cols) : 1;
-    // Online max/sum over the row's first n logits, through f(x) (vec4 or scalar).
-    const walk = (m: string, sum: string, f: (x: string, j: string) => string) =>
+    const w = p.kind === "ce" && cols % 4 === 0 ? 4 : 1;
+    // Online max/sum over the row's first n values of f(x, j) (vec4 or scalar).
+    const walk = (m: string, sum: string, f: string) =>
       w === 4
         ? `var ${m} = -3.4e38; var ${sum} = 0.0;
   for (var q = 0u; q < ${n / 4}u; q++) {
-    let z = ${f(`X[o / 4u + q]`, "(vec4<u32>(q * 4u) + vec4<u32>(0u, 1u, 2u, 3u))")};
+    let x = X[o / 4u + q];
+    let z = ${f};
     let mn = max(${m}, max(max(z.x, z.y), max(z.z, z.w)));
     ${sum} = ${sum} * exp(${m} - mn) + dot(exp(z - vec4<f32>(mn)), vec4<f32>(1.0));
     ${m} = mn;
   }`
         : `var ${m} = -3.4e38; var ${sum} = 0.0;
   for (var j = 0u; j < ${n}u; j++) {
-    let z = ${f(`X[o + j]`, "j")};
+    let x = X[o + j];
+    ${f === "x" ? "" : "let lcum = log(max(Cum[j], 1.0));"}
+    let z = ${f};
     let mn = max(${m}, z);
     ${sum} = ${sum} * exp(${m} - mn) + exp(z - mn);
     ${m} = mn;
   }`;
-    const ce = `${walk("m", "s", (x) => x)}
-  R[i] = vec4<f32>(m, s, 0.0, 0.0);`;
-    // z_j = x_j + p log(ratio_j) [ratio < 1] + q log(comp_j) [comp > 1], z_label = x_label.
-    const zlogit = (x: string, j: string) => `zlogit(${x}, ${j}, labc, nself, self_p, m1, s1)`;
+    const ce = `${walk("m", "s", "x")}
+  R[i] = vec4<f32>(m, s, m + log(s), 0.0);`;
     const seesaw = `let labc = min(lab, ${c - 1}u);
-  ${walk("m1", "s1", (x) => x)}
-  let self_p = max(exp(xs(o + labc) - m1) / s1, ${f32(p.eps)});
-  let nself = max(Cum[labc], 1.0);
-  ${walk("m2", "s2", zlogit)}
-  let o0 = xs(o + ${c}u); let o1 = xs(o + ${c + 1}u);
-  let d = o0 - o1;
-  let e = exp(-abs(d));
-  let inv = 1.0 / (1.0 + e);
-  let y = e / (2.0 + e);
-  let zz = y * y;
-  let lg = 2.0 * y * (1.0 + zz * (0.33333334 + zz * (0.2 + zz * (0.14285715 + zz * (0.11111111 + zz * (0.09090909 +
-    zz * (0.07692308 + zz * 0.06666667)))))));
-  let pobj = select(e * inv, inv, d >= 0.0);
-  let pbg = select(inv, e * inv, d >= 0.0);
+  ${walk("m1", "s1", "x")}
+  let self_p = max(exp(X[o + labc] - m1) / s1, ${f32(p.eps)});
+  let lns = log(max(Cum[labc], 1.0));
+  let lc0 = m1 + log(s1) + log(self_p);
+  ${walk("m2", "s2", seesawZ(p, "0.0", "j == labc"))}
+  let d = X[o + ${c}u] - X[o + ${c + 1}u];
+  ${OBJECTNESS_WGSL}
   let bg = select(0.0, 1.0, lab == ${c}u);
   // 2-way cross-entropy = softplus of the other logit minus the target's.
-  let obj = max(select(o1 - o0, o0 - o1, lab == ${c}u), 0.0) + lg;
-  R[3u * i] = vec4<f32>(m1, s1, self_p, nself);
-  R[3u * i + 1u] = vec4<f32>(m2, s2, u.scale * (pobj - (1.0 - bg)), u.scale * (pbg - bg));
-  R[3u * i + 2u] = vec4<f32>(u.scale * obj, 0.0, 0.0, 0.0);`;
-    const zfn = `fn zlogit(x: f32, j: u32, lab: u32, nself: f32, self_p: f32, m1: f32, s1: f32) -> f32 {
-  let ratio = max(Cum[j], 1.0) / nself;
-  let comp = exp(x - m1) / s1 / self_p;
-  let z = x + select(0.0, ${f32(p.p)} * log(ratio), ratio < 1.0) + select(0.0, ${f32(p.q)} * log(comp), comp > 1.0);
-  return select(z, x, j == lab);
-}`;
+  let obj = max(select(-d, d, lab == ${c}u), 0.0) + lg;
+  R[2u * i] = vec4<f32>(lc0, lns, m2, s2);
+  R[2u * i + 1u] = vec4<f32>(m2 + log(s2), u.scale * (pobj - (1.0 - bg)), u.scale * (pbg - bg), u.scale * obj);`;
     return `struct U { scale: f32 }
 @group(0) @binding(0) var<storage, read> X: array<${w === 4 ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(1) var<storage, read> L: array<i32>;
 @group(0) @binding(2) var<storage, read> Cum: array<f32>;
 @group(0) @binding(3) var<storage, read_write> R: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> u: U;
-${scalarRead(w)}
-${p.kind === "seesaw" ? zfn : ""}
 @compute @workgroup_size(${ROW_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = ${flatIndex("gid", ROW_WG)};
@@ -144,68 +147,73 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   dispatch: ({ rows }) => grid1d(rows, ROW_WG),
 });
 
+export interface SoftmaxFusedParams extends SoftmaxKernelParams, RowRange {
+  rowsPerChunk: number;
+  writeWeights: boolean;
+}
+
+/** The fused-pass dispatches of one step over `rows` rows, and the partial-sum slots they fill. */
+export function softmaxFusedPlan(
+  base: SoftmaxKernelParams & { rowsPerChunk: number; writeWeights: boolean },
+): { dispatches: SoftmaxFusedParams[]; slots: number } {
+  const { ranges, slots } = rowBlockPlan(base.columns, base.rows, base.rowsPerChunk);
+  return { dispatches: ranges.map((r) => ({ ...base, ...r })), slots };
+}
+
 /**
- * The fused pass, laid out like the sigmoid losses' (one invocation per
- * column, or four with vec4 loads, over a chunk of rows): from the logits
- * and the row pass's constants it writes d loss / d logits (and the weights
- * where asked), and leaves per-(chunk, column) partial sums of the loss
- * (each row's loss is counted at its label's column, Seesaw's objectness
- * loss at column C) and of the unnormalised positive/negative gradient
- * magnitudes for `lossColumnsKernel`. No branches depend on the data.
+ * The fused pass, on the skeleton of `row_blocks.ts`: from the logits and the
+ * row pass's constants it writes d loss / d logits (and the weights where
+ * asked) and leaves partial sums of the loss (each row's loss counted at its
+ * label's column, Seesaw's objectness loss at column C) and of the
+ * unnormalised positive/negative gradient magnitudes.
  */
-export const softmaxFusedKernel = defineKernel<SoftmaxKernelParams & { rowsPerChunk: number; writeWeights: boolean }>(
-  {
-    name: "loss_softmax_fused",
-    wgsl(p) {
-      const { columns: cols, numClasses: c, rows, rowsPerChunk: R } = p;
-      const width = softmaxWidth(cols), v = width === 4, n = cols / width;
-      const F = v ? "vec4<f32>" : "f32", B = v ? "vec4<bool>" : "bool", I = v ? "vec4<i32>" : "i32";
-      const Ut = v ? "vec4<u32>" : "u32";
-      const sp = (x: string) => (v ? `vec4<f32>(${x})` : x);
-      const zero = sp("0.0"), one = sp("1.0");
-      const firstBad = v ? "k * 4u + select(select(select(3u, 2u, nf.z), 1u, nf.y), 0u, nf.x)" : "k";
-      const at = (q: number) => (v ? `[${q}]` : "");
-      const parts: string[] = [];
-      for (let q = 0; q < width; q++) {
-        parts.push(
-          `Part[b + ${q}u] = acc_l${at(q)};`,
-          `Part[b + ${cols + q}u] = select(0.0, acc_p${at(q)}, real${at(q)});`,
-          `Part[b + ${2 * cols + q}u] = select(0.0, acc_n${at(q)}, real${at(q)});`,
-        );
-      }
-      const ce = {
-        setup: "",
-        row: `let rs = R[i];
-    let lse = rs.x + log(rs.y);`,
-        body: `let d = exp(x - rs.x) / rs.y - t;
-    let g = u.scale * d;
+export const softmaxFusedKernel = defineKernel<SoftmaxFusedParams>({
+  name: "loss_softmax_fused",
+  wgsl(p) {
+    const { columns: cols, numClasses: c, width } = p;
+    const { F, I, U, splat, gather } = vecTypes(width);
+    const zero = splat("0.0"), one = splat("1.0");
+    const bl = width === 4 ? rowsPerBlock(cols) : 1;
+    const stride = softmaxRowStride(p.kind) / 4;
+    // Each block row's constants (uniform loads), then each component's.
+    const loads = Array.from(
+      { length: bl },
+      (_, r) =>
+        Array.from({ length: stride }, (_, h) => `let r${r}_${h} = R[(i0 + ${r}u) * ${stride}u + ${h}u];`).join(" "),
+    ).join("\n    ");
+    const field = (h: number, f: string) => pickRow((r) => `r${r}_${h}.${f}`, width, bl, "vec4<f32>");
+    const common = `${loads}
+    let labv = clamp(lab, ${I}(0), ${I}(${c}));
+    let is_t = labv == ji;
+    let t = select(${zero}, ${one}, is_t);`;
+    const ce = `${common}
+    let m = ${field(0, "x")};
+    let s = ${field(0, "y")};
+    let lse = ${field(0, "z")};
+    let d = exp(x - m) / s - t;
+    let grad = u.scale * d;
     let w = ${one};
     let l = select(${zero}, u.scale * (lse - x), is_t);
-    let st = abs(d);`,
-      };
-      const seesaw = {
-        setup: `let cum = max(${v ? "vec4<f32>(Cum[jc.x], Cum[jc.y], Cum[jc.z], Cum[jc.w])" : "Cum[jc]"}, ${one});
-  let cls_scale = ${f32(p.lossWeight)} / max(Misc[0], 1.0);
-  let obj0 = jj == ${Ut}(${c}u);
-  let obj1 = jj == ${Ut}(${c + 1}u);`,
-        row: `let r0 = R[3u * i]; let r1 = R[3u * i + 1u]; let r2 = R[3u * i + 2u];
-    let is_pos = lab < ${c}u;
-    let lse = r1.x + log(r1.y);`,
-        body: `let ratio = cum / r0.w;
-    let comp = exp(x - r0.x) / r0.y / r0.z;
-    let z = select(x + select(${zero}, ${f32(p.p)} * log(ratio), ratio < ${one}) + select(${zero}, ${
-          f32(p.q)
-        } * log(comp), comp > ${one}), x, is_t);
-    let d = select(${zero}, exp(z - r1.x) / r1.y - t, is_pos);
-    let g = select(select(cls_scale * d, ${sp("r1.z")}, obj0), ${sp("r1.w")}, obj1);
-    let w = select(select(exp(z - x), ${one}, !${v ? `vec4<bool>(is_pos)` : "is_pos"}), ${one}, obj0 | obj1);
-    let l = select(select(${zero}, cls_scale * (lse - x), is_t & ${v ? "vec4<bool>(is_pos)" : "is_pos"}), ${
-          sp("r2.x")
-        }, obj0);
-    let st = abs(d);`,
-      };
-      const k = p.kind === "ce" ? ce : seesaw;
-      return `struct U { scale: f32 }
+    let st = abs(d);`;
+    const seesaw = `${common}
+    let is_pos = labv < ${I}(${c});
+    let lc0 = ${field(0, "x")};
+    let lns = ${field(0, "y")};
+    let m2 = ${field(0, "z")};
+    let s2 = ${field(0, "w")};
+    let z = ${seesawZ(p, zero, "is_t")};
+    let d = select(${zero}, exp(z - m2) / s2 - t, is_pos);
+    let grad = select(select(cls_scale * d, ${field(1, "y")}, obj0), ${field(1, "z")}, obj1);
+    let w = select(select(exp(z - x), ${one}, !is_pos), ${one}, obj0 | obj1);
+    let l = select(select(${zero}, cls_scale * (${field(1, "x")} - x), is_t & is_pos), ${field(1, "w")}, obj0);
+    let st = abs(d);`;
+    return fusedPassWgsl({
+      columns: cols,
+      numClasses: c,
+      range: p,
+      rowsPerChunk: p.rowsPerChunk,
+      writeWeights: p.writeWeights,
+      decls: `struct U { scale: f32 }
 @group(0) @binding(0) var<storage, read> X: array<${F}>;
 @group(0) @binding(1) var<storage, read> L: array<i32>;
 @group(0) @binding(2) var<storage, read> Cum: array<f32>;
@@ -215,53 +223,17 @@ export const softmaxFusedKernel = defineKernel<SoftmaxKernelParams & { rowsPerCh
 @group(0) @binding(6) var<storage, read_write> W: array<${F}>;
 @group(0) @binding(7) var<storage, read_write> Part: array<f32>;
 @group(0) @binding(8) var<storage, read_write> Flag: array<atomic<u32>>;
-@group(0) @binding(9) var<uniform> u: U;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let jv = gid.x;
-  // The row chunk, from the workgroup id so that the compiler sees it uniform (row loads become one load).
-  let chunk = wid.y;
-  if (jv >= ${n}u) { return; }
-  // Keeps every binding in the layout whatever the kind uses.
+@group(0) @binding(9) var<uniform> u: U;`,
+      setup: `// Keeps every binding in the layout whatever the kind uses.
   if (jv == 0xffffffffu) { W[0] = ${F}(Cum[0] + Misc[0] + u.scale); }
-  let j0 = jv * ${width}u;
-  let jj = ${v ? "vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u)" : "j0"};
-  let real = jj < ${Ut}(${c}u);
-  let jc = min(jj, ${Ut}(${c - 1}u));
-  let ji = ${I}(jj);
-  ${k.setup}
-  var acc_l = ${zero}; var acc_p = ${zero}; var acc_n = ${zero};
-  var bad = 0xffffffffu;
-  var bad_label = 0xffffffffu;
-  let i1 = min(chunk * ${R}u + ${R}u, ${rows}u);
-  for (var i = chunk * ${R}u; i < i1; i++) {
-    let k = i * ${n}u + jv;
-    let x = X[k];
-    let lab_raw = L[i];
-    bad_label = select(bad_label, min(bad_label, i), lab_raw < 0 || lab_raw > ${c});
-    let lab = u32(clamp(lab_raw, 0, ${c}));
-    ${k.row}
-    let nf = (bitcast<${Ut}>(x) & ${Ut}(0x7f800000u)) == ${Ut}(0x7f800000u);
-    bad = select(bad, min(bad, ${firstBad}), any(nf));
-    let is_t: ${B} = ${I}(i32(lab)) == ji;
-    let t = select(${zero}, ${one}, is_t);
-    ${k.body}
-    acc_l += l;
-    acc_p += select(${zero}, st, is_t);
-    acc_n += select(st, ${zero}, is_t);
-    G[k] = g;
-    ${p.writeWeights ? "W[k] = w;" : ""}
-  }
-  if (bad != 0xffffffffu) { atomicMin(&Flag[0], bad); }
-  if (jv == 0u && bad_label != 0xffffffffu) { atomicMin(&Flag[1], bad_label); }
-  let b = chunk * ${3 * cols}u + j0;
-  ${parts.join("\n  ")}
-}`;
-    },
-    dispatch: ({ columns, rows, rowsPerChunk }) => [
-      Math.ceil(columns / softmaxWidth(columns) / WG),
-      Math.max(1, Math.ceil(rows / rowsPerChunk)),
-      1,
-    ],
+  ${
+        p.kind === "ce" ? "" : `let lcum = log(max(${gather("Cum", "jc")}, ${one}));
+  let cls_scale = ${f32(p.lossWeight)} / max(Misc[0], 1.0);
+  let obj0 = jj == ${U}(${c}u);
+  let obj1 = jj == ${U}(${c + 1}u);`
+      }`,
+      body: p.kind === "ce" ? ce : seesaw,
+    });
   },
-);
+  dispatch: (p) => rowBlockDispatch(p.columns, p, p.rowsPerChunk),
+});
