@@ -10,6 +10,7 @@
  */
 import { defineKernel, f32 } from "../kernel.ts";
 import type { SigmoidConfig } from "../../losses/sigmoid_config.ts";
+import { sigmoidPartsWgsl } from "./_wgsl.ts";
 import { fusedPassWgsl, rowBlockDispatch, rowBlockPlan, type RowRange, vecTypes } from "./row_blocks.ts";
 
 export interface SigmoidFusedParams extends RowRange {
@@ -105,16 +106,7 @@ function fusedWgsl(p: SigmoidFusedParams): string {
   ${columnSetup(cfg, width)}`,
     body: `let is_t: ${B} = lab == ji;
     let t = select(${zero}, ${splat("1.0")}, is_t);
-    // sigma(x), 1 - sigma(x) and log(1 + exp(-|x|)) without cancellation, as in SIGMOID_WGSL.
-    let e = exp(-abs(x));
-    let inv = 1.0 / (1.0 + e);
-    let y = e / (2.0 + e);
-    let z = y * y;
-    let sz = 2.0 * y * (1.0 + z * (0.33333334 + z * (0.2 + z * (0.14285715 + z * (0.11111111 + z * (0.09090909 +
-      z * (0.07692308 + z * 0.06666667)))))));
-    let pos = x >= ${zero};
-    let sx = select(e * inv, inv, pos);
-    let sy = select(inv, e * inv, pos);
+    ${sigmoidPartsWgsl("x", zero)}
     let bce = max(x, ${zero}) - x * t + sz;
     let d = select(sx, -sy, is_t);
     ${elementBody(cfg, width)}

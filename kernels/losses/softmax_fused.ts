@@ -8,6 +8,7 @@
  * that `lossColumnsKernel` reduces.
  */
 import { defineKernel, f32, flatIndex, grid1d } from "../kernel.ts";
+import { sigmoidPartsWgsl } from "./_wgsl.ts";
 import {
   fusedPassWgsl,
   pickRow,
@@ -67,16 +68,6 @@ function seesawZ(p: SoftmaxKernelParams, zero: string, is_t: string): string {
   } * (x - lc0), x > lc0), x, ${is_t})`;
 }
 
-/** WGSL of log(1 + exp(-|d|)) (as `lg`), sigma(d) (`pobj`) and 1 - sigma(d) (`pbg`) for the objectness logit difference d. */
-const OBJECTNESS_WGSL = `let e = exp(-abs(d));
-  let inv = 1.0 / (1.0 + e);
-  let y = e / (2.0 + e);
-  let zz = y * y;
-  let lg = 2.0 * y * (1.0 + zz * (0.33333334 + zz * (0.2 + zz * (0.14285715 + zz * (0.11111111 + zz * (0.09090909 +
-    zz * (0.07692308 + zz * 0.06666667)))))));
-  let pobj = select(e * inv, inv, d >= 0.0);
-  let pbg = select(inv, e * inv, d >= 0.0);`;
-
 /**
  * The row pass: one invocation per row walks it with an online max and sum
  * of exponentials (vec4 loads where a row is whole vec4s), so a row costs
@@ -121,12 +112,12 @@ export const softmaxRowKernel = defineKernel<SoftmaxKernelParams>({
   let lc0 = m1 + log(s1) + log(self_p);
   ${walk("m2", "s2", seesawZ(p, "0.0", "j == labc"))}
   let d = X[o + ${c}u] - X[o + ${c + 1}u];
-  ${OBJECTNESS_WGSL}
+  ${sigmoidPartsWgsl("d", "0.0")}
   let bg = select(0.0, 1.0, lab == ${c}u);
   // 2-way cross-entropy = softplus of the other logit minus the target's.
-  let obj = max(select(-d, d, lab == ${c}u), 0.0) + lg;
+  let obj = max(select(-d, d, lab == ${c}u), 0.0) + sz;
   R[2u * i] = vec4<f32>(lc0, lns, m2, s2);
-  R[2u * i + 1u] = vec4<f32>(m2 + log(s2), u.scale * (pobj - (1.0 - bg)), u.scale * (pbg - bg), u.scale * obj);`;
+  R[2u * i + 1u] = vec4<f32>(m2 + log(s2), u.scale * (sx - (1.0 - bg)), u.scale * (sy - bg), u.scale * obj);`;
     return `struct U { scale: f32 }
 @group(0) @binding(0) var<storage, read> X: array<${w === 4 ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(1) var<storage, read> L: array<i32>;
