@@ -8,7 +8,7 @@
  * that `lossColumnsKernel` reduces.
  */
 import { defineKernel, f32, flatIndex, grid1d } from "../kernel.ts";
-import { sigmoidPartsWgsl } from "./_wgsl.ts";
+import { LOG1P_WGSL, sigmoidPartsWgsl } from "./_wgsl.ts";
 import {
   fusedPassWgsl,
   pickRow,
@@ -51,9 +51,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 /** Rows per workgroup of the row pass, one invocation per row. */
 const ROW_WG = 64;
 
-/** Floats of per-row constants the row pass leaves for the fused pass: 4 (ce), 8 (seesaw). */
+/** Floats of per-row constants the row pass leaves for the fused pass: 4 (ce), 12 (seesaw). */
 export function softmaxRowStride(kind: "ce" | "seesaw"): number {
-  return kind === "ce" ? 4 : 8;
+  return kind === "ce" ? 4 : 12;
 }
 
 /**
@@ -71,10 +71,13 @@ function seesawZ(p: SoftmaxKernelParams, zero: string, is_t: string): string {
 /**
  * The row pass: one invocation per row walks it with an online max and sum
  * of exponentials (vec4 loads where a row is whole vec4s), so a row costs
- * one read and no workgroup barriers, and leaves the row's constants.
- * ce: (max, sum, log-sum-exp). Seesaw: a walk over the classes for (m1, s1),
- * the label's probability and count, then a walk over z for (m2, s2), and
- * the objectness gradient and loss of the row.
+ * one read and no workgroup barriers, and leaves the row's constants. The
+ * sum without the label's term (`so`) gives the label's gradient -so/s and
+ * the row's loss log1p(so / e_label) without cancellation, so a confident
+ * row keeps its tiny gradient and loss in float32.
+ * ce: (max m, sum s, so, loss). Seesaw: a walk over the classes for (m1,
+ * s1), the label's probability and count, then a walk over z for (m2, s2,
+ * so), the classes' loss, and the objectness gradient and loss of the row.
  */
 export const softmaxRowKernel = defineKernel<SoftmaxKernelParams>({
   name: "loss_softmax_rows",
@@ -83,47 +86,68 @@ export const softmaxRowKernel = defineKernel<SoftmaxKernelParams>({
     const n = p.kind === "ce" ? cols : c;
     // Seesaw's C class columns and C + 2 columns are never both whole vec4s.
     const w = p.kind === "ce" && cols % 4 === 0 ? 4 : 1;
-    // Online max/sum over the row's first n values of f(x, j) (vec4 or scalar).
-    const walk = (m: string, sum: string, f: string) =>
+    // Online max m, sum s and sum without column `lab` (so) over the row's first n values of f (vec4 or scalar).
+    const walk = (m: string, sum: string, so: string, f: string, lab: string) =>
       w === 4
-        ? `var ${m} = -3.4e38; var ${sum} = 0.0;
+        ? `var ${m} = -3.4e38; var ${sum} = 0.0; var ${so} = 0.0;
   for (var q = 0u; q < ${n / 4}u; q++) {
     let x = X[o / 4u + q];
     let z = ${f};
     let mn = max(${m}, max(max(z.x, z.y), max(z.z, z.w)));
-    ${sum} = ${sum} * exp(${m} - mn) + dot(exp(z - vec4<f32>(mn)), vec4<f32>(1.0));
+    let r = exp(${m} - mn);
+    let ez = exp(z - vec4<f32>(mn));
+    ${sum} = ${sum} * r + dot(ez, vec4<f32>(1.0));
+    let other = vec4<u32>(q * 4u) + vec4<u32>(0u, 1u, 2u, 3u) != vec4<u32>(${lab});
+    ${so} = ${so} * r + dot(ez, select(vec4<f32>(0.0), vec4<f32>(1.0), other));
     ${m} = mn;
   }`
-        : `var ${m} = -3.4e38; var ${sum} = 0.0;
+        : `var ${m} = -3.4e38; var ${sum} = 0.0; var ${so} = 0.0;
   for (var j = 0u; j < ${n}u; j++) {
     let x = X[o + j];
     ${f === "x" ? "" : "let lcum = log(max(Cum[j], 1.0));"}
     let z = ${f};
     let mn = max(${m}, z);
-    ${sum} = ${sum} * exp(${m} - mn) + exp(z - mn);
+    let r = exp(${m} - mn);
+    let ez = exp(z - mn);
+    ${sum} = ${sum} * r + ez;
+    ${so} = ${so} * r + select(ez, 0.0, j == ${lab});
     ${m} = mn;
   }`;
-    const ce = `${walk("m", "s", "x")}
-  R[i] = vec4<f32>(m, s, m + log(s), 0.0);`;
+    const ce = `${walk("m", "s", "so", "x", "lab")}
+  R[i] = vec4<f32>(m, s, so, nll(xs(o + lab), m, s, so));`;
     const seesaw = `let labc = min(lab, ${c - 1}u);
-  ${walk("m1", "s1", "x")}
-  let self_p = max(exp(X[o + labc] - m1) / s1, ${f32(p.eps)});
+  ${walk("m1", "s1", "so1", "x", "labc")}
+  let xl = X[o + labc];
+  let self_p = max(exp(xl - m1) / s1, ${f32(p.eps)});
   let lns = log(max(Cum[labc], 1.0));
   let lc0 = m1 + log(s1) + log(self_p);
-  ${walk("m2", "s2", seesawZ(p, "0.0", "j == labc"))}
+  ${walk("m2", "s2", "so2", seesawZ(p, "0.0", "j == labc"), "labc")}
   let d = X[o + ${c}u] - X[o + ${c + 1}u];
   ${sigmoidPartsWgsl("d", "0.0")}
-  let bg = select(0.0, 1.0, lab == ${c}u);
+  let bg = lab == ${c}u;
+  // p - target without cancellation: p_object - 1 = -p_background and p_background - 1 = -p_object.
+  let g_obj = select(-sy, sx, bg);
+  let g_bg = select(sy, -sx, bg);
   // 2-way cross-entropy = softplus of the other logit minus the target's.
-  let obj = max(select(-d, d, lab == ${c}u), 0.0) + sz;
-  R[2u * i] = vec4<f32>(lc0, lns, m2, s2);
-  R[2u * i + 1u] = vec4<f32>(m2 + log(s2), u.scale * (sx - (1.0 - bg)), u.scale * (sy - bg), u.scale * obj);`;
+  let obj = max(select(-d, d, bg), 0.0) + sz;
+  R[3u * i] = vec4<f32>(lc0, lns, m2, s2);
+  R[3u * i + 1u] = vec4<f32>(so2, u.scale * g_obj, u.scale * g_bg, u.scale * obj);
+  // The label's z is its logit.
+  R[3u * i + 2u] = vec4<f32>(nll(xl, m2, s2, so2), 0.0, 0.0, 0.0);`;
     return `struct U { scale: f32 }
 @group(0) @binding(0) var<storage, read> X: array<${w === 4 ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(1) var<storage, read> L: array<i32>;
 @group(0) @binding(2) var<storage, read> Cum: array<f32>;
 @group(0) @binding(3) var<storage, read_write> R: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> u: U;
+${LOG1P_WGSL}
+// -log p_label from the label's logit xl, the max m, the sum s and the sum without the label so: where the
+// label's term e_l dominates, log(1 + so / e_l) (small, no cancellation); else (m - xl) + log(s), two terms >= 0.
+fn nll(xl: f32, m: f32, s: f32, so: f32) -> f32 {
+  let el = exp(xl - m);
+  return select((m - xl) + log(s), log1p_pos(so / el), so <= el);
+}
+${w === 4 ? "fn xs(k: u32) -> f32 { return X[k / 4u][k % 4u]; }" : "fn xs(k: u32) -> f32 { return X[k]; }"}
 @compute @workgroup_size(${ROW_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = ${flatIndex("gid", ROW_WG)};
@@ -180,11 +204,11 @@ export const softmaxFusedKernel = defineKernel<SoftmaxFusedParams>({
     const ce = `${common}
     let m = ${field(0, "x")};
     let s = ${field(0, "y")};
-    let lse = ${field(0, "z")};
-    let d = exp(x - m) / s - t;
+    // p_j - t_j; at the label, -(sum of the others) / s.
+    let d = select(exp(x - m), -${field(0, "z")}, is_t) / s;
     let grad = u.scale * d;
     let w = ${one};
-    let l = select(${zero}, u.scale * (lse - x), is_t);
+    let l = select(${zero}, u.scale * ${field(0, "w")}, is_t);
     let st = abs(d);`;
     const seesaw = `${common}
     let is_pos = labv < ${I}(${c});
@@ -193,10 +217,10 @@ export const softmaxFusedKernel = defineKernel<SoftmaxFusedParams>({
     let m2 = ${field(0, "z")};
     let s2 = ${field(0, "w")};
     let z = ${seesawZ(p, zero, "is_t")};
-    let d = select(${zero}, exp(z - m2) / s2 - t, is_pos);
+    let d = select(${zero}, select(exp(z - m2), -${field(1, "x")}, is_t) / s2, is_pos);
     let grad = select(select(cls_scale * d, ${field(1, "y")}, obj0), ${field(1, "z")}, obj1);
     let w = select(select(exp(z - x), ${one}, !is_pos), ${one}, obj0 | obj1);
-    let l = select(select(${zero}, cls_scale * (${field(1, "x")} - x), is_t & is_pos), ${field(1, "w")}, obj0);
+    let l = select(select(${zero}, cls_scale * ${field(2, "x")}, is_t & is_pos), ${field(1, "w")}, obj0);
     let st = abs(d);`;
     return fusedPassWgsl({
       columns: cols,
