@@ -141,7 +141,7 @@ export function fusedPassWgsl(p: FusedPass): string {
 @compute @workgroup_size(${LOSS_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let jv = gid.x;
-  // The row chunk, from the workgroup id so that the compiler sees it uniform (row loads become one load).
+  // The row chunk: one per workgroup row.
   let chunk = wid.y;
   if (jv >= ${n}u) { return; }
   // Each component's row in the block and column.
