@@ -32,3 +32,41 @@ export async function timeSteps(net: StepRunner, steps: number): Promise<StepTim
   const cpu = process.cpuUsage(c0);
   return { latencyMs, throughputMs, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps, firstLoss, lastLoss };
 }
+
+/** Per-round step times of two trainers run in alternation, and the ratios b / a. */
+export interface PairedTiming {
+  aMs: number[];
+  bMs: number[];
+  /** Geometric mean, least and greatest of the per-round ratios b / a. */
+  ratio: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * `rounds` rounds of `steps` queued steps (one read-back) of each trainer, one after the
+ * other, the order swapped every round. On a machine whose speed drifts (a shared VM) the
+ * two halves of a round see nearly the same machine, so the ratio of a round is steadier
+ * than a ratio of separate runs; the geometric mean over rounds cancels the order.
+ */
+export async function timePaired(a: StepRunner, b: StepRunner, rounds: number, steps: number): Promise<PairedTiming> {
+  for (const n of [a, b]) await n.steps(2);
+  const aMs: number[] = [], bMs: number[] = [];
+  const time = async (n: StepRunner) => {
+    const t0 = performance.now();
+    await n.steps(steps);
+    return (performance.now() - t0) / steps;
+  };
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      aMs.push(await time(a));
+      bMs.push(await time(b));
+    } else {
+      bMs.push(await time(b));
+      aMs.push(await time(a));
+    }
+  }
+  const ratios = bMs.map((v, i) => v / aMs[i]);
+  const ratio = Math.exp(ratios.reduce((s, v) => s + Math.log(v), 0) / ratios.length);
+  return { aMs, bMs, ratio, min: Math.min(...ratios), max: Math.max(...ratios) };
+}

@@ -5,12 +5,14 @@
  * loss read-back after every step (latency, which pays Deno's 10 ms wait)
  * and 10 steps queued with one read-back (throughput). CPU time of the whole
  * process (llvmpipe's threads included) is given beside the wall time as a
- * figure that does not depend on what else the machine is running.
+ * figure that does not depend on what else the machine is running. Last,
+ * both trainers run in alternation (paired rounds of 10 queued steps each),
+ * which gives the steadiest ratio on a machine whose speed drifts.
  */
 import process from "node:process";
 import { gemmCase, tailorTinyCnn } from "./_foundation.ts";
-import { type StepTiming, timeSteps } from "./_step_timing.ts";
-import { jaxTinyCnnStepMs } from "./jax_tiny_cnn.ts";
+import { type StepTiming, timePaired, timeSteps } from "./_step_timing.ts";
+import { createJaxTinyCnn, jaxTinyCnnStepMs } from "./jax_tiny_cnn.ts";
 import { rt } from "../tensor/tensor.ts";
 import { describeAdapter } from "../gpu/device.ts";
 
@@ -52,4 +54,17 @@ const x = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
 console.log(
   `\ntailor vs jax-js per training step: ${x(j.latencyMs, t.latencyMs)} (read-back each step), ` +
     `${x(j.throughputMs, t.throughputMs)} (queued), ${x(j.cpuMsPerStep, t.cpuMsPerStep)} (CPU time)`,
+);
+
+// Paired rounds: both trainers alive, alternating, so that each round's ratio sees one machine speed.
+const tailorNet = await tailorTinyCnn();
+const jaxNet = await createJaxTinyCnn();
+const pr = await timePaired(tailorNet, jaxNet, 10, 10);
+tailorNet.dispose();
+const med = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
+console.log(
+  `tailor vs jax-js in 10 paired rounds of 10 queued steps: ${pr.ratio.toFixed(1)}x (geometric mean; rounds ` +
+    `${pr.min.toFixed(1)}-${pr.max.toFixed(1)}x; median step tailor ${med(pr.aMs).toFixed(1)} ms, jax-js ${
+      med(pr.bMs).toFixed(1)
+    } ms)`,
 );
