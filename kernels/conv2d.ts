@@ -14,6 +14,7 @@
  * and are never stored.
  */
 import { defineKernel, groups } from "./kernel.ts";
+import { currentGemmVariant } from "./gemm_choice.ts";
 
 /** Shapes and hyper-parameters of a convolution. */
 export interface ConvGeometry {
@@ -76,17 +77,18 @@ export interface Conv2dParams {
 }
 
 /**
- * Tiles with defaults: 16 output channels x 16 pixels. With the weight from a uniform buffer
- * the input loads set the speed, and each serves twice the FMAs of an 8-channel block:
- * on llvmpipe, conv2d kernel time -13-16% on bench/conv_bench.ts (64 -> 64 channels) and
- * -10% in the tiny CNN's step against 8 x 16 (paired rounds, timestamps).
+ * Tiles with defaults: 16 output channels x 16 pixels on a CPU adapter (the GEMM's "blocked"
+ * choice). With the weight from a uniform buffer the input loads set the speed there, and
+ * each serves twice the FMAs of an 8-channel block: on llvmpipe, conv2d kernel time
+ * -13-16% on bench/conv_bench.ts (64 -> 64 channels) and -7-12% in the tiny CNN's step
+ * against 8 x 16 (paired rounds, timestamps). On a GPU adapter 8 x 16, half the registers.
  */
 export function conv2dTiles(
   p: Pick<Conv2dParams, "K" | "OW" | "tm" | "tn" | "wgx">,
 ): Required<Pick<Conv2dParams, "tm" | "tn" | "wgx">> {
   const r4 = (v: number) => Math.max(4, Math.ceil(v / 4) * 4);
   return {
-    tm: r4(p.tm ?? Math.min(16, p.K)),
+    tm: r4(p.tm ?? Math.min(currentGemmVariant() === "blocked" ? 16 : 8, p.K)),
     tn: r4(p.tn ?? Math.min(16, p.OW)),
     wgx: p.wgx ?? 8,
   };

@@ -3,6 +3,9 @@ import { poisonPool } from "./_poison.ts";
 import { Tensor, tidy } from "../../tensor/tensor.ts";
 import { backward } from "../../tensor/ops.ts";
 import { conv2d, conv2dTuning } from "../../tensor/ops_conv.ts";
+import { conv2dTiles } from "../../kernels/conv2d.ts";
+import { configureGemm, currentGemmVariant } from "../../kernels/gemm_choice.ts";
+import assert from "node:assert/strict";
 
 interface Case {
   N: number;
@@ -199,5 +202,19 @@ gpuTest("conv2d() gradients of x, w and bias match finite differences", async ()
       assertClose([tb.grad === null ? 1 : 0], [1], {}, "no bias gradient without a bias");
     }
     for (const t of [tx, tw, tb, tx.grad, tw.grad, tb.grad]) t?.dispose();
+  }
+});
+
+Deno.test("conv2d tiles: 16 output channels per invocation on a CPU adapter, 8 on a GPU", () => {
+  const prev = currentGemmVariant();
+  try {
+    configureGemm("blocked");
+    assert.equal(conv2dTiles({ K: 64, OW: 32 }).tm, 16);
+    assert.equal(conv2dTiles({ K: 5, OW: 32 }).tm, 8); // rounded up to whole vec4s
+    assert.equal(conv2dTiles({ K: 64, OW: 32, tm: 4 }).tm, 4);
+    configureGemm("tiled");
+    assert.equal(conv2dTiles({ K: 64, OW: 32 }).tm, 8);
+  } finally {
+    configureGemm(prev);
   }
 });
