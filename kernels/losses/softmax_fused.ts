@@ -84,45 +84,47 @@ export const softmaxRowKernel = defineKernel<SoftmaxKernelParams>({
   wgsl(p) {
     const { columns: cols, numClasses: c, rows } = p;
     const n = p.kind === "ce" ? cols : c;
-    // Seesaw's C class columns and C + 2 columns are never both whole vec4s.
-    const w = p.kind === "ce" && cols % 4 === 0 ? 4 : 1;
-    // Online max m, sum s and sum without column `lab` (so) over the row's first n values of f (vec4 or scalar).
+    // Rows of whole vec4s are read as such; other rows start at o % 4 inside a vec4, and a
+    // sliding window over two aligned loads gives 4 consecutive values per load all the same.
+    const aligned = cols % 4 === 0, masked = !aligned || n % 4 !== 0;
+    const window = (pv: string) =>
+      aligned ? "let x = X[o / 4u + q];" : `let cur = X[o / 4u + q + 1u];
+    let x = select(select(select(vec4<f32>(${pv}.w, cur.xyz), vec4<f32>(${pv}.zw, cur.xy), sh == 2u),
+      vec4<f32>(${pv}.yzw, cur.x), sh == 1u), ${pv}, sh == 0u);
+    ${pv} = cur;`;
+    // Online max m, sum s and sum without column \`lab\` (so) over the row's first n values of f(x, jv).
     const walk = (m: string, sum: string, so: string, f: string, lab: string) =>
-      w === 4
-        ? `var ${m} = -3.4e38; var ${sum} = 0.0; var ${so} = 0.0;
-  for (var q = 0u; q < ${n / 4}u; q++) {
-    let x = X[o / 4u + q];
-    let z = ${f};
+      `var ${m} = -3.4e38; var ${sum} = 0.0; var ${so} = 0.0;
+  ${aligned ? "" : `var prev_${m} = X[o / 4u];`}
+  for (var q = 0u; q < ${Math.ceil(n / 4)}u; q++) {
+    ${window(`prev_${m}`)}
+    let jv = vec4<u32>(q * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+    ${
+        masked
+          ? `// Values past the row's n (the next row's, or past the buffer) are masked before any arithmetic.
+    let valid = jv < vec4<u32>(${n}u);
+    let z = select(vec4<f32>(-3.4e38), ${f}, valid);`
+          : `let z = ${f};`
+      }
     let mn = max(${m}, max(max(z.x, z.y), max(z.z, z.w)));
     let r = exp(${m} - mn);
-    let ez = exp(z - vec4<f32>(mn));
+    let ez = ${masked ? "select(vec4<f32>(0.0), exp(z - vec4<f32>(mn)), valid)" : "exp(z - vec4<f32>(mn))"};
     ${sum} = ${sum} * r + dot(ez, vec4<f32>(1.0));
-    let other = vec4<u32>(q * 4u) + vec4<u32>(0u, 1u, 2u, 3u) != vec4<u32>(${lab});
-    ${so} = ${so} * r + dot(ez, select(vec4<f32>(0.0), vec4<f32>(1.0), other));
-    ${m} = mn;
-  }`
-        : `var ${m} = -3.4e38; var ${sum} = 0.0; var ${so} = 0.0;
-  for (var j = 0u; j < ${n}u; j++) {
-    let x = X[o + j];
-    ${f === "x" ? "" : "let lcum = log(max(Cum[j], 1.0));"}
-    let z = ${f};
-    let mn = max(${m}, z);
-    let r = exp(${m} - mn);
-    let ez = exp(z - mn);
-    ${sum} = ${sum} * r + ez;
-    ${so} = ${so} * r + select(ez, 0.0, j == ${lab});
+    ${so} = ${so} * r + dot(ez, select(vec4<f32>(1.0), vec4<f32>(0.0), jv == vec4<u32>(${lab})));
     ${m} = mn;
   }`;
     const ce = `${walk("m", "s", "so", "x", "lab")}
   R[i] = vec4<f32>(m, s, so, nll(xs(o + lab), m, s, so));`;
+    // Seesaw's z per vec4 of classes: Cum's vec4 q holds the counts of classes 4q .. 4q + 3.
+    const z4 = `seesaw_z(x, log(max(Cum[q], vec4<f32>(1.0))), jv == vec4<u32>(labc))`;
     const seesaw = `let labc = min(lab, ${c - 1}u);
   ${walk("m1", "s1", "so1", "x", "labc")}
-  let xl = X[o + labc];
+  let xl = xs(o + labc);
   let self_p = max(exp(xl - m1) / s1, ${f32(p.eps)});
-  let lns = log(max(Cum[labc], 1.0));
-  let lc0 = m1 + log(s1) + log(self_p);
-  ${walk("m2", "s2", "so2", seesawZ(p, "0.0", "j == labc"), "labc")}
-  let d = X[o + ${c}u] - X[o + ${c + 1}u];
+  let lns_r = log(max(Cum[labc / 4u][labc % 4u], 1.0));
+  let lc0_r = m1 + log(s1) + log(self_p);
+  ${walk("m2", "s2", "so2", z4, "labc")}
+  let d = xs(o + ${c}u) - xs(o + ${c + 1}u);
   ${sigmoidPartsWgsl("d", "0.0")}
   let bg = lab == ${c}u;
   // p - target without cancellation: p_object - 1 = -p_background and p_background - 1 = -p_object.
@@ -130,14 +132,20 @@ export const softmaxRowKernel = defineKernel<SoftmaxKernelParams>({
   let g_bg = select(sy, -sx, bg);
   // 2-way cross-entropy = softplus of the other logit minus the target's.
   let obj = max(select(-d, d, bg), 0.0) + sz;
-  R[3u * i] = vec4<f32>(lc0, lns, m2, s2);
+  R[3u * i] = vec4<f32>(lc0_r, lns_r, m2, s2);
   R[3u * i + 1u] = vec4<f32>(so2, u.scale * g_obj, u.scale * g_bg, u.scale * obj);
   // The label's z is its logit.
   R[3u * i + 2u] = vec4<f32>(nll(xl, m2, s2, so2), 0.0, 0.0, 0.0);`;
+    // The per-row constants reach seesaw_z through module-scope privates, as WGSL functions see no locals.
+    const zfn = `var<private> lns: vec4<f32>;
+var<private> lc0: vec4<f32>;
+fn seesaw_z(x: vec4<f32>, lcum: vec4<f32>, is_t: vec4<bool>) -> vec4<f32> {
+  return ${seesawZ(p, "vec4<f32>(0.0)", "is_t")};
+}`;
     return `struct U { scale: f32 }
-@group(0) @binding(0) var<storage, read> X: array<${w === 4 ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> L: array<i32>;
-@group(0) @binding(2) var<storage, read> Cum: array<f32>;
+@group(0) @binding(2) var<storage, read> Cum: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> R: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> u: U;
 ${LOG1P_WGSL}
@@ -147,16 +155,25 @@ fn nll(xl: f32, m: f32, s: f32, so: f32) -> f32 {
   let el = exp(xl - m);
   return select((m - xl) + log(s), log1p_pos(so / el), so <= el);
 }
-${w === 4 ? "fn xs(k: u32) -> f32 { return X[k / 4u][k % 4u]; }" : "fn xs(k: u32) -> f32 { return X[k]; }"}
+fn xs(k: u32) -> f32 { return X[k / 4u][k % 4u]; }
+${p.kind === "seesaw" ? zfn : ""}
 @compute @workgroup_size(${ROW_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = ${flatIndex("gid", ROW_WG)};
   if (i >= ${rows}u) { return; }
   // Keeps every binding in the layout whatever the kind uses.
-  if (i == 0xffffffffu) { R[0] = vec4<f32>(Cum[0] + u.scale); }
+  if (i == 0xffffffffu) { R[0] = vec4<f32>(Cum[0].x + u.scale); }
   let o = i * ${cols}u;
+  let sh = o % 4u;
   let lab = u32(clamp(L[i], 0, ${c}));
-  ${p.kind === "ce" ? ce : seesaw}
+  ${
+      p.kind === "ce" ? ce : seesaw.replace(
+        `${walk("m2", "s2", "so2", z4, "labc")}`,
+        `lns = vec4<f32>(lns_r);
+  lc0 = vec4<f32>(lc0_r);
+  ${walk("m2", "s2", "so2", z4, "labc")}`,
+      )
+    }
 }`;
   },
   dispatch: ({ rows }) => grid1d(rows, ROW_WG),
