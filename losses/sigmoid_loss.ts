@@ -5,7 +5,8 @@
 import { InputError } from "../core/errors.ts";
 import { Rng } from "../core/rng.ts";
 import { rt, Tensor } from "../tensor/tensor.ts";
-import { sigmoidFusedKernel, sigmoidFusedPlan } from "../kernels/losses/sigmoid_fused.ts";
+import { sigmoidFusedKernel } from "../kernels/losses/sigmoid_fused.ts";
+import { rowBlockPlan } from "../kernels/losses/row_blocks.ts";
 import { federatedMask } from "./federated_sampler.ts";
 import type { ForwardOptions, LossState, LossStep } from "./loss.ts";
 import type { LossParams } from "./params.ts";
@@ -74,8 +75,9 @@ export class SigmoidLoss extends _GpuLossBase {
     const scale = this.cfg.lossWeight / avg;
     const grad = new Tensor([inp.rows, this.columns]);
     const weight = opts.weights ? new Tensor([inp.rows, this.columns]) : null;
-    const plan = sigmoidFusedPlan(
+    const plan = rowBlockPlan(
       { cfg: this.#kernelCfg, rowsPerChunk: ROWS_PER_CHUNK, writeWeights: weight !== null },
+      this.columns,
       inp.rows,
     );
     const partials = this.partials(plan.slots * 3 * this.columns);

@@ -7,11 +7,11 @@ import { rt, Tensor } from "../tensor/tensor.ts";
 import {
   seesawCountKernel,
   softmaxFusedKernel,
-  softmaxFusedPlan,
   type SoftmaxKernelParams,
   softmaxRowKernel,
   softmaxRowStride,
 } from "../kernels/losses/softmax_fused.ts";
+import { rowBlockPlan } from "../kernels/losses/row_blocks.ts";
 import type { ForwardOptions, LossState, LossStep } from "./loss.ts";
 import type { LossParams } from "./params.ts";
 import { type SoftmaxConfig, softmaxConfig } from "./reference_softmax.ts";
@@ -66,7 +66,11 @@ export class SoftmaxLoss extends _GpuLossBase {
     const { kind, lossWeight, p, q, eps } = this.cfg;
     const params: SoftmaxKernelParams = { kind, rows, numClasses: c, columns: this.columns, lossWeight, p, q, eps };
     r.dispatch(softmaxRowKernel, params, [logits.buffer, inp.labels.buffer, this.#cum, rowStats.buffer], uniform);
-    const plan = softmaxFusedPlan({ ...params, rowsPerChunk: ROWS_PER_CHUNK, writeWeights: weight !== null });
+    const plan = rowBlockPlan(
+      { ...params, rowsPerChunk: ROWS_PER_CHUNK, writeWeights: weight !== null },
+      this.columns,
+      rows,
+    );
     const partials = this.partials(plan.slots * 3 * this.columns);
     for (const d of plan.dispatches) {
       r.dispatch(softmaxFusedKernel, d, [

@@ -36,25 +36,29 @@ export interface RowRange {
   slotStart: number;
 }
 
-/** The dispatches of one step: vec4 blocks over the whole blocks, one-column over the 0-3 rows after them. */
-export function rowBlockPlan(
+/**
+ * The dispatches of one step, each `base` with its row range: the vec4 kernel over the whole
+ * blocks, the one-column kernel over the 0-3 rows after them; `slots` partial sums in all.
+ */
+export function rowBlockPlan<B extends { rowsPerChunk: number }>(
+  base: B,
   columns: number,
   rows: number,
-  rowsPerChunk: number,
-): { ranges: RowRange[]; slots: number } {
-  if (rowsPerChunk % 4 !== 0) throw new Error(`rowsPerChunk must be a multiple of 4, got ${rowsPerChunk}`);
+): { dispatches: (B & RowRange)[]; slots: number } {
+  const R = base.rowsPerChunk;
+  if (R % 4 !== 0) throw new Error(`rowsPerChunk must be a multiple of 4, got ${R}`);
   const bl = rowsPerBlock(columns), whole = rows - rows % bl;
-  const ranges: RowRange[] = [];
+  const dispatches: (B & RowRange)[] = [];
   let slots = 0;
   if (whole > 0) {
-    ranges.push({ rowStart: 0, rowEnd: whole, width: 4, slotStart: 0 });
-    slots += lossChunks(whole, rowsPerChunk) * bl;
+    dispatches.push({ ...base, rowStart: 0, rowEnd: whole, width: 4, slotStart: 0 });
+    slots += lossChunks(whole, R) * bl;
   }
   if (whole < rows || rows === 0) {
-    ranges.push({ rowStart: whole, rowEnd: rows, width: 1, slotStart: slots });
-    slots += lossChunks(rows - whole, rowsPerChunk);
+    dispatches.push({ ...base, rowStart: whole, rowEnd: rows, width: 1, slotStart: slots });
+    slots += lossChunks(rows - whole, R);
   }
-  return { ranges, slots };
+  return { dispatches, slots };
 }
 
 /** Workgroups of a dispatch over `range`. */

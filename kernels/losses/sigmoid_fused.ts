@@ -11,7 +11,7 @@
 import { defineKernel, f32 } from "../kernel.ts";
 import type { SigmoidConfig } from "../../losses/sigmoid_config.ts";
 import { sigmoidPartsWgsl } from "./_wgsl.ts";
-import { fusedPassWgsl, rowBlockDispatch, rowBlockPlan, type RowRange, vecTypes } from "./row_blocks.ts";
+import { fusedPassWgsl, rowBlockDispatch, type RowRange, vecTypes } from "./row_blocks.ts";
 
 export interface SigmoidFusedParams extends RowRange {
   cfg: Pick<SigmoidConfig, "kind" | "numClasses" | "columns" | "gamma" | "mu" | "alpha" | "s">;
@@ -70,15 +70,6 @@ function elementBody(cfg: SigmoidFusedParams["cfg"], width: 1 | 4): string {
     let l = w * bce;
     let g = w * d;
     let st = abs(g);`;
-}
-
-/** The dispatches of one loss step over `rows` rows, and the partial-sum slots they fill. */
-export function sigmoidFusedPlan(
-  base: Pick<SigmoidFusedParams, "cfg" | "rowsPerChunk" | "writeWeights">,
-  rows: number,
-): { dispatches: SigmoidFusedParams[]; slots: number } {
-  const { ranges, slots } = rowBlockPlan(base.cfg.columns, rows, base.rowsPerChunk);
-  return { dispatches: ranges.map((r) => ({ ...base, ...r })), slots };
 }
 
 function fusedWgsl(p: SigmoidFusedParams): string {

@@ -9,15 +9,7 @@
  */
 import { defineKernel, f32, flatIndex, grid1d } from "../kernel.ts";
 import { LOG1P_WGSL, sigmoidPartsWgsl } from "./_wgsl.ts";
-import {
-  fusedPassWgsl,
-  pickRow,
-  rowBlockDispatch,
-  rowBlockPlan,
-  type RowRange,
-  rowsPerBlock,
-  vecTypes,
-} from "./row_blocks.ts";
+import { fusedPassWgsl, pickRow, rowBlockDispatch, type RowRange, rowsPerBlock, vecTypes } from "./row_blocks.ts";
 
 export interface SoftmaxKernelParams {
   kind: "ce" | "seesaw";
@@ -182,14 +174,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 export interface SoftmaxFusedParams extends SoftmaxKernelParams, RowRange {
   rowsPerChunk: number;
   writeWeights: boolean;
-}
-
-/** The fused-pass dispatches of one step over `rows` rows, and the partial-sum slots they fill. */
-export function softmaxFusedPlan(
-  base: SoftmaxKernelParams & { rowsPerChunk: number; writeWeights: boolean },
-): { dispatches: SoftmaxFusedParams[]; slots: number } {
-  const { ranges, slots } = rowBlockPlan(base.columns, base.rows, base.rowsPerChunk);
-  return { dispatches: ranges.map((r) => ({ ...base, ...r })), slots };
 }
 
 /**
