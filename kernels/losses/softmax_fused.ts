@@ -191,7 +191,7 @@ export const softmaxFusedKernel = defineKernel<SoftmaxFusedParams>({
     const zero = splat("0.0"), one = splat("1.0");
     const bl = width === 4 ? rowsPerBlock(cols) : 1;
     const stride = softmaxRowStride(p.kind) / 4;
-    // Each block row's constants (uniform loads), then each component's.
+    // The constants of each row of the block (the same for the whole workgroup), then each component's.
     const loads = Array.from(
       { length: bl },
       (_, r) =>
