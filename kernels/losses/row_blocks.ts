@@ -16,16 +16,21 @@
  */
 
 /** Invocations per workgroup of the fused passes. */
-export const LOSS_WG = 64;
+const LOSS_WG = 64;
 
 /** Chunks of `rowsPerChunk` rows in `rows` (at least one). */
-export function lossChunks(rows: number, rowsPerChunk: number): number {
+function lossChunks(rows: number, rowsPerChunk: number): number {
   return Math.max(1, Math.ceil(rows / rowsPerChunk));
 }
 
 /** Rows per block: the fewest rows whose elements are a whole number of vec4s. */
-export function rowsPerBlock(columns: number): 1 | 2 | 4 {
+function rowsPerBlock(columns: number): 1 | 2 | 4 {
   return columns % 4 === 0 ? 1 : columns % 2 === 0 ? 2 : 4;
+}
+
+/** Rows per block of a dispatch of `width`: `rowsPerBlock(columns)` with vec4s, 1 with one column each. */
+export function blockRows(columns: number, width: 1 | 4): number {
+  return width === 4 ? rowsPerBlock(columns) : 1;
 }
 
 /** The rows [rowStart, rowEnd) of one dispatch, its width (4: blocks of rows, vec4s; 1: one column each) and first slot. */
@@ -63,7 +68,7 @@ export function rowBlockPlan<B extends { rowsPerChunk: number }>(
 
 /** Workgroups of a dispatch over `range`. */
 export function rowBlockDispatch(columns: number, range: RowRange, rowsPerChunk: number): [number, number, number] {
-  const per = range.width === 4 ? rowsPerBlock(columns) * columns / 4 : columns;
+  const per = blockRows(columns, range.width) * columns / range.width;
   return [Math.ceil(per / LOSS_WG), lossChunks(range.rowEnd - range.rowStart, rowsPerChunk), 1];
 }
 
@@ -121,9 +126,9 @@ export interface FusedPass {
 /** The WGSL of a fused pass over one row range. */
 export function fusedPassWgsl(p: FusedPass): string {
   const { columns: cols, numClasses: c, range, rowsPerChunk: R, width } = { ...p, width: p.range.width };
-  const v4 = width === 4, bl = v4 ? rowsPerBlock(cols) : 1;
+  const v4 = width === 4, bl = blockRows(cols, width);
   // Invocations per block of rows, blocks per chunk, blocks in this dispatch.
-  const n = v4 ? bl * cols / 4 : cols, perChunk = R / bl, blocks = (range.rowEnd - range.rowStart) / bl;
+  const n = bl * cols / width, perChunk = R / bl, blocks = (range.rowEnd - range.rowStart) / bl;
   const { I, U, splat } = vecTypes(width);
   const zero = splat("0.0");
   const at = (q: number) => (v4 ? `[${q}]` : "");

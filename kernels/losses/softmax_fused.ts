@@ -9,7 +9,7 @@
  */
 import { defineKernel, f32, flatIndex, grid1d } from "../kernel.ts";
 import { LOG1P_WGSL, sigmoidPartsWgsl } from "./_wgsl.ts";
-import { fusedPassWgsl, pickRow, rowBlockDispatch, type RowRange, rowsPerBlock, vecTypes } from "./row_blocks.ts";
+import { blockRows, fusedPassWgsl, pickRow, rowBlockDispatch, type RowRange, vecTypes } from "./row_blocks.ts";
 
 export interface SoftmaxKernelParams {
   kind: "ce" | "seesaw";
@@ -189,7 +189,7 @@ export const softmaxFusedKernel = defineKernel<SoftmaxFusedParams>({
     const { columns: cols, numClasses: c, width } = p;
     const { F, I, U, splat, gather } = vecTypes(width);
     const zero = splat("0.0"), one = splat("1.0");
-    const bl = width === 4 ? rowsPerBlock(cols) : 1;
+    const bl = blockRows(cols, width);
     const stride = softmaxRowStride(p.kind) / 4;
     // The constants of each row of the block (the same for the whole workgroup), then each component's.
     const loads = Array.from(
