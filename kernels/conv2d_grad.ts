@@ -6,8 +6,11 @@
  * TC input channels x KW taps of one kernel row and walks the pixels four
  * at a time with vec4 loads; the four lanes of each accumulator are summed
  * at the end; with `bias`, the same pass sums dY for the bias gradient
- * (saving a reduction over dY). The input gradient needs no kernel of its own: it is
- * `conv2dKernel` over the zero-inserted, padded dY with the flipped weight.
+ * (saving a reduction over dY). `conv2dWeightGradSplitKernel` is the CPU
+ * adapters' variant: rows split across invocations, all taps per invocation,
+ * parts added by `weightGradSumKernel`. The input gradient needs no kernel of
+ * its own: it is `conv2dKernel` over the zero-inserted, padded dY with the
+ * flipped weight.
  */
 import { defineKernel, groups } from "./kernel.ts";
 import { rowVec4s } from "./conv2d.ts";
@@ -138,4 +141,221 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: 
     const { tm, tc, wgx } = weightGradTiles(p);
     return [groups(Math.ceil(p.C / tc) * p.KH, wgx), Math.ceil(p.K / tm), 1];
   },
+});
+
+export interface Conv2dWeightGradSplitParams {
+  N: number;
+  C: number;
+  K: number;
+  /** Padded input plane (as for `conv2dWeightGradKernel`). */
+  Hp: number;
+  Wp: number;
+  /** Output plane, and dY's padded width (a multiple of 4); dY is [N][K][OH][OW4]. */
+  OH: number;
+  OW4: number;
+  KH: number;
+  KW: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  /** Also sum dY for the bias gradient (into the last K entries of each partial row). */
+  bias?: boolean;
+  /** The N x OH rows are cut into this many consecutive parts, each summed by its own invocations. */
+  splits: number;
+  /** Output channels and input channels per invocation (each with all KH x KW taps); invocations per workgroup. */
+  tm?: number;
+  tc?: number;
+  wgx?: number;
+}
+
+/** Accumulators per invocation of the split weight gradient by default: 16 x 4 x 3 x 3. */
+const SPLIT_ACCUMULATORS = 576;
+
+/**
+ * Tiles of the split weight gradient, 8 invocations per workgroup: for a 3 x 3 kernel
+ * 16 output x 4 input channels (576 accumulators); larger kernels take fewer channels so that
+ * the accumulators stay near 576. llvmpipe's compile time grows faster than the kernel's
+ * size (1.4 s for 288 accumulators, 3.6 s for 576, 12.6 s for 1152), and in the tiny CNN's
+ * step 16 x 4 beats 8 x 4 by 3-5% and 16 x 2 by 5-7% (paired rounds); 32 x 4 is faster
+ * again per layer but takes 12 s to compile.
+ */
+export function splitWeightGradTiles(
+  p: Pick<Conv2dWeightGradSplitParams, "K" | "C" | "KH" | "KW" | "tm" | "tc" | "wgx">,
+): { tm: number; tc: number; wgx: number } {
+  const taps = p.KH * p.KW;
+  const tc = p.tc ?? Math.min(4, p.C, Math.max(1, Math.floor(SPLIT_ACCUMULATORS / 16 / taps)));
+  const tm = p.tm ?? Math.min(16, p.K, Math.max(1, Math.floor(SPLIT_ACCUMULATORS / tc / taps)));
+  return { tm, tc, wgx: p.wgx ?? 8 };
+}
+
+/** Length of one partial row: K x C x KH x KW weight-gradient entries, then K bias entries, rounded up to 4. */
+export function splitPartialLength(p: Pick<Conv2dWeightGradSplitParams, "K" | "C" | "KH" | "KW" | "bias">): number {
+  return Math.ceil((p.K * p.C * p.KH * p.KW + (p.bias ? p.K : 0)) / 4) * 4;
+}
+
+/** Rows per part: `splits` parts of ceil(N x OH / splits) rows, the last one shorter. */
+export function splitRows(p: Pick<Conv2dWeightGradSplitParams, "N" | "OH" | "splits">): number {
+  return Math.ceil((p.N * p.OH) / p.splits);
+}
+
+/**
+ * Parts that give about `lanes` invocations (at least one row each), trimmed so that
+ * none is empty.
+ */
+export function splitCount(
+  p: Pick<Conv2dWeightGradSplitParams, "N" | "OH" | "K" | "C" | "KH" | "KW" | "tm" | "tc">,
+  lanes: number,
+): number {
+  const { tm, tc } = splitWeightGradTiles(p);
+  const blocks = Math.ceil(p.K / tm) * Math.ceil(p.C / tc), rows = p.N * p.OH;
+  const want = Math.min(rows, Math.max(1, Math.round(lanes / blocks)));
+  return Math.ceil(rows / Math.ceil(rows / want));
+}
+
+/**
+ * Weight gradient with the reduction over N x OH rows split across
+ * invocations: each invocation takes one block of TM output channels x TC
+ * input channels x all KH x KW taps and one part of the rows, keeps one
+ * scalar accumulator per weight (the four pixels of each vec4 summed as it
+ * goes), and writes its part's sums to a partial row [splits][L]
+ * (`splitPartialLength`); `weightGradSumKernel` adds the parts. The point
+ * is CPU adapters: on llvmpipe each storage load is a loop over the SIMD
+ * lanes, so an invocation that loads TM + TC x KH x (vec4s per row) values
+ * per four pixels and does TM x TC x KH x KW x 4 FMAs with them beats
+ * `conv2dWeightGradKernel`'s TM + TC x (vec4s per row) loads for TM x TC x
+ * KW x 4 FMAs, and every lane has work even when C x KH is small (a first
+ * layer's 3 x 3 (c, kh) pairs fill 9 lanes of `conv2dWeightGradKernel`).
+ * Measured on llvmpipe: the tiny CNN's three weight gradients 2.1, 4.1-4.8 and
+ * 3.9-4.4 ms (13-19 GFLOP/s, against 5-11 before), bench/conv_bench.ts's 36
+ * GFLOP/s. On a GPU the accumulators would not fit in registers: it keeps the
+ * other kernel.
+ */
+export const conv2dWeightGradSplitKernel = defineKernel<Conv2dWeightGradSplitParams>({
+  name: "conv2d_weight_grad_split",
+  wgsl(p) {
+    const { tm, tc, wgx } = splitWeightGradTiles(p);
+    const nv = rowVec4s(4, p.sw, p.KW, p.dw);
+    const cb = Math.ceil(p.C / tc), blocks = Math.ceil(p.K / tm) * cb;
+    const q4 = p.OW4 / 4, wp4 = p.Wp / 4, rows = p.N * p.OH, per = splitRows(p);
+    const L = splitPartialLength(p), kckk = p.K * p.C * p.KH * p.KW;
+    const pre: string[] = [];
+    for (let i = 0; i < tm; i++) pre.push(`let dk${i} = min(k0 + ${i}u, ${p.K - 1}u) * ${p.OH * q4}u;`);
+    for (let c = 0; c < tc; c++) pre.push(`let xc${c} = min(c0 + ${c}u, ${p.C - 1}u) * ${p.Hp * wp4}u;`);
+    const acc = (i: number, c: number, kh: number, kw: number) => `a${i}_${c}_${kh}_${kw}`;
+    for (let i = 0; i < tm; i++) {
+      for (let c = 0; c < tc; c++) {
+        for (let kh = 0; kh < p.KH; kh++) {
+          for (let kw = 0; kw < p.KW; kw++) pre.push(`var ${acc(i, c, kh, kw)} = 0.0;`);
+        }
+      }
+      if (p.bias) pre.push(`var s${i} = 0.0;`);
+    }
+    const body: string[] = [];
+    for (let i = 0; i < tm; i++) body.push(`let d${i} = DY[dr + dk${i}];`);
+    if (p.bias) { for (let i = 0; i < tm; i++) body.push(`s${i} += (d${i}.x + d${i}.y) + (d${i}.z + d${i}.w);`); }
+    for (let c = 0; c < tc; c++) {
+      for (let kh = 0; kh < p.KH; kh++) {
+        body.push("{");
+        body.push(`let xb = xr + xc${c} + ${kh * p.dh * wp4}u;`);
+        for (let v = 0; v < nv; v++) body.push(`let x${v} = X[xb + ${v}u];`);
+        for (let kw = 0; kw < p.KW; kw++) {
+          const e = [0, 1, 2, 3].map((j) => {
+            const o = j * p.sw + kw * p.dw;
+            return `x${o >> 2}.${"xyzw"[o & 3]}`;
+          });
+          body.push(`let v${kw} = vec4<f32>(${e.join(", ")});`);
+          for (let i = 0; i < tm; i++) {
+            const a = acc(i, c, kh, kw), d = `d${i}`;
+            body.push(
+              `${a} = fma(${d}.w, v${kw}.w, fma(${d}.z, v${kw}.z, fma(${d}.y, v${kw}.y, fma(${d}.x, v${kw}.x, ${a}))));`,
+            );
+          }
+        }
+        body.push("}");
+      }
+    }
+    const store: string[] = [];
+    for (let i = 0; i < tm; i++) {
+      for (let c = 0; c < tc; c++) {
+        store.push(`if (k0 + ${i}u < ${p.K}u && c0 + ${c}u < ${p.C}u) {`);
+        store.push(`let o = pb + ((k0 + ${i}u) * ${p.C}u + c0 + ${c}u) * ${p.KH * p.KW}u;`);
+        for (let kh = 0; kh < p.KH; kh++) {
+          for (let kw = 0; kw < p.KW; kw++) store.push(`P[o + ${kh * p.KW + kw}u] = ${acc(i, c, kh, kw)};`);
+        }
+        store.push("}");
+      }
+    }
+    if (p.bias) {
+      store.push("if (c0 == 0u) {");
+      for (let i = 0; i < tm; i++) store.push(`if (k0 + ${i}u < ${p.K}u) { P[pb + ${kckk}u + k0 + ${i}u] = s${i}; }`);
+      store.push("}");
+    }
+    return `@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> DY: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> P: array<f32>;
+@compute @workgroup_size(${wgx})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let part = g.x % ${p.splits}u;
+  let blk = g.x / ${p.splits}u;
+  if (blk >= ${blocks}u) { return; }
+  let k0 = (blk / ${cb}u) * ${tm}u;
+  let c0 = (blk % ${cb}u) * ${tc}u;
+  let r1 = min((part + 1u) * ${per}u, ${rows}u);
+  ${pre.join("\n  ")}
+  for (var r = part * ${per}u; r < r1; r++) {
+    let n = r / ${p.OH}u;
+    let oh = r % ${p.OH}u;
+    let xrow = n * ${p.C * p.Hp * wp4}u + oh * ${p.sh * wp4}u;
+    let drow = n * ${p.K * p.OH * q4}u + oh * ${q4}u;
+    for (var q = 0u; q < ${q4}u; q++) {
+      let xr = xrow + q * ${p.sw}u;
+      let dr = drow + q;
+      ${body.join("\n      ")}
+    }
+  }
+  let pb = part * ${L}u;
+  ${store.join("\n  ")}
+}`;
+  },
+  dispatch(p) {
+    const { tm, tc, wgx } = splitWeightGradTiles(p);
+    return [groups(Math.ceil(p.K / tm) * Math.ceil(p.C / tc) * p.splits, wgx), 1, 1];
+  },
+});
+
+export interface WeightGradSumParams {
+  /** Parts, and the weight-gradient entries (K x C x KH x KW) and bias entries (0 without a bias) of a part. */
+  splits: number;
+  weights: number;
+  biases: number;
+}
+
+/**
+ * Adds the parts of `conv2dWeightGradSplitKernel`: DW[j] (and DB[j - weights])
+ * = the sum over parts of P[part][j]; four entries per invocation, read as vec4s.
+ */
+export const weightGradSumKernel = defineKernel<WeightGradSumParams>({
+  name: "conv2d_weight_grad_sum",
+  wgsl(p) {
+    const L4 = Math.ceil((p.weights + p.biases) / 4);
+    const lanes = [0, 1, 2, 3].map((e) => {
+      const j = `j + ${e}u`, v = `t.${"xyzw"[e]}`;
+      const db = p.biases ? ` else if (${j} < ${p.weights + p.biases}u) { DB[${j} - ${p.weights}u] = ${v}; }` : "";
+      return `if (${j} < ${p.weights}u) { DW[${j}] = ${v}; }${db}`;
+    });
+    return `@group(0) @binding(0) var<storage, read> P: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> DW: array<f32>;
+${p.biases ? "@group(0) @binding(2) var<storage, read_write> DB: array<f32>;" : ""}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.x;
+  if (i >= ${L4}u) { return; }
+  var t = vec4<f32>(0.0);
+  for (var s = 0u; s < ${p.splits}u; s++) { t += P[s * ${L4}u + i]; }
+  let j = i * 4u;
+  ${lanes.join("\n  ")}
+}`;
+  },
+  dispatch: (p) => [groups(Math.ceil((p.weights + p.biases) / 4), 64), 1, 1],
 });

@@ -10,7 +10,15 @@ import {
   convOutSize,
   paddedWidth,
 } from "../kernels/conv2d.ts";
-import { conv2dWeightGradKernel, type Conv2dWeightGradParams } from "../kernels/conv2d_grad.ts";
+import {
+  conv2dWeightGradKernel,
+  type Conv2dWeightGradParams,
+  conv2dWeightGradSplitKernel,
+  splitCount,
+  splitPartialLength,
+  weightGradSumKernel,
+} from "../kernels/conv2d_grad.ts";
+import { currentGemmVariant } from "../kernels/gemm_choice.ts";
 import { convWeightCols, convWeightKernel, padPlanesKernel } from "../kernels/conv2d_layout.ts";
 import { isGradEnabled, record } from "./autograd.ts";
 import { contiguousStrides, sum, zeros } from "./ops.ts";
@@ -57,19 +65,31 @@ let uniformScratch: GPUBuffer | null = null;
 
 /**
  * Choices of how convolutions run, for benchmarks and tests that need a
- * particular path. `weightGradMinChunkFlop`: weight-gradient work per
- * 64 KiB chunk of dY below which dY is read from storage in one dispatch
- * rather than streamed through the uniform buffer, one dispatch per chunk
- * (each dispatch costs llvmpipe ~0.1-0.2 ms of its own: the tiny CNN's
- * layers, 1-9 MFLOP per chunk, are faster from storage; bench/conv_bench.ts's
- * layer, 19 MFLOP per chunk, is faster in chunks).
+ * particular path.
+ * - `weightGradSplit`: compute the weight gradient with the N x OH rows split
+ *   across invocations (`conv2dWeightGradSplitKernel`); "auto": on CPU adapters
+ *   (the GEMM's "blocked" choice). On llvmpipe it beats both other paths on every
+ *   layer measured: the tiny CNN's whole step 0.82x, bench/conv_bench.ts's
+ *   weight gradient 36 GFLOP/s against 22 chunked and 17 from storage.
+ * - `weightGradSplitLanes`: about how many invocations the split uses (the
+ *   tiny CNN's step is the same within noise for 32-256).
+ * - `weightGradMinChunkFlop` (without the split): weight-gradient work per
+ *   64 KiB chunk of dY below which dY is read from storage in one dispatch
+ *   rather than streamed through the uniform buffer, one dispatch per chunk
+ *   (each dispatch costs llvmpipe ~0.1-0.2 ms of its own: the tiny CNN's
+ *   layers, 1-9 MFLOP per chunk, are faster from storage; bench/conv_bench.ts's
+ *   layer, 19 MFLOP per chunk, is faster in chunks).
  *
  * @example
  * ```ts
  * conv2dTuning.weightGradMinChunkFlop = 0; // always stream dY through the uniform buffer where a row fits
  * ```
  */
-export const conv2dTuning = { weightGradMinChunkFlop: 16e6 };
+export const conv2dTuning: {
+  weightGradMinChunkFlop: number;
+  weightGradSplit: "auto" | boolean;
+  weightGradSplitLanes: number;
+} = { weightGradMinChunkFlop: 16e6, weightGradSplit: "auto", weightGradSplitLanes: 128 };
 
 /** Bytes of a uniform binding: WebGPU guarantees 64 KiB. */
 function uniformBytes(): number {
@@ -187,9 +207,11 @@ function dyRows(dy: Tensor, OW4: number): Tensor {
 
 /**
  * dW from the input as the forward padded and kept it (`xp`, at least as wide
- * as `weightGradPadding` asks) and dY. When a row of dY (all channels) fits and a chunk holds
- * enough work (`conv2dTuning`), dY streams through the uniform scratch
- * buffer in chunks of rows, one dispatch per chunk.
+ * as `weightGradPadding` asks) and dY. On a CPU adapter (`conv2dTuning.weightGradSplit`)
+ * the N x OH rows are split across invocations and the parts added after. Otherwise,
+ * when a row of dY (all channels) fits and a chunk holds enough work (`conv2dTuning`),
+ * dY streams through the uniform scratch buffer in chunks of rows, one dispatch per
+ * chunk; else one dispatch reads dY from storage.
  */
 function conv2dWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeometry, withBias: boolean): [Tensor, Tensor | null] {
   const [OH, OW] = convOutSize(g);
@@ -218,9 +240,13 @@ function conv2dWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeometry, withBias: boo
   const rows = g.N * OH;
   const chunkRows = Math.min(Math.floor(uniformBytes() / rowBytes), rows);
   const chunkFlop = 2 * chunkRows * OW * g.K * g.C * g.KH * g.KW;
-  if (chunkRows === 0 || chunkFlop < conv2dTuning.weightGradMinChunkFlop) {
+  const split = conv2dTuning.weightGradSplit === "auto"
+    ? currentGemmVariant() === "blocked"
+    : conv2dTuning.weightGradSplit;
+  if (split || chunkRows === 0 || chunkFlop < conv2dTuning.weightGradMinChunkFlop) {
     const dy4 = padPlanes(dy, { outH: OH, outW: OW4, top: 0, left: 0 });
-    rt().dispatch(conv2dWeightGradKernel, p, [xp.buffer, dy4.buffer, ...dwBufs]);
+    if (split) splitWeightGrad(xp, dy4, p, dw, db);
+    else rt().dispatch(conv2dWeightGradKernel, p, [xp.buffer, dy4.buffer, ...dwBufs]);
     if (dy4 !== dy) dy4.dispose();
   } else {
     const dyr = dyRows(dy, OW4);
@@ -234,6 +260,21 @@ function conv2dWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeometry, withBias: boo
     dyr.dispose();
   }
   return [dw, db];
+}
+
+/**
+ * The weight (and bias) gradient as parts of the N x OH rows summed by
+ * separate invocations, then added (`conv2dWeightGradSplitKernel`): enough
+ * parts that about `conv2dTuning.weightGradSplitLanes` invocations run.
+ */
+function splitWeightGrad(xp: Tensor, dy4: Tensor, p: Conv2dWeightGradParams, dw: Tensor, db: Tensor | null): void {
+  const sp = { ...p, splits: splitCount(p, conv2dTuning.weightGradSplitLanes) };
+  const splits = sp.splits;
+  const partial = new Tensor([splits, splitPartialLength(sp)]);
+  rt().dispatch(conv2dWeightGradSplitKernel, sp, [xp.buffer, dy4.buffer, partial.buffer]);
+  const sums = { splits, weights: p.K * p.C * p.KH * p.KW, biases: db ? p.K : 0 };
+  rt().dispatch(weightGradSumKernel, sums, [partial.buffer, dw.buffer, ...(db ? [db.buffer] : [])]);
+  partial.dispose();
 }
 
 /**

@@ -3,7 +3,16 @@ import { poisonPool } from "./_poison.ts";
 import { Tensor, tidy } from "../../tensor/tensor.ts";
 import { backward } from "../../tensor/ops.ts";
 import { conv2d, conv2dTuning } from "../../tensor/ops_conv.ts";
-import { conv2dTiles } from "../../kernels/conv2d.ts";
+import { conv2dTiles, paddedWidth } from "../../kernels/conv2d.ts";
+import {
+  conv2dWeightGradSplitKernel,
+  type Conv2dWeightGradSplitParams,
+  splitCount,
+  splitPartialLength,
+  splitWeightGradTiles,
+  weightGradSumKernel,
+} from "../../kernels/conv2d_grad.ts";
+import { rt } from "../../tensor/tensor.ts";
 import { configureGemm, currentGemmVariant } from "../../kernels/gemm_choice.ts";
 import assert from "node:assert/strict";
 
@@ -23,9 +32,13 @@ interface Case {
   chunked?: boolean;
 }
 
-/** Run `fn` with the tuning a case asks for, restoring the defaults after. */
-function withTuning<T>(c: Case, fn: () => T): T {
+/**
+ * Run `fn` with the tuning a case asks for, restoring the defaults after; `split` picks the
+ * weight gradient's kernel (rows split across invocations, or one invocation per block).
+ */
+function withTuning<T>(c: Case, fn: () => T, split: "auto" | boolean = "auto"): T {
   const saved = { ...conv2dTuning };
+  conv2dTuning.weightGradSplit = split;
   if (c.chunked) conv2dTuning.weightGradMinChunkFlop = 0;
   try {
     return fn();
@@ -159,9 +172,17 @@ gpuTest("conv2d() matches a float64 convolution for strides, padding, dilation a
   }
 });
 
-gpuTest("conv2d() gradients of x, w and bias match finite differences", async () => {
-  const r = rng(12);
-  for (const c of CASES) {
+for (const split of [false, true]) {
+  const how = split ? "rows split across invocations (CPU adapters)" : "one invocation per weight block (GPUs)";
+  gpuTest(`conv2d() gradients of x, w and bias match finite differences, weight gradient with ${how}`, async () => {
+    await checkGradients(split ? 13 : 12, split);
+  });
+}
+
+async function checkGradients(salt: number, split: boolean): Promise<void> {
+  const r = rng(salt);
+  // The uniform-buffer chunks of dY are the other weight-gradient path's.
+  for (const c of CASES.filter((c) => !split || !c.chunked)) {
     const [OH, OW] = outSize(c);
     const x = randomArray(r, c.N * c.C * c.H * c.W);
     const w = randomArray(r, c.K * c.C * c.KH * c.KW);
@@ -183,7 +204,7 @@ gpuTest("conv2d() gradients of x, w and bias match finite differences", async ()
           dilation: c.dilation,
         });
         backward(y, Tensor.from(seed, y.shape));
-      }));
+      }), split);
     // L is linear in every entry, so a random sample of entries checks as much as all of them.
     const pick = (n: number) => n <= 150 ? undefined : Array.from({ length: 150 }, () => r.int(n));
     const ix = pick(x.length), iw = pick(w.length);
@@ -203,7 +224,7 @@ gpuTest("conv2d() gradients of x, w and bias match finite differences", async ()
     }
     for (const t of [tx, tw, tb, tx.grad, tw.grad, tb.grad]) t?.dispose();
   }
-});
+}
 
 Deno.test("conv2d tiles: 16 output channels per invocation on a CPU adapter, 8 on a GPU", () => {
   const prev = currentGemmVariant();
@@ -217,4 +238,86 @@ Deno.test("conv2d tiles: 16 output channels per invocation on a CPU adapter, 8 o
   } finally {
     configureGemm(prev);
   }
+});
+
+/** Float64 weight and bias gradients straight from a padded input Xp and a dY whose rows are OW4 wide. */
+function weightGrad64(
+  p: Conv2dWeightGradSplitParams,
+  xp: Float64Array,
+  dy: Float64Array,
+): [Float64Array, Float64Array] {
+  const dw = new Float64Array(p.K * p.C * p.KH * p.KW), db = new Float64Array(p.K);
+  for (let n = 0; n < p.N; n++) {
+    for (let k = 0; k < p.K; k++) {
+      for (let oh = 0; oh < p.OH; oh++) {
+        for (let ow = 0; ow < p.OW4; ow++) {
+          const d = dy[((n * p.K + k) * p.OH + oh) * p.OW4 + ow];
+          db[k] += d;
+          for (let c = 0; c < p.C; c++) {
+            for (let kh = 0; kh < p.KH; kh++) {
+              const row = ((n * p.C + c) * p.Hp + oh * p.sh + kh * p.dh) * p.Wp;
+              for (let kw = 0; kw < p.KW; kw++) {
+                dw[((k * p.C + c) * p.KH + kh) * p.KW + kw] += d * xp[row + ow * p.sw + kw * p.dw];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return [dw, db];
+}
+
+gpuTest("split weight gradient: uneven parts and tiles that do not divide the channels match float64", async () => {
+  const r = rng(14);
+  const base = { sh: 1, sw: 1, dh: 1, dw: 1, bias: true };
+  const cases: (Omit<Conv2dWeightGradSplitParams, "Hp" | "Wp">)[] = [
+    // 10 rows in parts of 4, 4, 2; 7 output channels in tiles of 3, 5 input channels in tiles of 2.
+    { ...base, N: 2, C: 5, K: 7, OH: 5, OW4: 8, KH: 3, KW: 3, splits: 3, tm: 3, tc: 2 },
+    // Stride and dilation; one row per part; no bias.
+    { ...base, N: 1, C: 3, K: 4, OH: 6, OW4: 4, KH: 2, KW: 3, sh: 2, sw: 2, dh: 2, splits: 6, bias: false },
+    // One part holding every row, the default tiles (16 x 4 for 3 x 3), more channels than one tile.
+    { ...base, N: 2, C: 6, K: 18, OH: 3, OW4: 12, KH: 3, KW: 3, splits: 1 },
+    // A 1 x 5 kernel with dilation along width.
+    { ...base, N: 3, C: 2, K: 5, OH: 2, OW4: 4, KH: 1, KW: 5, dw: 2, splits: 4, tm: 2 },
+  ];
+  for (const c of cases) {
+    const Hp = (c.OH - 1) * c.sh + (c.KH - 1) * c.dh + 1;
+    const Wp = paddedWidth({ minWidth: 0, OW: c.OW4, tn: 4, sw: c.sw, KW: c.KW, dw: c.dw });
+    const p = { ...c, Hp, Wp };
+    const xp = randomArray(r, p.N * p.C * Hp * Wp), dy = randomArray(r, p.N * p.K * p.OH * p.OW4);
+    const [wantW, wantB] = weightGrad64(p, xp, dy);
+    const L = splitPartialLength(p);
+    const poison = (n: number) => rt().upload(new Float32Array(n).fill(NaN));
+    const bufs = [rt().upload(Float32Array.from(xp)), rt().upload(Float32Array.from(dy))];
+    const part = poison(p.splits * L), dw = poison(wantW.length), db = poison(p.K);
+    rt().dispatch(conv2dWeightGradSplitKernel, p, [...bufs, part]);
+    const sums = { splits: p.splits, weights: wantW.length, biases: p.bias ? p.K : 0 };
+    rt().dispatch(weightGradSumKernel, sums, [part, dw, ...(p.bias ? [db] : [])]);
+    const gotW = await rt().readF32(dw, wantW.length), gotB = await rt().readF32(db, p.K);
+    const terms = p.N * p.OH * p.OW4, tol = { rtol: 1e-5, atol: 4e-6 * Math.sqrt(terms) };
+    const what = `N${p.N} C${p.C} K${p.K} ${p.OH}x${p.OW4} k${p.KH}x${p.KW} splits ${p.splits}`;
+    assertClose(gotW, wantW, tol, `split dW ${what}`);
+    if (p.bias) assertClose(gotB, wantB, tol, `split dB ${what}`);
+    else assert.ok(gotB.every(Number.isNaN), `no bias gradient written without a bias (${what})`);
+    for (const b of [...bufs, part, dw, db]) b.destroy();
+  }
+});
+
+Deno.test("split weight gradient tiles keep ~576 accumulators, and every part holds rows", () => {
+  const tiles = (K: number, C: number, KH: number, KW: number) => {
+    const t = splitWeightGradTiles({ K, C, KH, KW });
+    return [t.tm, t.tc];
+  };
+  assert.deepEqual(tiles(64, 32, 3, 3), [16, 4]);
+  assert.deepEqual(tiles(16, 3, 3, 3), [16, 3]);
+  assert.deepEqual(tiles(256, 256, 7, 7), [11, 1]);
+  assert.deepEqual(tiles(64, 64, 1, 1), [16, 4]);
+  assert.deepEqual(tiles(5, 2, 3, 3), [5, 2]);
+  const g = { N: 8, OH: 64, K: 16, C: 3, KH: 3, KW: 3 };
+  assert.equal(splitCount(g, 128), 128);
+  // 7 rows cannot make 5 non-empty parts of equal length: 4 parts of 2 (the last of 1).
+  assert.equal(splitCount({ ...g, N: 1, OH: 7 }, 5), 4);
+  assert.equal(splitCount({ ...g, N: 1, OH: 7 }, 1000), 7);
+  assert.equal(splitCount({ ...g, K: 512, C: 512 }, 128), 1);
 });
