@@ -57,3 +57,76 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   },
   dispatch: ({ rows }) => grid1d(rows, WG),
 });
+
+export interface SoftmaxCrossEntropyParams {
+  rows: number;
+  /** Length of the last axis (classes). */
+  D: number;
+}
+
+/**
+ * Per row r of logits X and targets T (both [rows, D]): the row's cross
+ * entropy L[r] = -sum_j T[r][j] * (X[r][j] - lse_r), and S[2r] = lse_r (the
+ * log-sum-exp, max subtracted first), S[2r + 1] = sum_j T[r][j], which the
+ * backward reads.
+ */
+export const softmaxCrossEntropyKernel = defineKernel<SoftmaxCrossEntropyParams>({
+  name: "softmax_cross_entropy",
+  wgsl({ rows, D }) {
+    return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> T: array<f32>;
+@group(0) @binding(2) var<storage, read_write> L: array<f32>;
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let r = ${flatIndex("g", WG)};
+  if (r >= ${rows}u) { return; }
+  let b = r * ${D}u;
+  var m = X[b];
+  for (var j = 1u; j < ${D}u; j++) { m = max(m, X[b + j]); }
+  var s = 0.0;
+  var tx = 0.0;
+  var ts = 0.0;
+  for (var j = 0u; j < ${D}u; j++) {
+    let x = X[b + j];
+    let t = T[b + j];
+    s += exp(x - m);
+    tx += t * (x - m);
+    ts += t;
+  }
+  let ls = log(s);
+  L[r] = ts * ls - tx;
+  S[2u * r] = m + ls;
+  S[2u * r + 1u] = ts;
+}`;
+  },
+  dispatch: ({ rows }) => grid1d(rows, WG),
+});
+
+/**
+ * Gradients of the mean over rows of `softmaxCrossEntropyKernel`'s row losses, scaled by
+ * the upstream gradient G[0]: DX = G / rows * (softmax(X) * sum(T) - T) and, when `target`,
+ * DT = -G / rows * logSoftmax(X). Binds X, T, S, G, DX (then DT).
+ */
+export const softmaxCrossEntropyBackwardKernel = defineKernel<SoftmaxCrossEntropyParams & { target: boolean }>({
+  name: "softmax_cross_entropy_backward",
+  wgsl({ rows, D, target }) {
+    return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> T: array<f32>;
+@group(0) @binding(2) var<storage, read> S: array<f32>;
+@group(0) @binding(3) var<storage, read> G: array<f32>;
+@group(0) @binding(4) var<storage, read_write> DX: array<f32>;
+${target ? "@group(0) @binding(5) var<storage, read_write> DT: array<f32>;" : ""}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = ${flatIndex("g", WG)};
+  if (i >= ${rows * D}u) { return; }
+  let r = i / ${D}u;
+  let k = G[0] / ${rows}.0;
+  let logp = X[i] - S[2u * r];
+  DX[i] = k * (exp(logp) * S[2u * r + 1u] - T[i]);
+  ${target ? "DT[i] = -k * logp;" : ""}
+}`;
+  },
+  dispatch: ({ rows, D }) => grid1d(rows * D, WG),
+});

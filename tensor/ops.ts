@@ -175,7 +175,8 @@ function keptShape(x: Tensor, axes: number[]): number[] {
   return x.shape.map((d, k) => (axes.includes(k) ? 1 : d));
 }
 
-function reduceRaw(x: Tensor, op: "sum" | "max", axes: number[], scaleBy = 1): Tensor {
+/** A reduction with no gradient recorded (ops that record their own backward use it). */
+export function reduceRaw(x: Tensor, op: "sum" | "max", axes: number[], scaleBy = 1): Tensor {
   const out = new Tensor(reducedShape([...x.shape], axes));
   rt().dispatch(reduceKernel, { op, inShape: [...x.shape], axes, scale: scaleBy }, [x.buffer, out.buffer]);
   return out;

@@ -21,8 +21,13 @@ import {
   type GroupNormParams,
   groupNormStatsKernel,
 } from "../kernels/group_norm.ts";
-import { softmaxBackwardKernel, softmaxKernel } from "../kernels/softmax.ts";
-import { full, mean } from "./ops.ts";
+import {
+  softmaxBackwardKernel,
+  softmaxCrossEntropyBackwardKernel,
+  softmaxCrossEntropyKernel,
+  softmaxKernel,
+} from "../kernels/softmax.ts";
+import { full, mean, reduceRaw } from "./ops.ts";
 import { record } from "./autograd.ts";
 import { rt, Tensor } from "./tensor.ts";
 
@@ -222,4 +227,42 @@ export function softmax(x: Tensor): Tensor {
  */
 export function logSoftmax(x: Tensor): Tensor {
   return softmaxOp(x, true);
+}
+
+/**
+ * Softmax cross entropy over the last axis, averaged over the rows:
+ * mean over r of -sum_j target[r][j] * logSoftmax(logits)[r][j], as
+ * `torch.nn.functional.cross_entropy` with probability targets (one-hot
+ * rows give the usual negative log-likelihood). One pass per row forward
+ * (plus the mean) and one backward, where the composition of logSoftmax,
+ * mul, sum and mean takes ten small dispatches. Gradients flow to the
+ * logits and, if it asks for one, to the target.
+ *
+ * @example
+ * ```ts
+ * const loss = softmaxCrossEntropy(logits, oneHot); // logits and oneHot [B, classes] -> scalar
+ * ```
+ */
+export function softmaxCrossEntropy(logits: Tensor, target: Tensor): Tensor {
+  if (logits.shape.length === 0 || target.shape.join() !== logits.shape.join()) {
+    throw new Error(
+      `softmaxCrossEntropy takes logits and targets of one shape with at least one axis, got [${
+        logits.shape.join(", ")
+      }] and [${target.shape.join(", ")}]`,
+    );
+  }
+  const D = logits.shape[logits.shape.length - 1];
+  const p = { rows: logits.size / D, D };
+  if (p.rows === 0 || D === 0) throw new Error(`softmaxCrossEntropy of [${logits.shape.join(", ")}] has no rows`);
+  const rowLoss = new Tensor([p.rows]), stats = new Tensor([p.rows, 2]);
+  rt().dispatch(softmaxCrossEntropyKernel, p, [logits.buffer, target.buffer, rowLoss.buffer, stats.buffer]);
+  const out = reduceRaw(rowLoss, "sum", [0], 1 / p.rows);
+  rowLoss.dispose();
+  if (!logits.requiresGrad && !target.requiresGrad) stats.dispose();
+  return record(out, "softmaxCrossEntropy", [logits, target], (g) => {
+    const dx = new Tensor(logits.shape), dt = target.requiresGrad ? new Tensor(target.shape) : null;
+    const bufs = [logits.buffer, target.buffer, stats.buffer, g.buffer, dx.buffer, ...(dt ? [dt.buffer] : [])];
+    rt().dispatch(softmaxCrossEntropyBackwardKernel, { ...p, target: !!dt }, bufs);
+    return [dx, dt];
+  });
 }
