@@ -8,7 +8,7 @@
  * run a smaller copy of the benchmark's network.
  */
 import type { Rng } from "../core/rng.ts";
-import { add, backward, matmul, relu, reshape } from "../tensor/ops.ts";
+import { add, backward, matmul, reshape } from "../tensor/ops.ts";
 import { conv2d } from "../tensor/ops_conv.ts";
 import { avgPoolGlobal, maxPool2d, softmaxCrossEntropy } from "../tensor/ops_nn.ts";
 import { parameter } from "../tensor/optim.ts";
@@ -46,10 +46,11 @@ export function tinyCnnParams(s: TinyCnnShape, rng: Rng): Tensor[] {
 /** Logits [batch, classes] of the network on x [batch, 3, size, size]. */
 export function tinyCnnForward(params: Tensor[], x: Tensor): Tensor {
   const [w1, b1, w2, b2, w3, b3, wd, bd] = params;
-  // maxPool2d(relu(y)) as one fused pass: the same values and gradients, one pass less each way.
+  // maxPool2d(relu(y)) and avgPoolGlobal(relu(y)) as fused passes: the same values and gradients, one pass less
+  // each way.
   let h = maxPool2d(conv2d(x, w1, { bias: b1, padding: 1 }), 2, { relu: true });
   h = maxPool2d(conv2d(h, w2, { bias: b2, padding: 1 }), 2, { relu: true });
-  h = avgPoolGlobal(relu(conv2d(h, w3, { bias: b3, padding: 1 })));
+  h = avgPoolGlobal(conv2d(h, w3, { bias: b3, padding: 1 }), { relu: true });
   return add(matmul(reshape(h, [h.shape[0], h.shape[1]]), wd), bd);
 }
 

@@ -9,9 +9,10 @@
  * `maxPoolTiledBackwardKernel`: one invocation per 4 windows of a row, vec4 loads and stores (on llvmpipe each
  * storage load is a loop over the SIMD lanes, so fewer, wider loads win).
  * With `relu`, both pool relu(x) in the same pass (relu and max commute).
- * Global average pooling is `mean(x, [2, 3], true)` (reduce.ts).
+ * Global average pooling of relu(x) has its own pair, `avgPoolGlobalReluKernel`
+ * and its backward (without relu it is `mean(x, [2, 3], true)`, reduce.ts).
  */
-import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
+import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 export interface MaxPoolParams {
   /** N * C planes of H x W, pooled to OH x OW. */
@@ -189,4 +190,50 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 }`;
   },
   dispatch: (p) => grid1d((p.planes * p.H * p.OW) / 4, WG),
+});
+
+export interface AvgPoolGlobalParams {
+  /** N * C planes of HW pixels each. */
+  planes: number;
+  HW: number;
+}
+
+/** Plane sums read as vec4s where a plane is a whole number of them. */
+const planeVec4 = (p: AvgPoolGlobalParams) => p.HW % 4 === 0;
+
+/** Y[plane] = the mean of relu(X) over the plane's HW pixels; one invocation per plane. */
+export const avgPoolGlobalReluKernel = defineKernel<AvgPoolGlobalParams>({
+  name: "avg_pool_global_relu",
+  wgsl(p) {
+    const v = planeVec4(p), n = v ? p.HW / 4 : p.HW, t = v ? "vec4<f32>" : "f32";
+    return `@group(0) @binding(0) var<storage, read> X: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let plane = ${flatIndex("g", WG)};
+  if (plane >= ${p.planes}u) { return; }
+  var s = ${t}(0.0);
+  for (var i = 0u; i < ${n}u; i++) { s += max(X[plane * ${n}u + i], ${t}(0.0)); }
+  Y[plane] = ${v ? "dot(s, vec4<f32>(1.0))" : "s"} * ${f32(1 / p.HW)};
+}`;
+  },
+  dispatch: (p) => grid1d(p.planes, WG),
+});
+
+/** DX = DY[plane] / HW where X > 0, else 0; binds X, DY, DX; vec4s as the forward. */
+export const avgPoolGlobalReluBackwardKernel = defineKernel<AvgPoolGlobalParams>({
+  name: "avg_pool_global_relu_backward",
+  wgsl(p) {
+    const v = planeVec4(p), n = v ? p.HW / 4 : p.HW, t = v ? "vec4<f32>" : "f32";
+    return `@group(0) @binding(0) var<storage, read> X: array<${t}>;
+@group(0) @binding(1) var<storage, read> DY: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DX: array<${t}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = ${flatIndex("g", WG)};
+  if (i >= ${p.planes * n}u) { return; }
+  DX[i] = select(${t}(0.0), ${t}(DY[i / ${n}u] * ${f32(1 / p.HW)}), X[i] > ${t}(0.0));
+}`;
+  },
+  dispatch: (p) => grid1d(p.planes * (planeVec4(p) ? p.HW / 4 : p.HW), WG),
 });

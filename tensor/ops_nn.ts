@@ -5,6 +5,8 @@
  * softmax and log-softmax over the last axis.
  */
 import {
+  avgPoolGlobalReluBackwardKernel,
+  avgPoolGlobalReluKernel,
   maxPoolBackwardKernel,
   maxPoolKernel,
   type MaxPoolParams,
@@ -88,17 +90,31 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: MaxPool2dOptions = {}):
   });
 }
 
+export interface AvgPoolGlobalOptions {
+  /** Pool relu(x) in the same pass: `avgPoolGlobal(x, { relu: true })` equals `avgPoolGlobal(relu(x))`, gradient included. */
+  relu?: boolean;
+}
+
 /**
  * Global average pooling: [N, C, H, W] -> [N, C, 1, 1].
  *
  * @example
  * ```ts
- * const pooled = avgPoolGlobal(features);
+ * const pooled = avgPoolGlobal(features, { relu: true }); // a ReLU head: one pass each way instead of two
  * ```
  */
-export function avgPoolGlobal(x: Tensor): Tensor {
-  need4d(x, "avgPoolGlobal");
-  return mean(x, [2, 3], true);
+export function avgPoolGlobal(x: Tensor, opts: AvgPoolGlobalOptions = {}): Tensor {
+  const [N, C, H, W] = need4d(x, "avgPoolGlobal");
+  if (!opts.relu) return mean(x, [2, 3], true);
+  const p = { planes: N * C, HW: H * W };
+  const out = new Tensor([N, C, 1, 1]);
+  if (out.size === 0 || p.HW === 0) throw new Error(`avgPoolGlobal of [${x.shape.join(", ")}] has nothing to pool`);
+  rt().dispatch(avgPoolGlobalReluKernel, p, [x.buffer, out.buffer]);
+  return record(out, "avgPoolGlobal_relu", [x], (g) => {
+    const gx = new Tensor(x.shape);
+    rt().dispatch(avgPoolGlobalReluBackwardKernel, p, [x.buffer, g.buffer, gx.buffer]);
+    return [gx];
+  });
 }
 
 /**

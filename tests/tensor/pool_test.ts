@@ -75,6 +75,31 @@ gpuTest("avgPoolGlobal() averages each plane, gradient spread evenly", async () 
   });
 });
 
+gpuTest(
+  "avgPoolGlobal(x, { relu: true }) averages relu(x), planes of whole vec4s or not, gradient only where x > 0",
+  async () => {
+    const r = rng(24);
+    for (const shape of [[3, 5, 7, 9], [2, 3, 4, 6], [1, 2, 1, 1]]) {
+      const [N, C, H, W] = shape, hw = H * W;
+      await checkOp({
+        name: `avgPoolGlobal relu [${shape}]`,
+        // Values in [-1, 1]: about half the pixels pass the relu.
+        inputs: [{ data: randomArray(r, N * C * hw), shape, grad: true }],
+        op: ([t]) => avgPoolGlobal(t, { relu: true }),
+        ref: ([v]) =>
+          Float64Array.from(
+            { length: N * C },
+            (_, p) => v.slice(p * hw, (p + 1) * hw).reduce((a, b) => a + Math.max(b, 0), 0) / hw,
+          ),
+        // f32 sum of at most 63 values in [0, 1]: error well under 1e-6.
+        tol: { rtol: 1e-5, atol: 1e-6 },
+        gradTol: { rtol: 1e-5, atol: 1e-6 },
+        rng: r,
+      });
+    }
+  },
+);
+
 gpuTest("upsampleNearest2x() repeats each pixel into a 2x2 block and sums the block's gradient", async () => {
   const r = rng(23);
   const [N, C, H, W] = [2, 3, 5, 7];
