@@ -68,6 +68,13 @@ export interface Conv2dParams {
   /** The weight chunk is a uniform array of this many vec4s (0: a storage buffer holding all of it). */
   wUniform?: number;
   /**
+   * Read an unpadded input instead: planes of Hp x Wp (Wp a multiple of 4) whose zero padding of
+   * `top` rows and `left` columns (both >= 0) the kernel supplies itself, as zeros for rows and
+   * vec4s outside the plane (stride 1 only). Saves a padding pass at the cost of one more vec4 load
+   * per row where `left` is not a multiple of 4.
+   */
+  implicitPad?: { top: number; left: number };
+  /**
    * Output channels (multiple of 4) and pixels (multiple of 4) per invocation, and invocations
    * per workgroup (all along pixels, so that the weight index is uniform in a workgroup).
    */
@@ -118,10 +125,23 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
     const { c0 = 0, cn = p.C } = p;
     const owb = Math.ceil(p.OW / tn);
     const kp4 = Math.ceil(p.K / 4);
-    const nv = rowVec4s(tn, p.sw, p.KW, p.dw);
-    const comp = (o: number) => `x${o >> 2}.${"xyzw"[o & 3]}`;
+    const ip = p.implicitPad;
+    // With implicit padding a row is read from `lv` vec4s before the block's first column, so pixel o of the
+    // padded row is component o + shift of those loads.
+    const lv = ip ? Math.ceil(ip.left / 4) : 0, shift = ip ? 4 * lv - ip.left : 0;
+    const nv = Math.floor(((tn - 1) * p.sw + (p.KW - 1) * p.dw + shift) / 4) + 1;
+    const comp = (o: number) => `x${(o + shift) >> 2}.${"xyzw"[(o + shift) & 3]}`;
     const body: string[] = [];
-    for (let v = 0; v < nv; v++) body.push(`let x${v} = X[xr + ${v}u];`);
+    for (let v = 0; v < nv; v++) {
+      if (!ip) body.push(`let x${v} = X[xr + ${v}u];`);
+      else {
+        // Column vec4 q0 + v of the plane; zero outside it, or on a row outside it.
+        const q = `q0 + ${v}`, last = p.Wp / 4 - 1;
+        body.push(
+          `let x${v} = select(vec4<f32>(0.0), X[xr + u32(clamp(${q}, 0, ${last}))], rok && ${q} >= 0 && ${q} <= ${last});`,
+        );
+      }
+    }
     for (let kw = 0; kw < p.KW; kw++) {
       for (let i = 0; i < tm; i += 4) body.push(`let w${kw}_${i >> 2} = Wq[wr + ${kw * kp4}u + wc${i >> 2}];`);
     }
@@ -183,7 +203,14 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: 
   ${pre.join("\n  ")}
   for (var ci = 0u; ci < ${cn}u; ci++) {
     for (var kh = 0u; kh < ${p.KH}u; kh++) {
-      let xr = (((n * ${p.C}u + ${c0}u + ci) * ${p.Hp}u + oh * ${p.sh}u + kh * ${p.dh}u) * ${p.Wp}u + ow0 * ${p.sw}u) / 4u;
+      ${
+      ip
+        ? `let ri = i32(oh + kh * ${p.dh}u) - ${ip.top};
+      let rok = ri >= 0 && ri < ${p.Hp};
+      let xr = ((n * ${p.C}u + ${c0}u + ci) * ${p.Hp}u + u32(clamp(ri, 0, ${p.Hp - 1}))) * ${p.Wp / 4}u;
+      let q0 = i32(ow0 / 4u) - ${lv};`
+        : `let xr = (((n * ${p.C}u + ${c0}u + ci) * ${p.Hp}u + oh * ${p.sh}u + kh * ${p.dh}u) * ${p.Wp}u + ow0 * ${p.sw}u) / 4u;`
+    }
       let wr = ((${p.wUniform ? 0 : c0}u + ci) * ${p.KH}u + kh) * ${p.KW * kp4}u;
       ${body.join("\n      ")}
     }

@@ -73,6 +73,8 @@ let uniformScratch: GPUBuffer | null = null;
  *   weight gradient 36 GFLOP/s against 22 chunked and 17 from storage.
  * - `weightGradSplitLanes`: about how many invocations the split uses (the
  *   tiny CNN's step is the same within noise for 32-256).
+ * - `implicitPad`: the input gradient of a stride-1 convolution reads dY unpadded and pads it
+ *   as it goes, instead of a padding pass (`Conv2dParams.implicitPad`).
  * - `weightGradMinChunkFlop` (without the split): weight-gradient work per
  *   64 KiB chunk of dY below which dY is read from storage in one dispatch
  *   rather than streamed through the uniform buffer, one dispatch per chunk
@@ -89,7 +91,8 @@ export const conv2dTuning: {
   weightGradMinChunkFlop: number;
   weightGradSplit: "auto" | boolean;
   weightGradSplitLanes: number;
-} = { weightGradMinChunkFlop: 16e6, weightGradSplit: "auto", weightGradSplitLanes: 128 };
+  implicitPad: boolean;
+} = { weightGradMinChunkFlop: 16e6, weightGradSplit: "auto", weightGradSplitLanes: 128, implicitPad: true };
 
 /** Bytes of a uniform binding: WebGPU guarantees 64 KiB. */
 function uniformBytes(): number {
@@ -177,14 +180,31 @@ function conv2dRaw(
   return { out, xp: null };
 }
 
-/** dX: a stride-1 convolution of the zero-inserted, padded dY with the flipped weight. */
+/**
+ * dX: a stride-1 convolution of the zero-inserted, padded dY with the flipped weight. For a
+ * stride-1 convolution whose dY rows are whole vec4s, the convolution pads dY as it reads it
+ * (`conv2dTuning.implicitPad`) instead of a padding pass.
+ */
 function conv2dInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const tn = conv2dTiles({ K: g.C, OW: g.W }).tn;
   const top = (g.KH - 1) * g.dh - g.ph, left = (g.KW - 1) * g.dw - g.pw;
+  const implicit = conv2dTuning.implicitPad && g.sh === 1 && g.sw === 1 && top >= 0 && left >= 0 &&
+    dy.shape[3] % 4 === 0;
   const Wu = paddedWidth({ minWidth: g.W + (g.KW - 1) * g.dw, OW: g.W, tn, sw: 1, KW: g.KW, dw: g.dw });
-  const u = padPlanes(dy, { outH: g.H + (g.KH - 1) * g.dh, outW: Wu, top, left, sy: g.sh, sx: g.sw });
+  const u = implicit ? dy : padPlanes(dy, { outH: g.H + (g.KH - 1) * g.dh, outW: Wu, top, left, sy: g.sh, sx: g.sw });
   const wl = weightLayout(w, true);
-  const geo = { K: g.C, KH: g.KH, KW: g.KW, sh: 1, sw: 1, dh: g.dh, dw: g.dw, OH: g.H, OW: g.W };
+  const geo = {
+    K: g.C,
+    KH: g.KH,
+    KW: g.KW,
+    sh: 1,
+    sw: 1,
+    dh: g.dh,
+    dw: g.dw,
+    OH: g.H,
+    OW: g.W,
+    ...(implicit ? { implicitPad: { top, left } } : {}),
+  };
   const dx = convPadded(u, wl, null, geo);
   if (u !== dy) u.dispose();
   wl.dispose();

@@ -36,9 +36,10 @@ interface Case {
  * Run `fn` with the tuning a case asks for, restoring the defaults after; `split` picks the
  * weight gradient's kernel (rows split across invocations, or one invocation per block).
  */
-function withTuning<T>(c: Case, fn: () => T, split: "auto" | boolean = "auto"): T {
+function withTuning<T>(c: Case, fn: () => T, split: "auto" | boolean = "auto", implicitPad = true): T {
   const saved = { ...conv2dTuning };
   conv2dTuning.weightGradSplit = split;
+  conv2dTuning.implicitPad = implicitPad;
   if (c.chunked) conv2dTuning.weightGradMinChunkFlop = 0;
   try {
     return fn();
@@ -108,6 +109,10 @@ const CASES: Case[] = [
   // and 2.
   { N: 2, C: 3, H: 10, W: 12, K: 16, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: true },
   { N: 2, C: 3, H: 11, W: 13, K: 17, KH: 3, KW: 3, stride: [2, 2], padding: [1, 1], dilation: [1, 1], bias: false },
+  // Stride 1 with dY rows of whole vec4s: the input gradient pads dY as it reads it, from 4 columns to the left (a
+  // whole vec4) or 2 (dilation 2).
+  { N: 1, C: 2, H: 6, W: 8, K: 3, KH: 3, KW: 5, stride: [1, 1], padding: [0, 0], dilation: [1, 1], bias: true },
+  { N: 2, C: 3, H: 7, W: 12, K: 5, KH: 3, KW: 3, stride: [1, 1], padding: [2, 2], dilation: [2, 2], bias: false },
   // A dY row too wide for a uniform buffer: the weight gradient reads dY from storage.
   { N: 1, C: 1, H: 2, W: 260, K: 64, KH: 1, KW: 3, stride: [1, 1], padding: [0, 1], dilation: [1, 1], bias: false },
   // A weight row (KH*KW*Cout) too large for a uniform buffer: the forward reads the weight from storage.
@@ -172,8 +177,11 @@ gpuTest("conv2d() matches a float64 convolution for strides, padding, dilation a
   }
 });
 
+// The two weight-gradient kernels, and the input gradient's two ways of padding dY (a pass, or as it reads).
 for (const split of [false, true]) {
-  const how = split ? "rows split across invocations (CPU adapters)" : "one invocation per weight block (GPUs)";
+  const how = split
+    ? "rows split across invocations (CPU adapters), dY padded as read"
+    : "one invocation per weight block (GPUs), dY padded by a pass";
   gpuTest(`conv2d() gradients of x, w and bias match finite differences, weight gradient with ${how}`, async () => {
     await checkGradients(split ? 13 : 12, split);
   });
@@ -195,16 +203,21 @@ async function checkGradients(salt: number, split: boolean): Promise<void> {
     const tb = Tensor.from(b, [c.K]).requireGrad();
     poisonPool(x.length);
     poisonPool(w.length);
-    withTuning(c, () =>
-      tidy(() => {
-        const y = conv2d(tx, tw, {
-          bias: c.bias ? tb : null,
-          stride: c.stride,
-          padding: c.padding,
-          dilation: c.dilation,
-        });
-        backward(y, Tensor.from(seed, y.shape));
-      }), split);
+    withTuning(
+      c,
+      () =>
+        tidy(() => {
+          const y = conv2d(tx, tw, {
+            bias: c.bias ? tb : null,
+            stride: c.stride,
+            padding: c.padding,
+            dilation: c.dilation,
+          });
+          backward(y, Tensor.from(seed, y.shape));
+        }),
+      split,
+      split,
+    );
     // L is linear in every entry, so a random sample of entries checks as much as all of them.
     const pick = (n: number) => n <= 150 ? undefined : Array.from({ length: 150 }, () => r.int(n));
     const ix = pick(x.length), iw = pick(w.length);
