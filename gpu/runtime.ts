@@ -25,6 +25,9 @@ export type KernelTimes = Map<string, { count: number; ms: number }>;
 
 const MAX_QUERIES = 4096;
 
+/** Bind groups kept for reuse (a training step of the `small` detector binds ~400). */
+const BIND_GROUP_CACHE = 4096;
+
 export class Runtime {
   static #instance: Promise<Runtime> | null = null;
 
@@ -161,7 +164,15 @@ export class Runtime {
   ): void {
     this.#check();
     const pipeline = this.pipeline(kernel, params);
-    const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({
+    // Training loops bind the same pooled buffers step after step: reuse their bind groups.
+    const cacheKey = uniform || !this.cacheBindGroups ? null : this.#bindGroupKey(pipeline, buffers);
+    const cached = cacheKey === null ? undefined : this.#bindGroups.get(cacheKey);
+    if (cached) {
+      // Most recently used last, so that eviction takes the oldest.
+      this.#bindGroups.delete(cacheKey!);
+      this.#bindGroups.set(cacheKey!, cached);
+    }
+    const entries: GPUBindGroupEntry[] = cached ? [] : buffers.map((b, binding) => ({
       binding,
       resource: "mapAsync" in b ? { buffer: b } : b,
     }));
@@ -178,7 +189,11 @@ export class Runtime {
       ubuf.unmap();
       entries.push({ binding: buffers.length, resource: { buffer: ubuf } });
     }
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = cached ?? this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (cacheKey !== null && !cached) {
+      this.#bindGroups.set(cacheKey, bindGroup);
+      if (this.#bindGroups.size > BIND_GROUP_CACHE) this.#bindGroups.delete(this.#bindGroups.keys().next().value!);
+    }
     const [x, y, z] = kernel.dispatch(params);
     this.#encoder ??= this.device.createCommandEncoder();
     this.#batchKernels.push(kernel.name);
@@ -208,6 +223,34 @@ export class Runtime {
   }
 
   #trash: GPUBuffer[] = [];
+
+  /** Reuse the bind group of a pipeline and buffers bound before (off: a new one per dispatch). */
+  cacheBindGroups = true;
+
+  /** Bind groups by pipeline and bound buffers (least recently used first), and the ids that key them. */
+  #bindGroups = new Map<string, GPUBindGroup>();
+  #ids = new WeakMap<object, number>();
+  #nextId = 0;
+
+  #id(o: object): number {
+    let id = this.#ids.get(o);
+    if (id === undefined) this.#ids.set(o, id = this.#nextId++);
+    return id;
+  }
+
+  /**
+   * The cache key of a bind group, or null for one not worth keeping: texture views are
+   * made afresh for each dispatch. A destroyed buffer's entries are never hit again (a new
+   * buffer is a new object) and age out.
+   */
+  #bindGroupKey(pipeline: GPUComputePipeline, buffers: (GPUBuffer | GPUTextureView)[]): string | null {
+    let key = `${this.#id(pipeline)}`;
+    for (const b of buffers) {
+      if (!("mapAsync" in b)) return null;
+      key += `,${this.#id(b)}`;
+    }
+    return key;
+  }
 
   #closePass(): void {
     if (this.#pass) {

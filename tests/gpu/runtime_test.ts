@@ -128,3 +128,50 @@ Deno.test("preferredBackend() picks vulkan only where a Vulkan driver manifest i
   assert.equal(preferredBackend(custom, dirs({ "/srv/vulkan/icd.d": ["nvidia_icd.json"] })), "vulkan");
   assert.deepEqual(seen, ["/etc/vulkan/icd.d", "/opt/share/vulkan/icd.d", "/srv/vulkan/icd.d"]);
 });
+
+gpuTest("Runtime.dispatch() reuses bind groups only for the same pipeline and buffers", async () => {
+  const r = rt();
+  const k = defineKernel<{ scale: number }>({
+    name: "test_axpy",
+    wgsl: (p) =>
+      `@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@compute @workgroup_size(8)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < 8u) { Y[g.x] = ${p.scale}.0 * A[g.x] + B[g.x]; } }`,
+    dispatch: () => [1, 1, 1],
+  });
+  const data = (base: number) => Float32Array.from({ length: 8 }, (_, i) => base + i);
+  const run = async (scale: number, a: GPUBuffer, b: GPUBuffer, y: GPUBuffer) => {
+    r.device.queue.writeBuffer(y, 0, new Float32Array(8).fill(NaN));
+    r.dispatch(k, { scale }, [a, b, y]);
+    return Array.from(await r.readF32(y, 8));
+  };
+  const want = (scale: number, a: Float32Array, b: Float32Array) => Array.from(a, (v, i) => scale * v + b[i]);
+  const [da, db] = [data(10), data(100)];
+  const a = r.upload(da), b = r.upload(db), y = r.upload(new Float32Array(8));
+  for (const cache of [true, false]) {
+    r.cacheBindGroups = cache;
+    try {
+      assert.deepEqual(await run(2, a, b, y), want(2, da, db));
+      // The same buffers in another order, and another pipeline with the same buffers.
+      assert.deepEqual(await run(2, b, a, y), want(2, db, da));
+      assert.deepEqual(await run(3, a, b, y), want(3, da, db));
+      // A hit sees the buffers' current contents.
+      const da2 = data(-50);
+      r.device.queue.writeBuffer(a, 0, da2);
+      assert.deepEqual(await run(2, a, b, y), want(2, da2, db));
+      r.device.queue.writeBuffer(a, 0, da);
+      // A destroyed buffer's successor is a new buffer: no stale bind group.
+      const c = r.upload(data(1000));
+      assert.deepEqual(await run(2, c, b, y), want(2, data(1000), db));
+      c.destroy();
+      const c2 = r.upload(data(2000));
+      assert.deepEqual(await run(2, c2, b, y), want(2, data(2000), db));
+      c2.destroy();
+    } finally {
+      r.cacheBindGroups = true;
+    }
+  }
+  for (const buf of [a, b, y]) buf.destroy();
+});
