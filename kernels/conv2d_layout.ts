@@ -26,53 +26,67 @@ export interface PadPlanesParams {
 
 const WG = 64;
 
+/** Output vec4s per invocation of the vec4 path of `padPlanesKernel` (neighbours share a source vec4). */
+const PAD_RUN = 4;
+
 export const padPlanesKernel = defineKernel<PadPlanesParams>({
   name: "pad_planes",
   wgsl(p) {
-    // Four consecutive outputs per invocation (outW is a multiple of 4): one vec4 store.
-    const n = (p.planes * p.outH * p.outW) / 4;
     const mod = (v: string, s: number) => (s === 1 ? "true" : `(${v} % ${s}) == 0`);
-    // Without zeros inserted along rows, and with rows of whole vec4s, the 4 source pixels lie in 2 aligned vec4s
-    // at the same offset for every invocation (x0 is a multiple of 4): 2 vec4 loads instead of 4 scalar ones.
+    // Without zeros inserted along rows, and with rows of whole vec4s, the 4 source pixels of an output vec4 lie in
+    // 2 aligned vec4s at the same offset for every output (x0 is a multiple of 4), and neighbouring outputs share
+    // one of them: a run of PAD_RUN outputs per invocation loads PAD_RUN + 1 vec4s. Otherwise one output vec4 per
+    // invocation from 4 scalar loads.
     const vec = p.sx === 1 && p.inW % 4 === 0;
+    const run = vec ? PAD_RUN : 1, q4 = p.outW / 4, runs = Math.ceil(q4 / run);
+    const n = p.planes * p.outH * runs;
     const o = ((-p.left % 4) + 4) % 4, w4 = p.inW / 4;
-    const lanes = [0, 1, 2, 3].map((e) =>
-      vec
-        ? `v[${e}] = select(0.0, ${
-          o + e < 4 ? `lo[${o + e}]` : `hi[${o + e - 4}]`
-        }, rok && x0 + ${e} >= 0 && x0 + ${e} < ${p.inW});`
-        : `{
+    const out: string[] = [];
+    if (vec) {
+      out.push(`let q = (i32(j0 * 4u) - ${p.left} - ${o}) / 4;`);
+      for (let t = 0; t <= run; t++) out.push(`let l${t} = X[rb / 4u + u32(clamp(q + ${t}, 0, ${w4 - 1}))];`);
+    }
+    for (let r = 0; r < run; r++) {
+      out.push(`if (j0 + ${r}u < ${q4}u) {`);
+      out.push(`let x0 = i32((j0 + ${r}u) * 4u) - ${p.left};`);
+      out.push("var v = vec4<f32>(0.0);");
+      for (let e = 0; e < 4; e++) {
+        out.push(
+          vec
+            ? `v[${e}] = select(0.0, ${
+              o + e < 4 ? `l${r}[${o + e}]` : `l${r + 1}[${o + e - 4}]`
+            }, rok && x0 + ${e} >= 0 && x0 + ${e} < ${p.inW});`
+            : `{
     let x = x0 + ${e};
     let sx = x / ${p.sx};
     let ok = rok && x >= 0 && ${mod("x", p.sx)} && sx < ${p.inW};
     v[${e}] = select(0.0, X[rb + u32(clamp(sx, 0, ${p.inW - 1}))], ok);
-  }`
-    );
-    const loads = vec
-      ? `let q = (x0 - ${o}) / 4;
-  let lo = X[rb / 4u + u32(clamp(q, 0, ${w4 - 1}))];
-  let hi = X[rb / 4u + u32(clamp(q + 1, 0, ${w4 - 1}))];`
-      : "";
+  }`,
+        );
+      }
+      out.push(`Y[row * ${q4}u + j0 + ${r}u] = v;`);
+      out.push("}");
+    }
     return `@group(0) @binding(0) var<storage, read> X: array<${vec ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(1) var<storage, read_write> Y: array<vec4<f32>>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
-  let x0 = i32((i % ${p.outW / 4}u) * 4u) - ${p.left};
-  let row = i / ${p.outW / 4}u;
+  let j0 = (i % ${runs}u) * ${run}u;
+  let row = i / ${runs}u;
   let y = i32(row % ${p.outH}u) - ${p.top};
   let plane = row / ${p.outH}u;
   let sy = y / ${p.sy};
   let rok = y >= 0 && ${mod("y", p.sy)} && sy < ${p.inH};
   let rb = plane * ${p.inH * p.inW}u + u32(clamp(sy, 0, ${p.inH - 1})) * ${p.inW}u;
-  var v = vec4<f32>(0.0);
-  ${loads}
-  ${lanes.join("\n  ")}
-  Y[i] = v;
+  ${out.join("\n  ")}
 }`;
   },
-  dispatch: (p) => grid1d((p.planes * p.outH * p.outW) / 4, WG),
+  dispatch: (p) => {
+    const run = p.sx === 1 && p.inW % 4 === 0 ? PAD_RUN : 1;
+    return grid1d(p.planes * p.outH * Math.ceil(p.outW / 4 / run), WG);
+  },
 });
 
 export interface ConvWeightParams {

@@ -163,15 +163,21 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 export const maxPoolTiledBackwardKernel = defineKernel<MaxPoolParams>({
   name: "max_pool2d_tiled_backward",
   wgsl(p) {
-    // Invocation (plane, input row, q) writes the 4 * KW input pixels under windows 4q .. 4q + 3 of that row.
-    const q4 = p.OW / 4, n = p.planes * p.H * q4;
+    // Invocation (plane, output row, q) writes the KH rows of 4 * KW input pixels under windows 4q .. 4q + 3,
+    // reading their gradients and argmaxes once.
+    const q4 = p.OW / 4, n = p.planes * p.OH * q4;
     const stores: string[] = [];
-    for (let v = 0; v < p.KW; v++) {
-      const e = [0, 1, 2, 3].map((k) => {
-        const x = 4 * v + k, j = "xyzw"[Math.floor(x / p.KW)];
-        return `select(0.0, d.${j}, a.${j} == base + ${x}u)`;
-      });
-      stores.push(`DX[i * ${p.KW}u + ${v}u] = vec4<f32>(${e.join(", ")});`);
+    for (let kh = 0; kh < p.KH; kh++) {
+      stores.push(`{ let ii = (i / ${q4}u * ${p.KH}u + ${kh}u) * ${q4}u + i % ${q4}u;`);
+      stores.push(`let base = ii * ${4 * p.KW}u;`);
+      for (let v = 0; v < p.KW; v++) {
+        const e = [0, 1, 2, 3].map((k) => {
+          const x = 4 * v + k, j = "xyzw"[Math.floor(x / p.KW)];
+          return `select(0.0, d.${j}, a.${j} == base + ${x}u)`;
+        });
+        stores.push(`DX[ii * ${p.KW}u + ${v}u] = vec4<f32>(${e.join(", ")});`);
+      }
+      stores.push("}");
     }
     return `@group(0) @binding(0) var<storage, read> DY: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A: array<vec4<u32>>;
@@ -180,16 +186,12 @@ export const maxPoolTiledBackwardKernel = defineKernel<MaxPoolParams>({
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
-  let q = i % ${q4}u;
-  let row = i / ${q4}u;
-  let o = ((row / ${p.H}u) * ${p.OH}u + (row % ${p.H}u) / ${p.KH}u) * ${q4}u + q;
-  let a = A[o];
-  let d = DY[o];
-  let base = i * ${4 * p.KW}u;
+  let a = A[i];
+  let d = DY[i];
   ${stores.join("\n  ")}
 }`;
   },
-  dispatch: (p) => grid1d((p.planes * p.H * p.OW) / 4, WG),
+  dispatch: (p) => grid1d((p.planes * p.OH * p.OW) / 4, WG),
 });
 
 export interface AvgPoolGlobalParams {
