@@ -65,6 +65,12 @@ export interface Conv2dParams {
   cn?: number;
   /** Add into Y instead of overwriting it (chunks after the first). */
   accumulate?: boolean;
+  /**
+   * Output channels kBase .. kBase + kCount - 1 only (a chunk of the weight's columns, which then
+   * holds kCount columns: `ConvWeightParams.colsPerBlock`); defaults to all.
+   */
+  kBase?: number;
+  kCount?: number;
   /** The weight chunk is a uniform array of this many vec4s (0: a storage buffer holding all of it). */
   wUniform?: number;
   /**
@@ -124,7 +130,8 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
     const { tm, tn, wgx } = conv2dTiles(p);
     const { c0 = 0, cn = p.C } = p;
     const owb = Math.ceil(p.OW / tn);
-    const kp4 = Math.ceil(p.K / 4);
+    const { kBase = 0, kCount = p.K } = p;
+    const kp4 = Math.ceil(kCount / 4);
     const ip = p.implicitPad;
     // With implicit padding a row is read from `lv` vec4s before the block's first column, so pixel o of the
     // padded row is component o + shift of those loads.
@@ -162,7 +169,7 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
       }
     }
     const pre: string[] = [];
-    for (let i = 0; i < tm; i += 4) pre.push(`let wc${i >> 2} = min(co0 + ${i}u, ${4 * kp4 - 4}u) / 4u;`);
+    for (let i = 0; i < tm; i += 4) pre.push(`let wc${i >> 2} = min(co0 - ${kBase}u + ${i}u, ${4 * kp4 - 4}u) / 4u;`);
     for (let i = 0; i < tm; i++) for (let q = 0; q < tn / 4; q++) pre.push(`var a${i}_${q} = vec4<f32>(0.0);`);
     // Each storage access is a loop over the SIMD lanes: the bias is read once per channel, and rows of whole vec4s
     // (OW a multiple of 4; ow0 is one too) are stored as vec4s.
@@ -197,7 +204,7 @@ ${p.bias ? "@group(0) @binding(2) var<storage, read> Bs: array<f32>;" : ""}
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   let oh = g.x / ${owb}u;
   let ow0 = (g.x % ${owb}u) * ${tn}u;
-  let co0 = wg.y * ${tm}u;
+  let co0 = ${kBase}u + wg.y * ${tm}u;
   if (oh >= ${p.OH}u || co0 >= ${p.K}u) { return; }
   let n = wg.z;
   ${pre.join("\n  ")}
@@ -220,6 +227,6 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: 
   },
   dispatch(p) {
     const { tm, tn, wgx } = conv2dTiles(p);
-    return [groups(Math.ceil(p.OW / tn) * p.OH, wgx), Math.ceil(p.K / tm), p.N];
+    return [groups(Math.ceil(p.OW / tn) * p.OH, wgx), Math.ceil((p.kCount ?? p.K) / tm), p.N];
   },
 });

@@ -100,11 +100,17 @@ export interface ConvWeightParams {
    * true: out[(k * KH + kh) * KW + kw][c] = w[k][c][KH-1-kh][KW-1-kw] (input gradient).
    */
   flip: boolean;
+  /**
+   * Columns per block (a multiple of 4; default all): the layout is then [blocks][rows][colsPerBlock],
+   * each block the weight of `colsPerBlock` consecutive output channels, contiguous for a uniform chunk.
+   */
+  colsPerBlock?: number;
 }
 
 /** Columns of the laid-out weight: output channels of the convolution it feeds, rounded up to 4. */
 export function convWeightCols(p: ConvWeightParams): number {
-  return Math.ceil((p.flip ? p.C : p.K) / 4) * 4;
+  const cols = Math.ceil((p.flip ? p.C : p.K) / 4) * 4;
+  return p.colsPerBlock ? Math.ceil(cols / p.colsPerBlock) * p.colsPerBlock : cols;
 }
 
 export const convWeightKernel = defineKernel<ConvWeightParams>({
@@ -112,7 +118,7 @@ export const convWeightKernel = defineKernel<ConvWeightParams>({
   wgsl(p) {
     const cols = convWeightCols(p);
     const [rowsOut, colsReal] = p.flip ? [p.K, p.C] : [p.C, p.K];
-    const n = rowsOut * p.KH * p.KW * cols;
+    const rows = rowsOut * p.KH * p.KW, n = rows * cols, cb = p.colsPerBlock ?? cols;
     const src = p.flip
       ? `((a * ${p.C}u + col) * ${p.KH}u + ${p.KH - 1}u - kh) * ${p.KW}u + ${p.KW - 1}u - kw`
       : `((col * ${p.C}u + a) * ${p.KH}u + kh) * ${p.KW}u + kw`;
@@ -122,8 +128,8 @@ export const convWeightKernel = defineKernel<ConvWeightParams>({
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = ${flatIndex("g", WG)};
   if (i >= ${n}u) { return; }
-  let col = i % ${cols}u;
-  let r = i / ${cols}u;
+  let col = i / ${rows * cb}u * ${cb}u + i % ${cb}u;
+  let r = (i / ${cb}u) % ${rows}u;
   let kw = r % ${p.KW}u;
   let kh = (r / ${p.KW}u) % ${p.KH}u;
   let a = r / ${p.KH * p.KW}u;

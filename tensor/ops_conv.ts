@@ -53,9 +53,9 @@ function padPlanes(
   return out;
 }
 
-function weightLayout(w: Tensor, flip: boolean): Tensor {
+function weightLayout(w: Tensor, flip: boolean, colsPerBlock?: number): Tensor {
   const [K, C, KH, KW] = w.shape;
-  const p = { K, C, KH, KW, flip };
+  const p = { K, C, KH, KW, flip, colsPerBlock };
   const out = new Tensor([(flip ? K : C) * KH * KW, convWeightCols(p)]);
   rt().dispatch(convWeightKernel, p, [w.buffer, out.buffer]);
   return out;
@@ -115,27 +115,46 @@ function uniformScratchBuffer(): GPUBuffer {
 }
 
 /**
- * Convolution of an already padded input with an already laid-out weight.
- * Cin is split into chunks whose weight fits a uniform buffer (faster
- * loads on llvmpipe).
+ * Convolution of an already padded input with the weight `w` [K, C, KH, KW] (`flip`: the
+ * input gradient's weight, flipped with the channel roles swapped). The weight streams
+ * through a uniform buffer (faster loads on llvmpipe): whole if it fits, else in chunks of
+ * output channels (each dispatch writes its own outputs), else, where even one tile of
+ * output channels does not fit, in chunks of input channels that add into the output.
  */
 function convPadded(
   xp: Tensor,
-  wl: Tensor,
+  w: Tensor,
+  flip: boolean,
   bias: Tensor | null,
   p: Omit<Conv2dParams, "bias" | "N" | "C" | "Hp" | "Wp">,
 ): Tensor {
   const [N, C, Hp, Wp] = xp.shape;
   const out = new Tensor([N, p.K, p.OH, p.OW]);
-  const rowVec4s = p.KH * p.KW * (wl.shape[1] / 4);
-  const perChunk = Math.floor(uniformBytes() / 16 / rowVec4s);
   const base = { ...p, N, C, Hp, Wp };
+  const vec4s = uniformBytes() / 16, rows = C * p.KH * p.KW, cols4 = Math.ceil(p.K / 4);
+  const { tm } = conv2dTiles(p);
+  const kn = Math.floor(vec4s / (rows * (tm / 4))) * tm;
+  const scratch = uniformScratchBuffer();
+  if (rows * cols4 > vec4s && kn >= tm) {
+    const wl = weightLayout(w, flip, kn);
+    const bufs = [xp.buffer, scratch, ...(bias ? [bias.buffer] : []), out.buffer];
+    for (let k0 = 0; k0 < p.K; k0 += kn) {
+      rt().copy(wl.buffer, scratch, rows * kn * 4, k0 * rows * 4, 0);
+      const params = { ...base, bias: !!bias, kBase: k0, kCount: kn, wUniform: rows * kn / 4 };
+      rt().dispatch(conv2dKernel, params, bufs);
+    }
+    wl.dispose();
+    return out;
+  }
+  const wl = weightLayout(w, flip);
+  const rowVec4s = p.KH * p.KW * cols4;
+  const perChunk = Math.floor(vec4s / rowVec4s);
   if (perChunk === 0) {
     const bufs = [xp.buffer, wl.buffer, ...(bias ? [bias.buffer] : []), out.buffer];
     rt().dispatch(conv2dKernel, { ...base, bias: !!bias }, bufs);
+    wl.dispose();
     return out;
   }
-  const scratch = uniformScratchBuffer();
   for (let c0 = 0; c0 < C; c0 += perChunk) {
     const cn = Math.min(perChunk, C - c0);
     rt().copy(wl.buffer, scratch, cn * rowVec4s * 16, c0 * rowVec4s * 16, 0);
@@ -144,6 +163,7 @@ function convPadded(
     const params = { ...base, bias: first && !!bias, c0, cn, accumulate: !first, wUniform: cn * rowVec4s };
     rt().dispatch(conv2dKernel, params, bufs);
   }
+  wl.dispose();
   return out;
 }
 
@@ -172,9 +192,7 @@ function conv2dRaw(
   const forward = paddedWidth({ minWidth: g.W + 2 * g.pw, OW, tn, sw: g.sw, KW: g.KW, dw: g.dw });
   const Wp = keepPadded ? Math.max(forward, weightGradPadding(g).Wp) : forward;
   const xp = padPlanes(x, { outH: g.H + 2 * g.ph, outW: Wp, top: g.ph, left: g.pw });
-  const wl = weightLayout(w, false);
-  const out = convPadded(xp, wl, bias, { ...g, OH, OW });
-  wl.dispose();
+  const out = convPadded(xp, w, false, bias, { ...g, OH, OW });
   if (keepPadded) return { out, xp };
   if (xp !== x) xp.dispose();
   return { out, xp: null };
@@ -192,7 +210,6 @@ function conv2dInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     dy.shape[3] % 4 === 0;
   const Wu = paddedWidth({ minWidth: g.W + (g.KW - 1) * g.dw, OW: g.W, tn, sw: 1, KW: g.KW, dw: g.dw });
   const u = implicit ? dy : padPlanes(dy, { outH: g.H + (g.KH - 1) * g.dh, outW: Wu, top, left, sy: g.sh, sx: g.sw });
-  const wl = weightLayout(w, true);
   const geo = {
     K: g.C,
     KH: g.KH,
@@ -205,9 +222,8 @@ function conv2dInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
     OW: g.W,
     ...(implicit ? { implicitPad: { top, left } } : {}),
   };
-  const dx = convPadded(u, wl, null, geo);
+  const dx = convPadded(u, w, true, null, geo);
   if (u !== dy) u.dispose();
-  wl.dispose();
   return dx;
 }
 

@@ -56,9 +56,12 @@ const CASES: Case[] = [
   { N: 2, C: 5, H: 3, W: 5, K: 2, KH: 1, KW: 1, stride: [1, 1], padding: [0, 0], dilation: [1, 1], bias: true },
   // Padding wider than the kernel reach: the input gradient crops the padded dY instead of padding it.
   { N: 1, C: 2, H: 4, W: 5, K: 3, KH: 1, KW: 1, stride: [2, 1], padding: [1, 1], dilation: [1, 1], bias: true },
-  // Cin and Cout large enough that the weight is split into several 64 KiB uniform chunks.
+  // So many input channels that one tile of output channels' weights exceeds 64 KiB: chunks of input channels
+  // that add into the output.
+  { N: 1, C: 240, H: 2, W: 4, K: 8, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: true },
+  // Cin and Cout large enough that the weight is split into 64 KiB uniform chunks of output channels.
   { N: 1, C: 30, H: 4, W: 5, K: 64, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: true },
-  // The same with rows of whole vec4s: the second chunk adds into vec4 outputs.
+  // The same with rows of whole vec4s.
   {
     N: 1,
     C: 30,
