@@ -226,10 +226,14 @@ export function splitCount(
  * `conv2dWeightGradKernel`'s TM + TC x (vec4s per row) loads for TM x TC x
  * KW x 4 FMAs, and every lane has work even when C x KH is small (a first
  * layer's 3 x 3 (c, kh) pairs fill 9 lanes of `conv2dWeightGradKernel`).
+ * Where consecutive output rows read consecutive input rows (stride and
+ * dilation 1 along height), each invocation walks its rows per column block,
+ * image by image, and keeps the last KH - 1 input rows in registers, loading
+ * one new row per output row instead of KH.
  * Measured on llvmpipe: the tiny CNN's three weight gradients 2.1, 4.1-4.8 and
  * 3.9-4.4 ms (13-19 GFLOP/s, against 5-11 before), bench/conv_bench.ts's 36
- * GFLOP/s. On a GPU the accumulators would not fit in registers: it keeps the
- * other kernel.
+ * GFLOP/s; rotating the rows took the three to 0.73-0.81x again. On a GPU the
+ * accumulators would not fit in registers: it keeps the other kernel.
  */
 export const conv2dWeightGradSplitKernel = defineKernel<Conv2dWeightGradSplitParams>({
   name: "conv2d_weight_grad_split",
@@ -251,18 +255,25 @@ export const conv2dWeightGradSplitKernel = defineKernel<Conv2dWeightGradSplitPar
       }
       if (p.bias) pre.push(`var s${i} = 0.0;`);
     }
+    // Rows rotate through registers when consecutive output rows read consecutive input rows (stride and
+    // dilation 1 along height): each row loads only its last kernel row; x{c}_{kh}_{v} hold the rest.
+    const rotate = p.sh === 1 && p.dh === 1 && p.KH > 1;
+    const xs = (c: number, kh: number, v: number) => `x${c}_${kh}_${v}`;
     const body: string[] = [];
     for (let i = 0; i < tm; i++) body.push(`let d${i} = DY[dr + dk${i}];`);
     if (p.bias) { for (let i = 0; i < tm; i++) body.push(`s${i} += (d${i}.x + d${i}.y) + (d${i}.z + d${i}.w);`); }
     for (let c = 0; c < tc; c++) {
       for (let kh = 0; kh < p.KH; kh++) {
         body.push("{");
-        body.push(`let xb = xr + xc${c} + ${kh * p.dh * wp4}u;`);
-        for (let v = 0; v < nv; v++) body.push(`let x${v} = X[xb + ${v}u];`);
+        if (!rotate) {
+          body.push(`let xb = xr + xc${c} + ${kh * p.dh * wp4}u;`);
+          for (let v = 0; v < nv; v++) body.push(`let x${v} = X[xb + ${v}u];`);
+        }
+        const xv = (v: number) => rotate ? xs(c, kh, v) : `x${v}`;
         for (let kw = 0; kw < p.KW; kw++) {
           const e = [0, 1, 2, 3].map((j) => {
             const o = j * p.sw + kw * p.dw;
-            return `x${o >> 2}.${"xyzw"[o & 3]}`;
+            return `${xv(o >> 2)}.${"xyzw"[o & 3]}`;
           });
           body.push(`let v${kw} = vec4<f32>(${e.join(", ")});`);
           for (let i = 0; i < tm; i++) {
@@ -291,6 +302,53 @@ export const conv2dWeightGradSplitKernel = defineKernel<Conv2dWeightGradSplitPar
       for (let i = 0; i < tm; i++) store.push(`if (k0 + ${i}u < ${p.K}u) { P[pb + ${kckk}u + k0 + ${i}u] = s${i}; }`);
       store.push("}");
     }
+    // Column block q outermost; then the part's rows image by image: the first KH - 1 input rows of an image's
+    // run are loaded before its loop, each row then loads one more and shifts the window down.
+    const rotatingLoop = () => {
+      const load = (k: number, row: string) =>
+        Array.from(
+          { length: tc },
+          (_, c) =>
+            Array.from({ length: nv }, (_, v) => `${xs(c, k, v)} = X[xq + xc${c} + (${row}) * ${wp4}u + ${v}u];`)
+              .join(" "),
+        ).join("\n        ");
+      const decl = Array.from(
+        { length: tc },
+        (_, c) =>
+          Array.from(
+            { length: p.KH },
+            (_, k) => Array.from({ length: nv }, (_, v) => `var ${xs(c, k, v)} = vec4<f32>(0.0);`).join(" "),
+          ).join(" "),
+      ).join("\n  ");
+      const shift = Array.from(
+        { length: tc },
+        (_, c) =>
+          Array.from(
+            { length: p.KH - 1 },
+            (_, k) => Array.from({ length: nv }, (_, v) => `${xs(c, k, v)} = ${xs(c, k + 1, v)};`).join(" "),
+          ).join(" "),
+      ).join("\n          ");
+      return `${decl}
+  for (var q = 0u; q < ${q4}u; q++) {
+    var r = part * ${per}u;
+    loop {
+      if (r >= r1) { break; }
+      let n = r / ${p.OH}u;
+      let oh0 = r % ${p.OH}u;
+      let end = min(r1, (n + 1u) * ${p.OH}u);
+      let xq = n * ${p.C * p.Hp * wp4}u + q * ${p.sw}u;
+      let dq = n * ${p.K * p.OH * q4}u + q;
+      ${Array.from({ length: p.KH - 1 }, (_, k) => load(k, `oh0 + ${k}u`)).join("\n      ")}
+      for (var oh = oh0; oh < oh0 + (end - r); oh++) {
+        ${load(p.KH - 1, `oh + ${p.KH - 1}u`)}
+        let dr = dq + oh * ${q4}u;
+        ${body.join("\n        ")}
+        ${shift}
+      }
+      r = end;
+    }
+  }`;
+    };
     return `@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> DY: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> P: array<f32>;
@@ -303,7 +361,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let c0 = (blk % ${cb}u) * ${tc}u;
   let r1 = min((part + 1u) * ${per}u, ${rows}u);
   ${pre.join("\n  ")}
-  for (var r = part * ${per}u; r < r1; r++) {
+  ${
+      rotate ? rotatingLoop() : `for (var r = part * ${per}u; r < r1; r++) {
     let n = r / ${p.OH}u;
     let oh = r % ${p.OH}u;
     let xrow = n * ${p.C * p.Hp * wp4}u + oh * ${p.sh * wp4}u;
@@ -313,7 +372,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
       let dr = drow + q;
       ${body.join("\n      ")}
     }
-  }
+  }`
+    }
   let pb = part * ${L}u;
   ${store.join("\n  ")}
 }`;

@@ -71,8 +71,10 @@ let uniformScratch: GPUBuffer | null = null;
  *   (the GEMM's "blocked" choice). On llvmpipe it beats both other paths on every
  *   layer measured: the tiny CNN's whole step 0.82x, bench/conv_bench.ts's
  *   weight gradient 36 GFLOP/s against 22 chunked and 17 from storage.
- * - `weightGradSplitLanes`: about how many invocations the split uses (the
- *   tiny CNN's step is the same within noise for 32-256).
+ * - `weightGradSplitLanes`: about how many invocations the split uses, by default 16
+ *   per CPU core (two workgroups of 8 per llvmpipe thread); fewer, longer parts let
+ *   the rows rotate through registers for longer: the tiny CNN's weight gradients
+ *   ran 0.8-0.95x with 32 lanes against 128 on two cores.
  * - `implicitPad`: the input gradient of a stride-1 convolution reads dY unpadded and pads it
  *   as it goes, instead of a padding pass (`Conv2dParams.implicitPad`).
  * - `weightGradMinChunkFlop` (without the split): weight-gradient work per
@@ -92,7 +94,12 @@ export const conv2dTuning: {
   weightGradSplit: "auto" | boolean;
   weightGradSplitLanes: number;
   implicitPad: boolean;
-} = { weightGradMinChunkFlop: 16e6, weightGradSplit: "auto", weightGradSplitLanes: 128, implicitPad: true };
+} = {
+  weightGradMinChunkFlop: 16e6,
+  weightGradSplit: "auto",
+  weightGradSplitLanes: 16 * (navigator.hardwareConcurrency || 2),
+  implicitPad: true,
+};
 
 /** Bytes of a uniform binding: WebGPU guarantees 64 KiB. */
 function uniformBytes(): number {
