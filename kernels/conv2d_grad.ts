@@ -15,14 +15,15 @@
 import { defineKernel, groups } from "./kernel.ts";
 import { rowVec4s } from "./conv2d.ts";
 
-export interface Conv2dWeightGradParams {
+/** What both weight-gradient kernels read: the geometry of the convolution and of its padded operands. */
+export interface WeightGradGeometry {
   N: number;
   C: number;
   K: number;
   /** Padded input plane (Wp a multiple of 4: `paddedWidth` with OW = OW4, tn = 4). */
   Hp: number;
   Wp: number;
-  /** Output plane, and dY's padded width (a multiple of 4). */
+  /** Output plane, and dY's padded width (a multiple of 4); dY is [N][K][OH][OW4]. */
   OH: number;
   OW4: number;
   KH: number;
@@ -31,6 +32,9 @@ export interface Conv2dWeightGradParams {
   sw: number;
   dh: number;
   dw: number;
+}
+
+export interface Conv2dWeightGradParams extends WeightGradGeometry {
   /**
    * Read dY from a uniform buffer holding this many consecutive (n, oh) rows laid out
    * [row][K][OW4] (dY transposed; at most 64 KiB), with a second uniform U = (first row,
@@ -143,22 +147,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: 
   },
 });
 
-export interface Conv2dWeightGradSplitParams {
-  N: number;
-  C: number;
-  K: number;
-  /** Padded input plane (as for `conv2dWeightGradKernel`). */
-  Hp: number;
-  Wp: number;
-  /** Output plane, and dY's padded width (a multiple of 4); dY is [N][K][OH][OW4]. */
-  OH: number;
-  OW4: number;
-  KH: number;
-  KW: number;
-  sh: number;
-  sw: number;
-  dh: number;
-  dw: number;
+export interface Conv2dWeightGradSplitParams extends WeightGradGeometry {
   /** Also sum dY for the bias gradient (into the last K entries of each partial row). */
   bias?: boolean;
   /** The N x OH rows are cut into this many consecutive parts, each summed by its own invocations. */

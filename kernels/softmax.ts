@@ -15,6 +15,15 @@ export interface SoftmaxParams {
 
 const WG = 64;
 
+/** WGSL: row r's start b and maximum m (of X, D columns), for an invocation per row. */
+function rowMax(rows: number, D: number): string {
+  return `let r = ${flatIndex("g", WG)};
+  if (r >= ${rows}u) { return; }
+  let b = r * ${D}u;
+  var m = X[b];
+  for (var j = 1u; j < ${D}u; j++) { m = max(m, X[b + j]); }`;
+}
+
 export const softmaxKernel = defineKernel<SoftmaxParams>({
   name: "softmax",
   wgsl({ rows, D, log }) {
@@ -23,11 +32,7 @@ export const softmaxKernel = defineKernel<SoftmaxParams>({
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let r = ${flatIndex("g", WG)};
-  if (r >= ${rows}u) { return; }
-  let b = r * ${D}u;
-  var m = X[b];
-  for (var j = 1u; j < ${D}u; j++) { m = max(m, X[b + j]); }
+  ${rowMax(rows, D)}
   var s = 0.0;
   for (var j = 0u; j < ${D}u; j++) { s += exp(X[b + j] - m); }
   for (var j = 0u; j < ${D}u; j++) { ${write} }
@@ -79,11 +84,7 @@ export const softmaxCrossEntropyKernel = defineKernel<SoftmaxCrossEntropyParams>
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let r = ${flatIndex("g", WG)};
-  if (r >= ${rows}u) { return; }
-  let b = r * ${D}u;
-  var m = X[b];
-  for (var j = 1u; j < ${D}u; j++) { m = max(m, X[b + j]); }
+  ${rowMax(rows, D)}
   var s = 0.0;
   var tx = 0.0;
   var ts = 0.0;
