@@ -87,6 +87,17 @@ export interface Conv2dParams {
   tm?: number;
   tn?: number;
   wgx?: number;
+  /** Unroll the kernel rows inside the loop over input channels (default: `conv2dUnrollsRows`). */
+  unrollRows?: boolean;
+}
+
+/**
+ * Whether the convolution unrolls its kernel rows: for kernels of up to 3 rows on a CPU adapter
+ * (the GEMM's "blocked" choice), where accumulators live in memory and taking all taps of a
+ * channel between spills pays; on a GPU the rows stay a loop, which keeps fewer values live.
+ */
+export function conv2dUnrollsRows(p: Pick<Conv2dParams, "KH" | "unrollRows">): boolean {
+  return p.unrollRows ?? (p.KH <= 3 && currentGemmVariant() === "blocked");
 }
 
 /**
@@ -179,7 +190,7 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
     // spilled and reloaded once per input channel (kernels of up to 3 rows, unrolled: the tiny CNN's step 0.962x in
     // paired rounds against a loop over rows, control 0.993; compile time ~2x, 0.4 -> 0.8-1.0 s a shape here) or once
     // per kernel row (taller kernels, whose rows stay a loop).
-    const unrolled = p.KH <= 3;
+    const unrolled = conv2dUnrollsRows(p);
     const rows = unrolled ? Array.from({ length: p.KH }, (_, kh) => `${kh}_`) : [""];
     const body = unrolled ? rows.flatMap((s, kh) => rowLoads(`${kh}u`, s)) : rowLoads("kh", "");
     for (let i = 0; i < tm; i++) {

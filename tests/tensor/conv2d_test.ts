@@ -3,7 +3,7 @@ import { poisonPool } from "./_poison.ts";
 import { Tensor, tidy } from "../../tensor/tensor.ts";
 import { backward } from "../../tensor/ops.ts";
 import { conv2d, conv2dTuning } from "../../tensor/ops_conv.ts";
-import { conv2dTiles, paddedWidth } from "../../kernels/conv2d.ts";
+import { conv2dTiles, conv2dUnrollsRows, paddedWidth } from "../../kernels/conv2d.ts";
 import {
   conv2dWeightGradSplitKernel,
   type Conv2dWeightGradSplitParams,
@@ -180,13 +180,20 @@ gpuTest("conv2d() matches a float64 convolution for strides, padding, dilation a
   }
 });
 
-// The two weight-gradient kernels, and the input gradient's two ways of padding dY (a pass, or as it reads).
+// The CPU adapters' kernels (split weight gradient, unrolled kernel rows, 16-channel tiles) and the GPUs' (one
+// invocation per weight block, rows in a loop, 8-channel tiles), with the input gradient's two ways of padding dY.
 for (const split of [false, true]) {
   const how = split
-    ? "rows split across invocations (CPU adapters), dY padded as read"
-    : "one invocation per weight block (GPUs), dY padded by a pass";
-  gpuTest(`conv2d() gradients of x, w and bias match finite differences, weight gradient with ${how}`, async () => {
-    await checkGradients(split ? 13 : 12, split);
+    ? "the CPU adapters' kernels, dY padded as read"
+    : "the GPUs' kernels (run here on the CPU adapter), dY padded by a pass";
+  gpuTest(`conv2d() gradients of x, w and bias match finite differences with ${how}`, async () => {
+    const prev = currentGemmVariant();
+    configureGemm(split ? "blocked" : "tiled");
+    try {
+      await checkGradients(split ? 13 : 12, split);
+    } finally {
+      configureGemm(prev);
+    }
   });
 }
 
@@ -242,15 +249,18 @@ async function checkGradients(salt: number, split: boolean): Promise<void> {
   }
 }
 
-Deno.test("conv2d tiles: 16 output channels per invocation on a CPU adapter, 8 on a GPU", () => {
+Deno.test("conv2d tiles: 16 output channels per invocation and unrolled kernel rows on a CPU adapter, 8 and a loop on a GPU", () => {
   const prev = currentGemmVariant();
   try {
     configureGemm("blocked");
     assert.equal(conv2dTiles({ K: 64, OW: 32 }).tm, 16);
     assert.equal(conv2dTiles({ K: 5, OW: 32 }).tm, 8); // rounded up to whole vec4s
     assert.equal(conv2dTiles({ K: 64, OW: 32, tm: 4 }).tm, 4);
+    assert.ok(conv2dUnrollsRows({ KH: 3 }));
+    assert.ok(!conv2dUnrollsRows({ KH: 5 }));
     configureGemm("tiled");
     assert.equal(conv2dTiles({ K: 64, OW: 32 }).tm, 8);
+    assert.ok(!conv2dUnrollsRows({ KH: 3 }));
   } finally {
     configureGemm(prev);
   }
