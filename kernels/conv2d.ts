@@ -118,9 +118,12 @@ export function conv2dTiles(
   };
 }
 
-/** vec4 loads that cover input columns 0..(tn - 1) * sw + (KW - 1) * dw of a block. */
-export function rowVec4s(tn: number, sw: number, KW: number, dw: number): number {
-  return Math.floor(((tn - 1) * sw + (KW - 1) * dw) / 4) + 1;
+/**
+ * vec4 loads that cover input columns 0..(tn - 1) * sw + (KW - 1) * dw of a block, read from
+ * `shift` columns before its first one.
+ */
+export function rowVec4s(tn: number, sw: number, KW: number, dw: number, shift = 0): number {
+  return Math.floor(((tn - 1) * sw + (KW - 1) * dw + shift) / 4) + 1;
 }
 
 /**
@@ -144,10 +147,13 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
     const { kBase = 0, kCount = p.K } = p;
     const kp4 = Math.ceil(kCount / 4);
     const ip = p.implicitPad;
+    if (ip && (p.sh !== 1 || p.sw !== 1)) {
+      throw new Error(`conv2d reads an unpadded input at stride 1 only, got ${p.sh}x${p.sw}`);
+    }
     // With implicit padding a row is read from `lv` vec4s before the block's first column, so pixel o of the
     // padded row is component o + shift of those loads.
     const lv = ip ? Math.ceil(ip.left / 4) : 0, shift = ip ? 4 * lv - ip.left : 0;
-    const nv = Math.floor(((tn - 1) * p.sw + (p.KW - 1) * p.dw + shift) / 4) + 1;
+    const nv = rowVec4s(tn, p.sw, p.KW, p.dw, shift);
     // Loads of kernel row `kh` (a WGSL expression) of input channel ci: its input row as vec4s x{s}{v}, the weights of
     // its KW taps for the block's channels w{s}{kw}_{i/4}, and the KW shifted pixel vectors v{s}{kw}_{q}.
     const rowLoads = (kh: string, s: string): string[] => {

@@ -12,7 +12,7 @@
  * its own: it is `conv2dKernel` over the zero-inserted, padded dY with the
  * flipped weight.
  */
-import { defineKernel, groups } from "./kernel.ts";
+import { defineKernel, flatIndex, grid1d, groups } from "./kernel.ts";
 import { rowVec4s } from "./conv2d.ts";
 
 /** What both weight-gradient kernels read: the geometry of the convolution and of its padded operands. */
@@ -294,29 +294,17 @@ export const conv2dWeightGradSplitKernel = defineKernel<Conv2dWeightGradSplitPar
     // Column block q outermost; then the part's rows image by image: the first KH - 1 input rows of an image's
     // run are loaded before its loop, each row then loads one more and shifts the window down.
     const rotatingLoop = () => {
+      // One statement per held vec4 x{c}_{k}_{v}, for each input channel c, the kernel rows ks and each v.
+      const eachX = (ks: number[], f: (c: number, k: number, v: number) => string) => {
+        const out: string[] = [];
+        for (let c = 0; c < tc; c++) for (const k of ks) for (let v = 0; v < nv; v++) out.push(f(c, k, v));
+        return out.join(" ");
+      };
+      const rowsTo = (n: number) => Array.from({ length: n }, (_, k) => k);
       const load = (k: number, row: string) =>
-        Array.from(
-          { length: tc },
-          (_, c) =>
-            Array.from({ length: nv }, (_, v) => `${xs(c, k, v)} = X[xq + xc${c} + (${row}) * ${wp4}u + ${v}u];`)
-              .join(" "),
-        ).join("\n        ");
-      const decl = Array.from(
-        { length: tc },
-        (_, c) =>
-          Array.from(
-            { length: p.KH },
-            (_, k) => Array.from({ length: nv }, (_, v) => `var ${xs(c, k, v)} = vec4<f32>(0.0);`).join(" "),
-          ).join(" "),
-      ).join("\n  ");
-      const shift = Array.from(
-        { length: tc },
-        (_, c) =>
-          Array.from(
-            { length: p.KH - 1 },
-            (_, k) => Array.from({ length: nv }, (_, v) => `${xs(c, k, v)} = ${xs(c, k + 1, v)};`).join(" "),
-          ).join(" "),
-      ).join("\n          ");
+        eachX([k], (c, k, v) => `${xs(c, k, v)} = X[xq + xc${c} + (${row}) * ${wp4}u + ${v}u];`);
+      const decl = eachX(rowsTo(p.KH), (c, k, v) => `var ${xs(c, k, v)} = vec4<f32>(0.0);`);
+      const shift = eachX(rowsTo(p.KH - 1), (c, k, v) => `${xs(c, k, v)} = ${xs(c, k + 1, v)};`);
       return `${decl}
   for (var q = 0u; q < ${q4}u; q++) {
     var r = part * ${per}u;
@@ -343,8 +331,9 @@ export const conv2dWeightGradSplitKernel = defineKernel<Conv2dWeightGradSplitPar
 @group(0) @binding(2) var<storage, read_write> P: array<f32>;
 @compute @workgroup_size(${wgx})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let part = g.x % ${p.splits}u;
-  let blk = g.x / ${p.splits}u;
+  let lane = ${flatIndex("g", wgx)};
+  let part = lane % ${p.splits}u;
+  let blk = lane / ${p.splits}u;
   if (blk >= ${blocks}u) { return; }
   let k0 = (blk / ${cb}u) * ${tm}u;
   let c0 = (blk % ${cb}u) * ${tc}u;
@@ -369,7 +358,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   },
   dispatch(p) {
     const { tm, tc, wgx } = splitWeightGradTiles(p);
-    return [groups(Math.ceil(p.K / tm) * Math.ceil(p.C / tc) * p.splits, wgx), 1, 1];
+    return grid1d(Math.ceil(p.K / tm) * Math.ceil(p.C / tc) * p.splits, wgx);
   },
 });
 
@@ -398,7 +387,7 @@ export const weightGradSumKernel = defineKernel<WeightGradSumParams>({
 ${p.biases ? "@group(0) @binding(2) var<storage, read_write> DB: array<f32>;" : ""}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.x;
+  let i = ${flatIndex("g", 64)};
   if (i >= ${L4}u) { return; }
   var t = vec4<f32>(0.0);
   for (var s = 0u; s < ${p.splits}u; s++) { t += P[s * ${L4}u + i]; }
@@ -406,5 +395,5 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   ${lanes.join("\n  ")}
 }`;
   },
-  dispatch: (p) => [groups(Math.ceil((p.weights + p.biases) / 4), 64), 1, 1],
+  dispatch: (p) => grid1d(Math.ceil((p.weights + p.biases) / 4), 64),
 });

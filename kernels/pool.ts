@@ -200,14 +200,16 @@ export interface AvgPoolGlobalParams {
   HW: number;
 }
 
-/** Plane sums read as vec4s where a plane is a whole number of them. */
-const planeVec4 = (p: AvgPoolGlobalParams) => p.HW % 4 === 0;
+/** Planes are read as vec4s where a plane is a whole number of them: elements per plane and their WGSL type. */
+function planeLayout(p: AvgPoolGlobalParams): { n: number; t: string } {
+  return p.HW % 4 === 0 ? { n: p.HW / 4, t: "vec4<f32>" } : { n: p.HW, t: "f32" };
+}
 
 /** Y[plane] = the mean of relu(X) over the plane's HW pixels; one invocation per plane. */
 export const avgPoolGlobalReluKernel = defineKernel<AvgPoolGlobalParams>({
   name: "avg_pool_global_relu",
   wgsl(p) {
-    const v = planeVec4(p), n = v ? p.HW / 4 : p.HW, t = v ? "vec4<f32>" : "f32";
+    const { n, t } = planeLayout(p);
     return `@group(0) @binding(0) var<storage, read> X: array<${t}>;
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 @compute @workgroup_size(${WG})
@@ -216,7 +218,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   if (plane >= ${p.planes}u) { return; }
   var s = ${t}(0.0);
   for (var i = 0u; i < ${n}u; i++) { s += max(X[plane * ${n}u + i], ${t}(0.0)); }
-  Y[plane] = ${v ? "dot(s, vec4<f32>(1.0))" : "s"} * ${f32(1 / p.HW)};
+  Y[plane] = ${n === p.HW ? "s" : "dot(s, vec4<f32>(1.0))"} * ${f32(1 / p.HW)};
 }`;
   },
   dispatch: (p) => grid1d(p.planes, WG),
@@ -226,7 +228,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 export const avgPoolGlobalReluBackwardKernel = defineKernel<AvgPoolGlobalParams>({
   name: "avg_pool_global_relu_backward",
   wgsl(p) {
-    const v = planeVec4(p), n = v ? p.HW / 4 : p.HW, t = v ? "vec4<f32>" : "f32";
+    const { n, t } = planeLayout(p);
     return `@group(0) @binding(0) var<storage, read> X: array<${t}>;
 @group(0) @binding(1) var<storage, read> DY: array<f32>;
 @group(0) @binding(2) var<storage, read_write> DX: array<${t}>;
@@ -237,5 +239,5 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   DX[i] = select(${t}(0.0), ${t}(DY[i / ${n}u] * ${f32(1 / p.HW)}), X[i] > ${t}(0.0));
 }`;
   },
-  dispatch: (p) => grid1d(p.planes * (planeVec4(p) ? p.HW / 4 : p.HW), WG),
+  dispatch: (p) => grid1d(p.planes * planeLayout(p).n, WG),
 });

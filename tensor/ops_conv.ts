@@ -215,8 +215,14 @@ function conv2dInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const top = (g.KH - 1) * g.dh - g.ph, left = (g.KW - 1) * g.dw - g.pw;
   const implicit = conv2dTuning.implicitPad && g.sh === 1 && g.sw === 1 && top >= 0 && left >= 0 &&
     dy.shape[3] % 4 === 0;
-  const Wu = paddedWidth({ minWidth: g.W + (g.KW - 1) * g.dw, OW: g.W, tn, sw: 1, KW: g.KW, dw: g.dw });
-  const u = implicit ? dy : padPlanes(dy, { outH: g.H + (g.KH - 1) * g.dh, outW: Wu, top, left, sy: g.sh, sx: g.sw });
+  const u = implicit ? dy : padPlanes(dy, {
+    outH: g.H + (g.KH - 1) * g.dh,
+    outW: paddedWidth({ minWidth: g.W + (g.KW - 1) * g.dw, OW: g.W, tn, sw: 1, KW: g.KW, dw: g.dw }),
+    top,
+    left,
+    sy: g.sh,
+    sx: g.sw,
+  });
   const geo = {
     K: g.C,
     KH: g.KH,
@@ -311,8 +317,7 @@ function conv2dWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeometry, withBias: boo
  * parts that about `conv2dTuning.weightGradSplitLanes` invocations run.
  */
 function splitWeightGrad(xp: Tensor, dy4: Tensor, p: Conv2dWeightGradParams, dw: Tensor, db: Tensor | null): void {
-  const sp = { ...p, splits: splitCount(p, conv2dTuning.weightGradSplitLanes) };
-  const splits = sp.splits;
+  const splits = splitCount(p, conv2dTuning.weightGradSplitLanes), sp = { ...p, splits };
   const partial = new Tensor([splits, splitPartialLength(sp)]);
   rt().dispatch(conv2dWeightGradSplitKernel, sp, [xp.buffer, dy4.buffer, partial.buffer]);
   const sums = { splits, weights: p.K * p.C * p.KH * p.KW, biases: db ? p.K : 0 };
