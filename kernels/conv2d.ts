@@ -74,6 +74,11 @@ export interface Conv2dParams {
   /** The weight chunk is a uniform array of this many vec4s (0: a storage buffer holding all of it). */
   wUniform?: number;
   /**
+   * Read `c0` and `kBase` from a uniform {c0, kBase} bound last instead of baking them in, so
+   * one pipeline serves every chunk of a layer (c0 and kBase are then ignored here).
+   */
+  offsetsUniform?: boolean;
+  /**
    * Read an unpadded input instead: planes of Hp x Wp (Wp a multiple of 4) whose zero padding of
    * `top` rows and `left` columns (both >= 0) the kernel supplies itself, as zeros for rows and
    * vec4s outside the plane (stride 1 only). Saves a padding pass at the cost of one more vec4 load
@@ -142,9 +147,10 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
   name: "conv2d",
   wgsl(p) {
     const { tm, tn, wgx } = conv2dTiles(p);
-    const { c0 = 0, cn = p.C } = p;
+    const { cn = p.C } = p;
     const owb = Math.ceil(p.OW / tn);
-    const { kBase = 0, kCount = p.K } = p;
+    const { kCount = p.K } = p;
+    const c0 = p.offsetsUniform ? "u.c0" : `${p.c0 ?? 0}u`, kBase = p.offsetsUniform ? "u.kBase" : `${p.kBase ?? 0}u`;
     const kp4 = Math.ceil(kCount / 4);
     const ip = p.implicitPad;
     if (ip && (p.sh !== 1 || p.sw !== 1)) {
@@ -162,14 +168,14 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
         b.push(`let ri${s} = i32(oh + ${kh} * ${p.dh}u) - ${ip.top};`);
         b.push(`let rok${s} = ri${s} >= 0 && ri${s} < ${p.Hp};`);
         b.push(
-          `let xr${s} = ((n * ${p.C}u + ${c0}u + ci) * ${p.Hp}u + u32(clamp(ri${s}, 0, ${p.Hp - 1}))) * ${p.Wp / 4}u;`,
+          `let xr${s} = ((n * ${p.C}u + ${c0} + ci) * ${p.Hp}u + u32(clamp(ri${s}, 0, ${p.Hp - 1}))) * ${p.Wp / 4}u;`,
         );
       } else {
         b.push(
-          `let xr${s} = (((n * ${p.C}u + ${c0}u + ci) * ${p.Hp}u + oh * ${p.sh}u + ${kh} * ${p.dh}u) * ${p.Wp}u + ow0 * ${p.sw}u) / 4u;`,
+          `let xr${s} = (((n * ${p.C}u + ${c0} + ci) * ${p.Hp}u + oh * ${p.sh}u + ${kh} * ${p.dh}u) * ${p.Wp}u + ow0 * ${p.sw}u) / 4u;`,
         );
       }
-      b.push(`let wr${s} = ((${p.wUniform ? 0 : c0}u + ci) * ${p.KH}u + ${kh}) * ${p.KW * kp4}u;`);
+      b.push(`let wr${s} = ((${p.wUniform ? "0u" : c0} + ci) * ${p.KH}u + ${kh}) * ${p.KW * kp4}u;`);
       for (let v = 0; v < nv; v++) {
         if (!ip) b.push(`let x${s}${v} = X[xr${s} + ${v}u];`);
         else {
@@ -211,7 +217,7 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
       }
     }
     const pre: string[] = [];
-    for (let i = 0; i < tm; i += 4) pre.push(`let wc${i >> 2} = min(co0 - ${kBase}u + ${i}u, ${4 * kp4 - 4}u) / 4u;`);
+    for (let i = 0; i < tm; i += 4) pre.push(`let wc${i >> 2} = min(co0 - ${kBase} + ${i}u, ${4 * kp4 - 4}u) / 4u;`);
     for (let i = 0; i < tm; i++) for (let q = 0; q < tn / 4; q++) pre.push(`var a${i}_${q} = vec4<f32>(0.0);`);
     // Each storage access is a loop over the SIMD lanes: the bias is read once per channel, and rows of whole vec4s
     // (OW a multiple of 4; ow0 is one too) are stored as vec4s.
@@ -242,11 +248,17 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
     };
 ${p.bias ? "@group(0) @binding(2) var<storage, read> Bs: array<f32>;" : ""}
 @group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> Y: array<${vecY ? "vec4<f32>" : "f32"}>;
+${
+      p.offsetsUniform
+        ? `struct U { c0: u32, kBase: u32 }
+@group(0) @binding(${p.bias ? 4 : 3}) var<uniform> u: U;`
+        : ""
+    }
 @compute @workgroup_size(${wgx})
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   let oh = g.x / ${owb}u;
   let ow0 = (g.x % ${owb}u) * ${tn}u;
-  let co0 = ${kBase}u + wg.y * ${tm}u;
+  let co0 = ${kBase} + wg.y * ${tm}u;
   if (oh >= ${p.OH}u || co0 >= ${p.K}u) { return; }
   let n = wg.z;
   ${pre.join("\n  ")}

@@ -14,6 +14,7 @@ import type { Kernel } from "./kernel.ts";
 import * as conv2d from "./conv2d.ts";
 import * as conv2dGrad from "./conv2d_grad.ts";
 import * as conv2dLayout from "./conv2d_layout.ts";
+import * as convTranspose from "./conv_transpose.ts";
 import * as copy from "./copy.ts";
 import * as gemm from "./gemm.ts";
 import * as gemmTexture from "./gemm_texture.ts";
@@ -46,6 +47,7 @@ const MODULES: Record<string, Record<string, unknown>> = {
   "conv2d.ts": conv2d,
   "conv2d_grad.ts": conv2dGrad,
   "conv2d_layout.ts": conv2dLayout,
+  "conv_transpose.ts": convTranspose,
   "copy.ts": copy,
   "gemm.ts": gemm,
   "gemm_texture.ts": gemmTexture,

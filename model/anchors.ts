@@ -59,6 +59,63 @@ export function gridAnchors(level: AnchorLevel): Float32Array {
   return out;
 }
 
+/**
+ * torchvision's zero-centred cell anchors of one level: for each aspect ratio r (height / width),
+ * then each size s, (-w/2, -h/2, w/2, h/2) with h = s * sqrt(r) and w = s / sqrt(r), rounded half
+ * to even to whole pixels, in float32 as torchvision's `AnchorGenerator.generate_anchors`.
+ *
+ * @example
+ * ```ts
+ * import { cellAnchors } from "./anchors.ts";
+ * cellAnchors([32], [0.5, 1, 2]); // [-23, -11, 23, 11, -16, -16, 16, 16, -11, -23, 11, 23]
+ * ```
+ */
+export function cellAnchors(sizes: readonly number[], aspectRatios: readonly number[]): Float32Array {
+  const f = Math.fround, out: number[] = [];
+  for (const ratio of aspectRatios) {
+    const hr = f(Math.sqrt(f(ratio))), wr = f(1 / hr);
+    for (const size of sizes) {
+      const w = f(wr * f(size)), h = f(hr * f(size));
+      out.push(-w / 2, -h / 2, w / 2, h / 2);
+    }
+  }
+  return Float32Array.from(out, roundHalfEven);
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * A level's anchors as torchvision places them: `cell` shifted to (x * strideX, y * strideY)
+ * for every feature pixel, in (y, x, anchor) order.
+ *
+ * @example
+ * ```ts
+ * import { shiftedAnchors } from "./anchors.ts";
+ * shiftedAnchors([-8, -8, 8, 8], { strideY: 4, strideX: 4, height: 1, width: 2 }); // [-8, -8, 8, 8, -4, -8, 12, 8]
+ * ```
+ */
+export function shiftedAnchors(
+  cell: ArrayLike<number>,
+  grid: { strideY: number; strideX: number; height: number; width: number },
+): Float32Array {
+  const a = cell.length >> 2, out = new Float32Array(grid.height * grid.width * cell.length);
+  for (let y = 0; y < grid.height; y++) {
+    for (let x = 0; x < grid.width; x++) {
+      const sx = x * grid.strideX, sy = y * grid.strideY, base = (y * grid.width + x) * a * 4;
+      for (let k = 0; k < cell.length; k += 4) {
+        out[base + k] = sx + cell[k];
+        out[base + k + 1] = sy + cell[k + 1];
+        out[base + k + 2] = sx + cell[k + 2];
+        out[base + k + 3] = sy + cell[k + 3];
+      }
+    }
+  }
+  return out;
+}
+
 /** Options of `rpnTargets` for one image. */
 export interface RpnTargetOptions {
   /** Anchors of all levels, concatenated. */
@@ -75,6 +132,8 @@ export interface RpnTargetOptions {
   highThreshold?: number;
   /** Box coder weights; default (1, 1, 1, 1). */
   weights?: CoderWeights;
+  /** Use these sampled anchors instead of drawing (e.g. another implementation's draw, for parity tests). */
+  sampled?: { positive: ArrayLike<number>; negative: ArrayLike<number> };
 }
 
 /** The RPN's targets for one image. */
@@ -109,11 +168,13 @@ export function rpnTargets(opts: RpnTargetOptions): RpnTargets {
     labels: [0, -1, 1],
     allowLowQuality: true,
   });
-  const [pos, neg] = subsample(nA, (i) => match.labels[i] === 1, (i) => match.labels[i] === 0, {
-    batchSize: opts.batchSize ?? 256,
-    positiveFraction: opts.positiveFraction ?? 0.5,
-    rng: opts.rng,
-  });
+  const [pos, neg] = opts.sampled
+    ? [Array.from(opts.sampled.positive), Array.from(opts.sampled.negative)]
+    : subsample(nA, (i) => match.labels[i] === 1, (i) => match.labels[i] === 0, {
+      batchSize: opts.batchSize ?? 256,
+      positiveFraction: opts.positiveFraction ?? 0.5,
+      rng: opts.rng,
+    });
   const labels = new Int8Array(nA).fill(-1);
   for (const i of neg) labels[i] = 0;
   for (const i of pos) labels[i] = 1;

@@ -1,8 +1,12 @@
 /**
  * Box utilities on flat (x1, y1, x2, y2) arrays in image pixels: areas, the
  * pairwise IoU matrix, the R-CNN box coder and clipping. Conventions follow
- * detectron2: width = x2 - x1 (no +1), centre = x1 + width / 2.
+ * torchvision and detectron2: width = x2 - x1 (no +1), centre = x1 + width / 2.
+ * The IoU and the coder round every operation to float32 in torchvision's
+ * order, so IoU thresholds and NMS decide as torchvision's float32 tensors do.
  */
+
+const f = Math.fround;
 
 /** Flat boxes: box i is [4i, 4i + 4) as x1, y1, x2, y2. */
 export type Boxes = ArrayLike<number>;
@@ -26,17 +30,17 @@ export const SCALE_CLAMP = Math.log(1000 / 16);
 export function pairwiseIou(a: Boxes, b: Boxes): Float32Array {
   const na = a.length >> 2, nb = b.length >> 2;
   const out = new Float32Array(na * nb);
-  const areaB = new Float64Array(nb);
-  for (let j = 0; j < nb; j++) areaB[j] = (b[4 * j + 2] - b[4 * j]) * (b[4 * j + 3] - b[4 * j + 1]);
+  const areaB = new Float32Array(nb);
+  for (let j = 0; j < nb; j++) areaB[j] = f(f(b[4 * j + 2] - b[4 * j]) * f(b[4 * j + 3] - b[4 * j + 1]));
   for (let i = 0; i < na; i++) {
     const ax1 = a[4 * i], ay1 = a[4 * i + 1], ax2 = a[4 * i + 2], ay2 = a[4 * i + 3];
-    const areaA = (ax2 - ax1) * (ay2 - ay1);
+    const areaA = f(f(ax2 - ax1) * f(ay2 - ay1));
     for (let j = 0; j < nb; j++) {
-      const iw = Math.min(ax2, b[4 * j + 2]) - Math.max(ax1, b[4 * j]);
-      const ih = Math.min(ay2, b[4 * j + 3]) - Math.max(ay1, b[4 * j + 1]);
+      const iw = f(Math.min(ax2, b[4 * j + 2]) - Math.max(ax1, b[4 * j]));
+      const ih = f(Math.min(ay2, b[4 * j + 3]) - Math.max(ay1, b[4 * j + 1]));
       if (iw <= 0 || ih <= 0) continue;
-      const inter = iw * ih;
-      out[i * nb + j] = inter / (areaA + areaB[j] - inter);
+      const inter = f(iw * ih);
+      out[i * nb + j] = inter / f(f(areaA + areaB[j]) - inter);
     }
   }
   return out;
@@ -54,17 +58,17 @@ export function pairwiseIou(a: Boxes, b: Boxes): Float32Array {
 export function encodeBoxes(from: Boxes, to: Boxes, weights: CoderWeights = [1, 1, 1, 1]): Float32Array {
   const n = from.length >> 2;
   const out = new Float32Array(n * 4);
-  const [wx, wy, ww, wh] = weights;
+  const [wx, wy, ww, wh] = weights.map(f);
   for (let i = 0; i < n; i++) {
     const k = 4 * i;
-    const pw = from[k + 2] - from[k], ph = from[k + 3] - from[k + 1];
-    const px = from[k] + 0.5 * pw, py = from[k + 1] + 0.5 * ph;
-    const tw = to[k + 2] - to[k], th = to[k + 3] - to[k + 1];
-    const tx = to[k] + 0.5 * tw, ty = to[k + 1] + 0.5 * th;
-    out[k] = wx * (tx - px) / pw;
-    out[k + 1] = wy * (ty - py) / ph;
-    out[k + 2] = ww * Math.log(tw / pw);
-    out[k + 3] = wh * Math.log(th / ph);
+    const pw = f(from[k + 2] - from[k]), ph = f(from[k + 3] - from[k + 1]);
+    const px = f(from[k] + f(0.5 * pw)), py = f(from[k + 1] + f(0.5 * ph));
+    const tw = f(to[k + 2] - to[k]), th = f(to[k + 3] - to[k + 1]);
+    const tx = f(to[k] + f(0.5 * tw)), ty = f(to[k + 1] + f(0.5 * th));
+    out[k] = f(wx * f(tx - px)) / pw;
+    out[k + 1] = f(wy * f(ty - py)) / ph;
+    out[k + 2] = ww * f(Math.log(f(tw / pw)));
+    out[k + 3] = wh * f(Math.log(f(th / ph)));
   }
   return out;
 }
@@ -88,23 +92,23 @@ export interface DecodeOptions {
  * ```
  */
 export function decodeBoxes(deltas: ArrayLike<number>, boxes: Boxes, opts: DecodeOptions = {}): Float32Array {
-  const [wx, wy, ww, wh] = opts.weights ?? [1, 1, 1, 1];
+  const [wx, wy, ww, wh] = (opts.weights ?? [1, 1, 1, 1]).map(f);
   const n = boxes.length >> 2;
   const k = n === 0 ? 0 : deltas.length / (4 * n);
   if (!Number.isInteger(k)) throw new Error(`Cannot decode ${deltas.length} deltas against ${n} boxes`);
-  const out = new Float32Array(deltas.length);
+  const out = new Float32Array(deltas.length), clamp = f(SCALE_CLAMP);
   for (let i = 0; i < n; i++) {
-    const w = boxes[4 * i + 2] - boxes[4 * i], h = boxes[4 * i + 3] - boxes[4 * i + 1];
-    const cx = boxes[4 * i] + 0.5 * w, cy = boxes[4 * i + 1] + 0.5 * h;
+    const w = f(boxes[4 * i + 2] - boxes[4 * i]), h = f(boxes[4 * i + 3] - boxes[4 * i + 1]);
+    const cx = f(boxes[4 * i] + f(0.5 * w)), cy = f(boxes[4 * i + 1] + f(0.5 * h));
     for (let g = 0; g < k; g++) {
       const d = 4 * (i * k + g);
-      const x = deltas[d] / wx * w + cx, y = deltas[d + 1] / wy * h + cy;
-      const pw = Math.exp(Math.min(deltas[d + 2] / ww, SCALE_CLAMP)) * w;
-      const ph = Math.exp(Math.min(deltas[d + 3] / wh, SCALE_CLAMP)) * h;
-      out[d] = x - 0.5 * pw;
-      out[d + 1] = y - 0.5 * ph;
-      out[d + 2] = x + 0.5 * pw;
-      out[d + 3] = y + 0.5 * ph;
+      const x = f(f(f(deltas[d] / wx) * w) + cx), y = f(f(f(deltas[d + 1] / wy) * h) + cy);
+      const hw = f(0.5 * f(f(Math.exp(Math.min(f(deltas[d + 2] / ww), clamp))) * w));
+      const hh = f(0.5 * f(f(Math.exp(Math.min(f(deltas[d + 3] / wh), clamp))) * h));
+      out[d] = x - hw;
+      out[d + 1] = y - hh;
+      out[d + 2] = x + hw;
+      out[d + 3] = y + hh;
     }
   }
   if (opts.clip) clipBoxes(out, opts.clip);
@@ -131,7 +135,8 @@ export function clipBoxes<T extends Float32Array | Float64Array>(boxes: T, size:
 }
 
 /**
- * Indices of boxes whose width and height both exceed `minSize` (and are finite).
+ * Indices of boxes whose width and height both exceed `minSize` (and are finite);
+ * with `inclusive`, at least `minSize` (torchvision's `remove_small_boxes`).
  *
  * @example
  * ```ts
@@ -139,11 +144,12 @@ export function clipBoxes<T extends Float32Array | Float64Array>(boxes: T, size:
  * nonEmptyBoxes([0, 0, 5, 5, 1, 1, 1, 9]); // [0]
  * ```
  */
-export function nonEmptyBoxes(boxes: Boxes, minSize = 0): number[] {
+export function nonEmptyBoxes(boxes: Boxes, minSize = 0, inclusive = false): number[] {
   const keep: number[] = [];
+  const m = f(minSize);
   for (let i = 0; i < boxes.length >> 2; i++) {
-    const w = boxes[4 * i + 2] - boxes[4 * i], h = boxes[4 * i + 3] - boxes[4 * i + 1];
-    if (w > minSize && h > minSize) keep.push(i);
+    const w = f(boxes[4 * i + 2] - boxes[4 * i]), h = f(boxes[4 * i + 3] - boxes[4 * i + 1]);
+    if (inclusive ? w >= m && h >= m : w > minSize && h > minSize) keep.push(i);
   }
   return keep;
 }

@@ -1,77 +1,127 @@
 /**
- * Detector configuration: a zod schema with named presets. `tiny` trains in
- * seconds per epoch on the CI-size synthetic set; `small` is the benchmark
- * preset.
+ * Detector configuration: a zod schema with named presets. `r50_fpn` is
+ * torchvision 0.14's Mask R-CNN ResNet-50-FPN; `tiny` (CI) and `small`
+ * (the demo and benchmark) are small configurations of the same code, with
+ * a group-norm ResNet and no mask head.
  */
 import { z } from "zod";
+import { InputError, quote } from "../core/errors.ts";
+import { BackboneConfig } from "./backbones/registry.ts";
+import { FpnConfig } from "./backbones/fpn.ts";
+import { BoxHeadKinds, MaskHeadKinds, RpnHeadConfig } from "./heads/registry.ts";
+
+export const RoiConfig = z.strictObject({
+  /** RoIs sampled per image for the box head, and the largest foreground share. */
+  batchPerImage: z.int().positive().default(512),
+  positiveFraction: z.number().gt(0).lt(1).default(0.25),
+  /** A proposal is foreground at IoU >= this with a ground truth. */
+  fgIou: z.number().gt(0).lt(1).default(0.5),
+  /** RoIAlign samples per bin and axis. */
+  samplingRatio: z.int().nonnegative().default(2),
+  /** The level mapper's canonical RoI side and level (torchvision: 224 at level 4). */
+  canonicalSize: z.number().positive().default(224),
+  canonicalLevel: z.int().positive().default(4),
+  /** RoIAlignV2's half-pixel offset (torchvision's MultiScaleRoIAlign: off). */
+  aligned: z.boolean().default(false),
+});
+export type RoiConfig = z.infer<typeof RoiConfig>;
+
+export const TestConfig = z.strictObject({
+  /** RPN proposals per level before NMS, and per image after it. */
+  preNmsTopK: z.int().positive().default(1000),
+  proposals: z.int().positive().default(1000),
+  /** LVIS's setting: score 0.0001, 300 detections per image. */
+  scoreThreshold: z.number().min(0).max(1).default(0.0001),
+  nmsThreshold: z.number().gt(0).lt(1).default(0.5),
+  detectionsPerImage: z.int().positive().default(300),
+  /** Highest-scoring (box, class) candidates kept for class-wise NMS; null keeps all (torchvision). */
+  candidates: z.int().positive().nullable().default(null),
+});
+
+export const InputConfig = z.strictObject({
+  /** Shorter side after resizing, and the cap on the longer side. */
+  minSize: z.int().positive().default(800),
+  maxSize: z.int().positive().default(1333),
+  /** The batch is padded to a multiple of this. */
+  sizeDivisor: z.int().positive().default(32),
+});
 
 export const DetectorConfig = z.object({
-  /** Channel width of the stem and of each backbone stage (each stage halves the resolution). */
-  widths: z.array(z.number().int().positive()).min(2),
-  /** Residual blocks per stage (after the stem). */
-  blocks: z.array(z.number().int().positive()),
-  /** Group-norm groups (channels must divide). */
-  gnGroups: z.number().int().positive().default(4),
-  /** Add an FPN over the last two stages; features then come from the finer level. */
-  fpn: z.boolean().default(false),
-  /** Channels of the features that the RPN and the RoI head see. */
-  featureChannels: z.number().int().positive(),
-  /** Anchor sizes in pixels and aspect ratios (h/w). */
-  anchorSizes: z.array(z.number().positive()).default([16, 32, 64]),
-  anchorRatios: z.array(z.number().positive()).default([0.5, 1, 2]),
-  rpn: z.object({
-    preNmsTopK: z.number().int().positive().default(600),
-    postNmsTopK: z.number().int().positive().default(200),
-    nmsThreshold: z.number().gt(0).lt(1).default(0.7),
-    batchPerImage: z.number().int().positive().default(128),
-    positiveFraction: z.number().gt(0).lt(1).default(0.5),
-  }).default({ preNmsTopK: 600, postNmsTopK: 200, nmsThreshold: 0.7, batchPerImage: 128, positiveFraction: 0.5 }),
-  roi: z.object({
-    poolSize: z.number().int().positive().default(5),
-    samplingRatio: z.number().int().nonnegative().default(2),
-    batchPerImage: z.number().int().positive().default(128),
-    positiveFraction: z.number().gt(0).lt(1).default(0.25),
-    fcDim: z.number().int().positive().default(256),
-    fgIou: z.number().gt(0).lt(1).default(0.5),
-  }).default({ poolSize: 5, samplingRatio: 2, batchPerImage: 128, positiveFraction: 0.25, fcDim: 256, fgIou: 0.5 }),
-  test: z.object({
-    scoreThreshold: z.number().min(0).max(1).default(0.0001),
-    nmsThreshold: z.number().gt(0).lt(1).default(0.5),
-    detectionsPerImage: z.number().int().positive().default(300),
-    proposals: z.number().int().positive().default(200),
-    /** Highest-scoring (box, class) candidates per image kept for class-wise NMS. */
-    candidates: z.number().int().positive().default(4000),
-  }).default({ scoreThreshold: 0.0001, nmsThreshold: 0.5, detectionsPerImage: 300, proposals: 200, candidates: 4000 }),
+  backbone: BackboneConfig,
+  fpn: FpnConfig.default({ channels: 256, extraPool: true }),
+  rpn: RpnHeadConfig,
+  roi: RoiConfig.default(RoiConfig.parse({})),
+  boxHead: BoxHeadKinds.default({ kind: "two_fc", poolSize: 7, fcDim: 1024, boxLossBeta: 1 / 9 }),
+  /** The mask head, or null for boxes only. */
+  maskHead: MaskHeadKinds.nullable().default(null),
+  test: TestConfig.default(TestConfig.parse({})),
+  input: InputConfig.default(InputConfig.parse({})),
 });
 export type DetectorConfig = z.infer<typeof DetectorConfig>;
 
 export const PRESETS: Record<string, z.input<typeof DetectorConfig>> = {
   tiny: {
-    widths: [16, 32, 64],
-    blocks: [1, 1],
-    gnGroups: 4,
-    fpn: false,
-    featureChannels: 64,
-    anchorSizes: [16, 32, 64],
-    roi: { poolSize: 5, samplingRatio: 2, batchPerImage: 64, positiveFraction: 0.25, fcDim: 128, fgIou: 0.5 },
+    backbone: { kind: "gn_resnet", widths: [16, 32, 64], blocks: [1, 1], gnGroups: 4, returnLayers: [2] },
+    fpn: { channels: 64, extraPool: false },
+    rpn: {
+      kind: "standard",
+      anchorSizes: [[16, 32, 64]],
+      preNmsTopK: 600,
+      postNmsTopK: 200,
+      batchPerImage: 128,
+    },
+    roi: { batchPerImage: 64, aligned: true },
+    boxHead: { kind: "two_fc", poolSize: 5, fcDim: 128, boxLossBeta: 0 },
+    test: { preNmsTopK: 600, proposals: 200, candidates: 4000 },
   },
   small: {
-    widths: [16, 32, 64, 96],
-    blocks: [1, 1, 1],
-    gnGroups: 8,
-    fpn: true,
-    featureChannels: 64,
-    anchorSizes: [12, 24, 48, 96],
-    roi: { poolSize: 5, samplingRatio: 2, batchPerImage: 128, positiveFraction: 0.25, fcDim: 256, fgIou: 0.5 },
+    backbone: { kind: "gn_resnet", widths: [16, 32, 64, 96], blocks: [1, 1, 1], gnGroups: 8, returnLayers: [1, 2, 3] },
+    fpn: { channels: 64, extraPool: true },
+    rpn: {
+      kind: "standard",
+      anchorSizes: [[12], [24], [48], [96]],
+      preNmsTopK: 600,
+      postNmsTopK: 200,
+      batchPerImage: 128,
+    },
+    roi: { batchPerImage: 128, aligned: true, canonicalSize: 56 },
+    boxHead: { kind: "two_fc", poolSize: 5, fcDim: 256, boxLossBeta: 0 },
+    test: { preNmsTopK: 600, proposals: 200, candidates: 4000 },
+  },
+  r50_fpn: {
+    backbone: { kind: "resnet", depth: 50, trainableLayers: 3 },
+    fpn: { channels: 256, extraPool: true },
+    rpn: { kind: "standard", anchorSizes: [[32], [64], [128], [256], [512]] },
+    maskHead: { kind: "fcn" },
   },
 };
 
-/** A preset by name, with overrides merged on top and validated. */
-export function detectorConfig(
-  preset: string,
-  overrides: Partial<z.input<typeof DetectorConfig>> = {},
-): DetectorConfig {
-  const base = PRESETS[preset];
-  if (!base) throw new Error(`Unknown model preset "${preset}" (known: ${Object.keys(PRESETS).join(", ")})`);
-  return DetectorConfig.parse({ ...base, ...overrides });
+/**
+ * A preset by name, with overrides merged on top (one level deep: `{ rpn: { batchPerImage: 64 } }`
+ * changes that field only) and validated.
+ *
+ * @example
+ * ```ts
+ * const cfg = detectorConfig("r50_fpn", { backbone: { kind: "resnet", trainableLayers: 5 } });
+ * ```
+ */
+export function detectorConfig(preset: string, overrides: Record<string, unknown> = {}): DetectorConfig {
+  const base = PRESETS[preset] as Record<string, unknown> | undefined;
+  if (!base) {
+    throw new InputError(`Unknown model preset ${quote(preset)} (known: ${Object.keys(PRESETS).join(", ")})`);
+  }
+  const merged: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(overrides)) {
+    const b = base[k];
+    const plain = (x: unknown) => x !== null && typeof x === "object" && !Array.isArray(x);
+    merged[k] = plain(b) && plain(v) ? { ...(b as object), ...(v as object) } : v;
+  }
+  const r = DetectorConfig.safeParse(merged);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new InputError(
+      `Invalid model configuration at "${i.path.join(".")}" (preset ${quote(preset)}): ${i.message}`,
+    );
+  }
+  return r.data;
 }

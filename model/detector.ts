@@ -1,28 +1,43 @@
 /**
- * The two-stage detector: backbone (+ FPN), RPN, RoIAlign and a box head
- * whose classifier loss is chosen by name (bce, ce, focal, eql, eqlv2,
- * seesaw, federated). Dense work runs on WGSL kernels; the small, branchy
- * steps between stages (anchor matching, NMS of a few hundred proposals,
- * RoI sampling) run on the host over read-back arrays.
+ * The two-stage detector, composed from configured units: a backbone and
+ * feature pyramid, the RPN, multi-scale RoIAlign, the box head (its
+ * classifier trained with any of the long-tail losses) and optionally the
+ * mask head. Dense work runs on WGSL kernels; the small, branchy steps
+ * between stages (anchor matching, proposal filtering and NMS, RoI
+ * sampling, post-processing) run on the host over read-back arrays.
+ * `r50_fpn` computes what torchvision 0.14's Mask R-CNN computes.
  */
 import type { Rng } from "../core/rng.ts";
-import { clipBoxes, decodeBoxes } from "./boxes.ts";
-import { backbone, backboneStride } from "./backbone.ts";
-import { boxHead, priorBias } from "./box_head.ts";
+import { InputError } from "../core/errors.ts";
+import { encodeBoxes, pairwiseIou } from "./boxes.ts";
+import type { Backbone } from "./backbones/backbone.ts";
+import { fpn } from "./backbones/fpn.ts";
+import { createBackbone } from "./backbones/registry.ts";
 import type { DetectorConfig } from "./config.ts";
-import { weightedSigmoidBce } from "./masked_loss.ts";
+import { BOX_WEIGHTS, type BoxOutputs, type ImageDetections, priorBias } from "./heads/box.ts";
+import { createHeads, type Heads } from "./heads/registry.ts";
+import type { RpnOutputs } from "./heads/rpn.ts";
+import { matchBoxes } from "./matcher.ts";
 import { ParamStore } from "./params.ts";
-import { rpnHead } from "./rpn_head.ts";
-import { gridAnchors, rpnTargets } from "./anchors.ts";
-import { nms, scoreOrder } from "./nms.ts";
+import { type PoolerOptions, poolRois } from "./roi_pooler.ts";
 import { sampleRois } from "./sampler.ts";
-import { roiAlign } from "./roi_align.ts";
-import { smoothL1Loss } from "./smooth_l1.ts";
 import type { ClassificationLoss } from "../losses/loss.ts";
-import { add, reshape, zeros } from "../tensor/ops.ts";
-import { transpose } from "../tensor/ops_shape.ts";
+import { add } from "../tensor/ops.ts";
 import { noGrad } from "../tensor/autograd.ts";
 import { Tensor, tidy } from "../tensor/tensor.ts";
+
+/**
+ * Where a ground-truth image's mask targets come from: the masks cut out at
+ * the mask head's resolution for given RoIs (torchvision's
+ * `project_masks_on_boxes`), implemented by the data side.
+ */
+export interface MaskTargetSource {
+  /**
+   * Targets [P, size, size] in [0, 1] for RoIs `boxes` [P * 4] (network-input pixels), each
+   * for ground truth `matched[p]`.
+   */
+  targets(boxes: Float32Array, matched: Int32Array, size: number): Float32Array;
+}
 
 /** Ground truth of one image, in the network input's pixel coordinates. */
 export interface ImageTargets {
@@ -30,6 +45,8 @@ export interface ImageTargets {
   boxes: Float32Array;
   /** Category indices in [0, C). */
   labels: Int32Array;
+  /** The instance masks, when the data has them; the mask loss needs them for every image of a batch. */
+  masks?: MaskTargetSource;
 }
 
 /** A batch of normalised images, padded to one size. */
@@ -43,24 +60,55 @@ export interface ImageBatch {
   sizes: { height: number; width: number }[];
 }
 
-export interface Detections {
-  /** Flat x1, y1, x2, y2 in network-input pixels. */
-  boxes: Float32Array;
-  scores: Float32Array;
-  labels: Int32Array;
+/** Detections of one image, in network-input pixels. */
+export interface Detections extends ImageDetections {
+  /** [n, M, M] mask probabilities of each detection's category in its box (unpasted), with a mask head. */
+  masks?: Float32Array;
+  /** M, the side of each mask. */
+  maskSize?: number;
 }
 
-type LossParts = Record<"total" | "rpn_cls" | "rpn_box" | "cls" | "box", Tensor>;
+/** Draws to use instead of the samplers' (another implementation's, for parity tests). */
+export interface InjectedSamples {
+  /** Per image, the anchor indices sampled positive and negative. */
+  rpn?: { positive: ArrayLike<number>; negative: ArrayLike<number> }[];
+  /** Per image, the sampled RoI boxes [S * 4]: they are labelled against the ground truth, not sampled. */
+  rois?: Float32Array[];
+}
+
+/** Options of `Detector.losses`. */
+export interface LossOptions {
+  inject?: InjectedSamples;
+}
+
+/** Options of `Detector` beyond its configuration. */
+export interface DetectorOptions {
+  /** The classification loss's name: `ce` picks torchvision's predictor (class-specific deltas). */
+  loss?: string;
+}
+
+type LossParts = Record<"total" | "rpn_cls" | "rpn_box" | "cls" | "box", Tensor> & { mask?: Tensor };
+
+/** Row counts a varying batch is padded to, so each size reuses its compiled pipelines. */
+function bucket(n: number): number {
+  return n <= 8 ? 8 : 2 ** Math.ceil(Math.log2(n));
+}
 
 export class Detector {
   readonly params: ParamStore;
-  readonly stride: number;
-  readonly anchorsPerLocation: number;
-  #anchors = new Map<string, Float32Array>();
+  readonly backbone: Backbone;
+  readonly heads: Heads;
+  /** Largest stride the pyramid's top-down path needs the input to be a multiple of. */
+  readonly sizeDivisor: number;
 
   /**
    * @param columns Logit columns of the classifier: C+1 for losses with a background channel, C or C+2 for others.
    * @param clsBiasPrior Initial classifier probability for sigmoid losses (0 leaves the bias at 0).
+   * @example
+   * ```ts
+   * const det = new Detector(detectorConfig("r50_fpn"), 1203, 1204, new Rng(1), 0.001, { loss: "eqlv2" });
+   * det.build();
+   * ```
    */
   constructor(
     readonly cfg: DetectorConfig,
@@ -68,247 +116,385 @@ export class Detector {
     readonly columns: number,
     rng: Rng,
     readonly clsBiasPrior = 0.001,
+    opts: DetectorOptions = {},
   ) {
     this.params = new ParamStore(rng);
-    this.stride = backboneStride(cfg);
-    this.anchorsPerLocation = cfg.anchorSizes.length * cfg.anchorRatios.length;
-  }
-
-  /** Anchors of an h x w feature map, in (y, x, anchor) order. */
-  anchors(h: number, w: number): Float32Array {
-    const key = `${h}x${w}`;
-    let a = this.#anchors.get(key);
-    if (!a) {
-      const c = this.cfg;
-      a = gridAnchors({
-        sizes: c.anchorSizes,
-        aspectRatios: c.anchorRatios,
-        stride: this.stride,
-        height: h,
-        width: w,
-        offset: 0.5,
-      });
-      this.#anchors.set(key, a);
-    }
-    return a;
+    this.backbone = createBackbone(cfg.backbone);
+    this.heads = createHeads(cfg, {
+      channels: cfg.fpn.channels,
+      numClasses,
+      columns,
+      classSpecific: cfg.boxHead.classSpecific ?? opts.loss === "ce",
+      clsBiasInit: clsBiasPrior > 0 ? priorBias(clsBiasPrior) : 0,
+    });
+    this.sizeDivisor = Math.max(cfg.input.sizeDivisor, ...this.backbone.strides);
   }
 
   /** Create every parameter now (they are otherwise made on first use), with a forward on a dummy input. */
   build(): void {
-    const side = this.stride * 4;
-    tidy(() => {
+    const side = 2 * this.sizeDivisor * (this.cfg.fpn.extraPool ? 2 : 1);
+    tidy(() =>
       noGrad(() => {
-        const { feat } = this.#heads(zeros([1, 3, side, side]));
-        this.#boxHead(feat, Tensor.from([0, 0, 0, side / 2, side / 2], [1, 5]));
-      });
-    });
+        const levels = this.features(Tensor.from(new Float32Array(3 * side * side), [1, 3, side, side]));
+        this.heads.rpn.forward(this.params, levels);
+        const rois = Float32Array.of(0, 0, 0, side / 2, side / 2);
+        this.boxOutputs(levels, rois, [[side, side]]);
+        if (this.heads.mask) this.maskLogits(levels, rois, [[side, side]], [0]);
+      })
+    );
   }
 
-  /** Backbone features and the RPN maps, flattened to (image, y, x, anchor) rows. */
-  #heads(images: Tensor) {
-    const feat = backbone(this.params, this.cfg, images);
-    const rpn = rpnHead(this.params, feat, this.cfg.featureChannels, this.anchorsPerLocation);
-    const [B, A, h, w] = rpn.objectness.shape;
+  /** The pyramid levels of images [B, 3, H, W] (H and W multiples of `sizeDivisor`), finest first. */
+  features(images: Tensor): Tensor[] {
+    const c = this.backbone.forward(this.params, images);
+    return fpn(this.params, this.cfg.fpn, c, this.backbone.channels);
+  }
+
+  /** The levels RoIs are pooled from: the backbone's, without the extra pooled one. */
+  #poolLevels(levels: Tensor[]): Tensor[] {
+    return levels.slice(0, this.backbone.strides.length);
+  }
+
+  #pooler(size: number): PoolerOptions {
+    const r = this.cfg.roi;
     return {
-      feat,
-      h,
-      w,
-      objectness: reshape(transpose(rpn.objectness, [0, 2, 3, 1]), [B * h * w * A]),
-      deltas: reshape(transpose(rpn.deltas, [0, 2, 3, 1]), [B * h * w * A, 4]),
+      outputSize: size,
+      samplingRatio: r.samplingRatio,
+      canonicalSize: r.canonicalSize,
+      canonicalLevel: r.canonicalLevel,
+      aligned: r.aligned,
     };
   }
 
-  #boxHead(feat: Tensor, rois: Tensor) {
-    const P = this.cfg.roi.poolSize;
-    const pooled = roiAlign(feat, rois, {
-      outputSize: P,
-      spatialScale: 1 / this.stride,
-      samplingRatio: this.cfg.roi.samplingRatio,
-    });
-    return boxHead(this.params, pooled, {
-      inDim: this.cfg.featureChannels * P * P,
-      fcDim: this.cfg.roi.fcDim,
-      columns: this.columns,
-      clsBiasInit: this.clsBiasPrior > 0 ? priorBias(this.clsBiasPrior) : 0,
-    });
+  /**
+   * The box head on RoIs [R * 5] (image, x1, y1, x2, y2): outputs in pooled (level) order,
+   * and that order.
+   */
+  boxOutputs(
+    levels: Tensor[],
+    rois: Float32Array,
+    sizes: readonly (readonly [number, number])[],
+  ): BoxOutputs & { order: Int32Array } {
+    const { pooled, order } = poolRois(
+      this.#poolLevels(levels),
+      rois,
+      sizes,
+      this.#pooler(this.cfg.boxHead.poolSize),
+    );
+    return { ...this.heads.box.forward(this.params, pooled), order };
   }
 
-  /** Proposals per image from read-back RPN rows: top-k, decode, clip, NMS. */
-  async #proposals(obj: Float32Array, del: Float32Array, h: number, w: number, batch: ImageBatch, postK: number) {
-    const n = h * w * this.anchorsPerLocation;
-    const anchors = this.anchors(h, w);
-    const out: Float32Array[] = [];
-    for (let b = 0; b < batch.batch; b++) {
-      const scores = obj.subarray(b * n, (b + 1) * n);
-      const order = scoreOrder(scores, this.cfg.rpn.preNmsTopK);
-      const d = new Float32Array(order.length * 4), anc = new Float32Array(order.length * 4);
-      order.forEach((i, r) => {
-        d.set(del.subarray(4 * (b * n + i), 4 * (b * n + i) + 4), 4 * r);
-        anc.set(anchors.subarray(4 * i, 4 * i + 4), 4 * r);
-      });
-      const boxes = clipBoxes(decodeBoxes(d, anc), batch.sizes[b]);
-      const keep = await nms(boxes, Float32Array.from(order, (i) => scores[i]), {
-        iouThreshold: this.cfg.rpn.nmsThreshold,
-        maxKeep: postK,
-      });
-      const sel = new Float32Array(keep.length * 4);
-      keep.forEach((k, r) => sel.set(boxes.subarray(4 * k, 4 * k + 4), 4 * r));
-      out.push(sel);
+  /** The mask head's logits of category `classes[r]` for RoIs [R * 5], in pooled order, and that order. */
+  maskLogits(
+    levels: Tensor[],
+    rois: Float32Array,
+    sizes: readonly (readonly [number, number])[],
+    classes: ArrayLike<number>,
+  ): { logits: Tensor; order: Int32Array } {
+    const head = this.heads.mask;
+    if (!head) throw new Error("This detector has no mask head");
+    const { pooled, order } = poolRois(this.#poolLevels(levels), rois, sizes, this.#pooler(head.cfg.poolSize));
+    const feats = head.features(this.params, pooled);
+    return { logits: head.logits(this.params, feats, Array.from(order, (i) => classes[i])), order };
+  }
+
+  /** The batch as a tensor, padded on the bottom and right to a multiple of `sizeDivisor`. */
+  #input(batch: ImageBatch): Tensor {
+    const d = this.sizeDivisor, { height: H, width: W } = batch;
+    for (const s of batch.sizes) {
+      if (s.height < 1 || s.width < 1 || s.height > H || s.width > W) {
+        throw new InputError(`An image of ${s.height}x${s.width} does not fit the batch of ${H}x${W}`);
+      }
     }
-    return out;
+    const Hp = Math.ceil(H / d) * d, Wp = Math.ceil(W / d) * d;
+    if (Hp === H && Wp === W) return Tensor.from(batch.images, [batch.batch, 3, H, W]);
+    const out = new Float32Array(batch.batch * 3 * Hp * Wp);
+    for (let p = 0; p < batch.batch * 3; p++) {
+      for (let y = 0; y < H; y++) {
+        out.set(batch.images.subarray((p * H + y) * W, (p * H + y + 1) * W), (p * Hp + y) * Wp);
+      }
+    }
+    return Tensor.from(out, [batch.batch, 3, Hp, Wp]);
+  }
+
+  #sizes(batch: ImageBatch): [number, number][] {
+    return batch.sizes.map((s) => [s.height, s.width]);
+  }
+
+  /** The anchors of a padded input of `input` [height, width] with these pyramid levels. */
+  anchors(input: readonly [number, number], levels: Tensor[]): Float32Array {
+    return this.heads.rpn.anchors(input[0], input[1], levels.map((l) => [l.shape[2], l.shape[3]] as const));
   }
 
   /**
-   * Losses of one training step: rpn_cls, rpn_box, cls, box, and their sum
-   * `total`, all scalar tensors with the graph recorded.
+   * Proposals of every image from the RPN's outputs (one read-back), for a padded input of
+   * `input` [height, width] holding images of `sizes`.
+   */
+  async proposals(
+    rpn: RpnOutputs,
+    levels: Tensor[],
+    input: readonly [number, number],
+    sizes: [number, number][],
+    k: { preNmsTopK: number; postNmsTopK: number },
+  ): Promise<{ boxes: Float32Array; scores: Float32Array }[]> {
+    const anchors = this.anchors(input, levels);
+    const [obj, del] = await Promise.all([rpn.objectness.toF32(), rpn.deltas.toF32()]);
+    return await this.heads.rpn.proposals(obj, del, { anchors, perLevel: rpn.perLevel, imageSizes: sizes, ...k });
+  }
+
+  /**
+   * Losses of one training step: rpn_cls, rpn_box, cls, box (and mask, when the detector has a
+   * mask head and every image has masks), and their sum `total`, all scalar tensors with the
+   * graph recorded.
    */
   async losses(
     batch: ImageBatch,
     targets: ImageTargets[],
     clsLoss: ClassificationLoss,
     rng: Rng,
+    opts: LossOptions = {},
   ): Promise<LossParts & { fgFraction: number }> {
-    const x = Tensor.from(batch.images, [batch.batch, 3, batch.height, batch.width]);
-    const { feat, objectness, deltas, h, w } = this.#heads(x);
-    const n = h * w * this.anchorsPerLocation;
-    const anchors = this.anchors(h, w);
+    const x = this.#input(batch), input = [x.shape[2], x.shape[3]] as const;
+    const sizes = this.#sizes(batch);
+    const levels = this.features(x);
+    const rpn = this.heads.rpn;
+    const rpnOut = rpn.forward(this.params, levels);
+    const rt = rpn.targets(this.anchors(input, levels), targets.map((t) => t.boxes), rng, opts.inject?.rpn);
+    const { rpn_cls, rpn_box } = rpn.losses(rpnOut, rt);
 
-    // RPN targets over the (image, y, x, anchor) rows; unsampled rows weigh 0.
-    const objT = new Float32Array(batch.batch * n), objW = new Float32Array(batch.batch * n);
-    const delT = new Float32Array(batch.batch * n * 4), delBlock = new Int32Array(batch.batch * n).fill(-1);
-    for (let b = 0; b < batch.batch; b++) {
-      const t = rpnTargets({
-        anchors,
-        gtBoxes: targets[b].boxes,
-        rng,
-        batchSize: this.cfg.rpn.batchPerImage,
-        positiveFraction: this.cfg.rpn.positiveFraction,
-      });
-      for (let i = 0; i < n; i++) {
-        if (t.labels[i] < 0) continue;
-        objW[b * n + i] = 1;
-        objT[b * n + i] = t.labels[i];
-        if (t.labels[i] === 1) {
-          delBlock[b * n + i] = 0;
-          delT.set(t.deltas.subarray(4 * i, 4 * i + 4), 4 * (b * n + i));
-        }
-      }
-    }
-    const norm = batch.batch * this.cfg.rpn.batchPerImage;
-    const rpnCls = weightedSigmoidBce(
-      objectness,
-      Tensor.from(objT, [objT.length]),
-      Tensor.from(objW, [objW.length]),
-      norm,
+    const s = opts.inject?.rois ? this.#labelRois(opts.inject.rois, targets) : this.#sampleRois(
+      await this.proposals(rpnOut, levels, input, sizes, {
+        preNmsTopK: rpn.cfg.preNmsTopK,
+        postNmsTopK: rpn.cfg.postNmsTopK,
+      }),
+      targets,
+      rng,
     );
-    const rpnBox = smoothL1Loss(deltas, Tensor.from(delT, [delBlock.length, 4]), {
-      block: delBlock,
-      beta: 1 / 9,
-      normalizer: norm,
-    });
-
-    // Proposals from the current RPN (no gradient flows through them).
-    const [objHost, delHost] = await Promise.all([objectness.toF32(), deltas.toF32()]);
-    const proposals = await this.#proposals(objHost, delHost, h, w, batch, this.cfg.rpn.postNmsTopK);
-
-    // RoI sampling: proposals plus ground truth, labelled by IoU.
-    const rois: number[] = [], labels: number[] = [], boxT: number[] = [], block: number[] = [];
-    let fg = 0;
-    for (let b = 0; b < batch.batch; b++) {
-      const s = sampleRois({
-        proposals: proposals[b],
-        gtBoxes: targets[b].boxes,
-        gtClasses: targets[b].labels,
-        numClasses: this.numClasses,
-        rng,
-        batchSize: this.cfg.roi.batchPerImage,
-        positiveFraction: this.cfg.roi.positiveFraction,
-        iouThreshold: this.cfg.roi.fgIou,
-      });
-      // Always batchPerImage rows (sampled rows repeat when there are too few candidates), so every
-      // step has the same shapes and reuses the compiled pipelines.
-      const S = this.cfg.roi.batchPerImage;
-      for (let k = 0; k < S; k++) {
-        const r = s.labels.length ? k % s.labels.length : -1;
-        if (r < 0) {
-          rois.push(b, 0, 0, 1, 1);
-          labels.push(this.numClasses);
-          boxT.push(0, 0, 0, 0);
-          block.push(-1);
-          continue;
-        }
-        rois.push(b, ...s.boxes.subarray(4 * r, 4 * r + 4));
-        labels.push(s.labels[r]);
-        boxT.push(...s.deltas.subarray(4 * r, 4 * r + 4));
-        block.push(r < s.numForeground ? 0 : -1);
-        fg += r < s.numForeground ? 1 : 0;
-      }
+    const box = this.boxOutputs(levels, s.rois, sizes);
+    const R = s.labels.length, C = this.numClasses;
+    const labels = Int32Array.from(box.order, (i) => s.labels[i]);
+    const deltas = new Float32Array(4 * R);
+    box.order.forEach((i, j) => deltas.set(s.deltas.subarray(4 * i, 4 * i + 4), 4 * j));
+    const { cls, box: boxLoss } = this.heads.box.losses(box, labels, deltas, clsLoss);
+    let total = add(add(rpn_cls, rpn_box), add(cls, boxLoss));
+    let mask: Tensor | undefined;
+    if (this.heads.mask && targets.every((t) => t.masks)) {
+      mask = this.#maskLoss(levels, s, targets, sizes);
+      total = add(total, mask);
     }
-    const R = labels.length;
-    const head = this.#boxHead(feat, Tensor.from(rois, [R, 5]));
-    const cls = clsLoss.forward(head.logits, Int32Array.from(labels)).loss;
-    const box = smoothL1Loss(head.deltas, Tensor.from(boxT, [R, 4]), { block, beta: 0, normalizer: Math.max(1, R) });
-    const total = add(add(rpnCls, rpnBox), add(cls, box));
-    return { total, rpn_cls: rpnCls, rpn_box: rpnBox, cls, box, fgFraction: fg / Math.max(1, R) };
+    let fg = 0;
+    for (const l of s.labels) fg += l < C ? 1 : 0;
+    return { total, rpn_cls, rpn_box, cls, box: boxLoss, ...(mask ? { mask } : {}), fgFraction: fg / Math.max(1, R) };
   }
 
-  /** Detections per image: test-time scores, class-wise NMS, score threshold, top-k. */
-  async predict(batch: ImageBatch, clsLoss: ClassificationLoss): Promise<Detections[]> {
+  /** Sampled RoIs of the batch: rows [R * 5], category (C for background), targets, matched ground truth. */
+  #sampleRois(proposals: { boxes: Float32Array }[], targets: ImageTargets[], rng: Rng): SampledBatch {
+    const r = this.cfg.roi, C = this.numClasses, S = r.batchPerImage;
+    const out = new SampledBatchBuilder();
+    proposals.forEach((p, b) => {
+      const s = sampleRois({
+        proposals: p.boxes,
+        gtBoxes: targets[b].boxes,
+        gtClasses: targets[b].labels,
+        numClasses: C,
+        rng,
+        batchSize: S,
+        positiveFraction: r.positiveFraction,
+        iouThreshold: r.fgIou,
+        weights: BOX_WEIGHTS,
+      });
+      // Always S rows per image (sampled rows repeat when there are too few candidates), so every
+      // step has the same shapes and reuses the compiled pipelines.
+      const n = s.labels.length;
+      for (let k = 0; k < S; k++) {
+        const i = k % Math.max(1, n);
+        if (n === 0) out.push(b, [0, 0, 1, 1], C, [0, 0, 0, 0], -1);
+        else {out.push(
+            b,
+            s.boxes.subarray(4 * i, 4 * i + 4),
+            s.labels[i],
+            s.deltas.subarray(4 * i, 4 * i + 4),
+            s.matchedGt[i],
+          );}
+      }
+    });
+    return out.build();
+  }
+
+  /** Label given RoIs against the ground truth as torchvision's RoI heads do (no sampling). */
+  #labelRois(rois: Float32Array[], targets: ImageTargets[]): SampledBatch {
+    const C = this.numClasses, out = new SampledBatchBuilder();
+    rois.forEach((boxes, b) => {
+      const gt = targets[b], n = boxes.length / 4, nGt = gt.labels.length;
+      const m = matchBoxes(pairwiseIou(gt.boxes, boxes), nGt, n, { thresholds: [this.cfg.roi.fgIou], labels: [0, 1] });
+      const matched = new Float32Array(4 * n);
+      for (let i = 0; i < n; i++) matched.set(gt.boxes.subarray(4 * m.matched[i], 4 * m.matched[i] + 4), 4 * i);
+      const d = encodeBoxes(boxes, matched, BOX_WEIGHTS);
+      for (let i = 0; i < n; i++) {
+        const fg = nGt > 0 && m.labels[i] === 1;
+        out.push(
+          b,
+          boxes.subarray(4 * i, 4 * i + 4),
+          fg ? gt.labels[m.matched[i]] : C,
+          d.subarray(4 * i, 4 * i + 4),
+          fg ? m.matched[i] : -1,
+        );
+      }
+    });
+    return out.build();
+  }
+
+  /** The mask loss over the foreground RoIs, padded to a bucketed count. */
+  #maskLoss(levels: Tensor[], s: SampledBatch, targets: ImageTargets[], sizes: [number, number][]): Tensor {
+    const head = this.heads.mask!, M = head.resolution, C = this.numClasses;
+    const fg: number[] = [];
+    s.labels.forEach((l, i) => {
+      if (l < C) fg.push(i);
+    });
+    const P = bucket(fg.length);
+    const rois = new Float32Array(5 * P), classes = new Int32Array(P);
+    fg.forEach((i, k) => {
+      rois.set(s.rois.subarray(5 * i, 5 * i + 5), 5 * k);
+      classes[k] = s.labels[i];
+    });
+    for (let k = fg.length; k < P; k++) rois.set([0, 0, 0, 1, 1], 5 * k);
+    const { logits, order } = this.maskLogits(levels, rois, sizes, classes);
+    // Targets in the pooled order, image by image from each image's source.
+    const t = new Float32Array(P * M * M);
+    const rows = Array.from(order.entries()).filter(([, k]) => k < fg.length);
+    for (let b = 0; b < targets.length; b++) {
+      const mine = rows.filter(([, k]) => s.rois[5 * fg[k]] === b);
+      if (!mine.length) continue;
+      const boxes = new Float32Array(4 * mine.length), matched = new Int32Array(mine.length);
+      mine.forEach(([, k], j) => {
+        boxes.set(s.rois.subarray(5 * fg[k] + 1, 5 * fg[k] + 5), 4 * j);
+        matched[j] = s.matched[fg[k]];
+      });
+      const got = targets[b].masks!.targets(boxes, matched, M);
+      mine.forEach(([row], j) => t.set(got.subarray(j * M * M, (j + 1) * M * M), row * M * M));
+    }
+    // Padded rows sit wherever the level sort put them: weigh rows by whether they are real.
+    const real = Float32Array.from(order, (k) => k < fg.length ? 1 : 0);
+    return head.loss(logits, Tensor.from(t, [P, M, M]), fg.length, real);
+  }
+
+  /**
+   * Detections per image: proposals, the box head, torchvision's post-processing, then the
+   * mask head on the detections (unless `masks: false`).
+   */
+  async predict(batch: ImageBatch, clsLoss: ClassificationLoss, opts: { masks?: boolean } = {}): Promise<Detections[]> {
     const t = this.cfg.test;
-    const x = Tensor.from(batch.images, [batch.batch, 3, batch.height, batch.width]);
-    const { feat, objectness, deltas, h, w } = noGrad(() => this.#heads(x));
-    const [objHost, delHost] = await Promise.all([objectness.toF32(), deltas.toF32()]);
-    const proposals = await this.#proposals(objHost, delHost, h, w, batch, t.proposals);
+    const x = this.#input(batch), input = [x.shape[2], x.shape[3]] as const;
+    const sizes = this.#sizes(batch);
+    const { levels, rpnOut } = noGrad(() => {
+      const levels = this.features(x);
+      return { levels, rpnOut: this.heads.rpn.forward(this.params, levels) };
+    });
+    const proposals = await this.proposals(rpnOut, levels, input, sizes, {
+      preNmsTopK: t.preNmsTopK,
+      postNmsTopK: t.proposals,
+    });
     // A fixed number of rows per image (padding repeats a dummy box) keeps the shapes, and so the
     // compiled pipelines, the same for every batch; padded rows are never read.
-    const rois: number[] = [];
+    const K = t.proposals, rois = new Float32Array(5 * K * batch.batch);
     proposals.forEach((p, b) => {
-      for (let r = 0; r < t.proposals; r++) {
-        if (4 * r < p.length) rois.push(b, ...p.subarray(4 * r, 4 * r + 4));
-        else rois.push(b, 0, 0, 1, 1);
+      for (let r = 0; r < K; r++) {
+        const o = 5 * (b * K + r);
+        rois[o] = b;
+        rois.set(4 * r < p.boxes.length ? p.boxes.subarray(4 * r, 4 * r + 4) : [0, 0, 1, 1], o + 1);
       }
     });
-    const R = rois.length / 5;
-    const C = this.numClasses;
-    const [scores, boxDel] = await noGrad(() => {
-      const head = this.#boxHead(feat, Tensor.from(rois, [R, 5]));
-      return Promise.all([clsLoss.scores(head.logits).toF32(), head.deltas.toF32()]);
+    const [scoresP, deltasP, order] = await noGrad(async () => {
+      const out = this.boxOutputs(levels, rois, sizes);
+      const [sc, de] = await Promise.all([clsLoss.scores(out.logits).toF32(), out.deltas.toF32()]);
+      return [sc, de, out.order] as const;
     });
-    // Score rows have C+1 columns (background last) for most losses and C for EQL v1, focal and EFL.
-    const W = scores.length / R;
-    const out: Detections[] = [];
+    const R = order.length, W = scoresP.length / R, D = deltasP.length / R;
+    const scores = new Float32Array(scoresP.length), deltas = new Float32Array(deltasP.length);
+    order.forEach((i, j) => {
+      scores.set(scoresP.subarray(j * W, (j + 1) * W), i * W);
+      deltas.set(deltasP.subarray(j * D, (j + 1) * D), i * D);
+    });
+    const dets: Detections[] = [];
     for (let b = 0; b < batch.batch; b++) {
-      const nb = proposals[b].length / 4, row = b * t.proposals;
-      const boxes = clipBoxes(
-        decodeBoxes(boxDel.subarray(4 * row, 4 * (row + nb)), proposals[b], { weights: [10, 10, 5, 5] }),
-        batch.sizes[b],
+      const n = proposals[b].boxes.length / 4, row = b * K;
+      dets.push(
+        await this.heads.box.postprocess(
+          scores.subarray(row * W, (row + n) * W),
+          deltas.subarray(row * D, (row + n) * D),
+          proposals[b].boxes,
+          { imageSize: sizes[b], ...t },
+        ),
       );
-      let cand: number[] = [];
-      for (let r = 0; r < nb; r++) {
-        for (let c = 0; c < C; c++) if (scores[(row + r) * W + c] > t.scoreThreshold) cand.push(r * C + c);
-      }
-      if (cand.length > t.candidates) {
-        const s = (rc: number) => scores[(row + Math.floor(rc / C)) * W + (rc % C)];
-        cand = cand.sort((a, b) => s(b) - s(a) || a - b).slice(0, t.candidates);
-      }
-      const cb = new Float32Array(cand.length * 4),
-        cs = new Float32Array(cand.length),
-        cg = new Int32Array(cand.length);
-      cand.forEach((rc, i) => {
-        const r = Math.floor(rc / C);
-        cb.set(boxes.subarray(4 * r, 4 * r + 4), 4 * i);
-        cs[i] = scores[(row + r) * W + (rc % C)];
-        cg[i] = rc % C;
-      });
-      const keep = await nms(cb, cs, { iouThreshold: t.nmsThreshold, groups: cg, maxKeep: t.detectionsPerImage });
-      const kb = new Float32Array(keep.length * 4);
-      keep.forEach((k, i) => kb.set(cb.subarray(4 * k, 4 * k + 4), 4 * i));
-      out.push({
-        boxes: kb,
-        scores: Float32Array.from(keep, (k) => cs[k]),
-        labels: Int32Array.from(keep, (k) => cg[k]),
-      });
     }
-    return out;
+    if (this.heads.mask && opts.masks !== false) await this.#predictMasks(levels, dets, sizes);
+    return dets;
+  }
+
+  /** The mask head on the detections' boxes: each detection's category's probabilities. */
+  async #predictMasks(levels: Tensor[], dets: Detections[], sizes: [number, number][]): Promise<void> {
+    const M = this.heads.mask!.resolution;
+    const n = dets.reduce((a, d) => a + d.labels.length, 0);
+    if (n === 0) {
+      for (const d of dets) [d.masks, d.maskSize] = [new Float32Array(0), M];
+      return;
+    }
+    const P = bucket(n), rois = new Float32Array(5 * P), classes = new Int32Array(P);
+    let k = 0;
+    dets.forEach((d, b) => {
+      for (let i = 0; i < d.labels.length; i++, k++) {
+        rois[5 * k] = b;
+        rois.set(d.boxes.subarray(4 * i, 4 * i + 4), 5 * k + 1);
+        classes[k] = d.labels[i];
+      }
+    });
+    for (; k < P; k++) rois.set([0, 0, 0, 1, 1], 5 * k);
+    const [probs, order] = await noGrad(async () => {
+      const { logits, order } = this.maskLogits(levels, rois, sizes, classes);
+      return [await this.heads.mask!.probabilities(logits).toF32(), order] as const;
+    });
+    const all = new Float32Array(P * M * M);
+    order.forEach((i, j) => all.set(probs.subarray(j * M * M, (j + 1) * M * M), i * M * M));
+    let at = 0;
+    for (const d of dets) {
+      d.masks = all.slice(at * M * M, (at + d.labels.length) * M * M);
+      d.maskSize = M;
+      at += d.labels.length;
+    }
+  }
+}
+
+/** The sampled RoIs of a batch. */
+interface SampledBatch {
+  /** [R * 5]: image, x1, y1, x2, y2. */
+  rois: Float32Array;
+  /** Category per row, C for background. */
+  labels: Int32Array;
+  /** [R * 4] regression targets (zeros for background). */
+  deltas: Float32Array;
+  /** Matched ground truth per row, -1 for background. */
+  matched: Int32Array;
+}
+
+class SampledBatchBuilder {
+  #rois: number[] = [];
+  #labels: number[] = [];
+  #deltas: number[] = [];
+  #matched: number[] = [];
+
+  push(image: number, box: ArrayLike<number>, label: number, delta: ArrayLike<number>, matched: number): void {
+    this.#rois.push(image, box[0], box[1], box[2], box[3]);
+    this.#labels.push(label);
+    this.#deltas.push(delta[0], delta[1], delta[2], delta[3]);
+    this.#matched.push(matched);
+  }
+
+  build(): SampledBatch {
+    return {
+      rois: Float32Array.from(this.#rois),
+      labels: Int32Array.from(this.#labels),
+      deltas: Float32Array.from(this.#deltas),
+      matched: Int32Array.from(this.#matched),
+    };
   }
 }

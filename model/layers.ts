@@ -1,56 +1,128 @@
 /**
  * The layers the detector is built from, as functions of a parameter store:
  * calling a layer creates its parameters on first use and reuses them after.
+ * Weights have torchvision's layouts (conv [out, in, kh, kw], linear
+ * [out, in]) under torchvision's names, so its checkpoints load as they are.
  */
-import type { ParamStore } from "./params.ts";
-import { add, matmul, relu } from "../tensor/ops.ts";
+import type { Init, ParamStore } from "./params.ts";
+import { add, mapRaw, matmul, mul, relu, reshape } from "../tensor/ops.ts";
 import { conv2d } from "../tensor/ops_conv.ts";
 import { groupNorm } from "../tensor/ops_nn.ts";
+import { noGrad } from "../tensor/autograd.ts";
+import { f32 } from "../kernels/kernel.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
+/** A convolution's shape and how its parameters start. */
 export interface ConvSpec {
   cin: number;
   cout: number;
   k: number;
   stride?: number;
+  /** Zero padding; default (k - 1) / 2 ("same"). */
+  padding?: number;
+  dilation?: number;
   bias?: boolean;
+  /** Weight initialisation; default Kaiming normal over the fan-in. */
+  init?: Init;
+  /** Bias initialisation; default zeros. */
+  biasInit?: Init;
+  /** Whether the optimizer updates the weights (default true). */
+  trainable?: boolean;
 }
 
-/** A k x k convolution with "same" padding. */
+function convWeight(ps: ParamStore, name: string, s: ConvSpec): Tensor {
+  const init = s.init ?? { kind: "kaiming", fanIn: s.cin * s.k * s.k };
+  return ps.param(`${name}.weight`, [s.cout, s.cin, s.k, s.k], init, { trainable: s.trainable });
+}
+
+/** A k x k convolution `name` ("same" padding unless given). */
 export function conv(ps: ParamStore, name: string, x: Tensor, s: ConvSpec): Tensor {
-  const w = ps.param(`${name}.weight`, [s.cout, s.cin, s.k, s.k], { kind: "kaiming", fanIn: s.cin * s.k * s.k });
-  const b = s.bias ? ps.param(`${name}.bias`, [s.cout], { kind: "constant", value: 0 }) : null;
-  return conv2d(x, w, { bias: b, stride: s.stride ?? 1, padding: (s.k - 1) >> 1 });
+  const w = convWeight(ps, name, s);
+  const b = s.bias
+    ? ps.param(`${name}.bias`, [s.cout], s.biasInit ?? { kind: "constant", value: 0 }, { trainable: s.trainable })
+    : null;
+  return conv2d(x, w, {
+    bias: b,
+    stride: s.stride ?? 1,
+    padding: s.padding ?? (s.k - 1) >> 1,
+    dilation: s.dilation ?? 1,
+  });
 }
 
-/** Group normalisation with a learned scale and shift. */
+/** torchvision's FrozenBatchNorm2d epsilon. */
+export const FROZEN_BN_EPS = 1e-5;
+
+/**
+ * A convolution without bias followed by a frozen batch norm `bnName`
+ * (weight, bias, running_mean, running_var: buffers that never train),
+ * folded into one convolution: weight * scale per output channel, bias
+ * shift, where scale = bn.weight / sqrt(running_var + eps) and shift =
+ * bn.bias - running_mean * scale. The scale and shift are computed once
+ * (until the parameters are written); the scaled weight, when the convolution
+ * trains, every call, so its gradient flows to the unscaled weight.
+ *
+ * @example
+ * ```ts
+ * const y = convFrozenBn(ps, "backbone.body.layer1.0.conv1", "backbone.body.layer1.0.bn1", x, { cin: 64, cout: 64, k: 1 });
+ * ```
+ */
+export function convFrozenBn(ps: ParamStore, name: string, bnName: string, x: Tensor, s: ConvSpec): Tensor {
+  const K = s.cout;
+  const frozen = { trainable: false };
+  const gamma = ps.param(`${bnName}.weight`, [K], { kind: "constant", value: 1 }, frozen);
+  const beta = ps.param(`${bnName}.bias`, [K], { kind: "constant", value: 0 }, frozen);
+  const mean = ps.param(`${bnName}.running_mean`, [K], { kind: "constant", value: 0 }, frozen);
+  const variance = ps.param(`${bnName}.running_var`, [K], { kind: "constant", value: 1 }, frozen);
+  const w = convWeight(ps, name, s);
+  const scale = ps.derived(
+    `${bnName}#scale`,
+    () => noGrad(() => mapRaw(`x0 / sqrt(x1 + ${f32(FROZEN_BN_EPS)})`, [gamma, variance], [K])),
+  );
+  const shift = ps.derived(`${bnName}#shift`, () => noGrad(() => mapRaw("x0 - x1 * x2", [beta, mean, scale], [K])));
+  const folded = w.requiresGrad
+    ? mul(w, reshape(scale, [K, 1, 1, 1]))
+    : ps.derived(`${name}#folded`, () => noGrad(() => mapRaw("x0 * x1", [w, reshape(scale, [K, 1, 1, 1])])));
+  return conv2d(x, folded, {
+    bias: shift,
+    stride: s.stride ?? 1,
+    padding: s.padding ?? (s.k - 1) >> 1,
+    dilation: s.dilation ?? 1,
+  });
+}
+
+/** Group normalisation `name` with a learned scale and shift. */
 export function gn(ps: ParamStore, name: string, x: Tensor, channels: number, groups: number): Tensor {
   const g = ps.param(`${name}.weight`, [channels], { kind: "constant", value: 1 });
   const b = ps.param(`${name}.bias`, [channels], { kind: "constant", value: 0 });
   return groupNorm(x, groups, { weight: g, bias: b });
 }
 
-/** Convolution, group norm, ReLU. */
-export function convGnRelu(ps: ParamStore, name: string, x: Tensor, s: ConvSpec, groups: number): Tensor {
-  return relu(gn(ps, `${name}.norm`, conv(ps, name, x, s), s.cout, groups));
+/** Convolution `name`, group norm `normName`, ReLU. */
+export function convGnRelu(ps: ParamStore, name: string, normName: string, x: Tensor, s: ConvSpec, groups: number) {
+  return relu(gn(ps, normName, conv(ps, name, x, s), s.cout, groups));
 }
 
+/** A fully connected layer's shape and initialisation. */
 export interface LinearSpec {
   din: number;
   dout: number;
-  /** Initial weight std; Kaiming for ReLU layers by default. */
-  std?: number;
-  /** Initial bias value. */
-  biasInit?: number;
+  /** Weight initialisation; default torchvision's nn.Linear (uniform within 1 / sqrt(din)). */
+  init?: Init;
+  /** Bias initialisation; default as torchvision's nn.Linear. */
+  biasInit?: Init;
 }
 
-/** x [N, din] @ W [din, dout] + b. */
+/**
+ * x [N, din] @ W^T + b with W [dout, din] (torchvision's nn.Linear layout).
+ *
+ * @example
+ * ```ts
+ * const h = relu(linear(ps, "roi_heads.box_head.fc6", x, { din: 12544, dout: 1024 }));
+ * ```
+ */
 export function linear(ps: ParamStore, name: string, x: Tensor, s: LinearSpec): Tensor {
-  const w = ps.param(
-    `${name}.weight`,
-    [s.din, s.dout],
-    s.std === undefined ? { kind: "kaiming", fanIn: s.din } : { kind: "normal", std: s.std },
-  );
-  const b = ps.param(`${name}.bias`, [s.dout], { kind: "constant", value: s.biasInit ?? 0 });
-  return add(matmul(x, w), b);
+  const bound = 1 / Math.sqrt(s.din);
+  const w = ps.param(`${name}.weight`, [s.dout, s.din], s.init ?? { kind: "uniform", bound });
+  const b = ps.param(`${name}.bias`, [s.dout], s.biasInit ?? { kind: "uniform", bound });
+  return add(matmul(x, w, { transB: true }), b);
 }

@@ -1,7 +1,9 @@
 /**
  * Named parameters of a model. Layers ask the store for their tensors by a
- * dotted name ("backbone.stage1.0.conv1.weight"), so checkpoints, optimizers
- * and pretrained-weight loading all see one flat, ordered list.
+ * dotted name, torchvision's state-dict key ("backbone.body.layer1.0.conv1.weight"),
+ * so checkpoints, optimizers and pretrained-weight loading all see one flat,
+ * ordered list. Frozen entries (frozen batch-norm statistics, frozen stages)
+ * are in the list but take no gradient.
  */
 import type { Rng } from "../core/rng.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -9,14 +11,30 @@ import { Tensor } from "../tensor/tensor.ts";
 export type Init =
   | { kind: "kaiming"; fanIn: number }
   | { kind: "normal"; std: number }
+  | { kind: "uniform"; bound: number }
   | { kind: "constant"; value: number };
+
+/** Options of `ParamStore.param`. */
+export interface ParamOptions {
+  /** Whether the optimizer updates it (default true). */
+  trainable?: boolean;
+}
 
 export class ParamStore {
   readonly #params = new Map<string, Tensor>();
+  readonly #derived = new Map<string, { generation: number; value: Tensor }>();
+  #generation = 0;
   constructor(private readonly rng: Rng) {}
 
-  /** Create (once) and return the parameter `name`. */
-  param(name: string, shape: number[], init: Init): Tensor {
+  /**
+   * Create (once) and return the parameter `name`.
+   *
+   * @example
+   * ```ts
+   * const w = store.param("roi_heads.box_head.fc6.weight", [1024, 12544], { kind: "uniform", bound: 0.009 });
+   * ```
+   */
+  param(name: string, shape: number[], init: Init, opts: ParamOptions = {}): Tensor {
     const have = this.#params.get(name);
     if (have) {
       if (have.shape.join() !== shape.join()) throw new Error(`Parameter "${name}" asked with two shapes`);
@@ -25,22 +43,59 @@ export class ParamStore {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     if (init.kind === "constant") data.fill(init.value);
-    else {
+    else if (init.kind === "uniform") {
+      for (let i = 0; i < n; i++) data[i] = this.rng.uniform(-init.bound, init.bound);
+    } else {
       const std = init.kind === "kaiming" ? Math.sqrt(2 / init.fanIn) : init.std;
       for (let i = 0; i < n; i++) data[i] = this.rng.normal() * std;
     }
-    const t = Tensor.from(data, shape).keep().requireGrad();
+    const t = Tensor.from(data, shape).keep().requireGrad(opts.trainable ?? true);
     this.#params.set(name, t);
     return t;
   }
 
-  /** Every parameter, in creation order. */
+  /** Every parameter, frozen ones included, in creation order. */
   entries(): [string, Tensor][] {
     return [...this.#params.entries()];
   }
 
+  /** The parameters the optimizer updates, in creation order. */
+  trainable(): [string, Tensor][] {
+    return this.entries().filter(([, t]) => t.requiresGrad);
+  }
+
   get(name: string): Tensor | undefined {
     return this.#params.get(name);
+  }
+
+  /**
+   * Overwrite a parameter's values. Writing through the store (or calling
+   * `markChanged` after writing a tensor directly) invalidates what was
+   * derived from the parameters, such as folded frozen batch norms.
+   */
+  write(name: string, data: Float32Array): void {
+    const t = this.#params.get(name);
+    if (!t) throw new Error(`No parameter "${name}"`);
+    t.write(data);
+    this.markChanged();
+  }
+
+  /** Drop every cached derived tensor: parameters were changed from outside. */
+  markChanged(): void {
+    this.#generation++;
+  }
+
+  /**
+   * A tensor computed from parameters that do not train (e.g. a frozen batch norm's scale),
+   * computed once and kept until a parameter is written.
+   */
+  derived(key: string, compute: () => Tensor): Tensor {
+    const have = this.#derived.get(key);
+    if (have && have.generation === this.#generation) return have.value;
+    have?.value.dispose();
+    const value = compute().keep();
+    this.#derived.set(key, { generation: this.#generation, value });
+    return value;
   }
 
   /** Total number of scalar parameters. */
@@ -55,6 +110,8 @@ export class ParamStore {
       t.grad?.dispose();
       t.dispose();
     }
+    for (const d of this.#derived.values()) d.value.dispose();
     this.#params.clear();
+    this.#derived.clear();
   }
 }

@@ -17,7 +17,8 @@ import { Detector, type ImageBatch, type ImageTargets } from "./detector.ts";
 import type { ClassificationLoss, LossState } from "../losses/loss.ts";
 import { learningRate, type LrSchedule } from "./schedule.ts";
 import { type NamedArray, readSafetensors } from "./safetensors.ts";
-import { backward } from "../tensor/ops.ts";
+import { backward, reshape } from "../tensor/ops.ts";
+import { concat } from "../tensor/ops_shape.ts";
 import { initTensors, tidyAsync } from "../tensor/tensor.ts";
 import { type OptimizerState, SGD } from "../tensor/optim.ts";
 
@@ -98,9 +99,12 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
   await Deno.mkdir(ckptDir, { recursive: true });
   // Sigmoid classifiers start from the prior 0.001 as the EQL v2 reference does; softmax ones from 0.
   const sigmoid = !["ce", "seesaw"].includes(o.loss.name);
-  const detector = new Detector(o.config, o.data.numClasses, o.loss.columns, new Rng(o.seed), sigmoid ? 0.001 : 0);
+  const detector = new Detector(o.config, o.data.numClasses, o.loss.columns, new Rng(o.seed), sigmoid ? 0.001 : 0, {
+    loss: o.loss.name,
+  });
   detector.build();
-  const params = detector.params.entries();
+  // Frozen parameters (frozen stages, frozen batch-norm statistics) are not the optimizer's.
+  const params = detector.params.trainable();
   const opt = new SGD(params.map(([, t]) => t), {
     lr: o.lr.base,
     momentum: o.momentum,
@@ -167,8 +171,11 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
       const tStep = performance.now();
       const values = await tidyAsync(async () => {
         const l = await detector.losses(batch, targets, o.loss, new Rng(stepSeed(o.seed, step, 2)));
+        // One read-back for every loss term.
+        const names = (["total", "rpn_cls", "rpn_box", "cls", "box", "mask"] as const).filter((k) => l[k]);
+        const read = await concat(names.map((k) => reshape(l[k]!, [1])), 0).toF32();
         const parts: Record<string, number> = {};
-        for (const k of ["total", "rpn_cls", "rpn_box", "cls", "box"] as const) parts[k] = await l[k].item();
+        names.forEach((k, i) => parts[k] = read[i]);
         if (!Number.isFinite(parts.total)) {
           throw new InputError(
             `Training stopped at step ${step}: the loss is ${parts.total} (${JSON.stringify(parts)}); ` +
@@ -217,8 +224,7 @@ async function checkpointData(
   step: number,
 ): Promise<CheckpointData> {
   const tensors = new Map<string, NamedArray>();
-  const params = det.params.entries();
-  for (const [name, t] of params) {
+  for (const [name, t] of det.params.entries()) {
     const data = await t.toF32();
     // Never replace a good checkpoint with diverged weights.
     if (!data.every(Number.isFinite)) {
@@ -229,7 +235,7 @@ async function checkpointData(
     }
     tensors.set(name, { shape: [...t.shape], data });
   }
-  const st = await opt.exportState();
+  const st = await opt.exportState(), params = det.params.trainable();
   for (const [slot, arrays] of Object.entries(st.slots)) {
     arrays.forEach((data, i) => tensors.set(`optim.${slot}.${params[i][0]}`, { shape: [...params[i][1].shape], data }));
   }
@@ -275,6 +281,7 @@ export function loadWeights(
     }
     t.write(w.data);
   }
+  det.params.markChanged();
   const known = new Set(det.params.entries().map(([n]) => n));
   for (const [name, w] of weights) {
     if (!known.has(name) && !name.startsWith("optim.")) problems.push(`unknown "${name}" [${w.shape}]`);

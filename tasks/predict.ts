@@ -71,7 +71,7 @@ export const predictStage = defineStage({
     const { dataset } = await ingestDataset(p.dataset, { imageRoot: p.imageRoot, polygons: false });
     const loss = createLoss(card.loss, card.lossParams, { numClasses: card.numClasses });
     loss.loadState(card.lossState as LossState);
-    const det = new Detector(config, card.numClasses, loss.columns, new Rng(1));
+    const det = new Detector(config, card.numClasses, loss.columns, new Rng(1), 0.001, { loss: card.loss });
     det.build();
     const weightsPath = join(p.model, "weights.safetensors");
     loadWeights(det, (await readSafetensors(weightsPath)).tensors, { source: weightsPath, strict: true });

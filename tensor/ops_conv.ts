@@ -77,6 +77,9 @@ let uniformScratch: GPUBuffer | null = null;
  *   ran 0.8-0.95x with 32 lanes against 128 on two cores.
  * - `implicitPad`: the input gradient of a stride-1 convolution reads dY unpadded and pads it
  *   as it goes, instead of a padding pass (`Conv2dParams.implicitPad`).
+ * - `minChunkChannels`: a weight streamed in chunks of input channels needs at least this
+ *   many channels per 64 KiB chunk (or all of them); wider layers read it from storage in one
+ *   dispatch.
  * - `weightGradMinChunkFlop` (without the split): weight-gradient work per
  *   64 KiB chunk of dY below which dY is read from storage in one dispatch
  *   rather than streamed through the uniform buffer, one dispatch per chunk
@@ -94,7 +97,9 @@ export const conv2dTuning: {
   weightGradSplit: "auto" | boolean;
   weightGradSplitLanes: number;
   implicitPad: boolean;
+  minChunkChannels: number;
 } = {
+  minChunkChannels: 16,
   weightGradMinChunkFlop: 16e6,
   weightGradSplit: "auto",
   weightGradSplitLanes: 16 * (navigator.hardwareConcurrency || 2),
@@ -145,10 +150,10 @@ function convPadded(
   if (rows * cols4 > vec4s && kn >= tm) {
     const wl = weightLayout(w, flip, kn);
     const bufs = [xp.buffer, scratch, ...(bias ? [bias.buffer] : []), out.buffer];
+    const params = { ...base, bias: !!bias, kCount: kn, wUniform: rows * kn / 4, offsetsUniform: true };
     for (let k0 = 0; k0 < p.K; k0 += kn) {
       rt().copy(wl.buffer, scratch, rows * kn * 4, k0 * rows * 4, 0);
-      const params = { ...base, bias: !!bias, kBase: k0, kCount: kn, wUniform: rows * kn / 4 };
-      rt().dispatch(conv2dKernel, params, bufs);
+      rt().dispatch(conv2dKernel, params, bufs, new Uint32Array([0, k0]));
     }
     wl.dispose();
     return out;
@@ -156,7 +161,8 @@ function convPadded(
   const wl = weightLayout(w, flip);
   const rowVec4s = p.KH * p.KW * cols4;
   const perChunk = Math.floor(vec4s / rowVec4s);
-  if (perChunk === 0) {
+  // Chunks of a few channels cost a dispatch each for little work: read such weights from storage.
+  if (perChunk < Math.min(C, conv2dTuning.minChunkChannels)) {
     const bufs = [xp.buffer, wl.buffer, ...(bias ? [bias.buffer] : []), out.buffer];
     rt().dispatch(conv2dKernel, { ...base, bias: !!bias }, bufs);
     wl.dispose();
@@ -167,8 +173,15 @@ function convPadded(
     rt().copy(wl.buffer, scratch, cn * rowVec4s * 16, c0 * rowVec4s * 16, 0);
     const first = c0 === 0;
     const bufs = [xp.buffer, scratch, ...(first && bias ? [bias.buffer] : []), out.buffer];
-    const params = { ...base, bias: first && !!bias, c0, cn, accumulate: !first, wUniform: cn * rowVec4s };
-    rt().dispatch(conv2dKernel, params, bufs);
+    const params = {
+      ...base,
+      bias: first && !!bias,
+      cn,
+      accumulate: !first,
+      wUniform: cn * rowVec4s,
+      offsetsUniform: true,
+    };
+    rt().dispatch(conv2dKernel, params, bufs, new Uint32Array([c0, 0]));
   }
   wl.dispose();
   return out;

@@ -152,3 +152,38 @@ export function transpose(x: Tensor, perm?: number[]): Tensor {
 
 /** Alias of `transpose` with an explicit permutation. */
 export const permute = (x: Tensor, perm: number[]): Tensor => transpose(x, perm);
+
+/**
+ * Rotate the last axis by `shift` places, as numpy's `roll`: output column j is input column
+ * (j - shift) mod D. Two strided copies each way.
+ *
+ * @example
+ * ```ts
+ * const bgLast = roll(logits, -1); // [bg, c0, c1] -> [c0, c1, bg]
+ * ```
+ */
+export function roll(x: Tensor, shift: number): Tensor {
+  const rank = x.shape.length;
+  if (rank === 0) throw new Error("roll needs at least one axis");
+  const D = x.shape[rank - 1], k = ((shift % D) + D) % D;
+  if (k === 0 || x.size === 0) return transpose(x, x.shape.map((_, i) => i));
+  const rows = x.size / D, out = new Tensor(x.shape, x.dtype);
+  const copy = (src: Tensor, dst: Tensor, n: number, from: number, to: number) =>
+    rt().dispatch(copyKernel, {
+      shape: [rows, n],
+      srcOffset: from,
+      srcStrides: [D, 1],
+      dstOffset: to,
+      dstStrides: [D, 1],
+      dtype: x.dtype,
+    }, [src.buffer, dst.buffer]);
+  const rollRaw = (src: Tensor, s: number) => {
+    const dst = new Tensor(src.shape, src.dtype);
+    copy(src, dst, D - s, 0, s);
+    copy(src, dst, s, D - s, 0);
+    return dst;
+  };
+  copy(x, out, D - k, 0, k);
+  copy(x, out, k, D - k, 0);
+  return record(out, "roll", [x], (g) => [rollRaw(g, D - k)]);
+}

@@ -25,9 +25,7 @@ for (const extra of [0, 1]) {
     async () => {
       const C = 7, r = rng(41 + extra);
       const det = new Detector(
-        detectorConfig("tiny", {
-          test: { scoreThreshold: 0, nmsThreshold: 0.5, detectionsPerImage: 50, proposals: 20, candidates: 4000 },
-        }),
+        detectorConfig("tiny", { test: { scoreThreshold: 0, detectionsPerImage: 50, proposals: 20 } }),
         C,
         C + extra,
         new Rng(3),

@@ -23,8 +23,9 @@ async function options(outDir: string, over: Partial<TrainOptions> = {}): Promis
   const { dataset } = await ingestDataset(synth.trainJson, { cache: false, polygons: false });
   return {
     config: detectorConfig("tiny", {
-      rpn: { preNmsTopK: 200, postNmsTopK: 50, nmsThreshold: 0.7, batchPerImage: 64, positiveFraction: 0.5 },
-      roi: { poolSize: 4, samplingRatio: 2, batchPerImage: 32, positiveFraction: 0.25, fcDim: 64, fgIou: 0.5 },
+      rpn: { preNmsTopK: 200, postNmsTopK: 50, batchPerImage: 64 },
+      roi: { batchPerImage: 32 },
+      boxHead: { poolSize: 4, fcDim: 64 },
     }),
     loss: createLoss("eqlv2", {}, { numClasses: dataset.categories.count }),
     data: trainingData({ dataset, seed: 3, repeatThreshold: 0.001, workers: 0, augment: { shortSides: [64] } }),

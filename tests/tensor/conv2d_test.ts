@@ -59,6 +59,8 @@ const CASES: Case[] = [
   // So many input channels that one tile of output channels' weights exceeds 64 KiB: chunks of input channels
   // that add into the output.
   { N: 1, C: 240, H: 2, W: 4, K: 8, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: true },
+  // Chunks of input channels would hold fewer than conv2dTuning.minChunkChannels: the weight is read from storage.
+  { N: 1, C: 120, H: 3, W: 5, K: 128, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: true },
   // Cin and Cout large enough that the weight is split into 64 KiB uniform chunks of output channels.
   { N: 1, C: 30, H: 4, W: 5, K: 64, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: true },
   // The same with rows of whole vec4s.

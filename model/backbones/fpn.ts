@@ -1,0 +1,54 @@
+/**
+ * The feature pyramid (torchvision's FeaturePyramidNetwork with
+ * LastLevelMaxPool): a 1x1 lateral per backbone stage, a top-down path of
+ * nearest 2x upsampling and sums, a 3x3 output convolution per level, and
+ * optionally one more level by max-pooling the coarsest output with
+ * stride 2. Parameters `backbone.fpn.inner_blocks.i.0.*` and
+ * `backbone.fpn.layer_blocks.i.0.*`.
+ */
+import { z } from "zod";
+import { conv } from "../layers.ts";
+import type { ParamStore } from "../params.ts";
+import { add } from "../../tensor/ops.ts";
+import { maxPool2d, upsampleNearest2x } from "../../tensor/ops_nn.ts";
+import type { Tensor } from "../../tensor/tensor.ts";
+
+export const FpnConfig = z.strictObject({
+  /** Channels of every pyramid level. */
+  channels: z.int().positive().default(256),
+  /** Add a level by 1x1 max pooling with stride 2 of the coarsest one (P6 over P2-P5). */
+  extraPool: z.boolean().default(true),
+});
+export type FpnConfig = z.infer<typeof FpnConfig>;
+
+/**
+ * The pyramid over backbone features `c` (finest first, each half the size of the one
+ * before) with `inChannels` channels each; returns the levels finest first.
+ *
+ * @example
+ * ```ts
+ * const [p2, p3, p4, p5, p6] = fpn(ps, { channels: 256, extraPool: true }, [c2, c3, c4, c5], [256, 512, 1024, 2048]);
+ * ```
+ */
+export function fpn(ps: ParamStore, cfg: FpnConfig, c: Tensor[], inChannels: readonly number[]): Tensor[] {
+  const F = cfg.channels, n = c.length, p = "backbone.fpn";
+  // torchvision initialises these Kaiming-uniform with a = 1: bound sqrt(3 / fan-in), biases 0.
+  const uniform = (fanIn: number) => ({ kind: "uniform" as const, bound: Math.sqrt(3 / fanIn) });
+  const lateral = (i: number) =>
+    conv(ps, `${p}.inner_blocks.${i}.0`, c[i], { cin: inChannels[i], cout: F, k: 1, bias: true, init: uniform(F) });
+  const output = (i: number, x: Tensor) =>
+    conv(ps, `${p}.layer_blocks.${i}.0`, x, { cin: F, cout: F, k: 3, bias: true, init: uniform(9 * F) });
+  const out: Tensor[] = new Array(n);
+  let inner = lateral(n - 1);
+  out[n - 1] = output(n - 1, inner);
+  for (let i = n - 2; i >= 0; i--) {
+    const [h, w] = c[i].shape.slice(2), [hc, wc] = inner.shape.slice(2);
+    if (h !== 2 * hc || w !== 2 * wc) {
+      throw new Error(`FPN level ${i} is ${h}x${w}, not twice ${hc}x${wc}: pad the images to the largest stride`);
+    }
+    inner = add(lateral(i), upsampleNearest2x(inner));
+    out[i] = output(i, inner);
+  }
+  if (cfg.extraPool) out.push(maxPool2d(out[n - 1], 1, { stride: 2 }));
+  return out;
+}

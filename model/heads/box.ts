@@ -1,0 +1,202 @@
+/**
+ * The box head: torchvision's TwoMLPHead (two fully connected layers with
+ * ReLU over the pooled RoI features) and a predictor in one of two forms,
+ * chosen by the loss:
+ *
+ * - torchvision's (`ce`): C+1 softmax logits and class-specific box deltas
+ *   (4 per column);
+ * - the EQL v2 family's (sigmoid losses, and seesaw's C+2 columns): one
+ *   logit per loss column and class-agnostic deltas.
+ *
+ * Where the classifier has C+1 columns, its rows are stored in torchvision's
+ * order (row 0 the background, row c+1 category c), so a torchvision
+ * checkpoint loads as it is, and the head hands the loss its columns in
+ * tailor's order (categories, then the background) by rotating them.
+ * Class-specific deltas keep torchvision's blocks: category c is block c+1.
+ */
+import { z } from "zod";
+import { clipBoxes, decodeBoxes } from "../boxes.ts";
+import { linear } from "../layers.ts";
+import { nms } from "../nms.ts";
+import type { ParamStore } from "../params.ts";
+import { smoothL1Loss } from "../smooth_l1.ts";
+import type { ClassificationLoss } from "../../losses/loss.ts";
+import { relu, reshape } from "../../tensor/ops.ts";
+import { roll } from "../../tensor/ops_shape.ts";
+import { Tensor } from "../../tensor/tensor.ts";
+
+export const BoxHeadConfig = z.strictObject({
+  kind: z.literal("two_fc").default("two_fc"),
+  /** RoIAlign bins per side. */
+  poolSize: z.int().positive().default(7),
+  fcDim: z.int().positive().default(1024),
+  /** Class-specific deltas; default: the `ce` loss's torchvision form only. */
+  classSpecific: z.boolean().optional(),
+  /** Smooth L1's quadratic half-width for the deltas (torchvision 1/9; 0 is L1). */
+  boxLossBeta: z.number().min(0).default(1 / 9),
+});
+export type BoxHeadConfig = z.infer<typeof BoxHeadConfig>;
+
+/** Box-coder weights of the second stage. */
+export const BOX_WEIGHTS = [10, 10, 5, 5] as const;
+
+/** The head's outputs for R RoIs. */
+export interface BoxOutputs {
+  /** [R, columns], in the loss's column order (background last). */
+  logits: Tensor;
+  /** [R, 4 * blocks]: class-specific (blocks = C + 1, category c is block c + 1) or agnostic (1). */
+  deltas: Tensor;
+}
+
+/** Detections of one image. */
+export interface ImageDetections {
+  /** Flat x1, y1, x2, y2. */
+  boxes: Float32Array;
+  scores: Float32Array;
+  /** Category indices in [0, C). */
+  labels: Int32Array;
+}
+
+/** What the head is built for. */
+export interface BoxHeadShape {
+  /** Channels of the pooled features. */
+  inChannels: number;
+  numClasses: number;
+  /** The loss's logit columns: C+1, C or C+2. */
+  columns: number;
+  classSpecific: boolean;
+  /** Initial classifier bias (the prior for sigmoid losses, 0 for softmax). */
+  clsBiasInit: number;
+}
+
+/**
+ * The box head.
+ *
+ * @example
+ * ```ts
+ * const head = new BoxHead(BoxHeadConfig.parse({}), { inChannels: 256, numClasses: 80, columns: 81, classSpecific: true, clsBiasInit: 0 });
+ * const { logits, deltas } = head.forward(ps, pooled); // pooled [R, 256, 7, 7]
+ * ```
+ */
+export class BoxHead {
+  /** Whether the stored classifier rows are torchvision's order (background first). */
+  readonly backgroundFirst: boolean;
+
+  constructor(readonly cfg: BoxHeadConfig, readonly shape: BoxHeadShape) {
+    this.backgroundFirst = shape.columns === shape.numClasses + 1;
+  }
+
+  forward(ps: ParamStore, pooled: Tensor): BoxOutputs {
+    const s = this.shape, P = this.cfg.poolSize, din = s.inChannels * P * P, F = this.cfg.fcDim;
+    const x = reshape(pooled, [pooled.shape[0], din]);
+    const kaiming = (fanIn: number) => ({ kind: "kaiming" as const, fanIn });
+    const zero = { kind: "constant" as const, value: 0 };
+    const h1 = relu(linear(ps, "roi_heads.box_head.fc6", x, { din, dout: F, init: kaiming(din), biasInit: zero }));
+    const h2 = relu(linear(ps, "roi_heads.box_head.fc7", h1, { din: F, dout: F, init: kaiming(F), biasInit: zero }));
+    const p = "roi_heads.box_predictor";
+    const logits = linear(ps, `${p}.cls_score`, h2, {
+      din: F,
+      dout: s.columns,
+      init: { kind: "normal", std: 0.01 },
+      biasInit: { kind: "constant", value: s.clsBiasInit },
+    });
+    const deltas = linear(ps, `${p}.bbox_pred`, h2, {
+      din: F,
+      dout: 4 * this.blocks,
+      init: { kind: "normal", std: 0.001 },
+      biasInit: zero,
+    });
+    return { logits: this.backgroundFirst ? roll(logits, -1) : logits, deltas };
+  }
+
+  /** 4-column blocks of the deltas. */
+  get blocks(): number {
+    return this.shape.classSpecific ? this.shape.numClasses + 1 : 1;
+  }
+
+  /** The deltas block that regresses category `c`. */
+  block(c: number): number {
+    return this.shape.classSpecific ? c + 1 : 0;
+  }
+
+  /**
+   * Classification and box losses: the loss on every row, smooth L1 on the foreground rows'
+   * blocks, summed and divided by the number of rows (torchvision's `fastrcnn_loss`).
+   *
+   * @param labels Category per row, `numClasses` for background.
+   * @param targets [R * 4] regression targets (read for foreground rows only).
+   */
+  losses(out: BoxOutputs, labels: Int32Array, targets: Float32Array, loss: ClassificationLoss) {
+    const R = labels.length, C = this.shape.numClasses;
+    const cls = loss.forward(out.logits, labels).loss;
+    const block = Int32Array.from(labels, (l) => l < C ? this.block(l) : -1);
+    const box = smoothL1Loss(out.deltas, Tensor.from(targets, [R, 4]), {
+      block,
+      beta: this.cfg.boxLossBeta,
+      normalizer: Math.max(1, R),
+    });
+    return { cls, box };
+  }
+
+  /**
+   * torchvision's `postprocess_detections` on read-back outputs of one image: boxes decoded
+   * per category and clipped; every (RoI, category) with a score above `scoreThreshold` and
+   * both sides at least 0.01 a candidate (the best `candidates` of them, when set); NMS per
+   * category; the best `detectionsPerImage` kept, by score.
+   *
+   * @param scores [R, W] test-time scores, W >= C (columns past C are not categories).
+   * @param deltas [R, 4 * blocks].
+   * @param proposals [R * 4] boxes the rows were pooled from.
+   */
+  async postprocess(
+    scores: Float32Array,
+    deltas: Float32Array,
+    proposals: Float32Array,
+    o: {
+      imageSize: readonly [number, number];
+      scoreThreshold: number;
+      nmsThreshold: number;
+      detectionsPerImage: number;
+      candidates: number | null;
+    },
+  ): Promise<ImageDetections> {
+    const R = proposals.length / 4, C = this.shape.numClasses, W = R ? scores.length / R : 0;
+    const k = this.blocks;
+    const boxes = clipBoxes(decodeBoxes(deltas, proposals, { weights: BOX_WEIGHTS }), {
+      height: o.imageSize[0],
+      width: o.imageSize[1],
+    });
+    const boxOf = (r: number, c: number) => 4 * (r * k + (k === 1 ? 0 : c + 1));
+    const thr = Math.fround(o.scoreThreshold);
+    let cand: number[] = [];
+    for (let r = 0; r < R; r++) {
+      for (let c = 0; c < C; c++) {
+        if (!(scores[r * W + c] > thr)) continue;
+        const b = boxOf(r, c);
+        const w = Math.fround(boxes[b + 2] - boxes[b]), h = Math.fround(boxes[b + 3] - boxes[b + 1]);
+        if (w >= Math.fround(1e-2) && h >= Math.fround(1e-2)) cand.push(r * C + c);
+      }
+    }
+    const score = (rc: number) => scores[Math.floor(rc / C) * W + (rc % C)];
+    if (o.candidates !== null && cand.length > o.candidates) {
+      cand = cand.sort((a, b) => score(b) - score(a) || a - b).slice(0, o.candidates);
+    }
+    const cb = new Float32Array(4 * cand.length), cs = new Float32Array(cand.length);
+    const cg = new Int32Array(cand.length);
+    cand.forEach((rc, i) => {
+      const b = boxOf(Math.floor(rc / C), rc % C);
+      cb.set(boxes.subarray(b, b + 4), 4 * i);
+      cs[i] = score(rc);
+      cg[i] = rc % C;
+    });
+    const keep = await nms(cb, cs, { iouThreshold: o.nmsThreshold, groups: cg, maxKeep: o.detectionsPerImage });
+    const kb = new Float32Array(4 * keep.length);
+    keep.forEach((j, i) => kb.set(cb.subarray(4 * j, 4 * j + 4), 4 * i));
+    return { boxes: kb, scores: Float32Array.from(keep, (j) => cs[j]), labels: Int32Array.from(keep, (j) => cg[j]) };
+  }
+}
+
+/** Bias giving sigmoid(b) = p: b = -log((1 - p) / p). */
+export function priorBias(p: number): number {
+  return -Math.log((1 - p) / p);
+}
