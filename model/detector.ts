@@ -262,7 +262,7 @@ export class Detector {
     const rt = rpn.targets(this.anchors(input, levels), targets.map((t) => t.boxes), rng, opts.inject?.rpn);
     const { rpn_cls, rpn_box } = rpn.losses(rpnOut, rt);
 
-    const s = opts.inject?.rois ? this.#labelRois(opts.inject.rois, targets) : this.#sampleRois(
+    const s = opts.inject?.rois ? this.labelRois(opts.inject.rois, targets) : this.#sampleRois(
       await this.proposals(rpnOut, levels, input, sizes, {
         preNmsTopK: rpn.cfg.preNmsTopK,
         postNmsTopK: rpn.cfg.postNmsTopK,
@@ -321,8 +321,12 @@ export class Detector {
     return out.build();
   }
 
-  /** Label given RoIs against the ground truth as torchvision's RoI heads do (no sampling). */
-  #labelRois(rois: Float32Array[], targets: ImageTargets[]): SampledBatch {
+  /**
+   * Label given RoIs [S * 4] per image against the ground truth as torchvision's RoI heads do
+   * (foreground at IoU >= fgIou, no sampling): rows [R * 5], categories (C for background),
+   * regression targets and matched ground truth (-1 for background).
+   */
+  labelRois(rois: Float32Array[], targets: ImageTargets[]): SampledBatch {
     const C = this.numClasses, out = new SampledBatchBuilder();
     rois.forEach((boxes, b) => {
       const gt = targets[b], n = boxes.length / 4, nGt = gt.labels.length;
@@ -465,7 +469,7 @@ export class Detector {
 }
 
 /** The sampled RoIs of a batch. */
-interface SampledBatch {
+export interface SampledBatch {
   /** [R * 5]: image, x1, y1, x2, y2. */
   rois: Float32Array;
   /** Category per row, C for background. */
