@@ -93,7 +93,7 @@ function trainStep(): Promise<Step> {
 
 gpuTest(
   "Detector.labelRois() labels torchvision's sampled RoIs as its RoI heads did, with its regression targets",
-  async () => {
+  () => {
     const det = fixtureDetector();
     const rois = [0, 1].map((b) => fx.get(`train.rois.${b}`).data);
     const s = det.labelRois(rois, fixtureTargets());
