@@ -163,6 +163,7 @@ export class Runtime {
     uniform?: ArrayBufferView,
   ): void {
     this.#check();
+    this.counters.dispatches++;
     const pipeline = this.pipeline(kernel, params);
     // Training loops bind the same pooled buffers step after step: reuse their bind groups.
     const cacheKey = uniform || !this.cacheBindGroups ? null : this.#bindGroupKey(pipeline, buffers);
@@ -259,8 +260,15 @@ export class Runtime {
     }
   }
 
+  /**
+   * What this runtime has done since it started: dispatches, buffer copies, command submits,
+   * and read-backs (each waits for the GPU) with their bytes. Subtract two snapshots to count a step.
+   */
+  readonly counters = { dispatches: 0, copies: 0, submits: 0, readbacks: 0, readBytes: 0 };
+
   /** Queue a buffer-to-buffer copy. */
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    this.counters.copies++;
     this.#check();
     this.#closePass();
     this.#encoder ??= this.device.createCommandEncoder();
@@ -298,6 +306,7 @@ export class Runtime {
   flush(): void {
     this.#closePass();
     if (this.#encoder) {
+      this.counters.submits++;
       this.device.queue.submit([this.#encoder.finish()]);
       this.#encoder = null;
     }
@@ -321,6 +330,8 @@ export class Runtime {
   /** Read `bytes` bytes of a buffer back to the host. */
   async read(buf: GPUBuffer, bytes = buf.size, offsetBytes = 0): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
+    this.counters.readbacks++;
+    this.counters.readBytes += size;
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.copy(buf, staging, size, offsetBytes, 0);
     this.flush();

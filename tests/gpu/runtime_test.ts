@@ -175,3 +175,18 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < 8u) { Y[g.x] = 
   }
   for (const buf of [a, b, y]) buf.destroy();
 });
+
+gpuTest("Runtime.counters counts dispatches, copies, submits and read-backs with their bytes", async () => {
+  const r = rt();
+  const a = r.buffer(256), b = r.buffer(256);
+  const before = { ...r.counters };
+  r.dispatch(fill, { n: 64, value: 1 }, [a]);
+  r.dispatch(fill, { n: 32, value: 2 }, [a]);
+  r.copy(a, b, 128);
+  assert.deepEqual(Array.from(await r.readF32(b, 3)), [2, 2, 2]);
+  const d = Object.fromEntries(Object.entries(r.counters).map(([k, v]) => [k, v - before[k as keyof typeof before]]));
+  // The read-back adds its own copy to the staging buffer and submits everything queued once.
+  assert.deepEqual(d, { dispatches: 2, copies: 2, submits: 1, readbacks: 1, readBytes: 12 });
+  r.release(a);
+  r.release(b);
+});
