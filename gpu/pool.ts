@@ -23,6 +23,8 @@ export interface PoolStats {
   inUseBytes: number;
   /** Buffers and textures handed out and not yet released. */
   inUseCount: number;
+  /** The most `inUseBytes` has been since the pool was made or `resetPeak` was called. */
+  peakInUseBytes: number;
 }
 
 export class BufferPool {
@@ -32,6 +34,7 @@ export class BufferPool {
   #texturesInUse = new Set<GPUTexture>();
   #allocated = 0;
   #inUseBytes = 0;
+  #peak = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -46,6 +49,7 @@ export class BufferPool {
     }
     this.#inUse.add(buf);
     this.#inUseBytes += size;
+    this.#peak = Math.max(this.#peak, this.#inUseBytes);
     return buf;
   }
 
@@ -76,6 +80,7 @@ export class BufferPool {
     }
     this.#texturesInUse.add(tex);
     this.#inUseBytes += textureBytes(tex);
+    this.#peak = Math.max(this.#peak, this.#inUseBytes);
     return tex;
   }
 
@@ -109,11 +114,17 @@ export class BufferPool {
     this.#free.clear();
   }
 
+  /** Start `peakInUseBytes` again from what is in use now. */
+  resetPeak(): void {
+    this.#peak = this.#inUseBytes;
+  }
+
   get stats(): PoolStats {
     return {
       allocatedBytes: this.#allocated,
       inUseBytes: this.#inUseBytes,
       inUseCount: this.#inUse.size + this.#texturesInUse.size,
+      peakInUseBytes: this.#peak,
     };
   }
 }

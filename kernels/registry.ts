@@ -16,6 +16,7 @@ import * as conv2dGrad from "./conv2d_grad.ts";
 import * as conv2dLayout from "./conv2d_layout.ts";
 import * as convTranspose from "./conv_transpose.ts";
 import * as copy from "./copy.ts";
+import * as im2col from "./im2col.ts";
 import * as gemm from "./gemm.ts";
 import * as gemmTexture from "./gemm_texture.ts";
 import * as groupNorm from "./group_norm.ts";
@@ -49,6 +50,7 @@ const MODULES: Record<string, Record<string, unknown>> = {
   "conv2d_layout.ts": conv2dLayout,
   "conv_transpose.ts": convTranspose,
   "copy.ts": copy,
+  "im2col.ts": im2col,
   "gemm.ts": gemm,
   "gemm_texture.ts": gemmTexture,
   "group_norm.ts": groupNorm,

@@ -23,6 +23,7 @@ import { type PoolerOptions, poolRois } from "./roi_pooler.ts";
 import { sampleRois } from "./sampler.ts";
 import type { ClassificationLoss } from "../losses/loss.ts";
 import { add } from "../tensor/ops.ts";
+import { concat, slice } from "../tensor/ops_shape.ts";
 import { noGrad } from "../tensor/autograd.ts";
 import { Tensor, tidy } from "../tensor/tensor.ts";
 
@@ -89,9 +90,14 @@ export interface DetectorOptions {
 
 type LossParts = Record<"total" | "rpn_cls" | "rpn_box" | "cls" | "box", Tensor> & { mask?: Tensor };
 
-/** Row counts a varying batch is padded to, so each size reuses its compiled pipelines. */
-function bucket(n: number): number {
-  return n <= 8 ? 8 : 2 ** Math.ceil(Math.log2(n));
+/**
+ * RoIs the mask head takes at once: a varying count is padded to a multiple of it and run in
+ * groups, so every group reuses the same compiled pipelines and its im2col columns stay small.
+ */
+const MASK_GROUP = 16;
+
+function maskRows(n: number): number {
+  return Math.max(1, Math.ceil(n / MASK_GROUP)) * MASK_GROUP;
 }
 
 export class Detector {
@@ -184,7 +190,10 @@ export class Detector {
     return { ...this.heads.box.forward(this.params, pooled), order };
   }
 
-  /** The mask head's logits of category `classes[r]` for RoIs [R * 5], in pooled order, and that order. */
+  /**
+   * The mask head's logits of category `classes[r]` for RoIs [R * 5], in pooled order, and that
+   * order. R a multiple of `MASK_GROUP` runs group by group.
+   */
   maskLogits(
     levels: Tensor[],
     rois: Float32Array,
@@ -194,8 +203,14 @@ export class Detector {
     const head = this.heads.mask;
     if (!head) throw new Error("This detector has no mask head");
     const { pooled, order } = poolRois(this.#poolLevels(levels), rois, sizes, this.#pooler(head.cfg.poolSize));
-    const feats = head.features(this.params, pooled);
-    return { logits: head.logits(this.params, feats, Array.from(order, (i) => classes[i])), order };
+    const R = order.length, sorted = Array.from(order, (i) => classes[i]);
+    const G = R % MASK_GROUP === 0 ? MASK_GROUP : R;
+    const parts: Tensor[] = [];
+    for (let r0 = 0; r0 < R; r0 += G) {
+      const group = G === R ? pooled : slice(pooled, [r0], [r0 + G]);
+      parts.push(head.logits(this.params, head.features(this.params, group), sorted.slice(r0, r0 + G)));
+    }
+    return { logits: parts.length === 1 ? parts[0] : concat(parts, 0), order };
   }
 
   /** The batch as a tensor, padded on the bottom and right to a multiple of `sizeDivisor`. */
@@ -355,7 +370,7 @@ export class Detector {
     s.labels.forEach((l, i) => {
       if (l < C) fg.push(i);
     });
-    const P = bucket(fg.length);
+    const P = maskRows(fg.length);
     const rois = new Float32Array(5 * P), classes = new Int32Array(P);
     fg.forEach((i, k) => {
       rois.set(s.rois.subarray(5 * i, 5 * i + 5), 5 * k);
@@ -443,7 +458,7 @@ export class Detector {
       for (const d of dets) [d.masks, d.maskSize] = [new Float32Array(0), M];
       return;
     }
-    const P = bucket(n), rois = new Float32Array(5 * P), classes = new Int32Array(P);
+    const P = maskRows(n), rois = new Float32Array(5 * P), classes = new Int32Array(P);
     let k = 0;
     dets.forEach((d, b) => {
       for (let i = 0; i < d.labels.length; i++, k++) {

@@ -5,7 +5,7 @@
  * [out, in]) under torchvision's names, so its checkpoints load as they are.
  */
 import type { Init, ParamStore } from "./params.ts";
-import { add, mapRaw, matmul, mul, relu, reshape } from "../tensor/ops.ts";
+import { add, addRelu, mapRaw, matmul, mul, relu, reshape } from "../tensor/ops.ts";
 import { conv2d } from "../tensor/ops_conv.ts";
 import { groupNorm } from "../tensor/ops_nn.ts";
 import { noGrad } from "../tensor/autograd.ts";
@@ -28,6 +28,8 @@ export interface ConvSpec {
   biasInit?: Init;
   /** Whether the optimizer updates the weights (default true). */
   trainable?: boolean;
+  /** Apply ReLU to the output (fused into the convolution's bias pass where it can be). */
+  relu?: boolean;
 }
 
 function convWeight(ps: ParamStore, name: string, s: ConvSpec): Tensor {
@@ -46,6 +48,7 @@ export function conv(ps: ParamStore, name: string, x: Tensor, s: ConvSpec): Tens
     stride: s.stride ?? 1,
     padding: s.padding ?? (s.k - 1) >> 1,
     dilation: s.dilation ?? 1,
+    relu: s.relu,
   });
 }
 
@@ -87,6 +90,7 @@ export function convFrozenBn(ps: ParamStore, name: string, bnName: string, x: Te
     stride: s.stride ?? 1,
     padding: s.padding ?? (s.k - 1) >> 1,
     dilation: s.dilation ?? 1,
+    relu: s.relu,
   });
 }
 
@@ -110,6 +114,8 @@ export interface LinearSpec {
   init?: Init;
   /** Bias initialisation; default as torchvision's nn.Linear. */
   biasInit?: Init;
+  /** Apply ReLU to the output, in the bias pass. */
+  relu?: boolean;
 }
 
 /**
@@ -124,5 +130,6 @@ export function linear(ps: ParamStore, name: string, x: Tensor, s: LinearSpec): 
   const bound = 1 / Math.sqrt(s.din);
   const w = ps.param(`${name}.weight`, [s.dout, s.din], s.init ?? { kind: "uniform", bound });
   const b = ps.param(`${name}.bias`, [s.dout], s.biasInit ?? { kind: "uniform", bound });
-  return add(matmul(x, w, { transB: true }), b);
+  const y = matmul(x, w, { transB: true });
+  return s.relu ? addRelu(y, b) : add(y, b);
 }

@@ -182,7 +182,8 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
               `the last good checkpoint is in "${ckptDir}"; lower the learning rate or check the data`,
           );
         }
-        backward(l.total);
+        // The graph's intermediates are released as the backward pass reaches them.
+        backward(l.total, undefined, { releaseGraph: true });
         opt.step(lr);
         opt.zeroGrad();
         return { parts, fg: l.fgFraction };

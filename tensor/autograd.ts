@@ -33,16 +33,32 @@ export function record(out: Tensor, name: string, inputs: Tensor[], backward: Gr
   return out;
 }
 
+/** Options of `backwardWith`. */
+export interface BackwardOptions {
+  /**
+   * Dispose each intermediate of the graph once its backward has run (nothing later needs it),
+   * so the pass holds the activations not yet reached instead of all of them. The root, leaves
+   * and kept tensors stay; reading any other tensor of the graph afterwards is an error.
+   */
+  releaseGraph?: boolean;
+}
+
+/** The kernels `backwardWith` needs, injected to keep this module free of them. */
+export interface GradientMath {
+  /** a + b, a new tensor. */
+  add(a: Tensor, b: Tensor): Tensor;
+  /** A copy of x that owns its buffer (x may be a view). */
+  copy(x: Tensor): Tensor;
+}
+
 /**
- * Accumulate d(root)/d(leaf) into every leaf's `.grad`. `add` sums two
- * gradients (injected to keep this module free of kernels); `seed` defaults
- * to ones of the root's shape via `ones`.
+ * Accumulate d(root)/d(leaf) into every leaf's `.grad`; `seed` is the
+ * gradient of the root. Each intermediate gradient is disposed as soon as
+ * no input's pending gradient refers to it; a leaf's gradient always owns
+ * its buffer (a view is copied), so it outlives the graph.
  */
-export function backwardWith(
-  root: Tensor,
-  seed: Tensor,
-  add: (a: Tensor, b: Tensor) => Tensor,
-): void {
+export function backwardWith(root: Tensor, seed: Tensor, math: GradientMath, opts: BackwardOptions = {}): void {
+  const add = math.add;
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
   // Iterative DFS: graphs of deep nets overflow a recursive one.
@@ -66,19 +82,38 @@ export function backwardWith(
       order.push(t);
     }
   }
+  // Pending gradients, and how many of them share each buffer (a gradient and its views).
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  const refs = new Map<Tensor, number>();
+  const owner = (x: Tensor) => x.base ?? x;
+  const hold = (x: Tensor) => refs.set(owner(x), (refs.get(owner(x)) ?? 0) + 1);
+  const drop = (x: Tensor) => {
+    const o = owner(x), n = (refs.get(o) ?? 0) - 1;
+    if (n > 0) return void refs.set(o, n);
+    refs.delete(o);
+    if (x !== seed && o !== seed && !o.kept) o.dispose();
+  };
+  hold(seed);
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k];
     const g = grads.get(t);
     if (!g) continue;
+    grads.delete(t);
     if (!t.node) {
       if (t.requiresGrad) {
         if (t.grad) {
           const sum = add(t.grad, g);
           t.grad.dispose();
           t.grad = sum.keep();
+          drop(g);
+        } else if (g.base || (refs.get(g) ?? 0) > 1 || g === seed) {
+          // A view, or a gradient that other inputs share: the leaf gets its own copy.
+          t.grad = math.copy(g).keep();
+          drop(g);
         } else {
-          t.grad = g === seed ? g.keep() : g.keep();
+          // The leaf keeps this gradient: it leaves the pending set without being disposed.
+          refs.delete(g);
+          t.grad = g.keep();
         }
       }
       continue;
@@ -86,12 +121,24 @@ export function backwardWith(
     const gins = t.node.backward(g);
     t.node.inputs.forEach((inp, j) => {
       const gi = gins[j];
-      if (!gi || !inp.requiresGrad) return;
+      if (!gi) return;
+      hold(gi);
+      if (!inp.requiresGrad) return drop(gi);
       if (gi.shape.join() !== inp.shape.join()) {
         throw new Error(`Backward of ${t.node!.name} gave a gradient of shape [${gi.shape}] for input [${inp.shape}]`);
       }
       const prev = grads.get(inp);
-      grads.set(inp, prev ? add(prev, gi) : gi);
+      if (!prev) return void grads.set(inp, gi);
+      const sum = add(prev, gi);
+      hold(sum);
+      grads.set(inp, sum);
+      drop(prev);
+      drop(gi);
     });
+    drop(g);
+    if (opts.releaseGraph && t !== root && !t.kept) {
+      t.node = null;
+      t.dispose();
+    }
   }
 }

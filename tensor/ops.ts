@@ -14,7 +14,7 @@ import { reducedShape, reduceKernel } from "../kernels/reduce.ts";
 import { gemm } from "../kernels/gemm.ts";
 import { reluKernel } from "../kernels/relu.ts";
 import { f32 } from "../kernels/kernel.ts";
-import { backwardWith, record } from "./autograd.ts";
+import { type BackwardOptions, backwardWith, record } from "./autograd.ts";
 import { rt, type Shape, sizeOf, Tensor } from "./tensor.ts";
 
 // ---- construction ----
@@ -126,21 +126,46 @@ export function neg(x: Tensor): Tensor {
   return scale(x, -1);
 }
 
-/** Sizes that are a multiple of 4 take the vec4 kernel (kernels/relu.ts), others the generic map. */
+/**
+ * Sizes that are a multiple of 4 take the vec4 kernel (kernels/relu.ts), others the generic map.
+ * Forward: max(x, 0), or max(x + z, 0) with a second input z (broadcast to x's shape by the
+ * generic map). Backward: inputs [y, g], g where y > 0.
+ */
 function reluRaw(inputs: Tensor[], backward: boolean): Tensor {
-  const x = inputs[0];
+  const x = inputs[0], add = !backward && inputs.length === 2;
   if (x.size % 4 !== 0 || x.size === 0 || inputs.some((t) => t.shape.join() !== x.shape.join())) {
-    return backward ? mapRaw("select(0.0, x1, x0 > 0.0)", inputs) : mapRaw("max(x0, 0.0)", inputs);
+    const expr = backward ? "select(0.0, x1, x0 > 0.0)" : add ? "max(x0 + x1, 0.0)" : "max(x0, 0.0)";
+    return mapRaw(expr, inputs, x.shape);
   }
   const out = new Tensor(x.shape);
   const n = x.size;
-  rt().dispatch(reluKernel, { n, backward }, [...inputs.map((t) => t.buffer), out.buffer], new Uint32Array([n / 4]));
+  rt().dispatch(reluKernel, { n, backward, add }, [...inputs.map((t) => t.buffer), out.buffer], new Uint32Array([n / 4]));
   return out;
 }
 
+/** max(x, 0); the backward reads the output, so the input need not outlive the forward. */
 export function relu(x: Tensor): Tensor {
   const out = reluRaw([x], false);
-  return record(out, "relu", [x], (g) => [reluRaw([x, g], true)]);
+  return record(out, "relu", [x], (g) => [reluRaw([out, g], true)]);
+}
+
+/**
+ * max(a + b, 0) in one pass, b broadcast to a's shape (a bias, or a residual of the same shape).
+ *
+ * @example
+ * ```ts
+ * const y = addRelu(conv3, shortcut); // a ResNet block's output
+ * ```
+ */
+export function addRelu(a: Tensor, b: Tensor): Tensor {
+  if (broadcastShape(a.shape, b.shape).join() !== a.shape.join()) {
+    throw new Error(`addRelu broadcasts b to a: [${b.shape}] does not fit [${a.shape}]`);
+  }
+  const out = reluRaw([a, b], false);
+  return record(out, "addRelu", [a, b], (g) => {
+    const ga = reluRaw([out, g], true);
+    return [ga, b.requiresGrad ? sumTo(ga, b.shape) : null];
+  });
 }
 
 export function sigmoid(x: Tensor): Tensor {
@@ -175,9 +200,14 @@ function keptShape(x: Tensor, axes: number[]): number[] {
   return x.shape.map((d, k) => (axes.includes(k) ? 1 : d));
 }
 
-/** A reduction with no gradient recorded (ops that record their own backward use it). */
-export function reduceRaw(x: Tensor, op: "sum" | "max", axes: number[], scaleBy = 1): Tensor {
-  const out = new Tensor(reducedShape([...x.shape], axes));
+/**
+ * A reduction with no gradient recorded (ops that record their own backward use it); `shape`
+ * relabels the result (same size), e.g. to a parameter's shape.
+ */
+export function reduceRaw(x: Tensor, op: "sum" | "max", axes: number[], scaleBy = 1, shape?: Shape): Tensor {
+  const reduced = reducedShape([...x.shape], axes);
+  if (shape && sizeOf(shape) !== sizeOf(reduced)) throw new Error(`reduceRaw cannot label [${reduced}] as [${shape}]`);
+  const out = new Tensor(shape ?? reduced);
   rt().dispatch(reduceKernel, { op, inShape: [...x.shape], axes, scale: scaleBy }, [x.buffer, out.buffer]);
   return out;
 }
@@ -255,10 +285,18 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 
 // ---- autograd entry ----
 
-/** Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires it. */
-export function backward(root: Tensor, seed?: Tensor): void {
+/**
+ * Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires it; with `releaseGraph`,
+ * dispose the graph's intermediates as the pass goes (see `BackwardOptions`).
+ *
+ * @example
+ * ```ts
+ * backward(loss, undefined, { releaseGraph: true }); // a training step's memory peaks lower
+ * ```
+ */
+export function backward(root: Tensor, seed?: Tensor, opts: BackwardOptions = {}): void {
   const s = seed ?? ones(root.shape);
-  backwardWith(root, s, (a, b) => mapRaw("x0 + x1", [a, b]));
+  backwardWith(root, s, { add: (a, b) => mapRaw("x0 + x1", [a, b]), copy: (x) => mapRaw("x0", [x]) }, opts);
 }
 
 export { contiguousStrides };

@@ -21,7 +21,9 @@ import {
 import { currentGemmVariant } from "../kernels/gemm_choice.ts";
 import { convWeightCols, convWeightKernel, padPlanesKernel } from "../kernels/conv2d_layout.ts";
 import { isGradEnabled, record } from "./autograd.ts";
-import { contiguousStrides, sum, zeros } from "./ops.ts";
+import { conv2dGemm } from "./ops_conv_gemm.ts";
+import { contiguousStrides, relu, sum, zeros } from "./ops.ts";
+import { concat, slice } from "./ops_shape.ts";
 import { copyKernel } from "../kernels/copy.ts";
 import { rt, Tensor } from "./tensor.ts";
 
@@ -33,6 +35,8 @@ export interface Conv2dOptions {
   stride?: Pair;
   padding?: Pair;
   dilation?: Pair;
+  /** Apply ReLU to the output (fused into the GEMM path's bias pass). */
+  relu?: boolean;
 }
 
 const pair = (v: Pair | undefined, d: number): [number, number] =>
@@ -80,6 +84,11 @@ let uniformScratch: GPUBuffer | null = null;
  * - `minChunkChannels`: a weight streamed in chunks of input channels needs at least this
  *   many channels per 64 KiB chunk (or all of them); wider layers read it from storage in one
  *   dispatch.
+ * - `gemmMinWeights`: layers with at least this many weights run as GEMM over im2col columns
+ *   (`tensor/ops_conv_gemm.ts`) instead of the direct kernel; `Infinity` turns it off.
+ * - `gemmColumnsBudget`: the most column values (C * KH * KW * OH * OW per image) one GEMM
+ *   convolution lays out at once (64 MiB; a storage binding may hold 128 MiB): larger batches
+ *   run in chunks of images, and a layer whose single image exceeds it uses the direct kernel.
  * - `weightGradMinChunkFlop` (without the split): weight-gradient work per
  *   64 KiB chunk of dY below which dY is read from storage in one dispatch
  *   rather than streamed through the uniform buffer, one dispatch per chunk
@@ -98,8 +107,12 @@ export const conv2dTuning: {
   weightGradSplitLanes: number;
   implicitPad: boolean;
   minChunkChannels: number;
+  gemmMinWeights: number;
+  gemmColumnsBudget: number;
 } = {
   minChunkChannels: 16,
+  gemmMinWeights: 65536,
+  gemmColumnsBudget: 1 << 24,
   weightGradMinChunkFlop: 16e6,
   weightGradSplit: "auto",
   weightGradSplitLanes: 16 * (navigator.hardwareConcurrency || 2),
@@ -368,6 +381,18 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   if (OH < 1 || OW < 1) {
     throw new Error(`conv2d output would be ${OH}x${OW} for input ${H}x${W} and kernel ${KH}x${KW}`);
   }
+  if (K * C * KH * KW >= conv2dTuning.gemmMinWeights) {
+    // The columns of one image must fit the budget; a batch whose columns do not runs in chunks.
+    const perImage = C * KH * KW * OH * OW;
+    const fits = Math.floor(conv2dTuning.gemmColumnsBudget / Math.max(1, perImage));
+    if (fits >= N) return conv2dGemm(x, w, bias, { ...g, OH, OW, relu: opts.relu });
+    if (fits >= 1) {
+      const parts: Tensor[] = [];
+      for (let n0 = 0; n0 < N; n0 += fits) parts.push(conv2d(slice(x, [n0], [Math.min(N, n0 + fits)]), w, opts));
+      return concat(parts, 0);
+    }
+  }
+  if (opts.relu) return relu(conv2d(x, w, { ...opts, relu: false }));
   const { out, xp } = conv2dRaw(x, w, bias, g, isGradEnabled() && w.requiresGrad);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(out, "conv2d", inputs, (dy) => {

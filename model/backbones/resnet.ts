@@ -8,7 +8,7 @@ import { z } from "zod";
 import { convFrozenBn } from "../layers.ts";
 import type { ParamStore } from "../params.ts";
 import type { Backbone } from "./backbone.ts";
-import { add, relu } from "../../tensor/ops.ts";
+import { addRelu } from "../../tensor/ops.ts";
 import { maxPool2d } from "../../tensor/ops_nn.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 
@@ -89,21 +89,23 @@ export class ResNet implements Backbone {
     const { cin, planes, stride, trainable } = o;
     // torchvision initialises convolutions Kaiming-normal over the fan-out.
     const fanOut = (cout: number, k: number) => ({ kind: "kaiming" as const, fanIn: cout * k * k });
-    const h1 = relu(convFrozenBn(ps, `${name}.conv1`, `${name}.bn1`, x, {
+    const h1 = convFrozenBn(ps, `${name}.conv1`, `${name}.bn1`, x, {
       cin,
       cout: planes,
       k: 1,
       trainable,
+      relu: true,
       init: fanOut(planes, 1),
-    }));
-    const h2 = relu(convFrozenBn(ps, `${name}.conv2`, `${name}.bn2`, h1, {
+    });
+    const h2 = convFrozenBn(ps, `${name}.conv2`, `${name}.bn2`, h1, {
       cin: planes,
       cout: planes,
       k: 3,
       stride,
       trainable,
+      relu: true,
       init: fanOut(planes, 3),
-    }));
+    });
     const y = convFrozenBn(ps, `${name}.conv3`, `${name}.bn3`, h2, {
       cin: planes,
       cout: 4 * planes,
@@ -121,6 +123,6 @@ export class ResNet implements Backbone {
         init: fanOut(4 * planes, 1),
       })
       : x;
-    return relu(add(y, skip));
+    return addRelu(y, skip);
   }
 }

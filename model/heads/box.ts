@@ -21,7 +21,7 @@ import { nms } from "../nms.ts";
 import type { ParamStore } from "../params.ts";
 import { smoothL1Loss } from "../smooth_l1.ts";
 import type { ClassificationLoss } from "../../losses/loss.ts";
-import { relu, reshape } from "../../tensor/ops.ts";
+import { reshape } from "../../tensor/ops.ts";
 import { roll } from "../../tensor/ops_shape.ts";
 import { Tensor } from "../../tensor/tensor.ts";
 
@@ -91,8 +91,20 @@ export class BoxHead {
     const x = reshape(pooled, [pooled.shape[0], din]);
     const kaiming = (fanIn: number) => ({ kind: "kaiming" as const, fanIn });
     const zero = { kind: "constant" as const, value: 0 };
-    const h1 = relu(linear(ps, "roi_heads.box_head.fc6", x, { din, dout: F, init: kaiming(din), biasInit: zero }));
-    const h2 = relu(linear(ps, "roi_heads.box_head.fc7", h1, { din: F, dout: F, init: kaiming(F), biasInit: zero }));
+    const h1 = linear(ps, "roi_heads.box_head.fc6", x, {
+      din,
+      dout: F,
+      init: kaiming(din),
+      biasInit: zero,
+      relu: true,
+    });
+    const h2 = linear(ps, "roi_heads.box_head.fc7", h1, {
+      din: F,
+      dout: F,
+      init: kaiming(F),
+      biasInit: zero,
+      relu: true,
+    });
     const p = "roi_heads.box_predictor";
     const logits = linear(ps, `${p}.cls_score`, h2, {
       din: F,

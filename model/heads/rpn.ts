@@ -15,7 +15,7 @@ import { weightedSigmoidBce } from "../masked_loss.ts";
 import { nms, scoreOrder } from "../nms.ts";
 import type { ParamStore } from "../params.ts";
 import { smoothL1Loss } from "../smooth_l1.ts";
-import { relu, reshape } from "../../tensor/ops.ts";
+import { reshape } from "../../tensor/ops.ts";
 import { concat, transpose } from "../../tensor/ops_shape.ts";
 import { Tensor } from "../../tensor/tensor.ts";
 
@@ -99,7 +99,7 @@ export class RpnHead {
     const obj: Tensor[] = [], del: Tensor[] = [], perLevel: number[] = [];
     for (const x of levels) {
       const [B, , h, w] = x.shape;
-      const t = relu(conv(ps, `${p}.conv.0.0`, x, { cin: C, cout: C, k: 3, bias: true, init: std }));
+      const t = conv(ps, `${p}.conv.0.0`, x, { cin: C, cout: C, k: 3, bias: true, relu: true, init: std });
       const o = conv(ps, `${p}.cls_logits`, t, { cin: C, cout: A, k: 1, bias: true, init: std });
       const d = conv(ps, `${p}.bbox_pred`, t, { cin: C, cout: 4 * A, k: 1, bias: true, init: std });
       obj.push(reshape(transpose(o, [0, 2, 3, 1]), [B, h * w * A]));

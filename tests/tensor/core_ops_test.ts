@@ -1,6 +1,7 @@
 import { assertClose, gpuTest, randomArray, read64, rng } from "../_util.ts";
 import { Tensor, tidy } from "../../tensor/tensor.ts";
-import { add, backward, matmul, max, mean, mul, relu, sigmoid, sum } from "../../tensor/ops.ts";
+import { checkOp } from "./_check.ts";
+import { add, addRelu, backward, matmul, max, mean, mul, relu, sigmoid, sum } from "../../tensor/ops.ts";
 
 function matmul64(
   a: Float64Array,
@@ -106,4 +107,42 @@ gpuTest("broadcast add, mul, relu, sigmoid and reductions match float64 with gra
   assertClose(ga, wantA, { rtol: 1e-4, atol: 1e-5 }, "d/da");
   assertClose(gb, wantB, { rtol: 1e-4, atol: 1e-5 }, "d/db");
   for (const t of [ta, tb, loss, ta.grad!, tb.grad!]) t.dispose();
+});
+
+gpuTest("addRelu() and relu() match float64 with gradients, for residuals and a broadcast bias", async () => {
+  const r = rng(5);
+  // [a's shape, b's shape, elements of a per element of b in a run]: a residual of whole vec4s (the
+  // vec4 kernel), a bias over the channels of odd planes, an odd residual (the generic map).
+  const cases: [number[], number[], number][] = [
+    [[2, 3, 4, 4], [2, 3, 4, 4], 1],
+    [[2, 5, 3, 3], [5, 1, 1], 9],
+    [[3, 7], [3, 7], 1],
+  ];
+  const n = (s: number[]) => s.reduce((x, y) => x * y, 1);
+  for (const [as, bs, inner] of cases) {
+    await checkOp({
+      name: `addRelu [${as}] + [${bs}]`,
+      inputs: [
+        { data: randomArray(r, n(as)), shape: as, grad: true },
+        { data: randomArray(r, n(bs)), shape: bs, grad: true },
+      ],
+      op: ([a, b]) => addRelu(a, b),
+      ref: ([a, b]) => a.map((v, i) => Math.max(0, v + b[Math.floor(i / inner) % n(bs)])),
+      tol: { rtol: 1e-6, atol: 1e-7 },
+      // Away from the kink the gradient is exact; the bias's sums over a plane round in f32.
+      gradTol: { rtol: 1e-5, atol: 1e-5 },
+      eps: 1e-7,
+      rng: r,
+    });
+  }
+  await checkOp({
+    name: "relu [5, 8]",
+    inputs: [{ data: randomArray(r, 40), shape: [5, 8], grad: true }],
+    op: ([a]) => relu(a),
+    ref: ([a]) => a.map((v) => Math.max(0, v)),
+    tol: { rtol: 0, atol: 0 },
+    gradTol: { rtol: 1e-6, atol: 1e-7 },
+    eps: 1e-7,
+    rng: r,
+  });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gpuTest, randomArray, rng } from "../_util.ts";
 import { rt, Tensor, tidy } from "../../tensor/tensor.ts";
-import { add, backward, matmul, mean, relu, square, sub } from "../../tensor/ops.ts";
+import { add, backward, matmul, mean, relu, reshape, square, sub } from "../../tensor/ops.ts";
 import { AdamW, type Optimizer, parameter, SGD } from "../../tensor/optim.ts";
 
 /** A two-layer MLP regression step: forward, backward, optimizer step, zeroGrad; returns the loss tensor. */
@@ -64,4 +64,41 @@ gpuTest("a 40-step SGD training loop keeps GPU memory flat and frees every tempo
 gpuTest("a 40-step AdamW training loop keeps GPU memory flat and frees every temporary", async () => {
   // m and v per parameter, plus the [norm, scale] buffer.
   await checkFlat((ps) => new AdamW(ps, { lr: 0.01 }), (n) => 2 * n + 1, 32);
+});
+
+gpuTest("backward() gives a parameter used through a reshape a gradient that owns its buffer", async () => {
+  const r = rng(33);
+  const w = parameter(randomArray(r, 6), [2, 3]);
+  const c = randomArray(r, 6);
+  tidy(() => backward(mean(square(sub(reshape(w, [6]), Tensor.from(c, [6]))))));
+  // The graph's buffers are back in the pool: poison what the next tensors get.
+  tidy(() => Tensor.from(new Float32Array(6).fill(NaN), [6]).size);
+  const wv = await w.toF32();
+  const want = Array.from(wv, (v, i) => (2 * (v - Math.fround(c[i]))) / 6);
+  assert.deepEqual(Array.from(await w.grad!.toF32(), (v) => v.toFixed(5)), want.map((v) => v.toFixed(5)));
+  w.grad!.dispose();
+  w.dispose();
+});
+
+gpuTest("backward(releaseGraph) frees the graph as it goes and gives the same gradients", async () => {
+  const r = rng(34);
+  const params = [parameter(randomArray(r, 144, -0.3, 0.3), [12, 12]), parameter(randomArray(r, 12), [12])];
+  const x = Tensor.from(randomArray(r, 96), [8, 12]).keep();
+  const grads: Float32Array[][] = [];
+  const inUse: number[] = [];
+  for (const releaseGraph of [false, true]) {
+    tidy(() => {
+      let h = x;
+      // A residual chain: every activation feeds two ops, so gradients are summed and shared.
+      for (let i = 0; i < 6; i++) h = relu(add(matmul(h, params[0], { transB: i % 2 === 1 }), h));
+      const l = mean(square(add(matmul(h, params[0]), params[1])));
+      backward(l, undefined, { releaseGraph });
+      inUse.push(rt().memory.inUseCount);
+    });
+    grads.push(await Promise.all(params.map((p) => p.grad!.toF32())));
+    for (const p of params) [p.grad!.dispose(), p.grad = null];
+  }
+  assert.deepEqual(grads[1], grads[0]);
+  assert.ok(inUse[1] < inUse[0] - 10, `buffers held after backward: ${inUse[0]} kept, ${inUse[1]} released`);
+  for (const t of [...params, x]) t.dispose();
 });
