@@ -14,7 +14,6 @@ same function every step, so their proposals and sampled positives, and so their
 """
 import os
 import json
-import resource
 import sys
 import time
 
@@ -44,6 +43,15 @@ def targets_for(b, h, w):
         cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2, (y2 - y1) / 2
         masks.append((((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1).to(torch.uint8))
     return {"boxes": boxes, "labels": torch.tensor([1, 3, 5, 2, 4, 1]), "masks": torch.stack(masks)}
+
+
+def peak_rss_mb():
+    """VmHWM of this process (getrusage's maxrss would include the parent's when it spawned this one)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    return None
 
 
 def main():
@@ -97,7 +105,7 @@ def main():
         "mode": mode, "batch": batch, "height": h, "width": w, "steps": len(times),
         "ms": round(steady[len(steady) // 2], 1), "all_ms": [round(t, 1) for t in times],
         **({"positives": counted["positives"]} if mode == "train" else {}),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": peak_rss_mb(),
     }))
 
 

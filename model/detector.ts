@@ -24,7 +24,7 @@ import { sampleRois } from "./sampler.ts";
 import type { ClassificationLoss } from "../losses/loss.ts";
 import { add } from "../tensor/ops.ts";
 import { concat, slice } from "../tensor/ops_shape.ts";
-import { noGrad } from "../tensor/autograd.ts";
+import { isGradEnabled, noGrad } from "../tensor/autograd.ts";
 import { Tensor, tidy } from "../tensor/tensor.ts";
 
 /**
@@ -153,7 +153,10 @@ export class Detector {
   /** The pyramid levels of images [B, 3, H, W] (H and W multiples of `sizeDivisor`), finest first. */
   features(images: Tensor): Tensor[] {
     const c = this.backbone.forward(this.params, images);
-    return fpn(this.params, this.cfg.fpn, c, this.backbone.channels);
+    const levels = fpn(this.params, this.cfg.fpn, c, this.backbone.channels);
+    // Without a graph, the backbone's outputs are dead once the pyramid has them.
+    if (!isGradEnabled()) for (const t of c) t.dispose();
+    return levels;
   }
 
   /** The levels RoIs are pooled from: the backbone's, without the extra pooled one. */

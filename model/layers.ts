@@ -8,7 +8,7 @@ import type { Init, ParamStore } from "./params.ts";
 import { add, addRelu, mapRaw, matmul, mul, relu, reshape } from "../tensor/ops.ts";
 import { conv2d } from "../tensor/ops_conv.ts";
 import { groupNorm } from "../tensor/ops_nn.ts";
-import { noGrad } from "../tensor/autograd.ts";
+import { isGradEnabled, noGrad } from "../tensor/autograd.ts";
 import { f32 } from "../kernels/kernel.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -85,13 +85,16 @@ export function convFrozenBn(ps: ParamStore, name: string, bnName: string, x: Te
   const folded = w.requiresGrad
     ? mul(w, reshape(scale, [K, 1, 1, 1]))
     : ps.derived(`${name}#folded`, () => noGrad(() => mapRaw("x0 * x1", [w, reshape(scale, [K, 1, 1, 1])])));
-  return conv2d(x, folded, {
+  const y = conv2d(x, folded, {
     bias: shift,
     stride: s.stride ?? 1,
     padding: s.padding ?? (s.k - 1) >> 1,
     dilation: s.dilation ?? 1,
     relu: s.relu,
   });
+  // Without a graph, a trainable layer's scaled weight is dead after the convolution.
+  if (w.requiresGrad && !isGradEnabled()) folded.dispose();
+  return y;
 }
 
 /** Group normalisation `name` with a learned scale and shift. */

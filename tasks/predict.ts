@@ -88,7 +88,8 @@ export const predictStage = defineStage({
     let done = 0;
     for await (const lb of loader) {
       const { batch } = toTrainingBatch(lb);
-      const dets = await tidyAsync(() => det.predict(batch, loss));
+      // Boxes only until the results carry segmentations: the mask head would run for nothing.
+      const dets = await tidyAsync(() => det.predict(batch, loss, { masks: false }));
       dets.forEach((d, b) => {
         const plan = lb.plans[b];
         const sx = plan.width / plan.outWidth, sy = plan.height / plan.outHeight;

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { conv } from "../layers.ts";
 import type { ParamStore } from "../params.ts";
+import { isGradEnabled } from "../../tensor/autograd.ts";
 import { add } from "../../tensor/ops.ts";
 import { maxPool2d, upsampleNearest2x } from "../../tensor/ops_nn.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
@@ -39,6 +40,8 @@ export function fpn(ps: ParamStore, cfg: FpnConfig, c: Tensor[], inChannels: rea
   const output = (i: number, x: Tensor) =>
     conv(ps, `${p}.layer_blocks.${i}.0`, x, { cin: F, cout: F, k: 3, bias: true, init: uniform(9 * F) });
   const out: Tensor[] = new Array(n);
+  // Without a graph to record, the top-down path's temporaries are freed as it goes.
+  const free = (...ts: Tensor[]) => isGradEnabled() || ts.forEach((t) => t.dispose());
   let inner = lateral(n - 1);
   out[n - 1] = output(n - 1, inner);
   for (let i = n - 2; i >= 0; i--) {
@@ -46,9 +49,12 @@ export function fpn(ps: ParamStore, cfg: FpnConfig, c: Tensor[], inChannels: rea
     if (h !== 2 * hc || w !== 2 * wc) {
       throw new Error(`FPN level ${i} is ${h}x${w}, not twice ${hc}x${wc}: pad the images to the largest stride`);
     }
-    inner = add(lateral(i), upsampleNearest2x(inner));
+    const lat = lateral(i), up = upsampleNearest2x(inner), prev = inner;
+    inner = add(lat, up);
+    free(lat, up, prev);
     out[i] = output(i, inner);
   }
+  free(inner);
   if (cfg.extraPool) out.push(maxPool2d(out[n - 1], 1, { stride: 2 }));
   return out;
 }

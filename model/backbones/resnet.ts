@@ -8,6 +8,7 @@ import { z } from "zod";
 import { convFrozenBn } from "../layers.ts";
 import type { ParamStore } from "../params.ts";
 import type { Backbone } from "./backbone.ts";
+import { isGradEnabled } from "../../tensor/autograd.ts";
 import { addRelu } from "../../tensor/ops.ts";
 import { maxPool2d } from "../../tensor/ops_nn.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
@@ -66,13 +67,19 @@ export class ResNet implements Backbone {
       init: { kind: "kaiming", fanIn: 64 * 49 },
     });
     let x = maxPool2d(stem, 3, { stride: 2, padding: 1, relu: true });
+    // Without a graph to record, a block's input is dead once the block has run: free it now, so
+    // inference holds a few activations at a time instead of all of them.
+    const eager = !isGradEnabled();
+    if (eager) stem.dispose();
     let cin = 64;
     const outs: Tensor[] = [];
     BLOCKS[this.cfg.depth].forEach((n, s) => {
       const planes = 64 * 2 ** s, trainable = this.#train.has(STAGES[s]);
       for (let b = 0; b < n; b++) {
         const stride = b === 0 && s > 0 ? 2 : 1;
-        x = this.#bottleneck(ps, `${p}.${STAGES[s]}.${b}`, x, { cin, planes, stride, trainable, down: b === 0 });
+        const y = this.#bottleneck(ps, `${p}.${STAGES[s]}.${b}`, x, { cin, planes, stride, trainable, down: b === 0 });
+        if (eager && !outs.includes(x)) x.dispose();
+        x = y;
         cin = planes * 4;
       }
       if (this.cfg.returnLayers.includes(s + 1)) outs.push(x);
@@ -123,6 +130,8 @@ export class ResNet implements Backbone {
         init: fanOut(4 * planes, 1),
       })
       : x;
-    return addRelu(y, skip);
+    const out = addRelu(y, skip);
+    if (!isGradEnabled()) for (const t of [h1, h2, y, ...(o.down ? [skip] : [])]) t.dispose();
+    return out;
   }
 }

@@ -15,6 +15,7 @@ import { weightedSigmoidBce } from "../masked_loss.ts";
 import { nms, scoreOrder } from "../nms.ts";
 import type { ParamStore } from "../params.ts";
 import { smoothL1Loss } from "../smooth_l1.ts";
+import { isGradEnabled } from "../../tensor/autograd.ts";
 import { reshape } from "../../tensor/ops.ts";
 import { concat, transpose } from "../../tensor/ops_shape.ts";
 import { Tensor } from "../../tensor/tensor.ts";
@@ -105,12 +106,17 @@ export class RpnHead {
       obj.push(reshape(transpose(o, [0, 2, 3, 1]), [B, h * w * A]));
       del.push(reshape(transpose(d, [0, 2, 3, 1]), [B, h * w * A, 4]));
       perLevel.push(h * w * A);
+      // Without a graph, the level's maps are dead once transposed.
+      if (!isGradEnabled()) for (const m of [t, o, d]) m.dispose();
     }
-    return {
+    const out = {
       objectness: obj.length === 1 ? obj[0] : concat(obj, 1),
       deltas: del.length === 1 ? del[0] : concat(del, 1),
       perLevel,
     };
+    // The per-level rows are views of their transposes: free those.
+    if (!isGradEnabled() && obj.length > 1) for (const m of [...obj, ...del]) (m.base ?? m).dispose();
+    return out;
   }
 
   /**
