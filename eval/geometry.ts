@@ -50,14 +50,16 @@ export function resultMask(dt: Results, i: number, masks: (Rle | undefined)[]): 
   return m;
 }
 
-/** A result's mask for segm IoU: its RLE, or its box as a polygon when it has only a box. */
-export function resultMaskForIou(dt: Results, gt: GroundTruth, i: number, masks: (Rle | undefined)[]): Rle {
-  if (dt.segmentation?.[i]) return resultMask(dt, i, masks);
-  const m = masks[i];
-  if (m) return m;
-  const [x, y, w, h] = dt.bbox.subarray(4 * i, 4 * i + 4);
-  const img = dt.image[i];
-  return masks[i] = polygonToRle([x, y, x, y + h, x + w, y + h, x + w, y], gt.imageHeight[img], gt.imageWidth[img]);
+/**
+ * Refuse results without masks for segm evaluation, naming the first (lvis-api would rasterise such a
+ * result's box and score it as a mask).
+ */
+export function requireMasks(dt: Results): void {
+  for (let i = 0; i < dt.count; i++) {
+    if (!dt.segmentation?.[i]) {
+      throw jsonError(dt.file, `[${i}].segmentation`, "missing: segm evaluation needs a mask in every result");
+    }
+  }
 }
 
 /** Ground-truth mask from polygons (merged), boxes-as-polygons quirk included, or RLE. */

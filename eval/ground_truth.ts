@@ -6,8 +6,11 @@ import { InputError } from "../core/errors.ts";
 import { FREQUENCIES } from "./params.ts";
 import { jsonError, kindOf } from "./json_path.ts";
 
-/** Per (image, category) flags in `GroundTruth.imageCategoryFlags`. */
-export const NEGATIVE = 1, NOT_EXHAUSTIVE = 2;
+/**
+ * Per (image, category) flags in `GroundTruth.imageCategoryFlags`: listed in `neg_category_ids`, listed in
+ * `not_exhaustive_category_ids`, and positive (has ground truth with a valid area: the federated filter's set).
+ */
+export const NEGATIVE = 1, NOT_EXHAUSTIVE = 2, POSITIVE = 4;
 
 /** Ground truth ready for evaluation. */
 export interface GroundTruth {
@@ -27,7 +30,7 @@ export interface GroundTruth {
   frequency: Uint8Array;
   /** `name` per category position ("" when absent). */
   categoryNames: string[];
-  /** `NEGATIVE | NOT_EXHAUSTIVE` bits at `image * numCategories + category`. */
+  /** `NEGATIVE | NOT_EXHAUSTIVE | POSITIVE` bits at `image * numCategories + category`. */
   imageCategoryFlags: Uint8Array;
   /** Annotations in file order. */
   annotationCount: number;
@@ -150,6 +153,8 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
     readBox(file, `${p}.bbox`, o.bbox, annotationBbox, 4 * i);
     annotationArea[i] = _number(file, `${p}.area`, o.area);
     annotationIgnore[i] = o.ignore ? 1 : 0;
+    const img = annotationImage[i], cat = annotationCategory[i], ar = annotationArea[i];
+    if (ar > 0 && ar < Infinity && img >= 0 && cat >= 0) imageCategoryFlags[img * nCat + cat] |= POSITIVE;
     if (annotationSegmentation) {
       if (o.segmentation === undefined) throw jsonError(file, `${p}.segmentation`, "missing");
       annotationSegmentation[i] = o.segmentation;

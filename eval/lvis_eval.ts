@@ -2,7 +2,7 @@
  * The evaluator end to end: files in, the reference's metrics out, as one
  * JSON-ready report.
  */
-import type { EvalState } from "./eval_state.ts";
+import { type EvalState, precisionAt, recallAt } from "./eval_state.ts";
 import { evaluate, type EvaluateOptions } from "./evaluate.ts";
 import { type GroundTruth, readGroundTruth } from "./ground_truth.ts";
 import { A, R, T } from "./params.ts";
@@ -53,12 +53,9 @@ export function reportFromState(state: EvalState, options: { pooled?: boolean; r
     const nest = (n: number, f: (i: number) => unknown) => Array.from({ length: n }, (_, i) => f(i));
     report.precision_TRKA = nest(
       T,
-      (t) => nest(R, (r) => nest(K, (k) => nest(A, (a) => state.precision[((t * R + r) * K + k) * A + a]))),
+      (t) => nest(R, (r) => nest(K, (k) => nest(A, (a) => precisionAt(state, t, r, k, a)))),
     ) as number[][][][];
-    report.recall_TKA = nest(
-      T,
-      (t) => nest(K, (k) => nest(A, (a) => state.recall[(t * K + k) * A + a])),
-    ) as number[][][];
+    report.recall_TKA = nest(T, (t) => nest(K, (k) => nest(A, (a) => recallAt(state, t, k, a)))) as number[][][];
   }
   return report;
 }
