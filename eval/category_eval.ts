@@ -6,7 +6,7 @@
 import { AccumulateScratch, precisionAtRecall } from "./accumulate.ts";
 import type { EvalState, PooledDetections } from "./eval_state.ts";
 import type { Grouped } from "./federated.ts";
-import { groundTruthMask, type IouType, resultBox, resultMask } from "./geometry.ts";
+import { groundTruthMask, type IouType, resultArea, resultBox, resultMask } from "./geometry.ts";
 import { type GroundTruth, NOT_EXHAUSTIVE } from "./ground_truth.ts";
 import { Matcher, type MatchInput } from "./match.ts";
 import { boxIouMatrix, maskIouMatrix } from "./pair_iou.ts";
@@ -54,8 +54,8 @@ export interface CategoryContext {
   gt: GroundTruth;
   dt: Results;
   iouType: IouType;
-  /** Result areas (the reference's box-area quirk applied). */
-  area: Float64Array;
+  /** Result areas (the reference's box-area quirk applied), null for box areas. */
+  area: Float64Array | null;
   /** Decoded result masks, filled on demand. */
   masks: (Rle | undefined)[];
   gtUsed: Grouped;
@@ -140,7 +140,7 @@ export class CategoryEvaluator {
       if (mx.gtArea.length < n) {
         (mx.gtArea = new Float64Array(2 * n), mx.gtIgnore = new Uint8Array(2 * n), mx.gtId = new Float64Array(2 * n));
       }
-      for (let d = 0; d < m; d++) mx.dtArea[d] = area[dOrder[d0 + d]];
+      for (let d = 0; d < m; d++) mx.dtArea[d] = resultArea(dt, area, dOrder[d0 + d]);
       for (let g = 0; g < n; g++) {
         const a = gOrder[g0 + g];
         mx.gtArea[g] = gt.annotationArea[a];

@@ -4,6 +4,7 @@
  * that pass LVIS's federated filter (the image's positive or negative set).
  */
 import { type GroundTruth, NEGATIVE, POSITIVE } from "./ground_truth.ts";
+import { resultArea } from "./geometry.ts";
 import type { Results } from "./results_file.ts";
 
 /** Item positions grouped by category, then by image position, file order inside. */
@@ -53,18 +54,18 @@ export function groupByCategoryImage(
  * The ground truth and results that take part, grouped by (category, image).
  *
  * @param keep 1 for results that survive the limits
- * @param area result areas (NaN where not kept)
+ * @param area result areas, or null for box areas (see `resultAreas`)
  * @param evaluated 1 for the categories to cover
  * @example
  * ```ts
- * const used = usedItems(gt, dt, sel.keep, area, new Uint8Array(gt.categoryIds.length).fill(1));
+ * const used = usedItems(gt, dt, sel.keep, null, new Uint8Array(gt.categoryIds.length).fill(1));
  * ```
  */
 export function usedItems(
   gt: GroundTruth,
   dt: Results,
   keep: Uint8Array,
-  area: Float64Array,
+  area: Float64Array | null,
   evaluated: Uint8Array,
 ): UsedItems {
   const K = gt.categoryIds.length, I = gt.imageIds.length;
@@ -79,7 +80,7 @@ export function usedItems(
   const dtCat = dt.category, dtImage = dt.image;
   let nd = 0;
   for (let i = 0; i < dt.count; i++) {
-    const cat = dtCat[i], ar = area[i];
+    const cat = dtCat[i], ar = resultArea(dt, area, i);
     if (keep[i] && cat >= 0 && evaluated[cat] && ar > 0 && ar < Infinity && flags[dtImage[i] * K + cat] & _FEDERATED) {
       nd++;
     }
@@ -87,7 +88,7 @@ export function usedItems(
   const dtItems = new Int32Array(nd);
   nd = 0;
   for (let i = 0; i < dt.count; i++) {
-    const cat = dtCat[i], ar = area[i];
+    const cat = dtCat[i], ar = resultArea(dt, area, i);
     if (keep[i] && cat >= 0 && evaluated[cat] && ar > 0 && ar < Infinity && flags[dtImage[i] * K + cat] & _FEDERATED) {
       dtItems[nd++] = i;
     }

@@ -12,9 +12,8 @@ import { decodeRle, polygonToRle, type Rle, rleArea, rleToBbox, unionRle } from 
 export type IouType = "bbox" | "segm";
 
 /**
- * Result areas for the kept results, following the reference: if the first
- * result carries a box, every area is the box's w * h; otherwise it is the
- * mask area. NaN marks results that are not kept.
+ * Result areas for the kept results, following the reference: if the first result carries a box, every
+ * area is the box's w * h (returned as null: `resultArea` computes it), otherwise the mask area.
  */
 export function resultAreas(
   dt: Results,
@@ -22,20 +21,23 @@ export function resultAreas(
   first: number,
   useBoxes: boolean,
   masks: (Rle | undefined)[],
-): Float64Array {
-  const area = new Float64Array(dt.count).fill(NaN);
-  const boxBranch = useBoxes && dt.hasBbox[first] === 1;
-  for (let i = 0; i < dt.count; i++) {
-    if (!keep[i]) continue;
-    if (boxBranch) {
-      if (!dt.hasBbox[i]) throw jsonError(dt.file, `[${i}].bbox`, "missing (the first result has a box, so all must)");
-      area[i] = dt.bbox[4 * i + 2] * dt.bbox[4 * i + 3];
-    } else {
-      const m = masks[i] ?? resultMask(dt, i, masks);
-      area[i] = rleArea(m);
+): Float64Array | null {
+  if (useBoxes && dt.hasBbox[first] === 1) {
+    for (let i = 0; i < dt.count; i++) {
+      if (keep[i] && !dt.hasBbox[i]) {
+        throw jsonError(dt.file, `[${i}].bbox`, "missing (the first result has a box, so all must)");
+      }
     }
+    return null;
   }
+  const area = new Float64Array(dt.count);
+  for (let i = 0; i < dt.count; i++) if (keep[i]) area[i] = rleArea(masks[i] ?? resultMask(dt, i, masks));
   return area;
+}
+
+/** The area of result `i`: from `areas` when given, else its box's w * h. */
+export function resultArea(dt: Results, areas: Float64Array | null, i: number): number {
+  return areas ? areas[i] : dt.bbox[4 * i + 2] * dt.bbox[4 * i + 3];
 }
 
 /** The decoded mask of result `i` (cached in `masks`). */

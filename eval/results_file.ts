@@ -3,6 +3,7 @@
  * scans bytes chunk by chunk straight into typed arrays, so a 6M-result file
  * never becomes millions of JS objects.
  */
+import { type FileHandle, open } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
 import type { GroundTruth } from "./ground_truth.ts";
@@ -349,34 +350,39 @@ export async function readResults(
   gt: GroundTruth,
   options: { chunkBytes?: number } = {},
 ): Promise<Results> {
-  let f: Deno.FsFile;
+  let f: FileHandle;
   try {
-    f = await Deno.open(path);
+    f = await open(path);
   } catch (e) {
     throw new InputError(`Cannot read results ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
-  let pending: Promise<number | null> | undefined;
+  let pending: Promise<{ bytesRead: number }> | undefined;
   try {
     const size = (await f.stat()).size;
     const s = new _Scanner(path);
     const cols = new _Columns(Math.max(16, Math.ceil(size / 48)), gt);
-    const chunk = new Uint8Array(options.chunkBytes ?? _CHUNK);
+    const chunkBytes = options.chunkBytes ?? _CHUNK;
     const st = { phase: 0, index: 0, keep: 0 };
-    // Two read buffers: the next read runs while this chunk is scanned.
-    const chunks = [chunk, new Uint8Array(chunk.length)];
+    // Two read buffers, so the next read runs while this chunk is scanned, and one scan buffer reused for
+    // every chunk: fresh memory is expensive, a copy is not.
+    const chunks = [new Uint8Array(chunkBytes), new Uint8Array(chunkBytes)];
+    let work = new Uint8Array(2 * chunkBytes);
     let which = 0;
-    pending = f.read(chunks[0]);
+    pending = f.read(chunks[0], 0, chunkBytes, null);
     while (st.phase < 4) {
-      const n = await pending;
+      const n = (await pending!).bytesRead;
       const got = chunks[which];
-      if (n === null) s.final = true;
-      else pending = f.read(chunks[which ^= 1]);
-      const rest = s.buf.subarray(st.keep);
-      const next = new Uint8Array(rest.length + (n ?? 0));
-      next.set(rest);
-      if (n) next.set(got.subarray(0, n), rest.length);
+      if (n === 0) (s.final = true, pending = undefined);
+      else pending = f.read(chunks[which ^= 1], 0, chunkBytes, null);
+      const rest = s.buf.length - st.keep;
+      if (work.length < rest + n) {
+        const grown = new Uint8Array(2 * (rest + n));
+        grown.set(s.buf.subarray(st.keep));
+        work = grown;
+      } else work.copyWithin(0, st.keep, s.buf.length);
+      work.set(got.subarray(0, n), rest);
       s.base += st.keep;
-      s.buf = next;
+      s.buf = work.subarray(0, rest + n);
       s.pos = 0;
       st.keep = 0;
       try {
@@ -403,6 +409,6 @@ export async function readResults(
   } finally {
     // Let an outstanding read settle before closing, so no operation outlives the file.
     await pending?.catch(() => null);
-    f.close();
+    await f.close();
   }
 }
