@@ -11,7 +11,7 @@ import { writeJsonAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
 import { evaluate } from "./evaluate.ts";
 import { readGroundTruth } from "./ground_truth.ts";
-import { categoryShard, reportFromState } from "./lvis_eval.ts";
+import { categoryShard, readOptionsFor, reportFromState } from "./lvis_eval.ts";
 import { mergeStates } from "./merge.ts";
 import { readResults } from "./results_file.ts";
 import { readState, writeState } from "./state_file.ts";
@@ -74,14 +74,14 @@ export async function runEvalCli(args: string[]): Promise<number> {
     else {
       if (!o.gt || !o.dt) throw new InputError("Both --gt and --dt are required (or --merge)");
       const gt = await readGroundTruth(o.gt, o.iouType === "segm");
-      const dt = await readResults(o.dt, gt);
-      state = evaluate(gt, dt, {
+      const options = {
         iouType: o.iouType,
         maxDets: o.apFixed ? -1 : o.maxDets,
         detsPerCat: o.apFixed ? o.detsPerCat : -1,
         pooled: !!o.apPooled || !!o.shard,
         categoryIds: o.shard ? categoryShard(gt, o.shard[0], o.shard[1]) : undefined,
-      });
+      };
+      state = evaluate(gt, await readResults(o.dt, gt, readOptionsFor(options)), options);
     }
     if (o.shard) {
       await _write(o.partialOut!, () => writeState(o.partialOut!, state));

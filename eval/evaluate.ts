@@ -51,14 +51,21 @@ export function evaluate(gt: GroundTruth, dt: Results, options: EvaluateOptions 
   const K = gt.categoryIds.length, I = gt.imageIds.length;
   const evaluated = _evaluatedCategories(gt, options.categoryIds);
   if (iouType === "segm") requireMasks(dt);
+  const pre = dt.selected;
+  if (pre && (detsPerCat >= 0 || maxDets !== pre.maxDets)) {
+    throw new Error(`The results were selected while reading for maxDets ${pre.maxDets}, not for these limits`);
+  }
 
-  // 1. Limits, 2. areas (the box-area quirk; AP-fixed drops boxes for segm as its script does).
-  const sel = selectResults(dt, I, K, { maxDets, detsPerCat });
+  // 1. Limits (unless applied while reading), 2. areas (the box-area quirk; AP-fixed drops boxes for segm
+  // as its script does).
+  const sel = pre ? null : selectResults(dt, I, K, { maxDets, detsPerCat });
   const masks: (Rle | undefined)[] = [];
   const useBoxes = !(iouType === "segm" && (detsPerCat >= 0 || options.maskArea));
-  const area = resultAreas(dt, sel.keep, sel.first, useBoxes, masks);
+  const boxAreas = useBoxes && (pre ? pre.firstHasBbox : dt.hasBbox[sel!.first] === 1);
+  const keep = sel?.keep ?? null;
+  const area = resultAreas(dt, keep, boxAreas, masks);
   // 3. Valid ground truth fixes the positive sets; 4. the federated filter.
-  const used = usedItems(gt, dt, sel.keep, area, evaluated);
+  const used = usedItems(gt, dt, keep, area, evaluated);
   const nd = used.dt.order.length;
 
   // 5. Matching and 6. accumulation, category by category.
@@ -81,8 +88,8 @@ export function evaluate(gt: GroundTruth, dt: Results, options: EvaluateOptions 
       categories: K,
       gtInFile: gt.annotationCount,
       gtUsed: used.gt.order.length,
-      dtInFile: dt.count,
-      dtAfterLimits: sel.keptCount,
+      dtInFile: pre ? pre.inFile : dt.count,
+      dtAfterLimits: pre ? pre.afterLimits : sel!.keptCount,
       dtUsed: nd,
     },
   };

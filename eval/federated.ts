@@ -53,7 +53,7 @@ export function groupByCategoryImage(
 /**
  * The ground truth and results that take part, grouped by (category, image).
  *
- * @param keep 1 for results that survive the limits
+ * @param keep 1 for results that survive the limits (null: all)
  * @param area result areas, or null for box areas (see `resultAreas`)
  * @param evaluated 1 for the categories to cover
  * @example
@@ -64,7 +64,7 @@ export function groupByCategoryImage(
 export function usedItems(
   gt: GroundTruth,
   dt: Results,
-  keep: Uint8Array,
+  keep: Uint8Array | null,
   area: Float64Array | null,
   evaluated: Uint8Array,
 ): UsedItems {
@@ -81,7 +81,10 @@ export function usedItems(
   let nd = 0;
   for (let i = 0; i < dt.count; i++) {
     const cat = dtCat[i], ar = resultArea(dt, area, i);
-    if (keep[i] && cat >= 0 && evaluated[cat] && ar > 0 && ar < Infinity && flags[dtImage[i] * K + cat] & _FEDERATED) {
+    if (
+      (!keep || keep[i]) && cat >= 0 && evaluated[cat] && ar > 0 && ar < Infinity &&
+      flags[dtImage[i] * K + cat] & _FEDERATED
+    ) {
       nd++;
     }
   }
@@ -89,7 +92,10 @@ export function usedItems(
   nd = 0;
   for (let i = 0; i < dt.count; i++) {
     const cat = dtCat[i], ar = resultArea(dt, area, i);
-    if (keep[i] && cat >= 0 && evaluated[cat] && ar > 0 && ar < Infinity && flags[dtImage[i] * K + cat] & _FEDERATED) {
+    if (
+      (!keep || keep[i]) && cat >= 0 && evaluated[cat] && ar > 0 && ar < Infinity &&
+      flags[dtImage[i] * K + cat] & _FEDERATED
+    ) {
       dtItems[nd++] = i;
     }
   }

@@ -5,33 +5,33 @@
  */
 import { jsonError } from "./json_path.ts";
 import type { GroundTruth } from "./ground_truth.ts";
-import type { Results } from "./results_file.ts";
+import { resultPath, type Results } from "./results_file.ts";
 import { decodeRle, polygonToRle, type Rle, rleArea, rleToBbox, unionRle } from "./rle.ts";
 
 /** Box or mask evaluation. */
 export type IouType = "bbox" | "segm";
 
 /**
- * Result areas for the kept results, following the reference: if the first result carries a box, every
- * area is the box's w * h (returned as null: `resultArea` computes it), otherwise the mask area.
+ * Result areas for the kept results (`keep` null: all), following the reference: if the result it lists
+ * first carries a box (`boxAreas`), every area is the box's w * h (returned as null: `resultArea` computes
+ * it), otherwise the mask area.
  */
 export function resultAreas(
   dt: Results,
-  keep: Uint8Array,
-  first: number,
-  useBoxes: boolean,
+  keep: Uint8Array | null,
+  boxAreas: boolean,
   masks: (Rle | undefined)[],
 ): Float64Array | null {
-  if (useBoxes && dt.hasBbox[first] === 1) {
+  if (boxAreas) {
     for (let i = 0; i < dt.count; i++) {
-      if (keep[i] && !dt.hasBbox[i]) {
-        throw jsonError(dt.file, `[${i}].bbox`, "missing (the first result has a box, so all must)");
+      if ((!keep || keep[i]) && !dt.hasBbox[i]) {
+        throw jsonError(dt.file, resultPath(dt, i, "bbox"), "missing (the first result has a box, so all must)");
       }
     }
     return null;
   }
   const area = new Float64Array(dt.count);
-  for (let i = 0; i < dt.count; i++) if (keep[i]) area[i] = rleArea(masks[i] ?? resultMask(dt, i, masks));
+  for (let i = 0; i < dt.count; i++) if (!keep || keep[i]) area[i] = rleArea(masks[i] ?? resultMask(dt, i, masks));
   return area;
 }
 
@@ -46,7 +46,11 @@ export function resultMask(dt: Results, i: number, masks: (Rle | undefined)[]): 
   if (m) return m;
   const seg = dt.segmentation?.[i];
   if (!seg) {
-    throw jsonError(dt.file, `[${i}].segmentation`, "missing (the first result has no box, so all need a mask)");
+    throw jsonError(
+      dt.file,
+      resultPath(dt, i, "segmentation"),
+      "missing (the first result has no box, so all need a mask)",
+    );
   }
   m = masks[i] = decodeRle(seg);
   return m;
@@ -57,10 +61,11 @@ export function resultMask(dt: Results, i: number, masks: (Rle | undefined)[]): 
  * result's box and score it as a mask).
  */
 export function requireMasks(dt: Results): void {
-  for (let i = 0; i < dt.count; i++) {
-    if (!dt.segmentation?.[i]) {
-      throw jsonError(dt.file, `[${i}].segmentation`, "missing: segm evaluation needs a mask in every result");
-    }
+  let at = -1;
+  if (dt.selected) at = dt.selected.firstWithoutMask;
+  else for (let i = 0; i < dt.count && at < 0; i++) if (!dt.segmentation?.[i]) at = i;
+  if (at >= 0) {
+    throw jsonError(dt.file, `[${at}].segmentation`, "missing: segm evaluation needs a mask in every result");
   }
 }
 

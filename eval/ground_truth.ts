@@ -5,6 +5,8 @@
 import { InputError } from "../core/errors.ts";
 import { FREQUENCIES } from "./params.ts";
 import { jsonError, kindOf } from "./json_path.ts";
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 
 /**
  * Per (image, category) flags in `GroundTruth.imageCategoryFlags`: listed in `neg_category_ids`, listed in
@@ -16,6 +18,8 @@ export const NEGATIVE = 1, NOT_EXHAUSTIVE = 2, POSITIVE = 4;
 export interface GroundTruth {
   /** File name used in messages. */
   file: string;
+  /** What was assumed about the file (COCO instead of LVIS), one line each, for the user. */
+  notes: string[];
   /** Image ids, ascending. */
   imageIds: Float64Array;
   /** Image id -> position in `imageIds`. */
@@ -54,6 +58,11 @@ function _number(file: string, path: string, v: unknown): number {
   return v;
 }
 
+/** `_number` for `list[i].field`, building the path only when it fails (the annotation loop is hot). */
+function _field(file: string, list: string, i: number, field: string, v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : _number(file, `${list}[${i}].${field}`, v);
+}
+
 function _array(file: string, path: string, v: unknown): unknown[] {
   if (!Array.isArray(v)) throw jsonError(file, path, `expected an array, got ${kindOf(v)}`);
   return v;
@@ -74,8 +83,18 @@ export function readBox(file: string, path: string, v: unknown, out: Float64Arra
   if (out[at + 2] < 0 || out[at + 3] < 0) throw jsonError(file, path, `expected a non-negative width and height`);
 }
 
+/** LVIS's frequency group of a category seen in `images` training images: r 1-10, c 11-100, f > 100. */
+export function frequencyOf(images: number): number {
+  return images <= 10 ? 0 : images <= 100 ? 1 : 2;
+}
+
+const _LISTS = [["neg_category_ids", NEGATIVE], ["not_exhaustive_category_ids", NOT_EXHAUSTIVE]] as const;
+
 /**
- * Validate parsed LVIS v1 ground truth.
+ * Validate parsed ground truth: LVIS v1, or plain COCO. A COCO file (no category has `frequency`, no image
+ * has `neg_category_ids` or `not_exhaustive_category_ids`) gets LVIS's frequency groups from each
+ * category's `image_count` field, or else from the images that the file annotates with it, and exhaustive
+ * labels on every image (COCO's semantics); `notes` says which was assumed.
  *
  * @param data the parsed JSON
  * @param file the file name, for messages
@@ -91,18 +110,22 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
   const images = _array(file, "images", root.images);
   const categories = _array(file, "categories", root.categories);
   const annotations = _array(file, "annotations", root.annotations);
+  const notes: string[] = [];
+  const name = JSON.stringify(basename(file));
 
-  const catOrder = categories.map((c, i) => {
-    const o = _object(file, `categories[${i}]`, c);
+  const catObjects = categories.map((c, i) => _object(file, `categories[${i}]`, c));
+  const deriveFrequency = catObjects.length > 0 && catObjects.every((o) => o.frequency === undefined);
+  const catOrder = catObjects.map((o, i) => {
     const id = _number(file, `categories[${i}].id`, o.id);
-    const f = FREQUENCIES.indexOf(o.frequency as never);
-    if (f < 0) {
+    const f = deriveFrequency ? -1 : FREQUENCIES.indexOf(o.frequency as never);
+    if (f < 0 && !deriveFrequency) {
       throw jsonError(file, `categories[${i}].frequency`, `expected "r", "c" or "f", got ${kindOf(o.frequency)}`);
     }
-    return { id, f, i, name: typeof o.name === "string" ? o.name : "" };
+    const count = o.image_count === undefined ? -1 : _number(file, `categories[${i}].image_count`, o.image_count);
+    return { id, f, i, count, name: typeof o.name === "string" ? o.name : "" };
   }).sort((a, b) => a.id - b.id);
   const categoryIds = new Float64Array(catOrder.map((c) => c.id));
-  const frequency = new Uint8Array(catOrder.map((c) => c.f));
+  const frequency = new Uint8Array(catOrder.map((c) => Math.max(0, c.f)));
   const categoryNames = catOrder.map((c) => c.name);
   const categoryIndex = new Map<number, number>();
   catOrder.forEach((c, k) => {
@@ -120,6 +143,15 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
   const imageHeight = new Float64Array(nImg), imageWidth = new Float64Array(nImg);
   const imageIndex = new Map<number, number>();
   const imageCategoryFlags = new Uint8Array(nImg * nCat);
+  const exhaustive = imgOrder.length > 0 && imgOrder.every(({ o }) => _LISTS.every(([key]) => o[key] === undefined));
+  if (exhaustive) {
+    // COCO: every image is labelled for every category, so each absent category is a verified negative.
+    imageCategoryFlags.fill(NEGATIVE);
+    notes.push(
+      `${name} has no neg_category_ids or not_exhaustive_category_ids: every image is taken as exhaustively ` +
+        `labelled for every category (COCO semantics)`,
+    );
+  }
   imgOrder.forEach(({ id, o, i }, k) => {
     if (imageIndex.has(id)) throw jsonError(file, `images[${i}].id`, `duplicate image id ${id}`);
     imageIndex.set(id, k);
@@ -128,14 +160,13 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
       imageHeight[k] = _number(file, `images[${i}].height`, o.height);
       imageWidth[k] = _number(file, `images[${i}].width`, o.width);
     }
-    for (
-      const [key, bit] of [["neg_category_ids", NEGATIVE], ["not_exhaustive_category_ids", NOT_EXHAUSTIVE]] as const
-    ) {
+    if (exhaustive) return;
+    for (const [key, bit] of _LISTS) {
       const list = _array(file, `images[${i}].${key}`, o[key]);
-      list.forEach((c, j) => {
-        const cat = categoryIndex.get(_number(file, `images[${i}].${key}[${j}]`, c));
+      for (let j = 0; j < list.length; j++) {
+        const cat = categoryIndex.get(_number(file, `images[${i}].${key}[${j}]`, list[j]));
         if (cat !== undefined) imageCategoryFlags[k * nCat + cat] |= bit;
-      });
+      }
     }
   });
 
@@ -144,24 +175,35 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
   const annotationImage = new Int32Array(n), annotationCategory = new Int32Array(n);
   const annotationBbox = new Float64Array(4 * n), annotationIgnore = new Uint8Array(n);
   const annotationSegmentation = keepSegmentation ? new Array<unknown>(n) : null;
+  const L = "annotations";
   for (let i = 0; i < n; i++) {
-    const p = `annotations[${i}]`;
-    const o = _object(file, p, annotations[i]);
-    annotationId[i] = _number(file, `${p}.id`, o.id);
-    annotationImage[i] = imageIndex.get(_number(file, `${p}.image_id`, o.image_id)) ?? -1;
-    annotationCategory[i] = categoryIndex.get(_number(file, `${p}.category_id`, o.category_id)) ?? -1;
-    readBox(file, `${p}.bbox`, o.bbox, annotationBbox, 4 * i);
-    annotationArea[i] = _number(file, `${p}.area`, o.area);
+    const v = annotations[i];
+    const o = (v !== null && typeof v === "object" && !Array.isArray(v) ? v : _object(file, `${L}[${i}]`, v)) as Record<
+      string,
+      unknown
+    >;
+    annotationId[i] = _field(file, L, i, "id", o.id);
+    const img = annotationImage[i] = imageIndex.get(_field(file, L, i, "image_id", o.image_id)) ?? -1;
+    const cat = annotationCategory[i] = categoryIndex.get(_field(file, L, i, "category_id", o.category_id)) ?? -1;
+    const box = o.bbox as number[];
+    if (
+      Array.isArray(box) && box.length === 4 && Number.isFinite(box[0]) && Number.isFinite(box[1]) &&
+      box[2] >= 0 && box[3] >= 0 && box[2] < Infinity && box[3] < Infinity
+    ) {
+      for (let j = 0; j < 4; j++) annotationBbox[4 * i + j] = box[j];
+    } else readBox(file, `${L}[${i}].bbox`, box, annotationBbox, 4 * i);
+    const ar = annotationArea[i] = _field(file, L, i, "area", o.area);
     annotationIgnore[i] = o.ignore ? 1 : 0;
-    const img = annotationImage[i], cat = annotationCategory[i], ar = annotationArea[i];
     if (ar > 0 && ar < Infinity && img >= 0 && cat >= 0) imageCategoryFlags[img * nCat + cat] |= POSITIVE;
     if (annotationSegmentation) {
-      if (o.segmentation === undefined) throw jsonError(file, `${p}.segmentation`, "missing");
+      if (o.segmentation === undefined) throw jsonError(file, `${L}[${i}].segmentation`, "missing");
       annotationSegmentation[i] = o.segmentation;
     }
   }
+  if (deriveFrequency) _deriveFrequency(catOrder, annotationImage, annotationCategory, frequency, name, notes);
   return {
     file,
+    notes,
     imageIds,
     imageIndex,
     imageHeight,
@@ -182,6 +224,37 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
   };
 }
 
+/** Frequency groups from `image_count` where every category has one, else from the images annotated here. */
+function _deriveFrequency(
+  cats: { count: number }[],
+  annotationImage: Int32Array,
+  annotationCategory: Int32Array,
+  frequency: Uint8Array,
+  name: string,
+  notes: string[],
+): void {
+  const fromField = cats.every((c) => c.count >= 0);
+  const counts = cats.map((c) => c.count);
+  if (!fromField) {
+    const seen = new Set<number>();
+    counts.fill(0);
+    const K = cats.length;
+    for (let a = 0; a < annotationImage.length; a++) {
+      const img = annotationImage[a], cat = annotationCategory[a];
+      if (img >= 0 && cat >= 0 && !seen.has(img * K + cat)) (seen.add(img * K + cat), counts[cat]++);
+    }
+  }
+  counts.forEach((c, k) => (frequency[k] = frequencyOf(c)));
+  const groups = [0, 1, 2].map((f) => counts.filter((_, k) => frequency[k] === f).length);
+  notes.push(
+    `${name} has no category frequencies: derived from ${
+      fromField ? "each category's image_count" : `the images ${name} annotates per category`
+    } with LVIS's thresholds (rare 1-10, common 11-100, frequent > 100): ${groups[0]} r, ${groups[1]} c, ${
+      groups[2]
+    } f`,
+  );
+}
+
 /**
  * Read and validate an LVIS v1 ground-truth file.
  *
@@ -196,7 +269,7 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
 export async function readGroundTruth(path: string, keepSegmentation: boolean): Promise<GroundTruth> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readFile(path, "utf8");
   } catch (e) {
     throw new InputError(`Cannot read ground truth ${JSON.stringify(path)}: ${(e as Error).message}`);
   }

@@ -6,7 +6,8 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
-import type { GroundTruth } from "./ground_truth.ts";
+import { type GroundTruth, NEGATIVE, POSITIVE } from "./ground_truth.ts";
+import { capGroup, CapScratch } from "./select.ts";
 import { jsonError } from "./json_path.ts";
 
 /** A compressed RLE mask as results carry it. */
@@ -21,14 +22,38 @@ export interface Results {
   count: number;
   /** Image position in the ground truth. */
   image: Int32Array;
-  /** Category position, or -1 when the category is not in the ground truth. */
+  /** Category position; -1 (only with `unknownCategories: "drop"`) when the ground truth lacks the category. */
   category: Int32Array;
+  /** Results on category ids the ground truth lacks (kept as -1, never evaluated). */
+  unknownCategories?: number;
   score: Float64Array;
   /** x, y, w, h; meaningful where `hasBbox` is 1. */
   bbox: Float64Array;
   hasBbox: Uint8Array;
   /** Masks where results carry `segmentation`, else null. */
   segmentation: (RleJson | undefined)[] | null;
+  /** Set when the reader already applied the per-image cap and the federated filter (see `readResults`). */
+  selected?: Preselection;
+}
+
+/** What a reader that selects while reading did, and what evaluation needs to know of the dropped results. */
+export interface Preselection {
+  /** The per-image cap applied. */
+  maxDets: number;
+  /** Results in the file, and after the cap. */
+  inFile: number;
+  afterLimits: number;
+  /** Whether the result the reference lists first carries a box (it decides box or mask areas). */
+  firstHasBbox: boolean;
+  /** Position in the file of each result kept, for messages. */
+  fileIndex: Int32Array;
+  /** File position of the first result without a mask, or -1. */
+  firstWithoutMask: number;
+}
+
+/** A result's JSON path in its file, e.g. `[12].segmentation`. */
+export function resultPath(dt: Results, i: number, field: string): string {
+  return `[${dt.selected ? dt.selected.fileIndex[i] : i}].${field}`;
 }
 
 const _CHUNK = 1 << 24;
@@ -180,6 +205,12 @@ class _Columns {
   bbox: Float64Array;
   hasBbox: Uint8Array;
   segmentation: (RleJson | undefined)[] | null = null;
+  /** Keep results on category ids the ground truth lacks (as category -1) instead of refusing them. */
+  dropUnknown = false;
+  unknownCategories = 0;
+  /** Selection while reading, or null to keep every result. */
+  runs: _ImageRuns | null = null;
+  fileIndex: Int32Array | null = null;
   lastImageId = NaN;
   lastImage = -1;
   /** Category id -> position for small integer ids (LVIS: 1..1203), -1 elsewhere. */
@@ -210,7 +241,84 @@ class _Columns {
     this.score = g(this.score, cap);
     this.bbox = g(this.bbox, 4 * cap);
     this.hasBbox = g(this.hasBbox, cap);
+    if (this.fileIndex) this.fileIndex = g(this.fileIndex, cap);
     this.cap = cap;
+  }
+}
+
+/** Thrown when a file does not keep each image's results together: the reader then keeps everything. */
+const _NOT_RUNS = Symbol("not image runs");
+
+/**
+ * The per-image cap and the federated filter applied while reading, one image run at a time: only the
+ * results that evaluation can use stay in memory, compacted to the front of the columns.
+ */
+class _ImageRuns {
+  seen: Uint8Array;
+  start = 0;
+  runImage = -1;
+  inFile = 0;
+  afterLimits = 0;
+  firstHasBbox = true;
+  firstWithoutMask = -1;
+  keep = new Uint8Array(256);
+  scratch = new CapScratch();
+  constructor(readonly gt: GroundTruth, readonly maxDets: number) {
+    this.seen = new Uint8Array(gt.imageIds.length);
+  }
+
+  /** The element just parsed (file position `index`) is at `cols.count - 1`. */
+  added(cols: _Columns, index: number): void {
+    const i = cols.count - 1;
+    cols.fileIndex![i] = index;
+    // Boxes decide the areas; a result without one goes through the general path and its checks.
+    if (!cols.hasBbox[i]) throw _NOT_RUNS;
+    if (this.firstWithoutMask < 0 && !cols.segmentation?.[i]) this.firstWithoutMask = index;
+    const img = cols.image[i];
+    if (img === this.runImage) return;
+    if (this.seen[img]) throw _NOT_RUNS;
+    this.seen[img] = 1;
+    if (this.runImage >= 0) {
+      this.flush(cols, i);
+      _move(cols, i, this.start);
+      cols.count = this.start + 1;
+    }
+    this.runImage = img;
+  }
+
+  /** Cap and filter the run `[start, end)`, compacting its survivors to `start`. */
+  flush(cols: _Columns, end: number): void {
+    const s = this.start, m = end - s;
+    this.inFile += m;
+    if (this.keep.length < end) this.keep = new Uint8Array(2 * end);
+    const keep = this.keep;
+    keep.fill(1, s, end);
+    const best = capGroup(cols.score, null, s, end, this.maxDets, keep, this.scratch);
+    if (this.inFile === m) this.firstHasBbox = cols.hasBbox[m > this.maxDets ? best : s] === 1;
+    const flags = this.gt.imageCategoryFlags, K = this.gt.categoryIds.length, row = this.runImage * K;
+    let to = s;
+    for (let j = s; j < end; j++) {
+      if (!keep[j]) continue;
+      this.afterLimits++;
+      const cat = cols.category[j];
+      if (cat >= 0 && flags[row + cat] & (POSITIVE | NEGATIVE)) _move(cols, j, to++);
+    }
+    this.start = to;
+  }
+}
+
+/** Copy result `from` to position `to` (to <= from). */
+function _move(cols: _Columns, from: number, to: number): void {
+  if (from === to) return;
+  cols.image[to] = cols.image[from];
+  cols.category[to] = cols.category[from];
+  cols.score[to] = cols.score[from];
+  cols.bbox.copyWithin(4 * to, 4 * from, 4 * from + 4);
+  cols.hasBbox[to] = cols.hasBbox[from];
+  cols.fileIndex![to] = cols.fileIndex![from];
+  if (cols.segmentation) {
+    cols.segmentation[to] = cols.segmentation[from];
+    cols.segmentation[from] = undefined;
   }
 }
 
@@ -252,9 +360,16 @@ function _parseElement(s: _Scanner, gt: GroundTruth, cols: _Columns, index: numb
       } else if (k === _CATEGORY) {
         const id = _num(s, index, 1);
         const dense = cols.categoryLookup;
-        cols.category[i] = id >= 0 && id < dense.length && Number.isInteger(id)
-          ? dense[id]
-          : gt.categoryIndex.get(id) ?? -1;
+        const cat = id >= 0 && id < dense.length && Number.isInteger(id) ? dense[id] : gt.categoryIndex.get(id) ?? -1;
+        if (cat < 0 && !cols.dropUnknown) {
+          throw jsonError(
+            file,
+            `[${index}].category_id`,
+            `category id ${id} is not in ${JSON.stringify(basename(gt.file))} (results of another dataset?)`,
+          );
+        }
+        if (cat < 0) cols.unknownCategories++;
+        cols.category[i] = cat;
       } else if (k === _SCORE) cols.score[i] = _num(s, index, 2);
       else if (k === _BBOX) {
         if (s.ws() !== 91) throw jsonError(file, `[${index}].bbox`, "expected 4 numbers");
@@ -291,6 +406,7 @@ function _parseElement(s: _Scanner, gt: GroundTruth, cols: _Columns, index: numb
     cols.segmentation[i] = segm;
   }
   cols.count++;
+  if (cols.runs) cols.runs.added(cols, index);
 }
 
 function _rle(file: string, index: number, v: unknown): RleJson {
@@ -332,43 +448,102 @@ function _scan(s: _Scanner, gt: GroundTruth, cols: _Columns, st: { phase: number
   st.phase = 4;
 }
 
+/** Options of `readResults`. */
+export interface ReadResultsOptions {
+  /** Read size (default 16 MiB). */
+  chunkBytes?: number;
+  /**
+   * Apply the per-image cap and the federated filter while reading, keeping only the results that
+   * evaluation can use (a large file then never holds all its results in memory). Taken where each image's
+   * results are one run of the file and every result has a box, as detectors write them; otherwise every
+   * result is kept. `evaluate` accepts both.
+   */
+  select?: { maxDets: number };
+  /**
+   * Results on a category id that the ground truth lacks: "error" (default) refuses the file, naming the
+   * first; "drop" ignores them, as lvis-api does (they still count against the per-image cap).
+   */
+  unknownCategories?: "error" | "drop";
+}
+
 /**
  * Read a results file, resolving image and category ids against the ground truth.
  *
  * @param path the JSON list of {image_id, category_id, bbox | segmentation, score}
  * @param gt the ground truth the results refer to
- * @param options `chunkBytes`: read size (default 16 MiB)
+ * @param options read size, selection while reading
  * @returns the detections in typed arrays
- * @throws InputError naming the JSON path for malformed input, unknown images or an empty list
+ * @throws InputError naming the JSON path for malformed input, unknown images or categories, or an empty list
  * @example
  * ```ts
  * const dt = await readResults("results.json", gt);
  * ```
  */
-export async function readResults(
-  path: string,
-  gt: GroundTruth,
-  options: { chunkBytes?: number } = {},
-): Promise<Results> {
+export async function readResults(path: string, gt: GroundTruth, options: ReadResultsOptions = {}): Promise<Results> {
   let f: FileHandle;
   try {
     f = await open(path);
   } catch (e) {
     throw new InputError(`Cannot read results ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
-  let pending: Promise<{ bytesRead: number }> | undefined;
+  let cols: _Columns;
   try {
     const size = (await f.stat()).size;
-    const s = new _Scanner(path);
-    const cols = new _Columns(Math.max(16, Math.ceil(size / 48)), gt);
-    const chunkBytes = options.chunkBytes ?? _CHUNK;
-    const st = { phase: 0, index: 0, keep: 0 };
-    // Two read buffers, so the next read runs while this chunk is scanned, and one scan buffer reused for
-    // every chunk: fresh memory is expensive, a copy is not.
-    const chunks = [new Uint8Array(chunkBytes), new Uint8Array(chunkBytes)];
-    let work = new Uint8Array(2 * chunkBytes);
-    let which = 0;
-    pending = f.read(chunks[0], 0, chunkBytes, null);
+    cols = new _Columns(Math.max(16, Math.ceil(size / 48)), gt);
+    cols.dropUnknown = options.unknownCategories === "drop";
+    if (options.select && options.select.maxDets >= 0) {
+      cols.runs = new _ImageRuns(gt, options.select.maxDets);
+      cols.fileIndex = new Int32Array(cols.cap);
+    }
+    await _scanFile(f, path, gt, cols, options.chunkBytes ?? _CHUNK);
+  } catch (e) {
+    if (e !== _NOT_RUNS) throw e;
+    return readResults(path, gt, { ...options, select: undefined });
+  } finally {
+    await f.close();
+  }
+  const runs = cols.runs;
+  if (runs && cols.count > 0) {
+    runs.flush(cols, cols.count);
+    cols.count = runs.start;
+  }
+  if ((runs ? runs.inFile : cols.count) === 0) {
+    throw new InputError(`Cannot evaluate ${JSON.stringify(basename(path))}: the results list is empty`);
+  }
+  const c = cols.count;
+  return {
+    file: path,
+    count: c,
+    image: cols.image.subarray(0, c),
+    category: cols.category.subarray(0, c),
+    score: cols.score.subarray(0, c),
+    bbox: cols.bbox.subarray(0, 4 * c),
+    hasBbox: cols.hasBbox.subarray(0, c),
+    segmentation: cols.segmentation,
+    unknownCategories: cols.unknownCategories,
+    selected: runs
+      ? {
+        maxDets: runs.maxDets,
+        inFile: runs.inFile,
+        afterLimits: runs.afterLimits,
+        firstHasBbox: runs.firstHasBbox,
+        fileIndex: cols.fileIndex!.subarray(0, c),
+        firstWithoutMask: runs.firstWithoutMask,
+      }
+      : undefined,
+  };
+}
+
+async function _scanFile(f: FileHandle, path: string, gt: GroundTruth, cols: _Columns, chunkBytes: number) {
+  const s = new _Scanner(path);
+  const st = { phase: 0, index: 0, keep: 0 };
+  // Two read buffers, so the next read runs while this chunk is scanned, and one scan buffer reused for
+  // every chunk: fresh memory is expensive, a copy is not.
+  const chunks = [new Uint8Array(chunkBytes), new Uint8Array(chunkBytes)];
+  let work = new Uint8Array(2 * chunkBytes);
+  let which = 0;
+  let pending: Promise<{ bytesRead: number }> | undefined = f.read(chunks[0], 0, chunkBytes, null);
+  try {
     while (st.phase < 4) {
       const n = (await pending!).bytesRead;
       const got = chunks[which];
@@ -392,23 +567,8 @@ export async function readResults(
         if (s.final) throw s.syntax("");
       }
     }
-    if (cols.count === 0) {
-      throw new InputError(`Cannot evaluate ${JSON.stringify(basename(path))}: the results list is empty`);
-    }
-    const c = cols.count;
-    return {
-      file: path,
-      count: c,
-      image: cols.image.subarray(0, c),
-      category: cols.category.subarray(0, c),
-      score: cols.score.subarray(0, c),
-      bbox: cols.bbox.subarray(0, 4 * c),
-      hasBbox: cols.hasBbox.subarray(0, c),
-      segmentation: cols.segmentation,
-    };
   } finally {
     // Let an outstanding read settle before closing, so no operation outlives the file.
     await pending?.catch(() => null);
-    await f.close();
   }
 }

@@ -25,23 +25,24 @@ export function groupBy(key: ArrayLike<number>, n: number, buckets: number): { s
   return { start, order };
 }
 
-/** Scratch for `_capGroup`. */
-class _CapScratch {
+/** Scratch for `capGroup`. */
+export class CapScratch {
   scores = new Float64Array(64);
 }
 
 /**
- * Keep the `k` best of one group, the members `order[s..e)` (score descending, ties in file order); returns
- * the group's best member (its first maximum).
+ * Keep the `k` best of one group, the members `order[s..e)` (or `s..e` when `order` is null; score
+ * descending, ties in file order) by clearing `keep` for the others; returns the group's best member (its
+ * first maximum).
  */
-function _capGroup(
+export function capGroup(
   score: Float64Array,
   order: Int32Array | null,
   s: number,
   e: number,
   k: number,
   keep: Uint8Array,
-  scratch: _CapScratch,
+  scratch: CapScratch,
 ): number {
   const at = (i: number) => (order ? order[i] : i);
   let top = at(s);
@@ -74,9 +75,9 @@ function _topPerGroup(
 ): Int32Array {
   const { start, order } = groupBy(key, dt.count, buckets);
   const best = new Int32Array(buckets).fill(-1);
-  const scratch = new _CapScratch();
+  const scratch = new CapScratch();
   for (let b = 0; b < buckets; b++) {
-    if (start[b + 1] > start[b]) best[b] = _capGroup(dt.score, order, start[b], start[b + 1], k, keep, scratch);
+    if (start[b + 1] > start[b]) best[b] = capGroup(dt.score, order, start[b], start[b + 1], k, keep, scratch);
   }
   return best;
 }
@@ -90,7 +91,7 @@ function _capImageRuns(dt: Results, numImages: number, k: number, keep: Uint8Arr
   const n = dt.count, image = dt.image;
   const seen = new Uint8Array(numImages);
   let firstBest = -1;
-  const scratch = new _CapScratch();
+  const scratch = new CapScratch();
   for (let s = 0; s < n;) {
     const img = image[s];
     if (seen[img]) {
@@ -100,7 +101,7 @@ function _capImageRuns(dt: Results, numImages: number, k: number, keep: Uint8Arr
     seen[img] = 1;
     let e = s + 1;
     while (e < n && image[e] === img) e++;
-    const best = _capGroup(dt.score, null, s, e, k, keep, scratch);
+    const best = capGroup(dt.score, null, s, e, k, keep, scratch);
     if (s === 0) firstBest = e > k ? best : 0;
     s = e;
   }
