@@ -572,3 +572,50 @@ async function _scanFile(f: FileHandle, path: string, gt: GroundTruth, cols: _Co
     await pending?.catch(() => null);
   }
 }
+
+/**
+ * Which of `bbox` and `segmentation` the first result of a file carries, reading only as far as it ends
+ * (both false for an empty list; a malformed file is left for `readResults` to name).
+ *
+ * @example
+ * ```ts
+ * if ((await peekResultFields("r.segm.json")).segmentation) console.log("masks");
+ * ```
+ */
+export async function peekResultFields(path: string): Promise<{ bbox: boolean; segmentation: boolean }> {
+  let f: FileHandle;
+  try {
+    f = await open(path);
+  } catch (e) {
+    throw new InputError(`Cannot read results ${JSON.stringify(path)}: ${(e as Error).message}`);
+  }
+  try {
+    const size = (await f.stat()).size;
+    for (let bytes = 1 << 16;; bytes *= 4) {
+      const buf = new Uint8Array(Math.min(bytes, size));
+      const { bytesRead } = await f.read(buf, 0, buf.length, 0);
+      const s = new _Scanner(path);
+      s.buf = buf.subarray(0, bytesRead);
+      s.final = bytesRead >= size;
+      let seen = 0;
+      try {
+        if (s.ws() !== 91) return { bbox: false, segmentation: false };
+        s.pos++;
+        if (s.ws() !== 123) return { bbox: false, segmentation: false };
+        s.pos++;
+        while (s.ws() !== 125) {
+          const k = s.key();
+          s.expect(58, "after a key");
+          if (k >= 0) seen |= 1 << k;
+          s.skipValue();
+          if (s.ws() === 44) s.pos++;
+        }
+        return { bbox: (seen & (1 << _BBOX)) !== 0, segmentation: (seen & (1 << _SEGM)) !== 0 };
+      } catch (e) {
+        if (e !== _INCOMPLETE || s.final) return { bbox: false, segmentation: false };
+      }
+    }
+  } finally {
+    await f.close();
+  }
+}
