@@ -2,23 +2,24 @@
  * Atomic file output: write beside the target under a temporary name, then
  * rename, so a killed process never leaves a torn file behind.
  */
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import process from "node:process";
 
 function tempPath(path: string): string {
-  const tag = `${Deno.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+  const tag = `${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
   return `${path}.${tag}.tmp`;
 }
 
-/** Write bytes or text to `path` atomically, creating parent folders. */
+/** Write bytes or text to `path` atomically, creating parent folders (node:fs, so the Node build of the evaluator can use it). */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true });
   const tmp = tempPath(path);
   try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
+    await writeFile(tmp, data);
+    await rename(tmp, path);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
+    await rm(tmp, { force: true }).catch(() => {});
     throw e;
   }
 }
