@@ -3,6 +3,7 @@
  * processes or machines and be merged later. Doubles are written as JSON
  * numbers (shortest round-trip), so reading gives the identical values.
  */
+import { readFile } from "node:fs/promises";
 import { InputError } from "../core/errors.ts";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { emptyCurves, type EvalState, precisionAt, recallAt } from "./eval_state.ts";
@@ -62,7 +63,7 @@ export async function writeState(path: string, s: EvalState): Promise<void> {
 export async function readState(path: string): Promise<EvalState> {
   let d;
   try {
-    d = JSON.parse(await Deno.readTextFile(path));
+    d = JSON.parse(await readFile(path, "utf8"));
   } catch (e) {
     throw new InputError(`Cannot read partial evaluation ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
