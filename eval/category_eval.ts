@@ -3,14 +3,14 @@
  * range and IoU threshold), then accumulate precision and recall over its
  * score-ranked detections. Scratch space is reused across categories.
  */
-import { AccumulateScratch, precisionAtRecall } from "./accumulate.ts";
+import { categoryCurves, CurveScratch, FP, IGNORED } from "./accumulate.ts";
 import type { EvalState, PooledDetections } from "./eval_state.ts";
 import type { Grouped } from "./federated.ts";
 import { groundTruthMask, type IouType, resultArea, resultBox, resultMask } from "./geometry.ts";
 import { type GroundTruth, NOT_EXHAUSTIVE } from "./ground_truth.ts";
-import { Matcher, type MatchInput } from "./match.ts";
+import { Matcher, type MatchInput, MatchRecords } from "./match.ts";
 import { boxIouMatrix, maskIouMatrix } from "./pair_iou.ts";
-import { A, R, T } from "./params.ts";
+import { A, AT, R, T } from "./params.ts";
 import type { Results } from "./results_file.ts";
 import type { Rle } from "./rle.ts";
 
@@ -64,7 +64,7 @@ export interface CategoryContext {
 
 /** Evaluates categories one by one into a state's arrays. */
 export class CategoryEvaluator {
-  #status = new Uint8Array(0);
+  #records = new MatchRecords();
   #score = new Float64Array(0);
   #ranked = new Int32Array(0);
   #rankTmp = new Int32Array(0);
@@ -72,7 +72,7 @@ export class CategoryEvaluator {
   #dtBox = new Float64Array(256);
   #iou = new Float64Array(256);
   #matcher = new Matcher();
-  #scratch = new AccumulateScratch();
+  #scratch = new CurveScratch();
   #mx: MatchInput = {
     m: 0,
     n: 0,
@@ -97,19 +97,19 @@ export class CategoryEvaluator {
     if (ds === de && gtUsed.catStart[k] === gtUsed.catStart[k + 1]) return;
     state.present[k] = 1;
     const nc = de - ds;
-    if (this.#status.length < A * T * nc) this.#status = new Uint8Array(2 * A * T * nc);
+    this.#records.reset(nc);
     this.#match(k, state.numGt);
     this.#accumulate(k, nc, state);
     if (pooled) this.#pool(k, ds, nc, pooled);
   }
 
-  /** Match every image of category k, writing statuses `[A][T][nc]`. */
+  /** Match every image of category k into the match records. */
   #match(k: number, numGt: Int32Array): void {
     const { gt, dt, iouType, area, masks, dtUsed, gtUsed } = this.ctx;
     const K = gt.categoryIds.length, I = gt.imageIds.length;
     const dOrder = dtUsed.order, gOrder = gtUsed.order;
     const ds = dtUsed.catStart[k], de = dtUsed.catStart[k + 1], gs = gtUsed.catStart[k], ge = gtUsed.catStart[k + 1];
-    const nc = de - ds, mx = this.#mx, status = this.#status;
+    const mx = this.#mx;
     let d0 = ds, g0 = gs;
     while (d0 < de || g0 < ge) {
       // The next image with ground truth or detections of category k.
@@ -151,7 +151,7 @@ export class CategoryEvaluator {
       mx.n = n;
       mx.iou = this.#iou;
       mx.notExhaustive = (gt.imageCategoryFlags[img * K + k] & NOT_EXHAUSTIVE) !== 0;
-      this.#matcher.run(mx, status, d0 - ds, nc, numGt, k * A);
+      this.#matcher.run(mx, this.#records, d0 - ds, numGt, k * A);
       d0 = d1;
       g0 = g1;
     }
@@ -170,27 +170,20 @@ export class CategoryEvaluator {
     const sc = this.#score;
     for (let j = 0; j < nc; j++) sc[j] = dt.score[dOrder[ds + j]];
     _rankByScore(sc, nc, this.#ranked, this.#rankTmp, this.#runs);
-    const order = this.#ranked.subarray(0, nc);
-    for (let a = 0; a < A; a++) {
-      const ng = state.numGt[k * A + a];
-      if (ng === 0) continue;
-      const row = (k * A + a) * T;
-      for (let t = 0; t < T; t++) {
-        state.recall[row + t] = precisionAtRecall(
-          { status: this.#status, offset: (a * T + t) * nc, order, numGt: ng },
-          state.precision,
-          (row + t) * R,
-          1,
-          this.#scratch,
-        );
-      }
-    }
+    categoryCurves(
+      { order: this.#ranked, count: nc, records: this.#records, numGt: state.numGt.subarray(k * A, k * A + A) },
+      state.precision,
+      k * A * T * R,
+      state.recall,
+      k * A * T,
+      this.#scratch,
+    );
   }
 
   /** Keep the category's statuses at area "all" for AP-pooled. */
   #pool(k: number, ds: number, nc: number, pooled: PooledDetections): void {
     const { dt, dtUsed } = this.ctx;
-    const nd = pooled.count, status = this.#status;
+    const nd = pooled.count, { base, rec, codes } = this.#records;
     let prevImg = -1, r = 0;
     for (let j = 0; j < nc; j++) {
       const i = dtUsed.order[ds + j], p = ds + j;
@@ -200,7 +193,9 @@ export class CategoryEvaluator {
       pooled.image[p] = dt.image[i];
       pooled.category[p] = k;
       pooled.rank[p] = r;
-      for (let t = 0; t < T; t++) pooled.status[t * nd + p] = status[t * nc + j];
+      // Area "all": a match's code where it has one, else the unmatched status.
+      const unmatched = base[j] & 1 ? FP : IGNORED, r0 = rec[j] * AT;
+      for (let t = 0; t < T; t++) pooled.status[t * nd + p] = (rec[j] >= 0 && codes[r0 + t]) || unmatched;
     }
   }
 }
