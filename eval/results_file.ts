@@ -7,6 +7,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
 import { type GroundTruth, NEGATIVE, POSITIVE } from "./ground_truth.ts";
+import { decimalToDouble } from "./decimal.ts";
 import { capGroup, CapScratch } from "./select.ts";
 import { jsonError } from "./json_path.ts";
 
@@ -59,6 +60,7 @@ export function resultPath(dt: Results, i: number, field: string): string {
 const _CHUNK = 1 << 20;
 const _INCOMPLETE = Symbol("incomplete");
 const _POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+const _LATIN1 = new TextDecoder("latin1");
 const _KEYS = ["image_id", "category_id", "score", "bbox", "segmentation"].map((k) => new TextEncoder().encode(k));
 const _IMAGE = 0, _CATEGORY = 1, _SCORE = 2, _BBOX = 3, _SEGM = 4;
 
@@ -159,13 +161,25 @@ class _Scanner {
     const start = this.pos;
     let p = start, neg = false;
     if (b[p] === 45) (neg = true, p++);
-    let mant = 0, digits = 0, exp10 = 0;
-    while (p < b.length && b[p] >= 48 && b[p] <= 57) (mant = mant * 10 + b[p] - 48, digits++, p++);
+    // Significant digits: the first 15 in hi, the next 4 in lo; more only count (the text decides then).
+    let hi = 0, lo = 0, sig = 0, digits = 0, exp10 = 0;
+    while (p < b.length && b[p] >= 48 && b[p] <= 57) {
+      const d = b[p++] - 48;
+      digits++;
+      if (sig < 15) (hi = hi * 10 + d, sig += sig || d ? 1 : 0);
+      else if (sig++ < 19) lo = lo * 10 + d;
+      else exp10++;
+    }
     if (digits === 0) return this.badToken(start);
     if (p < b.length && b[p] === 46) {
       p++;
       const d0 = digits;
-      while (p < b.length && b[p] >= 48 && b[p] <= 57) (mant = mant * 10 + b[p] - 48, digits++, exp10--, p++);
+      while (p < b.length && b[p] >= 48 && b[p] <= 57) {
+        const d = b[p++] - 48;
+        digits++;
+        if (sig < 15) (hi = hi * 10 + d, sig += sig || d ? 1 : 0, exp10--);
+        else if (sig++ < 19) (lo = lo * 10 + d, exp10--);
+      }
       if (digits === d0) return this.badToken(start);
     }
     if (p < b.length && (b[p] === 101 || b[p] === 69)) {
@@ -178,10 +192,11 @@ class _Scanner {
     }
     if (p >= b.length && !this.final) throw _INCOMPLETE;
     this.pos = p;
-    let v: number;
+    let v = NaN;
     // Clinger's fast path: an exact mantissa and an exact power of ten round once, correctly.
-    if (digits <= 15 && exp10 >= -22 && exp10 <= 22) v = exp10 < 0 ? mant / _POW10[-exp10] : mant * _POW10[exp10];
-    else v = Number(new TextDecoder().decode(b.subarray(start + (neg ? 1 : 0), p)));
+    if (sig <= 15 && exp10 >= -22 && exp10 <= 22) v = exp10 < 0 ? hi / _POW10[-exp10] : hi * _POW10[exp10];
+    else if (sig <= 19) v = decimalToDouble(hi, lo, sig - 15, exp10);
+    if (v !== v) v = Number(_LATIN1.decode(b.subarray(start + (neg ? 1 : 0), p)));
     return neg ? -v : v;
   }
 
