@@ -64,6 +64,55 @@ const _LATIN1 = new TextDecoder("latin1");
 const _KEYS = ["image_id", "category_id", "score", "bbox", "segmentation"].map((k) => new TextEncoder().encode(k));
 const _IMAGE = 0, _CATEGORY = 1, _SCORE = 2, _BBOX = 3, _SEGM = 4;
 
+/** Where `_numberAt` stopped, or `_BAD` when the text there is not a JSON number. */
+let _end = 0;
+const _BAD = -1;
+
+/**
+ * The JSON number at `b[p]`, correctly rounded; sets `_end` past it (the buffer's end when it may go on).
+ * Significant digits: the first 15 exactly in `hi`, the next 4 in `lo`; beyond that the text decides.
+ */
+function _numberAt(b: Uint8Array, p: number): number {
+  const start = p, n = b.length;
+  let neg = false;
+  if (b[p] === 45) (neg = true, p++);
+  let hi = 0, lo = 0, sig = 0, digits = 0, exp10 = 0;
+  while (p < n && b[p] >= 48 && b[p] <= 57) {
+    const d = b[p++] - 48;
+    digits++;
+    if (sig < 15) (hi = hi * 10 + d, sig += sig || d ? 1 : 0);
+    else if (sig++ < 19) lo = lo * 10 + d;
+    else exp10++;
+  }
+  if (digits === 0) return (_end = _BAD, NaN);
+  if (p < n && b[p] === 46) {
+    p++;
+    const d0 = digits;
+    while (p < n && b[p] >= 48 && b[p] <= 57) {
+      const d = b[p++] - 48;
+      digits++;
+      if (sig < 15) (hi = hi * 10 + d, sig += sig || d ? 1 : 0, exp10--);
+      else if (sig++ < 19) (lo = lo * 10 + d, exp10--);
+    }
+    if (digits === d0) return (_end = p >= n ? n : _BAD, NaN);
+  }
+  if (p < n && (b[p] === 101 || b[p] === 69)) {
+    p++;
+    let eneg = false, e = 0, ed = 0;
+    if (b[p] === 45 || b[p] === 43) (eneg = b[p] === 45, p++);
+    while (p < n && b[p] >= 48 && b[p] <= 57) (e = e * 10 + b[p] - 48, ed++, p++);
+    if (ed === 0) return (_end = p >= n ? n : _BAD, NaN);
+    exp10 += eneg ? -e : e;
+  }
+  _end = p;
+  let v = NaN;
+  // Clinger's fast path: an exact mantissa and an exact power of ten round once, correctly.
+  if (sig <= 15 && exp10 >= -22 && exp10 <= 22) v = exp10 < 0 ? hi / _POW10[-exp10] : hi * _POW10[exp10];
+  else if (sig <= 19) v = decimalToDouble(hi, lo, sig - 15, exp10);
+  if (v !== v) v = Number(_LATIN1.decode(b.subarray(start + (neg ? 1 : 0), p)));
+  return neg ? -v : v;
+}
+
 class _Scanner {
   buf = new Uint8Array(0);
   pos = 0;
@@ -123,15 +172,7 @@ class _Scanner {
     if (this.ws() !== 34) throw this.syntax("expected a key");
     const start = this.pos + 1;
     this.skipString();
-    const len = this.pos - 1 - start;
-    for (let k = 0; k < _KEYS.length; k++) {
-      const key = _KEYS[k];
-      if (key.length !== len) continue;
-      let same = true;
-      for (let j = 0; j < len && same; j++) same = this.buf[start + j] === key[j];
-      if (same) return k;
-    }
-    return -1;
+    return _keyOf(this.buf, start, this.pos - 1 - start);
   }
 
   skipValue(): void {
@@ -157,47 +198,13 @@ class _Scanner {
   /** Parse a JSON number; NaN when the token is not a number (the caller reports it). */
   number(): number {
     this.ws();
-    const b = this.buf;
-    const start = this.pos;
-    let p = start, neg = false;
-    if (b[p] === 45) (neg = true, p++);
-    // Significant digits: the first 15 in hi, the next 4 in lo; more only count (the text decides then).
-    let hi = 0, lo = 0, sig = 0, digits = 0, exp10 = 0;
-    while (p < b.length && b[p] >= 48 && b[p] <= 57) {
-      const d = b[p++] - 48;
-      digits++;
-      if (sig < 15) (hi = hi * 10 + d, sig += sig || d ? 1 : 0);
-      else if (sig++ < 19) lo = lo * 10 + d;
-      else exp10++;
-    }
-    if (digits === 0) return this.badToken(start);
-    if (p < b.length && b[p] === 46) {
-      p++;
-      const d0 = digits;
-      while (p < b.length && b[p] >= 48 && b[p] <= 57) {
-        const d = b[p++] - 48;
-        digits++;
-        if (sig < 15) (hi = hi * 10 + d, sig += sig || d ? 1 : 0, exp10--);
-        else if (sig++ < 19) (lo = lo * 10 + d, exp10--);
-      }
-      if (digits === d0) return this.badToken(start);
-    }
-    if (p < b.length && (b[p] === 101 || b[p] === 69)) {
-      p++;
-      let eneg = false, e = 0, ed = 0;
-      if (b[p] === 45 || b[p] === 43) (eneg = b[p] === 45, p++);
-      while (p < b.length && b[p] >= 48 && b[p] <= 57) (e = e * 10 + b[p] - 48, ed++, p++);
-      if (ed === 0) return this.badToken(start);
-      exp10 += eneg ? -e : e;
-    }
-    if (p >= b.length && !this.final) throw _INCOMPLETE;
-    this.pos = p;
-    let v = NaN;
-    // Clinger's fast path: an exact mantissa and an exact power of ten round once, correctly.
-    if (sig <= 15 && exp10 >= -22 && exp10 <= 22) v = exp10 < 0 ? hi / _POW10[-exp10] : hi * _POW10[exp10];
-    else if (sig <= 19) v = decimalToDouble(hi, lo, sig - 15, exp10);
-    if (v !== v) v = Number(_LATIN1.decode(b.subarray(start + (neg ? 1 : 0), p)));
-    return neg ? -v : v;
+    const b = this.buf, start = this.pos;
+    const v = _numberAt(b, start);
+    if (_end === _BAD) return this.badToken(start);
+    if (_end >= b.length && !this.final) throw _INCOMPLETE;
+    if (v !== v) return this.badToken(start);
+    this.pos = _end;
+    return v;
   }
 
   badToken(start: number): number {
@@ -349,6 +356,89 @@ function _num(s: _Scanner, index: number, field: number): number {
   return v;
 }
 
+/** Skip JSON whitespace from `p`. */
+function _skipWs(b: Uint8Array, p: number): number {
+  while (p < b.length && (b[p] === 32 || b[p] === 10 || b[p] === 13 || b[p] === 9)) p++;
+  return p;
+}
+
+/**
+ * The common result, parsed in one tight pass: only image_id, category_id, score and bbox (any order and
+ * spacing), valid, and wholly inside the buffer. Returns false, having changed nothing, for anything else
+ * (masks, other keys, errors, a chunk's end), which `_parseElement` then reads and reports.
+ */
+function _fastElement(s: _Scanner, gt: GroundTruth, cols: _Columns): boolean {
+  const b = s.buf, n = b.length, i = cols.count;
+  if (i === cols.cap) return false;
+  let p = _skipWs(b, s.pos);
+  if (b[p] !== 123) return false;
+  let seen = 0, imageId = 0, categoryId = 0, score = 0;
+  const bbox = cols.bbox;
+  for (p++;;) {
+    p = _skipWs(b, p);
+    if (b[p] !== 34) return false;
+    const ks = ++p;
+    while (p < n && b[p] !== 34 && b[p] !== 92) p++;
+    if (p >= n || b[p] !== 34) return false;
+    const k = _keyOf(b, ks, p - ks);
+    p = _skipWs(b, p + 1);
+    if (b[p] !== 58 || k < 0 || k === _SEGM) return false;
+    p = _skipWs(b, p + 1);
+    if (k === _BBOX) {
+      if (b[p] !== 91) return false;
+      for (let j = 0; j < 4; j++) {
+        p = _skipWs(b, p + 1);
+        const v = _numberAt(b, p);
+        if (_end === _BAD || _end >= n || !Number.isFinite(v)) return false;
+        bbox[4 * i + j] = v;
+        p = _skipWs(b, _end);
+        if (b[p] !== (j < 3 ? 44 : 93)) return false;
+      }
+      p++;
+    } else {
+      const v = _numberAt(b, p);
+      if (_end === _BAD || _end >= n || !Number.isFinite(v)) return false;
+      if (k === _IMAGE) imageId = v;
+      else if (k === _CATEGORY) categoryId = v;
+      else score = v;
+      p = _end;
+    }
+    seen |= 1 << k;
+    p = _skipWs(b, p);
+    if (b[p] === 44) p++;
+    else if (b[p] === 125) break;
+    else return false;
+  }
+  if (seen !== 15 || bbox[4 * i + 2] < 0 || bbox[4 * i + 3] < 0) return false;
+  const img = imageId === cols.lastImageId ? cols.lastImage : gt.imageIndex.get(imageId);
+  const dense = cols.categoryLookup;
+  const cat = categoryId >= 0 && categoryId < dense.length && Number.isInteger(categoryId)
+    ? dense[categoryId]
+    : gt.categoryIndex.get(categoryId) ?? -1;
+  if (img === undefined || (cat < 0 && !cols.dropUnknown)) return false;
+  if (cat < 0) cols.unknownCategories++;
+  cols.image[i] = cols.lastImage = img;
+  cols.lastImageId = imageId;
+  cols.category[i] = cat;
+  cols.score[i] = score;
+  cols.hasBbox[i] = 1;
+  if (cols.segmentation) cols.segmentation[i] = undefined;
+  s.pos = p + 1;
+  return true;
+}
+
+/** Which known key the `len` bytes at `b[at]` spell, or -1. */
+function _keyOf(b: Uint8Array, at: number, len: number): number {
+  for (let k = 0; k < _KEYS.length; k++) {
+    const key = _KEYS[k];
+    if (key.length !== len) continue;
+    let j = 0;
+    while (j < len && b[at + j] === key[j]) j++;
+    if (j === len) return k;
+  }
+  return -1;
+}
+
 function _parseElement(s: _Scanner, gt: GroundTruth, cols: _Columns, index: number): void {
   const file = s.file;
   if (s.ws() !== 123) throw s.syntax(`expected "{" at the start of result [${index}]`);
@@ -448,7 +538,10 @@ function _scan(s: _Scanner, gt: GroundTruth, cols: _Columns, st: { phase: number
   }
   while (st.phase === 1 || st.phase === 2) {
     if (st.phase === 1) {
-      _parseElement(s, gt, cols, st.index);
+      if (_fastElement(s, gt, cols)) {
+        cols.count++;
+        if (cols.runs) cols.runs.added(cols, st.index);
+      } else _parseElement(s, gt, cols, st.index);
       st.index++;
       st.keep = s.pos;
       st.phase = 2;
