@@ -8,7 +8,7 @@ import type { EvalState, PooledDetections } from "./eval_state.ts";
 import type { Grouped } from "./federated.ts";
 import { groundTruthMask, type IouType, resultArea, resultBox, resultMask } from "./geometry.ts";
 import { type GroundTruth, NOT_EXHAUSTIVE } from "./ground_truth.ts";
-import { Matcher, type MatchInput, MatchRecords } from "./match.ts";
+import { Matcher, type MatchInput, MatchRecords, unmatchedFalsePositive } from "./match.ts";
 import { boxIouMatrix, maskIouMatrix } from "./pair_iou.ts";
 import { A, AT, R, T } from "./params.ts";
 import type { Results } from "./results_file.ts";
@@ -120,6 +120,17 @@ export class CategoryEvaluator {
       while (g1 < ge && gt.annotationImage[gOrder[g1]] === img) g1++;
       _sortRun(dOrder, d0, d1, dt.score);
       const m = d1 - d0, n = g1 - g0;
+      const notExhaustive = (gt.imageCategoryFlags[img * K + k] & NOT_EXHAUSTIVE) !== 0;
+      if (n === 0) {
+        // No ground truth here (a negative category): every detection stays unmatched.
+        const { base, rec } = this.#records;
+        for (let d = 0, o = d0 - ds; d < m; d++, o++) {
+          base[o] = notExhaustive ? 0 : unmatchedFalsePositive(resultArea(dt, area, dOrder[d0 + d]));
+          rec[o] = -1;
+        }
+        d0 = d1;
+        continue;
+      }
       if (this.#iou.length < m * n) this.#iou = new Float64Array(2 * m * n);
       if (m && n) {
         if (iouType === "bbox") {
@@ -150,7 +161,7 @@ export class CategoryEvaluator {
       mx.m = m;
       mx.n = n;
       mx.iou = this.#iou;
-      mx.notExhaustive = (gt.imageCategoryFlags[img * K + k] & NOT_EXHAUSTIVE) !== 0;
+      mx.notExhaustive = notExhaustive;
       this.#matcher.run(mx, this.#records, d0 - ds, numGt, k * A);
       d0 = d1;
       g0 = g1;

@@ -58,6 +58,16 @@ export class MatchRecords {
   }
 }
 
+/**
+ * The areas at which an unmatched detection of area `ar` is a false positive, as bits (bit a for area a): those
+ * whose range holds it (the others ignore it), unless the category is not exhaustively labelled there.
+ */
+export function unmatchedFalsePositive(ar: number): number {
+  let bits = 0;
+  for (let a = 0; a < A; a++) if (!(ar < AREA_RANGES[a][0] || ar > AREA_RANGES[a][1])) bits |= 1 << a;
+  return bits;
+}
+
 /** Reusable matcher; writes match records and counts non-ignored ground truth per area. */
 export class Matcher {
   #candStart = new Int32Array(65);
@@ -79,12 +89,7 @@ export class Matcher {
     const candStart = this.#candStart, gtIg = this.#gtIg, taken = this.#taken;
     // The unmatched status per area does not depend on the threshold.
     for (let d = 0; d < m; d++) {
-      const ar = x.dtArea[d];
-      let bits = 0;
-      if (!x.notExhaustive) {
-        for (let a = 0; a < A; a++) if (!(ar < AREA_RANGES[a][0] || ar > AREA_RANGES[a][1])) bits |= 1 << a;
-      }
-      out.base[offset + d] = bits;
+      out.base[offset + d] = x.notExhaustive ? 0 : unmatchedFalsePositive(x.dtArea[d]);
       out.rec[offset + d] = -1;
     }
     // Candidates: ground truth a detection could ever match.
