@@ -5,6 +5,7 @@
 import { InputError } from "../core/errors.ts";
 import { FREQUENCIES } from "./params.ts";
 import { jsonError, kindOf } from "./json_path.ts";
+import { BAD, keyOf, numberAt, numberEnd, skipString, skipValue, skipWs } from "./json_scan.ts";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 
@@ -110,6 +111,15 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
   const images = _array(file, "images", root.images);
   const categories = _array(file, "categories", root.categories);
   const annotations = _array(file, "annotations", root.annotations);
+  const ann = _newAnnotations(annotations.length, keepSegmentation);
+  for (let i = 0; i < annotations.length; i++) _readAnnotation(file, annotations[i], i, ann);
+  ann.count = annotations.length;
+  return _build(file, images, categories, ann);
+}
+
+/** Ground truth from validated images and categories and read annotations. */
+function _build(file: string, images: unknown[], categories: unknown[], ann: _Annotations): GroundTruth {
+  const keepSegmentation = ann.segmentation !== null;
   const notes: string[] = [];
   const name = JSON.stringify(basename(file));
 
@@ -170,35 +180,13 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
     }
   });
 
-  const n = annotations.length;
-  const annotationId = new Float64Array(n), annotationArea = new Float64Array(n);
+  const n = ann.count;
   const annotationImage = new Int32Array(n), annotationCategory = new Int32Array(n);
-  const annotationBbox = new Float64Array(4 * n), annotationIgnore = new Uint8Array(n);
-  const annotationSegmentation = keepSegmentation ? new Array<unknown>(n) : null;
-  const L = "annotations";
   for (let i = 0; i < n; i++) {
-    const v = annotations[i];
-    const o = (v !== null && typeof v === "object" && !Array.isArray(v) ? v : _object(file, `${L}[${i}]`, v)) as Record<
-      string,
-      unknown
-    >;
-    annotationId[i] = _field(file, L, i, "id", o.id);
-    const img = annotationImage[i] = imageIndex.get(_field(file, L, i, "image_id", o.image_id)) ?? -1;
-    const cat = annotationCategory[i] = categoryIndex.get(_field(file, L, i, "category_id", o.category_id)) ?? -1;
-    const box = o.bbox as number[];
-    if (
-      Array.isArray(box) && box.length === 4 && Number.isFinite(box[0]) && Number.isFinite(box[1]) &&
-      box[2] >= 0 && box[3] >= 0 && box[2] < Infinity && box[3] < Infinity
-    ) {
-      for (let j = 0; j < 4; j++) annotationBbox[4 * i + j] = box[j];
-    } else readBox(file, `${L}[${i}].bbox`, box, annotationBbox, 4 * i);
-    const ar = annotationArea[i] = _field(file, L, i, "area", o.area);
-    annotationIgnore[i] = o.ignore ? 1 : 0;
+    const img = annotationImage[i] = imageIndex.get(ann.imageId[i]) ?? -1;
+    const cat = annotationCategory[i] = categoryIndex.get(ann.categoryId[i]) ?? -1;
+    const ar = ann.area[i];
     if (ar > 0 && ar < Infinity && img >= 0 && cat >= 0) imageCategoryFlags[img * nCat + cat] |= POSITIVE;
-    if (annotationSegmentation) {
-      if (o.segmentation === undefined) throw jsonError(file, `${L}[${i}].segmentation`, "missing");
-      annotationSegmentation[i] = o.segmentation;
-    }
   }
   if (deriveFrequency) _deriveFrequency(catOrder, annotationImage, annotationCategory, frequency, name, notes);
   return {
@@ -214,14 +202,192 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
     categoryNames,
     imageCategoryFlags,
     annotationCount: n,
-    annotationId,
+    annotationId: ann.id.subarray(0, n),
     annotationImage,
     annotationCategory,
-    annotationBbox,
-    annotationArea,
-    annotationIgnore,
-    annotationSegmentation,
+    annotationBbox: ann.bbox.subarray(0, 4 * n),
+    annotationArea: ann.area.subarray(0, n),
+    annotationIgnore: ann.ignore.subarray(0, n),
+    annotationSegmentation: ann.segmentation,
   };
+}
+
+/** Annotations as read, ids not yet resolved (a file may list them before its images and categories). */
+interface _Annotations {
+  count: number;
+  id: Float64Array;
+  imageId: Float64Array;
+  categoryId: Float64Array;
+  bbox: Float64Array;
+  area: Float64Array;
+  ignore: Uint8Array;
+  segmentation: unknown[] | null;
+}
+
+function _newAnnotations(capacity: number, keepSegmentation: boolean): _Annotations {
+  return {
+    count: 0,
+    id: new Float64Array(capacity),
+    imageId: new Float64Array(capacity),
+    categoryId: new Float64Array(capacity),
+    bbox: new Float64Array(4 * capacity),
+    area: new Float64Array(capacity),
+    ignore: new Uint8Array(capacity),
+    segmentation: keepSegmentation ? [] : null,
+  };
+}
+
+function _growAnnotations(a: _Annotations): _Annotations {
+  const b = _newAnnotations(2 * a.id.length + 16, a.segmentation !== null);
+  b.id.set(a.id), b.imageId.set(a.imageId), b.categoryId.set(a.categoryId);
+  b.bbox.set(a.bbox), b.area.set(a.area), b.ignore.set(a.ignore);
+  return { ...b, count: a.count, segmentation: a.segmentation };
+}
+
+/** Validate annotation `i` (a parsed JSON value) into `ann`. */
+function _readAnnotation(file: string, v: unknown, i: number, ann: _Annotations): void {
+  const L = "annotations";
+  const o = (v !== null && typeof v === "object" && !Array.isArray(v) ? v : _object(file, `${L}[${i}]`, v)) as Record<
+    string,
+    unknown
+  >;
+  ann.id[i] = _field(file, L, i, "id", o.id);
+  ann.imageId[i] = _field(file, L, i, "image_id", o.image_id);
+  ann.categoryId[i] = _field(file, L, i, "category_id", o.category_id);
+  const box = o.bbox as number[];
+  if (
+    Array.isArray(box) && box.length === 4 && Number.isFinite(box[0]) && Number.isFinite(box[1]) &&
+    box[2] >= 0 && box[3] >= 0 && box[2] < Infinity && box[3] < Infinity
+  ) {
+    for (let j = 0; j < 4; j++) ann.bbox[4 * i + j] = box[j];
+  } else readBox(file, `${L}[${i}].bbox`, box, ann.bbox, 4 * i);
+  ann.area[i] = _field(file, L, i, "area", o.area);
+  ann.ignore[i] = o.ignore ? 1 : 0;
+  if (ann.segmentation) {
+    if (o.segmentation === undefined) throw jsonError(file, `${L}[${i}].segmentation`, "missing");
+    ann.segmentation[i] = o.segmentation;
+  }
+}
+
+const _ANN_KEYS = ["id", "image_id", "category_id", "bbox", "area", "segmentation", "ignore"].map((k) =>
+  new TextEncoder().encode(k)
+);
+const _UTF8 = new TextDecoder();
+
+/**
+ * The annotations array at `b[start]` read in place: the plain fields of each annotation parsed where they
+ * lie, polygons skipped (or parsed alone for segm); an annotation with anything unusual is parsed whole and
+ * validated as `parseGroundTruth` does, so messages are the same. Null when the bytes are not a well-formed
+ * array (the caller then parses the file whole, for JSON.parse's message).
+ */
+function _annotationsFromBytes(file: string, b: Uint8Array, start: number, keep: boolean): _Annotations | null {
+  let ann = _newAnnotations(Math.max(16, Math.ceil(b.length / 200)), keep);
+  let p = skipWs(b, start);
+  if (b[p] !== 91) return null;
+  p = skipWs(b, p + 1);
+  if (b[p] === 93) return ann;
+  for (let i = 0;; i++) {
+    if (i === ann.id.length) ann = _growAnnotations(ann);
+    const elementStart = p;
+    const end = _fastAnnotation(b, p, i, ann);
+    if (end >= 0) p = end;
+    else {
+      p = skipValue(b, elementStart);
+      if (p < 0) return null;
+      let v: unknown;
+      try {
+        v = JSON.parse(_UTF8.decode(b.subarray(elementStart, p)));
+      } catch {
+        return null;
+      }
+      _readAnnotation(file, v, i, ann);
+    }
+    ann.count = i + 1;
+    p = skipWs(b, p);
+    if (b[p] === 93) return ann;
+    if (b[p] !== 44) return null;
+    p = skipWs(b, p + 1);
+  }
+}
+
+/** One annotation of plain numbers (and polygons) read in place; -1 when it needs the general path. */
+function _fastAnnotation(b: Uint8Array, p: number, i: number, ann: _Annotations): number {
+  if (b[p] !== 123) return -1;
+  let seen = 0;
+  for (p++;;) {
+    p = skipWs(b, p);
+    if (b[p] !== 34) return -1;
+    const ks = p + 1, ke = skipString(b, p);
+    if (ke < 0) return -1;
+    const k = keyOf(b, ks, ke - 1 - ks, _ANN_KEYS);
+    p = skipWs(b, ke);
+    if (b[p] !== 58 || k === 6) return -1;
+    p = skipWs(b, p + 1);
+    if (k === 3) {
+      if (b[p] !== 91) return -1;
+      for (let j = 0; j < 4; j++) {
+        const v = numberAt(b, skipWs(b, p + 1));
+        if (numberEnd() === BAD || !Number.isFinite(v) || (j >= 2 && v < 0)) return -1;
+        ann.bbox[4 * i + j] = v;
+        p = skipWs(b, numberEnd());
+        if (b[p] !== (j < 3 ? 44 : 93)) return -1;
+      }
+      p++;
+    } else if (k === 5 || k < 0) {
+      const e = skipValue(b, p);
+      if (e < 0) return -1;
+      if (k === 5 && ann.segmentation) {
+        try {
+          ann.segmentation[i] = JSON.parse(_UTF8.decode(b.subarray(p, e)));
+        } catch {
+          return -1;
+        }
+      }
+      p = e;
+    } else {
+      const v = numberAt(b, p);
+      if (numberEnd() === BAD || !Number.isFinite(v)) return -1;
+      p = numberEnd();
+      if (k === 0) ann.id[i] = v;
+      else if (k === 1) ann.imageId[i] = v;
+      else if (k === 2) ann.categoryId[i] = v;
+      else ann.area[i] = v;
+    }
+    if (k >= 0) seen |= 1 << k;
+    p = skipWs(b, p);
+    if (b[p] === 44) p++;
+    else if (b[p] === 125) break;
+    else return -1;
+  }
+  ann.ignore[i] = 0;
+  const need = ann.segmentation ? 63 : 31;
+  return (seen & need) === need ? p + 1 : -1;
+}
+
+/**
+ * The values of the root object's keys, as byte ranges; null when the bytes are not a JSON object.
+ */
+function _topLevel(b: Uint8Array): Map<string, [number, number]> | null {
+  const out = new Map<string, [number, number]>();
+  let p = skipWs(b, 0);
+  if (b[p] !== 123) return null;
+  p = skipWs(b, p + 1);
+  if (b[p] === 125) return skipWs(b, p + 1) === b.length ? out : null;
+  for (;;) {
+    if (b[p] !== 34) return null;
+    const ke = skipString(b, p);
+    if (ke < 0) return null;
+    const key = _UTF8.decode(b.subarray(p + 1, ke - 1));
+    p = skipWs(b, ke);
+    if (b[p] !== 58) return null;
+    const vs = skipWs(b, p + 1), ve = skipValue(b, vs);
+    if (ve < 0) return null;
+    out.set(key, [vs, ve]);
+    p = skipWs(b, ve);
+    if (b[p] === 125) return skipWs(b, p + 1) === b.length ? out : null;
+    if (b[p] !== 44) return null;
+    p = skipWs(b, p + 1);
+  }
 }
 
 /** Frequency groups from `image_count` where every category has one, else from the images annotated here. */
@@ -267,17 +433,31 @@ function _deriveFrequency(
  * ```
  */
 export async function readGroundTruth(path: string, keepSegmentation: boolean): Promise<GroundTruth> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(path, "utf8");
+    bytes = await readFile(path);
   } catch (e) {
     throw new InputError(`Cannot read ground truth ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
-  let data: unknown;
+  // The images and categories are parsed as JSON; the annotations, the bulk, are read in place.
+  const top = _topLevel(bytes);
+  const annRange = top?.get("annotations");
+  const ann = top && annRange ? _annotationsFromBytes(path, bytes, annRange[0], keepSegmentation) : null;
+  if (!top || !ann) return parseGroundTruth(_parseWhole(path, bytes), path, keepSegmentation);
+  let images: unknown, categories: unknown;
   try {
-    data = JSON.parse(text);
+    const part = (r: [number, number] | undefined) => r && JSON.parse(_UTF8.decode(bytes.subarray(r[0], r[1])));
+    [images, categories] = [part(top.get("images")), part(top.get("categories"))];
+  } catch {
+    return parseGroundTruth(_parseWhole(path, bytes), path, keepSegmentation);
+  }
+  return _build(path, _array(path, "images", images), _array(path, "categories", categories), ann);
+}
+
+function _parseWhole(path: string, bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(_UTF8.decode(bytes));
   } catch (e) {
     throw new InputError(`Cannot parse ${JSON.stringify(path)} as JSON: ${(e as Error).message}`);
   }
-  return parseGroundTruth(data, path, keepSegmentation);
 }

@@ -7,7 +7,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
 import { type GroundTruth, NEGATIVE, POSITIVE } from "./ground_truth.ts";
-import { decimalToDouble } from "./decimal.ts";
+import { BAD, keyOf, numberAt, numberEnd, skipWs } from "./json_scan.ts";
 import { capGroup, CapScratch } from "./select.ts";
 import { jsonError } from "./json_path.ts";
 
@@ -59,59 +59,8 @@ export function resultPath(dt: Results, i: number, field: string): string {
 
 const _CHUNK = 1 << 20;
 const _INCOMPLETE = Symbol("incomplete");
-const _POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
-const _LATIN1 = new TextDecoder("latin1");
 const _KEYS = ["image_id", "category_id", "score", "bbox", "segmentation"].map((k) => new TextEncoder().encode(k));
 const _IMAGE = 0, _CATEGORY = 1, _SCORE = 2, _BBOX = 3, _SEGM = 4;
-
-/** Where `_numberAt` stopped, or `_BAD` when the text there is not a JSON number. */
-let _end = 0;
-const _BAD = -1;
-
-/**
- * The JSON number at `b[p]`, correctly rounded; sets `_end` past it (the buffer's end when it may go on).
- * Significant digits: the first 15 exactly in `hi`, the next 4 in `lo`; beyond that the text decides.
- */
-function _numberAt(b: Uint8Array, p: number): number {
-  const start = p, n = b.length;
-  let neg = false;
-  if (b[p] === 45) (neg = true, p++);
-  let hi = 0, lo = 0, sig = 0, digits = 0, exp10 = 0;
-  while (p < n && b[p] >= 48 && b[p] <= 57) {
-    const d = b[p++] - 48;
-    digits++;
-    if (sig < 15) (hi = hi * 10 + d, sig += sig || d ? 1 : 0);
-    else if (sig++ < 19) lo = lo * 10 + d;
-    else exp10++;
-  }
-  if (digits === 0) return (_end = _BAD, NaN);
-  if (p < n && b[p] === 46) {
-    p++;
-    const d0 = digits;
-    while (p < n && b[p] >= 48 && b[p] <= 57) {
-      const d = b[p++] - 48;
-      digits++;
-      if (sig < 15) (hi = hi * 10 + d, sig += sig || d ? 1 : 0, exp10--);
-      else if (sig++ < 19) (lo = lo * 10 + d, exp10--);
-    }
-    if (digits === d0) return (_end = p >= n ? n : _BAD, NaN);
-  }
-  if (p < n && (b[p] === 101 || b[p] === 69)) {
-    p++;
-    let eneg = false, e = 0, ed = 0;
-    if (b[p] === 45 || b[p] === 43) (eneg = b[p] === 45, p++);
-    while (p < n && b[p] >= 48 && b[p] <= 57) (e = e * 10 + b[p] - 48, ed++, p++);
-    if (ed === 0) return (_end = p >= n ? n : _BAD, NaN);
-    exp10 += eneg ? -e : e;
-  }
-  _end = p;
-  let v = NaN;
-  // Clinger's fast path: an exact mantissa and an exact power of ten round once, correctly.
-  if (sig <= 15 && exp10 >= -22 && exp10 <= 22) v = exp10 < 0 ? hi / _POW10[-exp10] : hi * _POW10[exp10];
-  else if (sig <= 19) v = decimalToDouble(hi, lo, sig - 15, exp10);
-  if (v !== v) v = Number(_LATIN1.decode(b.subarray(start + (neg ? 1 : 0), p)));
-  return neg ? -v : v;
-}
 
 class _Scanner {
   buf = new Uint8Array(0);
@@ -172,7 +121,7 @@ class _Scanner {
     if (this.ws() !== 34) throw this.syntax("expected a key");
     const start = this.pos + 1;
     this.skipString();
-    return _keyOf(this.buf, start, this.pos - 1 - start);
+    return keyOf(this.buf, start, this.pos - 1 - start, _KEYS);
   }
 
   skipValue(): void {
@@ -199,11 +148,11 @@ class _Scanner {
   number(): number {
     this.ws();
     const b = this.buf, start = this.pos;
-    const v = _numberAt(b, start);
-    if (_end === _BAD) return this.badToken(start);
-    if (_end >= b.length && !this.final) throw _INCOMPLETE;
+    const v = numberAt(b, start);
+    if (numberEnd() === BAD) return this.badToken(start);
+    if (numberEnd() >= b.length && !this.final) throw _INCOMPLETE;
     if (v !== v) return this.badToken(start);
-    this.pos = _end;
+    this.pos = numberEnd();
     return v;
   }
 
@@ -356,12 +305,6 @@ function _num(s: _Scanner, index: number, field: number): number {
   return v;
 }
 
-/** Skip JSON whitespace from `p`. */
-function _skipWs(b: Uint8Array, p: number): number {
-  while (p < b.length && (b[p] === 32 || b[p] === 10 || b[p] === 13 || b[p] === 9)) p++;
-  return p;
-}
-
 /**
  * The common result, parsed in one tight pass: only image_id, category_id, score and bbox (any order and
  * spacing), valid, and wholly inside the buffer. Returns false, having changed nothing, for anything else
@@ -370,41 +313,41 @@ function _skipWs(b: Uint8Array, p: number): number {
 function _fastElement(s: _Scanner, gt: GroundTruth, cols: _Columns): boolean {
   const b = s.buf, n = b.length, i = cols.count;
   if (i === cols.cap) return false;
-  let p = _skipWs(b, s.pos);
+  let p = skipWs(b, s.pos);
   if (b[p] !== 123) return false;
   let seen = 0, imageId = 0, categoryId = 0, score = 0;
   const bbox = cols.bbox;
   for (p++;;) {
-    p = _skipWs(b, p);
+    p = skipWs(b, p);
     if (b[p] !== 34) return false;
     const ks = ++p;
     while (p < n && b[p] !== 34 && b[p] !== 92) p++;
     if (p >= n || b[p] !== 34) return false;
-    const k = _keyOf(b, ks, p - ks);
-    p = _skipWs(b, p + 1);
+    const k = keyOf(b, ks, p - ks, _KEYS);
+    p = skipWs(b, p + 1);
     if (b[p] !== 58 || k < 0 || k === _SEGM) return false;
-    p = _skipWs(b, p + 1);
+    p = skipWs(b, p + 1);
     if (k === _BBOX) {
       if (b[p] !== 91) return false;
       for (let j = 0; j < 4; j++) {
-        p = _skipWs(b, p + 1);
-        const v = _numberAt(b, p);
-        if (_end === _BAD || _end >= n || !Number.isFinite(v)) return false;
+        p = skipWs(b, p + 1);
+        const v = numberAt(b, p);
+        if (numberEnd() === BAD || numberEnd() >= n || !Number.isFinite(v)) return false;
         bbox[4 * i + j] = v;
-        p = _skipWs(b, _end);
+        p = skipWs(b, numberEnd());
         if (b[p] !== (j < 3 ? 44 : 93)) return false;
       }
       p++;
     } else {
-      const v = _numberAt(b, p);
-      if (_end === _BAD || _end >= n || !Number.isFinite(v)) return false;
+      const v = numberAt(b, p);
+      if (numberEnd() === BAD || numberEnd() >= n || !Number.isFinite(v)) return false;
       if (k === _IMAGE) imageId = v;
       else if (k === _CATEGORY) categoryId = v;
       else score = v;
-      p = _end;
+      p = numberEnd();
     }
     seen |= 1 << k;
-    p = _skipWs(b, p);
+    p = skipWs(b, p);
     if (b[p] === 44) p++;
     else if (b[p] === 125) break;
     else return false;
@@ -425,18 +368,6 @@ function _fastElement(s: _Scanner, gt: GroundTruth, cols: _Columns): boolean {
   if (cols.segmentation) cols.segmentation[i] = undefined;
   s.pos = p + 1;
   return true;
-}
-
-/** Which known key the `len` bytes at `b[at]` spell, or -1. */
-function _keyOf(b: Uint8Array, at: number, len: number): number {
-  for (let k = 0; k < _KEYS.length; k++) {
-    const key = _KEYS[k];
-    if (key.length !== len) continue;
-    let j = 0;
-    while (j < len && b[at + j] === key[j]) j++;
-    if (j === len) return k;
-  }
-  return -1;
 }
 
 function _parseElement(s: _Scanner, gt: GroundTruth, cols: _Columns, index: number): void {
