@@ -25,7 +25,7 @@ export function resultAreas(
   if (boxAreas) {
     for (let i = 0; i < dt.count; i++) {
       if ((!keep || keep[i]) && !dt.hasBbox[i]) {
-        throw jsonError(dt.file, resultPath(dt, i, "bbox"), "missing (the first result has a box, so all must)");
+        throw jsonError(dt.file, resultPath(i, "bbox"), "missing (the first result has a box, so all must)");
       }
     }
     return null;
@@ -48,7 +48,7 @@ export function resultMask(dt: Results, i: number, masks: (Rle | undefined)[]): 
   if (!seg) {
     throw jsonError(
       dt.file,
-      resultPath(dt, i, "segmentation"),
+      resultPath(i, "segmentation"),
       "missing (the first result has no box, so all need a mask)",
     );
   }

@@ -46,15 +46,16 @@ export interface Preselection {
   afterLimits: number;
   /** Whether the result the reference lists first carries a box (it decides box or mask areas). */
   firstHasBbox: boolean;
-  /** Position in the file of each result kept, for messages. */
-  fileIndex: Int32Array;
   /** File position of the first result without a mask, or -1. */
   firstWithoutMask: number;
 }
 
-/** A result's JSON path in its file, e.g. `[12].segmentation`. */
-export function resultPath(dt: Results, i: number, field: string): string {
-  return `[${dt.selected ? dt.selected.fileIndex[i] : i}].${field}`;
+/**
+ * A result's JSON path in its file, e.g. `[12].segmentation`. Only for results read whole: a selecting
+ * read keeps results that all have boxes, and `requireMasks` names a missing mask by `firstWithoutMask`.
+ */
+export function resultPath(i: number, field: string): string {
+  return `[${i}].${field}`;
 }
 
 const _CHUNK = 1 << 20;
@@ -181,7 +182,6 @@ class _Columns {
   unknownCategories = 0;
   /** Selection while reading, or null to keep every result. */
   runs: _ImageRuns | null = null;
-  fileIndex: Int32Array | null = null;
   lastImageId = NaN;
   lastImage = -1;
   /** Category id -> position for small integer ids (LVIS: 1..1203), -1 elsewhere. */
@@ -212,7 +212,6 @@ class _Columns {
     this.score = g(this.score, cap);
     this.bbox = g(this.bbox, 4 * cap);
     this.hasBbox = g(this.hasBbox, cap);
-    if (this.fileIndex) this.fileIndex = g(this.fileIndex, cap);
     this.cap = cap;
   }
 }
@@ -241,7 +240,6 @@ class _ImageRuns {
   /** The element just parsed (file position `index`) is at `cols.count - 1`. */
   added(cols: _Columns, index: number): void {
     const i = cols.count - 1;
-    cols.fileIndex![i] = index;
     // Boxes decide the areas; a result without one goes through the general path and its checks.
     if (!cols.hasBbox[i]) throw _NOT_RUNS;
     if (this.firstWithoutMask < 0 && !cols.segmentation?.[i]) this.firstWithoutMask = index;
@@ -284,9 +282,10 @@ function _move(cols: _Columns, from: number, to: number): void {
   cols.image[to] = cols.image[from];
   cols.category[to] = cols.category[from];
   cols.score[to] = cols.score[from];
-  cols.bbox.copyWithin(4 * to, 4 * from, 4 * from + 4);
+  const bbox = cols.bbox;
+  (bbox[4 * to] = bbox[4 * from], bbox[4 * to + 1] = bbox[4 * from + 1]);
+  (bbox[4 * to + 2] = bbox[4 * from + 2], bbox[4 * to + 3] = bbox[4 * from + 3]);
   cols.hasBbox[to] = cols.hasBbox[from];
-  cols.fileIndex![to] = cols.fileIndex![from];
   if (cols.segmentation) {
     cols.segmentation[to] = cols.segmentation[from];
     cols.segmentation[from] = undefined;
@@ -532,7 +531,6 @@ export async function readResults(path: string, gt: GroundTruth, options: ReadRe
     cols.dropUnknown = options.unknownCategories === "drop";
     if (options.select && options.select.maxDets >= 0) {
       cols.runs = new _ImageRuns(gt, options.select.maxDets);
-      cols.fileIndex = new Int32Array(cols.cap);
     }
     await _scanFile(f, path, gt, cols, options.chunkBytes ?? _CHUNK);
   } catch (e) {
@@ -566,7 +564,6 @@ export async function readResults(path: string, gt: GroundTruth, options: ReadRe
         inFile: runs.inFile,
         afterLimits: runs.afterLimits,
         firstHasBbox: runs.firstHasBbox,
-        fileIndex: cols.fileIndex!.subarray(0, c),
         firstWithoutMask: runs.firstWithoutMask,
       }
       : undefined,

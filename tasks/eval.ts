@@ -25,6 +25,8 @@ export const evalParams = z.strictObject({
   iouTypes: z.array(z.enum(["bbox", "segm"])).min(1).max(2).optional(),
   /** segm: areas from the masks even where results carry boxes (as detectron2 evaluates). */
   maskArea: z.boolean().default(false),
+  /** Results on category ids the ground truth lacks: refuse the file, or drop them as lvis-api does. */
+  unknownCategories: z.enum(["error", "drop"]).default("error"),
   /** Results kept per image across categories; -1 for no cap. Ignored with apFixed. */
   maxDets: z.int().min(-1).default(300),
   /** AP-fixed: no per-image cap, top `detsPerCat` results per category. */
@@ -65,6 +67,7 @@ export async function runEval(params: z.infer<typeof evalParams>, outDir: string
     pooled: params.apPooled,
     raw: params.raw,
     maskArea: params.maskArea,
+    unknownCategories: params.unknownCategories,
   });
   for (const note of notes) console.error(`note: ${note}`);
   const metrics = join(outDir, "metrics.json");
