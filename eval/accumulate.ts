@@ -137,7 +137,7 @@ export function categoryCurves(
         }
       }
     }
-    for (let a = 0; a < A; a++) fpBase[a] += (bits >> a) & 1;
+    if (bits) { for (let a = 0; a < A; a++) fpBase[a] += (bits >> a) & 1; }
   }
   for (let a = 0; a < A; a++) {
     if (numGt[a] === 0) continue;

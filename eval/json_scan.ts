@@ -26,32 +26,33 @@ export function numberAt(b: Uint8Array, p: number): number {
   const start = p, n = b.length;
   let neg = false;
   if (b[p] === 45) (neg = true, p++);
-  let hi = 0, lo = 0, sig = 0, digits = 0, exp10 = 0;
-  while (p < n && b[p] >= 48 && b[p] <= 57) {
-    const d = b[p++] - 48;
-    digits++;
-    if (sig < 15) (hi = hi * 10 + d, sig += sig || d ? 1 : 0);
-    else if (sig++ < 19) lo = lo * 10 + d;
+  let hi = 0, lo = 0, sig = 0, exp10 = 0, c = b[p];
+  const intStart = p;
+  // Leading zeros leave hi at 0 and count for nothing; sig counts from the first non-zero digit.
+  while (c >= 48 && c <= 57 && p < n) {
+    if (sig < 15) (hi = hi * 10 + (c - 48), sig += hi > 0 ? 1 : 0);
+    else if (sig++ < 19) lo = lo * 10 + (c - 48);
     else exp10++;
+    c = b[++p];
   }
-  if (digits === 0) return (_end = BAD, NaN);
-  if (p < n && b[p] === 46) {
-    p++;
-    const d0 = digits;
-    while (p < n && b[p] >= 48 && b[p] <= 57) {
-      const d = b[p++] - 48;
-      digits++;
-      if (sig < 15) (hi = hi * 10 + d, sig += sig || d ? 1 : 0, exp10--);
-      else if (sig++ < 19) (lo = lo * 10 + d, exp10--);
+  if (p === intStart) return (_end = BAD, NaN);
+  if (c === 46 && p < n) {
+    const fracStart = ++p;
+    c = b[p];
+    while (c >= 48 && c <= 57 && p < n) {
+      if (sig < 15) (hi = hi * 10 + (c - 48), sig += hi > 0 ? 1 : 0, exp10--);
+      else if (sig++ < 19) (lo = lo * 10 + (c - 48), exp10--);
+      c = b[++p];
     }
-    if (digits === d0) return (_end = p >= n ? n : BAD, NaN);
+    if (p === fracStart) return (_end = p >= n ? n : BAD, NaN);
   }
-  if (p < n && (b[p] === 101 || b[p] === 69)) {
+  if ((c === 101 || c === 69) && p < n) {
     p++;
-    let eneg = false, e = 0, ed = 0;
+    let eneg = false, e = 0;
     if (b[p] === 45 || b[p] === 43) (eneg = b[p] === 45, p++);
-    while (p < n && b[p] >= 48 && b[p] <= 57) (e = e * 10 + b[p] - 48, ed++, p++);
-    if (ed === 0) return (_end = p >= n ? n : BAD, NaN);
+    const expStart = p;
+    while (p < n && b[p] >= 48 && b[p] <= 57) (e = e * 10 + b[p] - 48, p++);
+    if (p === expStart) return (_end = p >= n ? n : BAD, NaN);
     exp10 += eneg ? -e : e;
   }
   _end = p;

@@ -64,9 +64,11 @@ export class MatchRecords {
  */
 export function unmatchedFalsePositive(ar: number): number {
   let bits = 0;
-  for (let a = 0; a < A; a++) if (!(ar < AREA_RANGES[a][0] || ar > AREA_RANGES[a][1])) bits |= 1 << a;
+  for (let a = 0; a < A; a++) if (!(ar < _LO[a] || ar > _HI[a])) bits |= 1 << a;
   return bits;
 }
+
+const _LO = Float64Array.from(AREA_RANGES, (r) => r[0]), _HI = Float64Array.from(AREA_RANGES, (r) => r[1]);
 
 /** Reusable matcher; writes match records and counts non-ignored ground truth per area. */
 export class Matcher {
@@ -111,7 +113,7 @@ export class Matcher {
     }
 
     for (let a = 0; a < A; a++) {
-      const [lo, hi] = AREA_RANGES[a];
+      const lo = _LO[a], hi = _HI[a];
       let kept = 0;
       for (let g = 0; g < n; g++) {
         const ar = x.gtArea[g];
@@ -128,7 +130,7 @@ export class Matcher {
         for (let c = candStart[d]; c < candStart[d + 1]; c++) if (gtIg[cand[c]]) ordered[q++] = cand[c];
       }
       for (let t = 0; t < T; t++) {
-        taken.fill(0, 0, n);
+        for (let g = 0; g < n; g++) taken[g] = 0;
         const thr = Math.min(IOU_THRESHOLDS[t], _MAX_THR);
         for (let w = 0; w < nWithCand; w++) {
           const d = withCand[w];
