@@ -54,7 +54,7 @@ export { DetectorConfig, detectorConfig, PRESETS } from "./model/config.ts";
 export { type Detections, Detector, type ImageBatch as DetectorBatch, type ImageTargets } from "./model/detector.ts";
 export { trainDetector, type TrainOptions, type TrainResult } from "./model/trainer.ts";
 export { trainingData } from "./model/training_data.ts";
-export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from "./model/safetensors.ts";
+export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from "./model/checkpoint/safetensors.ts";
 
 // Stages and pipelines.
 export { defineStage, directContext, type StageContext, type StageKind } from "./pipeline/stage.ts";

@@ -15,7 +15,7 @@ import { createLoss } from "../losses/registry.ts";
 import type { LossState } from "../losses/loss.ts";
 import { DetectorConfig } from "../model/config.ts";
 import { Detector } from "../model/detector.ts";
-import { readSafetensors } from "../model/safetensors.ts";
+import { readSafetensors } from "../model/checkpoint/safetensors.ts";
 import { loadWeights } from "../model/trainer.ts";
 import { toTrainingBatch } from "../model/training_data.ts";
 import { defineStage } from "../pipeline/stage.ts";
