@@ -43,8 +43,12 @@ export const trainParams = z.strictObject({
   shortSides: z.array(z.int().positive()).default([128]),
   maxSize: z.int().positive().default(1333),
   flipProbability: z.number().min(0).max(1).default(0.5),
-  /** Local safetensors weights to start from (e.g. a converted pretrained backbone). */
-  initWeights: z.string().optional(),
+  /**
+   * Weights to start from: a `.pth` or safetensors file in torchvision's, mmdetection's or an ImageNet
+   * ResNet's names; `scope: backbone` loads the backbone only, `all` everything but a classifier of
+   * another class count.
+   */
+  init: z.strictObject({ weights: z.string(), scope: z.enum(["backbone", "all"]).default("all") }).optional(),
   workers: z.int().nonnegative().optional(),
   /** A missing or corrupt image: "throw" stops the run naming the file; "skip" leaves it out and counts it. */
   onBadImage: z.enum(["throw", "skip"]).default("throw"),
@@ -134,7 +138,7 @@ export const trainStage = defineStage({
       seed: p.seed,
       checkpointEvery: p.checkpointEvery,
       statsEvery: p.statsEvery,
-      initWeights: p.initWeights,
+      init: p.init,
       onStep: (s) => {
         const l = s.loss, f = (x: number) => x.toFixed(3);
         ctx.progress(

@@ -32,7 +32,13 @@ export function describeStateDict(sd: TorchvisionStateDict): string {
   const origin = sd.naming === "mmdetection" ? "an mmdetection" : "a torchvision";
   if (sd.naming === "resnet") return `a ${resnetDepth(keys, "backbone.body.") ?? "ResNet"} ImageNet classifier`;
   if (has("backbone.body.") || sd.naming === "mmdetection") {
-    const kind = has("roi_heads.mask_") ? "Mask R-CNN" : has("roi_heads.") ? "Faster R-CNN" : has("rpn.") ? "RPN" : null;
+    const kind = has("roi_heads.mask_")
+      ? "Mask R-CNN"
+      : has("roi_heads.")
+      ? "Faster R-CNN"
+      : has("rpn.")
+      ? "RPN"
+      : null;
     const backbone = resnetDepth(keys, "backbone.body.") ?? "non-ResNet";
     if (kind) return `${origin} ${kind} with a ${backbone} backbone${classes}`;
     if (has("head.classification_head.")) return `${origin} RetinaNet with a ${backbone} backbone`;

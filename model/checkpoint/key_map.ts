@@ -112,7 +112,9 @@ export function toTorchvisionNames(tensors: Map<string, NamedArray>, file: strin
       name = rename(key, MMDET_RULES) ?? key;
     } else if (naming === "torchvision") {
       const mask = /^roi_heads\.mask_head\.mask_fcn(\d+)\.(weight|bias)$/.exec(key);
-      name = mask ? `roi_heads.mask_head.${Number(mask[1]) - 1}.0.${mask[2]}` : rename(key, TORCHVISION_OLD_RULES) ?? key;
+      name = mask
+        ? `roi_heads.mask_head.${Number(mask[1]) - 1}.0.${mask[2]}`
+        : rename(key, TORCHVISION_OLD_RULES) ?? key;
     }
     const before = from.get(name);
     if (before !== undefined) {
@@ -183,7 +185,7 @@ export function moveRows(t: NamedArray, block: number, from: "first" | "last", t
 }
 
 /** `t` with `block` zero rows in front: a background slot that torchvision never reads. */
-function padBackground(t: NamedArray, block: number): NamedArray {
+export function padBackground(t: NamedArray, block: number): NamedArray {
   const n = block * rowSize(t), data = new Float32Array(t.data.length + n);
   data.set(t.data, n);
   return { shape: [t.shape[0] + block, ...t.shape.slice(1)], data };

@@ -52,7 +52,9 @@ export interface LoadPlan {
 type ClassKind = keyof typeof CLASS_PARAMS | "tailor";
 
 function classKind(name: string): ClassKind | null {
-  for (const [kind, prefix] of Object.entries(CLASS_PARAMS)) if (name.startsWith(`${prefix}.`)) return kind as ClassKind;
+  for (const [kind, prefix] of Object.entries(CLASS_PARAMS)) {
+    if (name.startsWith(`${prefix}.`)) return kind as ClassKind;
+  }
   return name.startsWith("roi.cls.") ? "tailor" : null;
 }
 

@@ -68,7 +68,9 @@ function counts(v: unknown, what: string): number[] {
 }
 
 function rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride: unknown): TensorRef {
-  if (!(storage instanceof StorageRef)) throw new PickleRefusal("a tensor is rebuilt from something other than a storage");
+  if (!(storage instanceof StorageRef)) {
+    throw new PickleRefusal("a tensor is rebuilt from something other than a storage");
+  }
   const sz = counts(size, "a tensor's size"), st = counts(stride, "a tensor's stride");
   if (sz.length !== st.length) throw new PickleRefusal(`a tensor has size [${sz}] but stride [${st}]`);
   return new TensorRef(storage, count(offset, "a tensor's storage offset"), sz, st);
@@ -80,7 +82,9 @@ function allowedNames(): Map<string, unknown> {
     // OrderedDict() then SETITEMS; an item list as argument is accepted too.
     ["collections.OrderedDict", (items?: unknown) => {
       const m = new Map();
-      if (Array.isArray(items)) for (const kv of items) if (Array.isArray(kv) && kv.length === 2) m.set(kv[0], kv[1]);
+      if (Array.isArray(items)) {
+        for (const kv of items) if (Array.isArray(kv) && kv.length === 2) m.set(kv[0], kv[1]);
+      }
       return m;
     }],
     ["torch._utils._rebuild_tensor", rebuildTensor],

@@ -14,7 +14,7 @@
 import { unzipSync } from "fflate";
 import { InputError, quote } from "../../core/errors.ts";
 import { DTYPE_BYTES, elementReader, toFloat32 } from "./dtypes.ts";
-import { BufferReader, PickleRefusal, StorageRef, storageFromPid, TensorRef, unpickle } from "./pickle.ts";
+import { BufferReader, PickleRefusal, storageFromPid, StorageRef, TensorRef, unpickle } from "./pickle.ts";
 import type { NamedArray } from "./safetensors.ts";
 
 /** What a `.pth` file held: its tensors by name, and where in the file the state dict was. */
@@ -140,7 +140,9 @@ function fromLegacy(bytes: Uint8Array, fail: Fail): PthStateDict {
     if (!ref) throw fail(`storage ${quote(key)} is listed but no tensor uses it`);
     if (at + 8 > bytes.length) throw fail(`truncated: storage ${quote(key)} is missing`);
     const numel = new DataView(bytes.buffer, bytes.byteOffset + at, 8).getBigInt64(0, true);
-    if (numel !== BigInt(ref.numel)) throw fail(`storage ${quote(key)} has ${numel} elements, the pickle says ${ref.numel}`);
+    if (numel !== BigInt(ref.numel)) {
+      throw fail(`storage ${quote(key)} has ${numel} elements, the pickle says ${ref.numel}`);
+    }
     const end = at + 8 + ref.numel * DTYPE_BYTES[ref.dtype];
     if (end > bytes.length) throw fail(`truncated: storage ${quote(key)} ends past the end of the file`);
     data.set(ref.key, bytes.subarray(at + 8, end));

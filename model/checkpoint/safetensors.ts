@@ -9,7 +9,7 @@
  */
 import { InputError, quote } from "../../core/errors.ts";
 import { writeFileAtomic } from "../../core/atomic.ts";
-import { DTYPE_BYTES, type Dtype, isDtype, toFloat32 } from "./dtypes.ts";
+import { type Dtype, DTYPE_BYTES, isDtype, toFloat32 } from "./dtypes.ts";
 
 /** A named tensor as tailor keeps it on the host: float32 values in row-major order. */
 export interface NamedArray {
@@ -104,7 +104,9 @@ export function decodeSafetensors(
   const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   for (const e of byOffset) {
-    if (e.begin < at) throw fail(`tensor ${quote(e.name)} overlaps another tensor's bytes (offsets ${e.begin}-${e.end})`);
+    if (e.begin < at) {
+      throw fail(`tensor ${quote(e.name)} overlaps another tensor's bytes (offsets ${e.begin}-${e.end})`);
+    }
     if (e.begin > at) throw fail(`bytes ${at}-${e.begin} of the data belong to no tensor (before ${quote(e.name)})`);
     at = e.end;
   }
