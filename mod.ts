@@ -54,7 +54,16 @@ export { DetectorConfig, detectorConfig, PRESETS } from "./model/config.ts";
 export { type Detections, Detector, type ImageBatch as DetectorBatch, type ImageTargets } from "./model/detector.ts";
 export { trainDetector, type TrainOptions, type TrainResult } from "./model/trainer.ts";
 export { trainingData } from "./model/training_data.ts";
-export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from "./model/checkpoint/safetensors.ts";
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  readSafetensors,
+  writeSafetensors,
+} from "./model/checkpoint/safetensors.ts";
+export { decodeWeights, readWeights, type WeightsFile } from "./model/checkpoint/read.ts";
+export { loadCheckpointInto, type LoadOptions, type LoadPlan, type LoadScope } from "./model/checkpoint/load.ts";
+export { toTorchvisionNames } from "./model/checkpoint/key_map.ts";
+export { exportTorchvision } from "./model/checkpoint/export.ts";
 
 // Stages and pipelines.
 export { defineStage, directContext, type StageContext, type StageKind } from "./pipeline/stage.ts";

@@ -60,6 +60,12 @@ function classKind(name: string): ClassKind | null {
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
+/** Whether two shapes of a class-dependent parameter differ at most in the class dimension. */
+function sameButClasses(kind: ClassKind, a: readonly number[], b: readonly number[]): boolean {
+  // torchvision's class rows are the first dimension; tailor's own heads keep [in, out].
+  return kind === "tailor" ? same(a.slice(0, -1), b.slice(0, -1)) : same(a.slice(1), b.slice(1));
+}
+
 /**
  * Match `sd` against a model's parameter shapes. Throws an `InputError`
  * naming `file` when they do not fit; returns what to write otherwise.
@@ -79,11 +85,13 @@ export function planLoad(
   const wanted = [...target].filter(([k]) => k.startsWith(prefix));
   if (wanted.length === 0) throw new InputError(`${model} has no parameters under "${prefix}" to load "${file}" into`);
   const found = wanted.filter(([k]) => sd.tensors.has(k)).length;
-  if (found < wanted.length / 2) {
-    const hint = sd.naming === "resnet" && opts.scope === "all" ? "; load it with scope: backbone" : "";
+  // An ImageNet classifier has the backbone of a detector and nothing else: say so rather than list the rest.
+  const backboneOnly = sd.naming === "resnet" && opts.scope === "all";
+  if (found < wanted.length / 2 || backboneOnly) {
     throw new InputError(
       `"${file}" is not a checkpoint for ${model}: it looks like ${describeStateDict(sd)}; ` +
-        `${found} of the model's ${wanted.length} ${prefix ? "backbone " : ""}tensors are in it${hint}`,
+        `${found} of the model's ${wanted.length} ${prefix ? "backbone " : ""}tensors are in it` +
+        (backboneOnly ? "; load it with scope: backbone" : ""),
     );
   }
   const problems: string[] = [];
@@ -96,7 +104,7 @@ export function planLoad(
       continue;
     }
     const kind = opts.scope === "all" ? classKind(name) : null;
-    if (kind && same(src.shape.slice(1), shape.slice(1))) {
+    if (kind !== null && sameButClasses(kind, src.shape, shape)) {
       const data = classes.convert(name, kind, src, shape);
       if (data) plan.writes.set(name, data);
       else plan.reinitialised.push(name);
@@ -143,7 +151,9 @@ class ClassRows {
   convert(name: string, kind: ClassKind, src: NamedArray, shape: readonly number[]): Float32Array | null {
     if (kind === "tailor") {
       if (same(src.shape, shape)) return src.data;
-      this.#why.add(`the classifier "roi.cls" has ${src.shape[0]} columns in the file, ${shape[0]} in the model`);
+      this.#why.add(
+        `the classifier "roi.cls" has ${src.shape.at(-1)} columns in the file, ${shape.at(-1)} in the model`,
+      );
       return null;
     }
     const C = this.#sourceClasses;

@@ -91,7 +91,10 @@ Deno.test("detectNaming() and describeStateDict() tell the spellings and archite
   const shapes = [...tinyLayout()];
   const named = (keys: [string, number[]][]) =>
     toTorchvisionNames(new Map(keys.map(([k, s]) => [k, { shape: s, data: new Float32Array(0) }])), "x");
-  assert.equal(describeStateDict(named(shapes)), `a torchvision Mask R-CNN with a ResNet-50 backbone (${C} classes and background)`);
+  assert.equal(
+    describeStateDict(named(shapes)),
+    `a torchvision Mask R-CNN with a ResNet-50 backbone (${C} classes and background)`,
+  );
   // ResNet-101: 23 blocks in layer3; a Faster R-CNN: no mask branch.
   const r101 = shapes.filter(([k]) => !k.startsWith("roi_heads.mask_"));
   for (let b = 6; b < 23; b++) r101.push([`backbone.body.layer3.${b}.conv1.weight`, [1]]);

@@ -48,7 +48,11 @@ Deno.test("decodePth() unwraps a checkpoint's state_dict or model and drops Data
   assert.ok(mm.tensors.has("backbone.conv1.weight") && !mm.tensors.has("momentum_buffer"));
   const d2 = decodePth(readFixture("tiny_tv_wrapped.pth"), "tiny_tv_wrapped.pth");
   assert.equal(d2.container, "model");
-  assert.deepEqual([...d2.tensors.keys()], ["backbone.body.conv1.weight", "backbone.body.bn1.weight", "backbone.body.bn1.bias"]);
+  assert.deepEqual([...d2.tensors.keys()], [
+    "backbone.body.conv1.weight",
+    "backbone.body.bn1.weight",
+    "backbone.body.bn1.bias",
+  ]);
 });
 
 const refusals: [string, string][] = [
@@ -65,7 +69,7 @@ for (const [file, global] of refusals) {
 
 Deno.test("decodePth() refuses a TorchScript archive and files that are no checkpoint", () => {
   assertInputError(() => decodePth(readFixture("torchscript.pt"), "m.pt"), '"m.pt"', "TorchScript");
-  assertInputError(() => decodePth(new TextEncoder().encode("{\"a\": 1}"), "a.json"), '"a.json"', "not a PyTorch");
+  assertInputError(() => decodePth(new TextEncoder().encode('{"a": 1}'), "a.json"), '"a.json"', "not a PyTorch");
 });
 
 /** A pickle (protocol 2) from opcodes: GLOBAL module/name, EMPTY_TUPLE, REDUCE, STOP. */
