@@ -29,6 +29,9 @@ export interface PthStateDict {
 /** The keys under which training frameworks nest the state dict in a checkpoint (mmdetection, detectron2, ...). */
 const CONTAINERS = ["state_dict", "model", "model_state_dict", "model_state"];
 
+/** Compressed zip entries (torch writes none) may inflate this much at most. */
+const MAX_INFLATION = 64;
+
 // `torch.save`'s legacy magic number 0x1950a86a20f9469cfc6c as pickle protocol 2 writes it.
 const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
 
@@ -83,11 +86,19 @@ function runPickle(reader: BufferReader, what: string, fail: Fail, persistent?: 
 
 function fromZip(bytes: Uint8Array, fail: Fail): PthStateDict {
   let files: Record<string, Uint8Array>;
+  let bomb: string | undefined;
   try {
-    files = unzipSync(bytes);
+    // torch stores entries uncompressed; a compressed one may not claim more than any real data compresses to.
+    files = unzipSync(bytes, {
+      filter: (f) => {
+        if (f.compression !== 0 && f.originalSize > MAX_INFLATION * f.size + 1024) bomb ??= f.name;
+        return bomb === undefined;
+      },
+    });
   } catch (e) {
     throw fail(`the zip archive is corrupt or truncated (${(e as Error).message})`);
   }
+  if (bomb) throw fail(`zip entry ${quote(bomb)} claims to inflate more than ${MAX_INFLATION}-fold; not a checkpoint`);
   const names = Object.keys(files);
   if (names.some((n) => /^[^/]+\/constants\.pkl$/.test(n))) {
     throw fail("a TorchScript archive, not a state dict; save model.state_dict() with torch.save instead");

@@ -113,6 +113,13 @@ Deno.test("decodePth() refuses a corrupt pickle and a storage that is missing or
   assertInputError(() => decodePth(zipSync(missing, { level: 0 }), "gone.pth"), '"gone.pth"', "is missing");
 });
 
+Deno.test("decodePth() reads a re-compressed archive and refuses a zip bomb before inflating it", () => {
+  const files = unzipSync(readFixture("zoo.pth"));
+  assert.equal(decodePth(zipSync(files, { level: 6 }), "deflated.pth").tensors.size, Object.keys(expected).length);
+  const bomb = zipSync({ ...files, "zoo/data/99": new Uint8Array(2_000_000) }, { level: 9 });
+  assertInputError(() => decodePth(bomb, "bomb.pth"), '"bomb.pth"', '"zoo/data/99"', "inflate more than 64-fold");
+});
+
 Deno.test("decodePth() refuses big-endian files in both layouts", () => {
   const files = unzipSync(readFixture("zoo.pth"));
   const big = zipSync({ ...files, "zoo/byteorder": new TextEncoder().encode("big") }, { level: 0 });
