@@ -63,6 +63,9 @@ export function decodePth(bytes: Uint8Array, file: string): PthStateDict {
   if (bytes.length > 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === "ustar") {
     throw fail("a tar archive of torch < 0.4; load it with torch and save it again with torch >= 1.6");
   }
+  if (bytes[0] === 0x80) {
+    throw fail("a plain pickle, not torch.save output (detectron2's model zoo .pkl is one); save it with torch.save");
+  }
   throw fail("not a PyTorch checkpoint (neither a torch.save zip archive nor a legacy torch.save stream)");
 }
 

@@ -23,6 +23,8 @@ export function decodeWeights(bytes: Uint8Array, file: string): WeightsFile {
   }
   // A safetensors file starts with its header length, then the header's "{".
   if (bytes.length >= 9 && bytes[8] === 0x7b) return { ...decodeSafetensors(bytes, file), format: "safetensors" };
+  // Any other pickle: decodePth refuses it, saying what it is.
+  if (bytes[0] === 0x80) decodePth(bytes, file);
   throw new InputError(`Cannot read "${file}": neither a PyTorch checkpoint (.pth) nor a safetensors file`);
 }
 

@@ -70,6 +70,7 @@ for (const [file, global] of refusals) {
 Deno.test("decodePth() refuses a TorchScript archive and files that are no checkpoint", () => {
   assertInputError(() => decodePth(readFixture("torchscript.pt"), "m.pt"), '"m.pt"', "TorchScript");
   assertInputError(() => decodePth(new TextEncoder().encode('{"a": 1}'), "a.json"), '"a.json"', "not a PyTorch");
+  assertInputError(() => decodePth(reducePickle("collections", "OrderedDict"), "m.pkl"), '"m.pkl"', "a plain pickle");
 });
 
 /** A pickle (protocol 2) from opcodes: GLOBAL module/name, EMPTY_TUPLE, REDUCE, STOP. */

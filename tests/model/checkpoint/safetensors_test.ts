@@ -12,6 +12,7 @@ import {
   readSafetensors,
   writeSafetensors,
 } from "../../../model/checkpoint/safetensors.ts";
+import { decodeWeights } from "../../../model/checkpoint/read.ts";
 import { assertInputError, fixture, readFixture } from "./_fixtures.ts";
 
 Deno.test(`encodeSafetensors() and decodeSafetensors() round-trip random tensors and metadata (seed ${SEED})`, () => {
@@ -36,6 +37,15 @@ Deno.test("decodeSafetensors() reads a file written by another writer, integer t
   const counter = tensors.get("bn1.num_batches_tracked")!;
   assert.deepEqual([counter.shape, counter.dtype, Array.from(counter.data)], [[], "I64", [0]]);
   assert.equal(tensors.get("conv1.weight")!.dtype, undefined);
+});
+
+Deno.test("decodeWeights() tells safetensors from a pickle when the header length starts with the pickle byte", () => {
+  // A header of 128 bytes: the length field's first byte is 0x80, the pickle protocol opcode.
+  const header = { __metadata__: { pad: "" }, w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } };
+  while (JSON.stringify(header).length < 128) header.__metadata__.pad += "x";
+  const bytes = withHeader(header, 4);
+  assert.equal(bytes[0], 0x80);
+  assert.deepEqual([...decodeWeights(bytes, "w.safetensors").tensors.keys()], ["w"]);
 });
 
 /** A file with `header` as its JSON header and `dataBytes` of data after it. */
