@@ -142,6 +142,7 @@ export function buildDataset(
   const bbox = new Float64Array(4 * kept);
   const polyStart = new Uint32Array(kept);
   const polyEnd = new Uint32Array(kept);
+  const rle = _rleColumns(a, order, { raw, imageOf, file, issues });
   for (let k = 0; k < kept; k++) {
     const i = order[k];
     ids[k] = a.ids[i];
@@ -165,7 +166,9 @@ export function buildDataset(
     polyEnd,
     coordStart: a.coordStart.subarray(0, a.numPolys + 1),
     coords: a.coords.subarray(0, a.numCoords),
+    ...rle,
   };
+  _checkMasks(annotations, raw.images, file, issues);
   const where = { file, issues };
   const neg = _ranges(raw.images.neg, catIndex, { ...where, field: "neg_category_ids" });
   const notEx = _ranges(raw.images.notExhaustive, catIndex, { ...where, field: "not_exhaustive_category_ids" });
@@ -187,11 +190,84 @@ export function buildDataset(
     source: options.source,
     imageRoot: options.imageRoot,
     contentHash: raw.contentHash,
-    hasPolygons: true,
+    hasMasks: true,
     images,
     annotations,
     categories: _categories(raw, catOrder, annotations),
   };
+}
+
+/**
+ * The RLE columns of the kept annotations (in `order`); an RLE whose size is
+ * not its image's is an error, and the annotation keeps no mask.
+ */
+function _rleColumns(
+  a: RawAnnotationFile["annotations"],
+  order: Uint32Array,
+  where: { raw: RawAnnotationFile; imageOf: Uint32Array; file: string; issues: IssueLog },
+): { rleStart: Uint32Array; rleEnd: Uint32Array; rleCounts: Uint32Array } {
+  const rleStart = new Uint32Array(order.length), rleEnd = new Uint32Array(order.length);
+  if (a.rles.size === 0) return { rleStart, rleEnd, rleCounts: new Uint32Array(0) };
+  let total = 0;
+  for (const m of a.rles.values()) total += m.counts.length;
+  const rleCounts = new Uint32Array(total);
+  let at = 0;
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k];
+    rleStart[k] = rleEnd[k] = at;
+    const m = a.rles.get(i);
+    if (!m) continue;
+    const im = where.imageOf[i];
+    const h = where.raw.images.height[im], w = where.raw.images.width[im];
+    if (m.h !== h || m.w !== w) {
+      where.issues.error(
+        "RLE size differs from its image",
+        `Cannot use RLE "annotations[${i}].segmentation" (annotation id ${a.ids[i]}) in "${where.file}": ` +
+          `its size is ${quote([m.h, m.w])}, its image is ${h}x${w} (height x width)`,
+      );
+      continue;
+    }
+    rleCounts.set(m.counts, at);
+    at += m.counts.length;
+    rleEnd[k] = at;
+  }
+  return { rleStart, rleEnd, rleCounts: rleCounts.subarray(0, at) };
+}
+
+/** Warnings for masks that pycocotools would clip or that go unused: polygons outside their image, crowd masks. */
+function _checkMasks(
+  ann: Dataset["annotations"],
+  images: RawAnnotationFile["images"],
+  file: string,
+  issues: IssueLog,
+): void {
+  const { coords, coordStart } = ann;
+  for (let k = 0; k < ann.count; k++) {
+    const hasMask = ann.polyEnd[k] > ann.polyStart[k] || ann.rleEnd[k] > ann.rleStart[k];
+    if (ann.iscrowd[k] && hasMask) {
+      issues.warn(
+        "mask on a crowd annotation",
+        () =>
+          `Crowd annotation id ${ann.ids[k]} in "${file}" has a mask; crowd regions are left out of training ` +
+          "and of LVIS evaluation, so it is not used",
+      );
+    }
+    const w = images.width[ann.image[k]] + BOX_SLACK, h = images.height[ann.image[k]] + BOX_SLACK;
+    const from = coordStart[ann.polyStart[k]], to = coordStart[ann.polyEnd[k]];
+    for (let j = from; j < to; j += 2) {
+      const x = coords[j], y = coords[j + 1];
+      if (x < -BOX_SLACK || x > w || y < -BOX_SLACK || y > h) {
+        issues.warn(
+          "polygon outside image",
+          () =>
+            `Polygon of annotation id ${ann.ids[k]} in "${file}" has a point outside its ${
+              images.width[ann.image[k]]
+            }x${images.height[ann.image[k]]} image: ${quote([x, y])}; pycocotools clips it`,
+        );
+        break;
+      }
+    }
+  }
 }
 
 function _checkDuplicateAnnotationIds(ids: Float64Array, file: string, issues: IssueLog): void {
