@@ -98,7 +98,12 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
   if (issues.errorCount > 0 && (options.onError ?? "throw") === "throw") {
     throw new InputError(`${issues.firstError} (${summarizeIssues(report)})`);
   }
-  if (!cacheDir || !indexPath) return { dataset, issues: report, fromCache: false };
+  const withoutMasks = (): Dataset => ({
+    ...dataset,
+    hasMasks: false,
+    annotations: { ...dataset.annotations, coords: new Float32Array(0), rleCounts: new Uint32Array(0) },
+  });
+  if (!cacheDir || !indexPath) return { dataset: masks ? dataset : withoutMasks(), issues: report, fromCache: false };
   const cachePath = join(cacheDir, `${dataset.contentHash}.tds`);
   await writeDatasetCache(dataset, cachePath);
   const index: _CacheIndex = {
@@ -110,11 +115,7 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
     issues: report,
   };
   await writeJsonAtomic(indexPath, index);
-  if (!masks) {
-    dataset.annotations.coords = new Float32Array(0);
-    dataset.annotations.rleCounts = new Uint32Array(0);
-  }
-  return { dataset: { ...dataset, hasMasks: masks }, issues: report, cachePath, fromCache: false };
+  return { dataset: masks ? dataset : withoutMasks(), issues: report, cachePath, fromCache: false };
 }
 
 async function _cacheHit(indexPath: string, stat: Deno.FileInfo, imageRoot: string): Promise<_CacheIndex | undefined> {

@@ -1,0 +1,35 @@
+/** torchvision 0.14's mask targets, pasted masks and resized masks (fixtures/masks/generate.py). */
+import type { Rle } from "../../eval/rle.ts";
+
+/** Column-major run lengths as stored in the fixture. */
+export type Runs = number[];
+
+export interface MaskFixtures {
+  source: string;
+  targets: {
+    height: number;
+    width: number;
+    size: number;
+    masks: Runs[];
+    boxes: number[];
+    matched: number[];
+    targets: number[];
+  }[];
+  paste: {
+    height: number;
+    width: number;
+    size: number;
+    probs: number[];
+    boxes: number[];
+    masks: Record<string, Runs[]>;
+  }[];
+  resize: { height: number; width: number; outHeight: number; outWidth: number; masks: Runs[]; resized: Runs[] }[];
+}
+
+export const MASK_FIXTURES = JSON.parse(
+  await Deno.readTextFile(new URL("./fixtures/masks/masks.json", import.meta.url)),
+) as MaskFixtures;
+
+export function rleOf(h: number, w: number, runs: Runs): Rle {
+  return { h, w, counts: Uint32Array.from(runs) };
+}
