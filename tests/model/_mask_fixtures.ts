@@ -26,8 +26,18 @@ export interface MaskFixtures {
   resize: { height: number; width: number; outHeight: number; outWidth: number; masks: Runs[]; resized: Runs[] }[];
 }
 
-export const MASK_FIXTURES = JSON.parse(
-  await Deno.readTextFile(new URL("./fixtures/masks/masks.json", import.meta.url)),
+/** The file keeps number lists as space-separated strings (compact under `deno fmt`). */
+function _numbers(value: unknown): unknown {
+  if (typeof value === "string" && /^[-0-9.e ]+$/.test(value)) return value.split(" ").map(Number);
+  if (Array.isArray(value)) return value.map(_numbers);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === "source" ? v : _numbers(v)]));
+  }
+  return value;
+}
+
+export const MASK_FIXTURES = _numbers(
+  JSON.parse(await Deno.readTextFile(new URL("./fixtures/masks/masks.json", import.meta.url))),
 ) as MaskFixtures;
 
 export function rleOf(h: number, w: number, runs: Runs): Rle {

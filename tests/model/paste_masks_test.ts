@@ -35,7 +35,7 @@ Deno.test(`pasteMasks() touches only the expanded box inside the image (seed ${S
     pasted.forEach((p, i) => {
       const [x1, y1, x2, y2] = boxes.slice(4 * i, 4 * i + 4);
       const grow = (m + 2) / m;
-      const cx = (x1 + x2) / 2, cy = (y1 + y2) / 2, hw = (x2 - x1) / 2 * grow, hh = (y2 - y1) / 2 * grow;
+      const cx = (x1 + x2) / 2, cy = (y1 + y2) / 2, hw = (x2 - x1) / 2 * grow;
       assert.ok(p.x >= 0 && p.y >= 0 && p.x + p.cropWidth <= iw && p.y + p.cropHeight <= ih);
       // The crop is the expanded box clipped to the image (to a pixel of rounding).
       assert.ok(Math.abs(p.x - Math.max(0, Math.trunc(cx - hw))) <= 1, `trial ${trial} x`);

@@ -12,6 +12,7 @@ Run (the cocoapi checkout or bare git mirror as the argument):
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -63,15 +64,15 @@ def build(repo: str) -> pathlib.Path:
     return exe
 
 
-def runs(mask: np.ndarray) -> list:
-    """Column-major run lengths starting with background, computed independently of cocoapi."""
+def runs(mask: np.ndarray) -> str:
+    """Column-major run lengths starting with background, computed independently of cocoapi; space-separated."""
     flat = mask.flatten(order="F").astype(np.int64)
     if flat.size == 0:
-        return [0]
+        return "0"
     edges = np.flatnonzero(np.diff(flat)) + 1
     bounds = np.concatenate([[0], edges, [flat.size]])
     lengths = np.diff(bounds).tolist()
-    return ([0] + lengths) if flat[0] == 1 else lengths
+    return " ".join(map(str, ([0] + lengths) if flat[0] == 1 else lengths))
 
 
 def masks(rng: np.random.Generator):
@@ -105,7 +106,9 @@ def main() -> None:
     OUT.write_text(json.dumps({
         "source": f"cocodataset/cocoapi@{COMMIT} common/maskApi.c rleEncode + rleToString",
         "cases": cases,
-    }, separators=(",", ":")) + "\n")
+    }, indent=2) + "\n")
+    if shutil.which("deno"):
+        subprocess.run(["deno", "fmt", "--quiet", str(OUT)], check=True)
     print(f"{len(cases)} cases -> {OUT} ({os.path.getsize(OUT)} bytes)")
 
 
