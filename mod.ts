@@ -64,6 +64,9 @@ export { decodeWeights, readWeights, type WeightsFile } from "./model/checkpoint
 export { loadCheckpointInto, type LoadOptions, type LoadPlan, type LoadScope } from "./model/checkpoint/load.ts";
 export { toTorchvisionNames } from "./model/checkpoint/key_map.ts";
 export { exportTorchvision } from "./model/checkpoint/export.ts";
+export { type MaskTargetInputs, maskTargets } from "./model/masks/mask_targets.ts";
+export { pasteMasks, type PasteOptions } from "./model/masks/paste_masks.ts";
+export { type CroppedMask, encodeMask, maskToSegmentation, rleToMask, rleToString } from "./eval/rle_encode.ts";
 
 // Stages and pipelines.
 export { defineStage, directContext, type StageContext, type StageKind } from "./pipeline/stage.ts";

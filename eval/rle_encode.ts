@@ -4,6 +4,7 @@
  * run, and the compressed `counts` string that `maskUtils.encode` writes
  * into results files.
  */
+import type { RleJson } from "./results_file.ts";
 import type { Rle } from "./rle.ts";
 
 /**
@@ -21,12 +22,6 @@ export interface CroppedMask {
   cropHeight: number;
   /** `cropHeight * cropWidth` values in column-major order; nonzero is foreground. */
   bits: Uint8Array;
-}
-
-/** A results file's `segmentation`: compressed RLE. */
-export interface RleJson {
-  size: [number, number];
-  counts: string;
 }
 
 /**
