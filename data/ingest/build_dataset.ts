@@ -127,6 +127,7 @@ export function buildDataset(
     }
   }
   _checkDuplicateAnnotationIds(a.ids.subarray(0, a.count), file, issues);
+  _checkMasks(a, { keep, imageOf }, raw.images, { file, issues });
   for (let i = 0; i < numImages; i++) perImage[i + 1] += perImage[i];
   const kept = perImage[numImages];
   // Counting sort by image keeps file order within an image.
@@ -168,7 +169,7 @@ export function buildDataset(
     coords: a.coords.subarray(0, a.numCoords),
     ...rle,
   };
-  _checkMasks(annotations, raw.images, file, issues);
+
   const where = { file, issues };
   const neg = _ranges(raw.images.neg, catIndex, { ...where, field: "neg_category_ids" });
   const notEx = _ranges(raw.images.notExhaustive, catIndex, { ...where, field: "not_exhaustive_category_ids" });
@@ -234,40 +235,53 @@ function _rleColumns(
   return { rleStart, rleEnd, rleCounts: rleCounts.subarray(0, at) };
 }
 
-/** Warnings for masks that pycocotools would clip or that go unused: polygons outside their image, crowd masks. */
+/**
+ * Warnings for masks that pycocotools would clip or that go unused: polygons outside their image, crowd
+ * masks. Walks the annotations in file order, the order their coordinates are stored in.
+ */
 function _checkMasks(
-  ann: Dataset["annotations"],
+  a: RawAnnotationFile["annotations"],
+  kept: { keep: Uint8Array; imageOf: Uint32Array },
   images: RawAnnotationFile["images"],
-  file: string,
-  issues: IssueLog,
+  where: { file: string; issues: IssueLog },
 ): void {
-  const { coords, coordStart } = ann;
-  for (let k = 0; k < ann.count; k++) {
-    const hasMask = ann.polyEnd[k] > ann.polyStart[k] || ann.rleEnd[k] > ann.rleStart[k];
-    if (ann.iscrowd[k] && hasMask) {
-      issues.warn(
-        "mask on a crowd annotation",
-        () =>
-          `Crowd annotation id ${ann.ids[k]} in "${file}" has a mask; crowd regions are left out of training ` +
-          "and of LVIS evaluation, so it is not used",
-      );
+  const { coords, coordStart, polyStart, iscrowd } = a;
+  for (let i = 0; i < a.count; i++) {
+    if (!kept.keep[i]) continue;
+    const from = coordStart[polyStart[i]], to = coordStart[polyStart[i + 1]];
+    if (iscrowd[i] && (to > from || a.rles.has(i))) _crowdMask(a.ids[i], where.file, where.issues);
+    const im = kept.imageOf[i];
+    const w = images.width[im] + BOX_SLACK, h = images.height[im] + BOX_SLACK;
+    let j = from;
+    while (j < to && coords[j] >= -BOX_SLACK && coords[j] <= w && coords[j + 1] >= -BOX_SLACK && coords[j + 1] <= h) {
+      j += 2;
     }
-    const w = images.width[ann.image[k]] + BOX_SLACK, h = images.height[ann.image[k]] + BOX_SLACK;
-    const from = coordStart[ann.polyStart[k]], to = coordStart[ann.polyEnd[k]];
-    for (let j = from; j < to; j += 2) {
-      const x = coords[j], y = coords[j + 1];
-      if (x < -BOX_SLACK || x > w || y < -BOX_SLACK || y > h) {
-        issues.warn(
-          "polygon outside image",
-          () =>
-            `Polygon of annotation id ${ann.ids[k]} in "${file}" has a point outside its ${
-              images.width[ann.image[k]]
-            }x${images.height[ann.image[k]]} image: ${quote([x, y])}; pycocotools clips it`,
-        );
-        break;
-      }
+    if (j < to) {
+      _polygonOutside(a.ids[i], [coords[j], coords[j + 1]], { ...where, width: w - BOX_SLACK, height: h - BOX_SLACK });
     }
   }
+}
+
+function _crowdMask(id: number, file: string, issues: IssueLog): void {
+  issues.warn(
+    "mask on a crowd annotation",
+    () =>
+      `Crowd annotation id ${id} in "${file}" has a mask; crowd regions are left out of training ` +
+      "and of LVIS evaluation, so it is not used",
+  );
+}
+
+function _polygonOutside(
+  id: number,
+  point: number[],
+  where: { width: number; height: number; file: string; issues: IssueLog },
+): void {
+  where.issues.warn(
+    "polygon outside image",
+    () =>
+      `Polygon of annotation id ${id} in "${where.file}" has a point outside its ${where.width}x${where.height} ` +
+      `image: ${quote(point)}; pycocotools clips it`,
+  );
 }
 
 function _checkDuplicateAnnotationIds(ids: Float64Array, file: string, issues: IssueLog): void {
