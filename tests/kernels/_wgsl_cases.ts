@@ -2,20 +2,14 @@
  * The kernels and parameters whose generated WGSL `wgsl_hashes_test.ts`
  * pins: the ops' kernels with parameters recorded from the op tests
  * (`wgsl_op_params.json`, written by `_capture_kernel_cases.ts`), and every
- * loss's kernels with the parameters its GPU loss derives for a step.
+ * registered loss's kernels with the parameters its GPU loss dispatches.
  */
 import { fileURLToPath } from "node:url";
 import { kernelByName } from "../../kernels/registry.ts";
 import type { Kernel } from "../../kernels/kernel.ts";
-import { lossApplyKernel, lossColumnsKernel, lossSumKernel } from "../../kernels/losses/loss_finalize.ts";
-import { lossScoresKernel } from "../../kernels/losses/loss_scores.ts";
-import { rowBlockPlan } from "../../kernels/losses/row_blocks.ts";
-import { sigmoidFusedKernel } from "../../kernels/losses/sigmoid_fused.ts";
-import { seesawCountKernel, softmaxFusedKernel, softmaxRowKernel } from "../../kernels/losses/softmax_fused.ts";
-import { type LossName, lossNames, parseLossParams } from "../../losses/params.ts";
-import { softmaxConfig } from "../../losses/reference_softmax.ts";
-import { sigmoidConfig, type SigmoidKind } from "../../losses/sigmoid_config.ts";
-
+import { lossNames } from "../../losses/params.ts";
+import { createLoss } from "../../losses/registry.ts";
+import { initTensors, Tensor } from "../../tensor/tensor.ts";
 export const OP_CASES_FILE = fileURLToPath(new URL("./wgsl_op_params.json", import.meta.url));
 export const HASHES_FILE = fileURLToPath(new URL("./wgsl_hashes.json", import.meta.url));
 
@@ -34,7 +28,7 @@ export interface WgslCase {
 }
 
 /** Loss parameters away from the defaults, fixed so that the WGSL is too. */
-function lossParams(name: LossName, c: number, variant: number): Record<string, unknown> {
+function lossParams(name: string, c: number, variant: number): Record<string, unknown> {
   const counts = Array.from({ length: c }, (_, j) => 1 + ((j * 37) % 200));
   const v = variant === 1;
   switch (name) {
@@ -54,6 +48,8 @@ function lossParams(name: LossName, c: number, variant: number): Record<string, 
       return { image_counts: counts, num_sample_cats: v ? 5 : 50, freq_weight_power: v ? 1 : 0.5 };
     case "efl":
       return v ? { gamma_b: 1.5, alpha: 0.3, s: 6 } : {};
+    default:
+      return {};
   }
 }
 
@@ -61,55 +57,68 @@ function lossParams(name: LossName, c: number, variant: number): Record<string, 
 const CATEGORIES = [1, 6, 7, 8, 1203];
 const ROWS = [3, 70];
 
-/** The kernels of one loss step and its scores, as the GPU loss dispatches them. */
-function lossStepCases(name: LossName, c: number, variant: number, rows: number, weights: boolean): WgslCase[] {
+/** Label suffixes of the kernels of a loss step, in the order the cases list them. */
+const STEP_KERNELS: [string, string][] = [
+  ["loss_seesaw_counts", "counts"],
+  ["loss_softmax_rows", "rows"],
+  ["loss_sigmoid_fused", "fused"],
+  ["loss_softmax_fused", "fused"],
+  ["loss_columns", "columns"],
+  ["loss_sum", "sum"],
+  ["loss_apply_stats", "apply"],
+  ["loss_scores", "scores"],
+];
+
+/**
+ * The kernels that one step of a GPU loss and its scores dispatch, recorded with
+ * `Runtime.dispatch` patched to record instead of run; needs an adapter.
+ */
+async function lossStepCases(name: string, c: number, variant: number, rows: number, weights: boolean) {
   const tag = `${name} v${variant} c=${c} rows=${rows}${weights ? " weights" : ""}`;
-  const raw = lossParams(name, c, variant);
+  const r = await initTensors();
+  const loss = createLoss(name, lossParams(name, c, variant), { numClasses: c });
+  const x = new Tensor([rows, loss.columns]);
+  const labels = Int32Array.from({ length: rows }, (_, i) => i % (c + 1));
+  const recorded: { kernel: Kernel<unknown>; params: unknown; hooked: boolean }[] = [];
+  let hooked = false;
+  const dispatch = r.dispatch;
+  r.dispatch = <P>(kernel: Kernel<P>, params: P) => {
+    recorded.push({ kernel: kernel as Kernel<unknown>, params, hooked });
+  };
+  try {
+    const step = loss.forward(x, labels, { weights });
+    for (const t of [step.loss, step.grad, step.weight]) t?.dispose();
+    loss.scores(x).dispose();
+    // A step with an all-reduce hook sums and applies its statistics in two passes.
+    hooked = true;
+    loss.allReduce = () => {};
+    const again = loss.forward(x, labels, { weights });
+    for (const t of [again.loss, again.grad, again.weight]) t?.dispose();
+  } finally {
+    r.dispatch = dispatch;
+    x.dispose();
+    loss.dispose();
+  }
+  const order = new Map(STEP_KERNELS.map(([k, s], i) => [k, [i, s] as const]));
+  let fused = 0;
   const out: WgslCase[] = [];
-  let columns: number, slots: number, clampRatio: boolean, mode: string;
-  if (name === "ce" || name === "seesaw") {
-    const cfg = softmaxConfig(name, parseLossParams(name, raw), c);
-    const { kind, lossWeight, p, q, eps } = cfg;
-    columns = cfg.columns;
-    const params = { kind, rows, numClasses: c, columns, lossWeight, p, q, eps };
-    if (name === "seesaw") {
-      out.push({ label: `${tag} counts`, kernel: seesawCountKernel, params: { rows, numClasses: c } });
-    }
-    out.push({ label: `${tag} rows`, kernel: softmaxRowKernel, params });
-    const plan = rowBlockPlan({ ...params, rowsPerChunk: 32, writeWeights: weights }, columns, rows);
-    plan.dispatches.forEach((d, i) => out.push({ label: `${tag} fused ${i}`, kernel: softmaxFusedKernel, params: d }));
-    slots = plan.slots;
-    clampRatio = false;
-    mode = name === "ce" ? "softmax" : "seesaw";
-  } else {
-    const kind = name as SigmoidKind;
-    const cfg = sigmoidConfig(kind, parseLossParams(kind, raw), c);
-    const { gamma, mu, alpha, s } = cfg;
-    columns = cfg.columns;
-    const kernelCfg = { kind, numClasses: c, columns, gamma, mu, alpha, s };
-    const plan = rowBlockPlan({ cfg: kernelCfg, rowsPerChunk: 32, writeWeights: weights }, columns, rows);
-    plan.dispatches.forEach((d, i) => out.push({ label: `${tag} fused ${i}`, kernel: sigmoidFusedKernel, params: d }));
-    slots = plan.slots;
-    clampRatio = kind === "efl";
-    mode = cfg.scoresWithObj ? "sigmoid_obj" : "sigmoid";
+  for (const e of recorded) {
+    const [, suffix] = order.get(e.kernel.name) ?? [0, e.kernel.name];
+    // The reductions and scores do not depend on the loss parameters or on the weights.
+    const perStep = suffix === "counts" || suffix === "rows" || suffix === "fused";
+    if (!perStep && (variant === 1 || weights)) continue;
+    if (e.hooked && suffix !== "columns" && suffix !== "apply") continue;
+    const label = `${tag} ${suffix}${suffix === "fused" ? ` ${fused++}` : ""}${e.hooked ? " hooked" : ""}`;
+    out.push({ label: label.replace(" apply hooked", " apply"), kernel: e.kernel, params: e.params });
   }
-  // The reductions and scores do not depend on the loss parameters or on the weights.
-  if (variant === 1 || weights) return out;
-  for (const apply of [true, false]) {
-    out.push({
-      label: `${tag} columns${apply ? "" : " hooked"}`,
-      kernel: lossColumnsKernel,
-      params: { columns, numClasses: c, chunks: slots, apply, clampRatio },
-    });
-  }
-  out.push({ label: `${tag} sum`, kernel: lossSumKernel, params: { columns } });
-  out.push({ label: `${tag} apply`, kernel: lossApplyKernel, params: { numClasses: c, clampRatio } });
-  out.push({ label: `${tag} scores`, kernel: lossScoresKernel, params: { mode, rows, columns, numClasses: c } });
-  return out;
+  const rank = (c: WgslCase) => order.get(c.kernel.name)?.[0] ?? -1;
+  return out.sort((a, b) =>
+    rank(a) - rank(b) || Number(a.label.endsWith("hooked")) - Number(b.label.endsWith("hooked"))
+  );
 }
 
 /** Every loss, two parameter sets, every column layout, 3 and 70 rows, with and without weights. */
-export function lossCases(): WgslCase[] {
+export async function lossCases(): Promise<WgslCase[]> {
   const out: WgslCase[] = [];
   for (const name of lossNames) {
     for (const variant of [0, 1]) {
@@ -117,7 +126,7 @@ export function lossCases(): WgslCase[] {
         if (name === "seesaw" && c === 1) continue;
         for (const rows of ROWS) {
           for (const weights of rows === 70 ? [false, true] : [false]) {
-            out.push(...lossStepCases(name, c, variant, rows, weights));
+            out.push(...await lossStepCases(name, c, variant, rows, weights));
           }
         }
       }
