@@ -7,7 +7,7 @@
 import { fileURLToPath } from "node:url";
 import { kernelByName } from "../../kernels/registry.ts";
 import type { Kernel } from "../../kernels/kernel.ts";
-import { lossNames } from "../../losses/params.ts";
+import { lossNames } from "../../losses/registry.ts";
 import { createLoss } from "../../losses/registry.ts";
 import { initTensors, Tensor } from "../../tensor/tensor.ts";
 export const OP_CASES_FILE = fileURLToPath(new URL("./wgsl_op_params.json", import.meta.url));
