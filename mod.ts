@@ -23,7 +23,7 @@
 // GPU runtime, kernels, tensors and autograd.
 export { acquireDevice, type AdapterReport, describeAdapter, GpuUnavailableError } from "./gpu/device.ts";
 export { GpuError, Runtime } from "./gpu/runtime.ts";
-export { defineKernel, type Kernel } from "./kernels/kernel.ts";
+export { defineKernel, type Kernel } from "./gpu/kernel.ts";
 export { gemm, type GemmParams, gemmTuning } from "./kernels/gemm.ts";
 export { initTensors, type Shape, Tensor, tidy, tidyAsync } from "./tensor/tensor.ts";
 export { isGradEnabled, noGrad } from "./tensor/autograd.ts";

@@ -24,33 +24,13 @@
  * ```
  */
 import { defineKernel, groups } from "./kernel.ts";
-import { currentGemmVariant, type GemmVariant } from "./gemm_choice.ts";
+import { currentGemmVariant } from "./gemm_choice.ts";
+import type { GemmParams } from "./gemm_params.ts";
 import { gemmTiledDispatch, gemmTiledWgsl } from "./gemm_tiled.ts";
 import { blockStores } from "./gemm_block.ts";
 import { gemmTextureFits, gemmThroughTextures, type TextureHost } from "./gemm_texture.ts";
 
-export interface GemmParams {
-  batch: number;
-  M: number;
-  N: number;
-  K: number;
-  /** A is stored [K, M] instead of [M, K]. */
-  transA: boolean;
-  /** B is stored [N, K] instead of [K, N]. */
-  transB: boolean;
-  /** A (or B) is one matrix shared by every batch entry. */
-  broadcastA?: boolean;
-  broadcastB?: boolean;
-  /** Add into C instead of overwriting it. */
-  accumulate?: boolean;
-  /** Rows and columns of C per invocation (tn a multiple of 4), and invocations per workgroup along N and M. */
-  tm?: number;
-  tn?: number;
-  wgx?: number;
-  wgy?: number;
-  /** Which implementation; default: the one chosen for the adapter (`chooseGemm`). */
-  variant?: GemmVariant;
-}
+export type { GemmParams } from "./gemm_params.ts";
 
 /** Every parameter filled in, as the blocked kernel uses them. */
 export function gemmDefaults(p: GemmParams): Required<GemmParams> {

@@ -15,7 +15,7 @@
  * `gemmTextureFits`).
  */
 import { defineKernel, groups } from "./kernel.ts";
-import type { GemmParams } from "./gemm.ts";
+import type { GemmParams } from "./gemm_params.ts";
 import { blockStores } from "./gemm_block.ts";
 
 /** How one operand is laid out into a texture array: element (layer z, row r, column c) of the source. */
