@@ -67,7 +67,8 @@ export { exportTorchvision } from "./model/checkpoint/export.ts";
 
 // Stages and pipelines.
 export { defineStage, directContext, type StageContext, type StageKind } from "./pipeline/stage.ts";
-export { defaultRegistry, StageRegistry } from "./pipeline/registry.ts";
+export { StageRegistry } from "./pipeline/registry.ts";
+export { defaultRegistry } from "./tasks/registry.ts";
 export { loadPipeline } from "./pipeline/pipeline_file.ts";
 export { planPipeline } from "./pipeline/plan.ts";
 export { runPlan } from "./pipeline/runner.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { InputError } from "../../core/errors.ts";
 import { parsePipeline } from "../../pipeline/pipeline_file.ts";
 import { planPipeline } from "../../pipeline/plan.ts";
-import { defaultRegistry } from "../../pipeline/registry.ts";
+import { defaultRegistry } from "../../tasks/registry.ts";
 
 /** Plan a one-stage pipeline whose train stage has these `with:` lines (6 spaces in). */
 function plan(lines: string) {
