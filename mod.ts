@@ -53,6 +53,9 @@ export * from "./eval/mod.ts";
 export { DetectorConfig, detectorConfig, PRESETS } from "./model/config.ts";
 export { type Detections, Detector, type ImageBatch as DetectorBatch, type ImageTargets } from "./model/detector.ts";
 export { trainDetector, type TrainOptions, type TrainResult } from "./model/trainer.ts";
+export { type ModelCard, readModelCard, writeModelCard } from "./model/model_card.ts";
+export { loadTrainedModel, type TrainedModel } from "./model/trained_model.ts";
+export { type LvisResult, resultRows } from "./model/result_rows.ts";
 export { trainingData } from "./model/training_data.ts";
 export {
   decodeSafetensors,

@@ -5,11 +5,12 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { writeJsonAtomic } from "../core/atomic.ts";
 import { ingestDataset } from "../data/ingest_dataset.ts";
 import type { DatasetStats } from "../losses/loss_definition.ts";
 import { completeLossParams, createLoss, type LossName, lossNames, lossParamsProblem } from "../losses/registry.ts";
 import { detectorConfig } from "../model/config.ts";
+import { writeModelCard } from "../model/model_card.ts";
+import { MODEL_WEIGHTS } from "../model/trained_model.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { LrSchedule } from "../model/schedule.ts";
 import { trainDetector } from "../model/trainer.ts";
@@ -66,17 +67,6 @@ export const trainOutput = z.object({
   steps: z.int(),
   loss: z.string(),
 });
-
-/** What predict needs to rebuild the model: written as model.json next to the weights. */
-export interface ModelCard {
-  preset: string;
-  config: ReturnType<typeof detectorConfig>;
-  loss: string;
-  lossParams: Record<string, unknown>;
-  numClasses: number;
-  categoryIds: number[];
-  lossState: unknown;
-}
 
 /**
  * Each loss's parameters against its schema, so that a plan names a misspelt key before
@@ -175,7 +165,7 @@ export const trainStage = defineStage({
     if (data.skipped > 0) ctx.log(`${data.skipped} images could not be decoded and were skipped (onBadImage: skip)`);
     // The final weights, log and statistics go to the stage's output folder.
     const latest = JSON.parse(await Deno.readTextFile(join(r.checkpointDir, "latest.json")));
-    const weights = join(ctx.outDir, "weights.safetensors");
+    const weights = join(ctx.outDir, MODEL_WEIGHTS);
     if (work !== ctx.outDir) {
       await Deno.copyFile(join(r.checkpointDir, latest.checkpoint, "weights.safetensors"), weights);
       await Deno.copyFile(r.trainLog, join(ctx.outDir, "train_log.jsonl"));
@@ -183,7 +173,7 @@ export const trainStage = defineStage({
     } else {
       await Deno.copyFile(join(r.checkpointDir, latest.checkpoint, "weights.safetensors"), weights);
     }
-    const card: ModelCard = {
+    await writeModelCard(ctx.outDir, {
       preset: p.model,
       config,
       loss: p.loss,
@@ -191,8 +181,7 @@ export const trainStage = defineStage({
       numClasses,
       categoryIds: Array.from(dataset.categories.ids),
       lossState: await loss.state(),
-    };
-    await writeJsonAtomic(join(ctx.outDir, "model.json"), card, 1);
+    });
     loss.dispose();
     r.detector.params.dispose();
     return {
