@@ -34,8 +34,8 @@ export type { GemmParams } from "./gemm_params.ts";
 
 /** Every parameter filled in, as the blocked kernel uses them. */
 export function gemmDefaults(p: GemmParams): Required<GemmParams> {
-  // Bigger blocks load less per FMA (32 x 32 runs ~1.5x faster than 16 x 16 on llvmpipe) but compile for
-  // seconds, so only big matrices get them; small ones get small blocks, which also waste no lanes.
+  // Bigger blocks load less per FMA but compile for seconds, so only big matrices get them; small ones get
+  // small blocks, which also waste no lanes.
   const big = p.M >= 256 && p.N >= 256;
   const tm = p.tm ?? (big ? 32 : p.M >= 64 ? 16 : p.M >= 8 ? 8 : p.M >= 4 ? 4 : Math.max(1, p.M));
   const tn = Math.ceil((p.tn ?? (big ? 32 : p.N >= 128 ? 16 : p.N >= 16 ? 8 : 4)) / 4) * 4;

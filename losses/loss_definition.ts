@@ -1,8 +1,6 @@
 /**
- * What a loss is, as one value: its name, its parameter schema with
- * defaults, how the training set completes its parameters, and how to build
- * its GPU loss and its float64 reference from validated parameters. Each
- * loss file (`bce.ts`, `eqlv2.ts`, ...) exports one; `registry.ts` lists them.
+ * A loss as one value: name, parameter schema, completion from the training
+ * set, and its GPU loss and float64 reference. Each loss file exports one.
  */
 import { z } from "zod";
 import type { ClassificationLoss, ReferenceLoss } from "./loss.ts";

@@ -1,8 +1,6 @@
 /**
- * Every loss, in one list, and what is done with it by name: validate its
- * parameters (also in a plan, before anything runs), complete them from the
- * training set, build the GPU loss. Adding a loss is one file and one line
- * in `LOSSES`.
+ * Every loss in one list (a new loss: its file and one line in `LOSSES`),
+ * and by name: parameter checks, completion from the training set, the GPU loss.
  */
 import type { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
@@ -17,7 +15,6 @@ import type { ClassificationLoss } from "./loss.ts";
 import type { DatasetStats, LossDefinition } from "./loss_definition.ts";
 import { seesaw } from "./seesaw.ts";
 
-/** The registered losses. */
 export const LOSSES = [bce, ce, focal, eqlv2, eql, seesaw, federated, efl] as const;
 
 type Definitions = (typeof LOSSES)[number];
@@ -46,7 +43,7 @@ export function lossDefinition(name: string): LossDefinition {
   return def as unknown as LossDefinition;
 }
 
-/** What is wrong with a loss's raw parameters: the path as written, a description, the value there. */
+/** What is wrong with raw loss parameters: the path as written, what, the value there. */
 export interface LossParamsProblem {
   path: (string | number)[];
   message: string;
@@ -143,7 +140,7 @@ export function createLoss(
   return def.create(parsed, validNumClasses(name, opts.numClasses));
 }
 
-/** `numClasses` of loss `name` if it is an integer >= 1; an InputError otherwise. */
+/** `numClasses` if it is an integer >= 1; an InputError otherwise. */
 export function validNumClasses(name: string, numClasses: number): number {
   if (!Number.isInteger(numClasses) || numClasses < 1) {
     throw new InputError(

@@ -1,8 +1,6 @@
 /**
- * The shape of a sigmoid-family loss (bce, eqlv2, eql, focal, efl,
- * federated): what its file gives the shared GPU loss (`SigmoidLoss`) and
- * float64 reference (`sigmoidReference`), derived once from validated
- * parameters so that both read the same numbers.
+ * What a sigmoid-family loss's file gives the shared GPU loss (`SigmoidLoss`)
+ * and float64 reference (`sigmoidReference`), so that both read the same numbers.
  */
 import type { SigmoidFragments } from "../kernels/losses/sigmoid_fused.ts";
 import type { LossState } from "./loss.ts";
@@ -41,7 +39,7 @@ export interface ElementOut64 {
   stat: number;
 }
 
-/** What one step's element rule of the float64 reference may read. */
+/** What a step's float64 element rule may read. */
 export interface Step64 {
   /** The state's ratio before the step (length C). */
   ratio: Float64Array;

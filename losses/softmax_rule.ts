@@ -1,7 +1,6 @@
 /**
- * The shape of a softmax-family loss (ce, seesaw): what its file gives the
- * shared GPU loss (`SoftmaxLoss`: an optional label-count pass, a row pass,
- * the fused pass, scores) and the float64 reference (`softmaxReference`).
+ * What a softmax-family loss's file gives the shared GPU loss (`SoftmaxLoss`:
+ * label counts, row pass, fused pass, scores) and float64 reference (`softmaxReference`).
  */
 import type { StepInput64, StepOutput64 } from "./loss.ts";
 

@@ -1,8 +1,4 @@
-/**
- * A trained detector ready for inference, loaded from a train stage's
- * folder: its card, the detector with the final weights, and the loss
- * whose test-time scores it uses.
- */
+/** A trained detector ready for inference, from a train stage's folder. */
 import { join } from "node:path";
 import { Rng } from "../core/rng.ts";
 import type { ClassificationLoss, LossState } from "../losses/loss.ts";
