@@ -9,6 +9,8 @@ import type { ClassificationLoss, ReferenceLoss } from "./loss.ts";
 export interface DatasetStats {
   /** Training images in which each category appears (length C). */
   imageCounts: number[];
+  /** Training annotations of each category (length C). */
+  instanceCounts: number[];
   /** Training images with at least one annotation. */
   annotatedImages: number;
 }

@@ -99,11 +99,12 @@ function _checkLossParams(
   }
 }
 
-/** What losses may take parameters from: per-category image counts and the annotated images. */
+/** What losses may take parameters from: per-category image and annotation counts, the annotated images. */
 function _datasetStats(ds: Dataset): DatasetStats {
   let annotated = 0;
   for (let i = 0; i < ds.images.count; i++) annotated += ds.images.annStart[i + 1] > ds.images.annStart[i] ? 1 : 0;
-  return { imageCounts: Array.from(ds.categories.imageCount), annotatedImages: annotated };
+  const { imageCount, instanceCount } = ds.categories;
+  return { imageCounts: Array.from(imageCount), instanceCounts: Array.from(instanceCount), annotatedImages: annotated };
 }
 
 export const trainStage = defineStage({
