@@ -14,18 +14,13 @@ import type { AllReduceHook, ClassificationLoss, ForwardOptions, GradStats, Loss
 
 const NO_FLAG = 0xffffffff;
 
-/** What the shared host code needs to know of a loss. */
+/** What the shared host code needs to know of a loss (fields as in `SigmoidRule`). */
 export interface GpuLossLayout {
   name: string;
-  /** C, foreground categories. */
   numClasses: number;
-  /** Logit columns. */
   columns: number;
-  /** ratio_j before any step. */
   initialRatio: number;
-  /** The ratio is clamped to [0, 1] (EFL). */
   clampRatio: boolean;
-  /** The inference rule: score columns per row and the WGSL body of `lossScoresKernel`. */
   scores: { columns: number; body: string };
 }
 

@@ -51,7 +51,6 @@ export interface Step64 {
 
 export interface SigmoidRule {
   name: string;
-  /** C, the number of foreground categories. */
   numClasses: number;
   /** Logit columns: C + 1 with a background channel, else C. */
   columns: number;

@@ -13,7 +13,6 @@ export interface SoftmaxState64 {
 
 export interface SoftmaxRule {
   name: string;
-  /** C, the number of foreground categories. */
   numClasses: number;
   /** Logit columns: C + 1 for ce, C + 2 for Seesaw. */
   columns: number;

@@ -1,7 +1,6 @@
 /**
- * The stage kinds a pipeline's `uses:` can name: every task of the project,
- * each with its module, whose source hash is the kind's code version. A new
- * stage is a file in tasks/ and one line here.
+ * The stage kinds a pipeline's `uses:` can name; a new stage is a file in
+ * tasks/ and one line here.
  *
  * @example
  * ```ts
@@ -16,7 +15,7 @@ import { reportStage } from "./report.ts";
 import { synthStage } from "./synth.ts";
 import { trainStage } from "./train.ts";
 
-/** A registry of the project's stage kinds (`tasks/*.ts`). */
+/** The project's stage kinds, each with its module, whose source hash is its code version. */
 export function defaultRegistry(): StageRegistry {
   const task = (name: string) => new URL(`./${name}.ts`, import.meta.url).href;
   return new StageRegistry()
