@@ -326,7 +326,7 @@ gpuTest("split weight gradient: uneven parts and tiles that do not divide the ch
     assertClose(gotW, wantW, tol, `split dW ${what}`);
     if (p.bias) assertClose(gotB, wantB, tol, `split dB ${what}`);
     else assert.ok(gotB.every(Number.isNaN), `no bias gradient written without a bias (${what})`);
-    for (const b of [...bufs, part, dw, db]) b.destroy();
+    for (const b of [...bufs, part, dw, db]) rt().release(b);
   }
 });
 
