@@ -6,6 +6,7 @@ import { Runtime } from "../gpu/runtime.ts";
 import { initTensors, type Tensor } from "../tensor/tensor.ts";
 import { Rng } from "../core/rng.ts";
 import { checkCanaries, enableCanaries } from "./_canary.ts";
+import { notRunName } from "./_run.ts";
 
 /** A fresh seed per run, printed on failure through the test name. */
 export const SEED = Number(Deno.env.get("TAILOR_TEST_SEED") ?? (Date.now() % 1e9));
@@ -29,9 +30,6 @@ const gpuOk = await Runtime.available();
 // Before any buffer exists: every pooled buffer of the test process gets a canary guard.
 if (gpuOk) enableCanaries(await Runtime.get());
 
-/** What an ignored test's name ends with; `tests/run.ts` counts these and prints the reason. */
-export const NOT_RUN = "[not run:";
-
 /**
  * Deno.test for code that needs a WebGPU adapter: ignored, with a message
  * saying so, when there is none. After the test, every buffer's guard
@@ -40,7 +38,7 @@ export const NOT_RUN = "[not run:";
  */
 export function gpuTest(name: string, fn: () => Promise<void> | void): void {
   Deno.test({
-    name: gpuOk ? name : `${name} ${NOT_RUN} no WebGPU adapter; install mesa-vulkan-drivers]`,
+    name: gpuOk ? name : notRunName(name, "no WebGPU adapter; install mesa-vulkan-drivers"),
     ignore: !gpuOk,
     sanitizeResources: false,
     sanitizeOps: false,
