@@ -27,8 +27,11 @@ export interface PoolStats {
   inUseCount: number;
 }
 
-/** The 32-bit word at index `i` of the canary of the `serial`-th guarded buffer. */
-export type CanaryWord = (serial: number, i: number) => number;
+/**
+ * The 32-bit word at `index` (in words from the buffer's start) of the guard of the `serial`-th
+ * guarded buffer, whose usable part ends at word `end`.
+ */
+export type CanaryWord = (serial: number, index: number, end: number) => number;
 
 /** A buffer's canary region: `bytes` bytes at byte `offset` (the end of its usable size). */
 export interface GuardRegion {
@@ -54,7 +57,7 @@ export class BufferPool {
 
   /**
    * Test hook: from now on every new buffer is `bytes` longer, its usable size is the request
-   * rounded up to 4 bytes only, and the tail is filled with `word(serial, i)`, so that a kernel
+   * rounded up to 4 bytes only, and the tail is filled with `word(serial, i, end)`, so that a kernel
    * writing past the end of its output leaves a trace instead of being clipped by the device.
    */
   enableGuards(bytes: number, word: CanaryWord): void {
@@ -86,9 +89,9 @@ export class BufferPool {
 
   #createGuarded(size: number, label: string, guard: { bytes: number; word: CanaryWord }): GPUBuffer {
     const buf = this.device.createBuffer({ size: size + guard.bytes, usage: USAGE, label, mappedAtCreation: true });
-    const words = new Uint32Array(buf.getMappedRange(), size);
+    const words = new Uint32Array(buf.getMappedRange());
     const serial = this.#nextSerial++;
-    for (let i = 0; i < words.length; i++) words[i] = guard.word(serial, i);
+    for (let i = size / 4; i < words.length; i++) words[i] = guard.word(serial, i, size / 4);
     buf.unmap();
     this.#guarded.set(buf, { size, serial });
     return buf;

@@ -1,21 +1,28 @@
 /**
  * Canaries for every GPU test: the pool gives each buffer a guard region
- * after its end (`BufferPool.enableGuards`), filled with NaN words that
- * differ per buffer and per position, and `checkCanaries()` reads every
- * guard back after the test. A kernel that stores one element too far
- * writes into the guard instead of being clipped by the device's bounds
- * checks; one that reads too far reads NaN, which the value checks catch.
- * `guardedOutput` adds a guard before the data too, for kernels that write
- * at an offset into a larger buffer.
+ * after its end (`BufferPool.enableGuards`), filled with words that differ
+ * per buffer and per position, and `checkCanaries()` reads every guard back
+ * after the test. A kernel that stores one element too far writes into the
+ * guard instead of being clipped by the device's bounds checks. Reads: up
+ * to the next 16 bytes the words are huge finite floats (the pool's
+ * rounding lets a vec4 load cover them, so they must only ever be
+ * multiplied by zero or discarded); past that they are NaN, so a kernel
+ * that reads further fails the value checks. `guardedOutput` adds a guard
+ * before the data too, for kernels that write at an offset.
  */
 import type { Runtime } from "../gpu/runtime.ts";
 
 /** Guard bytes after every buffer: a whole row of most test outputs, so a row-too-far store lands in it. */
 export const CANARY_BYTES = 256;
 
-/** Quiet-NaN words whose payload names the buffer and the position, so no copied guard matches another. */
-export function canaryWord(serial: number, i: number): number {
-  return (0x7fc00000 | ((serial * 97 + i * 13 + 0x2a5) & 0x3fffff)) >>> 0;
+/**
+ * The guard word at `index` of a buffer whose data ends at word `end`: about 1e30 within the
+ * data's last vec4, a quiet NaN after it; the low bits name the buffer and the position, so
+ * that no copied guard matches another.
+ */
+export function canaryWord(serial: number, index: number, end: number): number {
+  const bits = (serial * 97 + index * 13 + 0x2a5) & 0x3fff;
+  return (index < Math.ceil(end / 4) * 4 ? 0x71490000 | bits : 0x7fc00000 | bits) >>> 0;
 }
 
 /** Turn the guards on; call before any buffer is allocated. */
@@ -44,7 +51,8 @@ export async function checkCanaries(r: Runtime): Promise<void> {
   const broken: string[] = [];
   regions.forEach((g, k) => {
     const n = bytes / 4;
-    const want = Uint32Array.from({ length: n }, (_, i) => canaryWord(g.serial, i));
+    const end = g.offset / 4;
+    const want = Uint32Array.from({ length: n }, (_, i) => canaryWord(g.serial, end + i, end));
     const first = want.findIndex((w, i) => words[k * n + i] !== w);
     if (first < 0) return;
     const count = want.reduce((c, w, i) => c + (words[k * n + i] !== w ? 1 : 0), 0);
@@ -69,9 +77,9 @@ export function guardedOutput(
 ): { buffer: GPUBuffer; offset: number; check(): Promise<void> } {
   const { before, data, after } = opts;
   const all = new Uint32Array(before + data.length + after);
-  for (let i = 0; i < before; i++) all[i] = canaryWord(0xbef, i);
+  for (let i = 0; i < before; i++) all[i] = canaryWord(0xbef, i, 0);
   all.set(new Uint32Array(data.buffer, data.byteOffset, data.length), before);
-  for (let i = 0; i < after; i++) all[before + data.length + i] = canaryWord(0xaf7, i);
+  for (let i = 0; i < after; i++) all[before + data.length + i] = canaryWord(0xaf7, i, 0);
   const buffer = r.upload(all, "guarded output");
   return {
     buffer,
