@@ -25,6 +25,7 @@ export function ignoredByReason(lines: Iterable<string>): Map<string, string[]> 
   const out = new Map<string, string[]>();
   for (const raw of lines) {
     // deno test: "./file.ts => name ... ignored (0ms)" with --parallel, "name ... ignored (0ms)" without.
+    // deno-lint-ignore no-control-regex -- deno test's colour codes start with ESC
     const line = raw.replace(/\x1b\[[0-9;]*m/g, "");
     const m = line.match(/^(?:\S+ => )?(.*) \.\.\. ignored \(/);
     if (!m) continue;
