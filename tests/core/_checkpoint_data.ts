@@ -1,5 +1,5 @@
 /** Checkpoint contents that differ per step, for the interruption tests. */
-import type { CheckpointData } from "../../model/checkpoint.ts";
+import type { CheckpointData } from "../../model/checkpoint/training.ts";
 
 export function checkpointOf(step: number): CheckpointData {
   const tensors = new Map([

@@ -7,7 +7,7 @@
  *
  * Usage: deno run --allow-read --allow-write _torn_checkpoint.ts DIR STOP_BYTES STOP_RENAME
  */
-import { saveCheckpoint } from "../../model/checkpoint.ts";
+import { saveCheckpoint } from "../../model/checkpoint/training.ts";
 import { checkpointOf } from "./_checkpoint_data.ts";
 
 const [dir, stopBytesArg, stopRenameArg] = Deno.args;

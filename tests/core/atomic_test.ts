@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeDirAtomic, writeFileAtomic, writeJsonAtomic } from "../../core/atomic.ts";
-import { loadLatestCheckpoint, saveCheckpoint } from "../../model/checkpoint.ts";
-import { encodeSafetensors } from "../../model/safetensors.ts";
+import { loadLatestCheckpoint, saveCheckpoint } from "../../model/checkpoint/training.ts";
+import { encodeSafetensors } from "../../model/checkpoint/safetensors.ts";
 import { checkpointOf } from "./_checkpoint_data.ts";
 
 const leftovers = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".tmp"));
