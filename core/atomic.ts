@@ -2,24 +2,23 @@
  * Atomic file output: write beside the target under a temporary name, then
  * rename, so a killed process never leaves a torn file behind.
  */
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import process from "node:process";
 
 function tempPath(path: string): string {
-  const tag = `${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+  const tag = `${Deno.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
   return `${path}.${tag}.tmp`;
 }
 
-/** Write bytes or text to `path` atomically, creating parent folders (node:fs, so the Node build of the evaluator can use it). */
+/** Write bytes or text to `path` atomically, creating parent folders. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = tempPath(path);
   try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
+    await Deno.rename(tmp, path);
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => {});
+    await Deno.remove(tmp).catch(() => {});
     throw e;
   }
 }
