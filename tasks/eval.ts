@@ -1,12 +1,14 @@
 /**
  * The `eval` stage: LVIS evaluation of a results file against ground truth,
- * writing metrics.json with the official API's metric names.
+ * writing metrics.json with the official API's metric names, and
+ * metrics_segm.json too when the results carry masks.
  */
 import { join } from "node:path";
 import { z } from "zod";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { defineStage } from "../pipeline/stage.ts";
-import { lvisEvalFiles } from "../eval/lvis_eval.ts";
+import { lvisEvalAll } from "../eval/evaluate_files.ts";
+import { peekResultFields } from "../eval/results_file.ts";
 
 /** Parameters of the eval stage. */
 export const evalParams = z.strictObject({
@@ -14,7 +16,17 @@ export const evalParams = z.strictObject({
   gt: z.string().min(1),
   /** Results JSON (list of detections). */
   dt: z.string().min(1),
+  /** The IoU type of metrics.json. */
   iouType: z.enum(["bbox", "segm"]).default("bbox"),
+  /**
+   * IoU types to evaluate; default: `iouType`, and both when it is bbox and the results carry masks. With both,
+   * metrics.json is bbox's and metrics_segm.json segm's.
+   */
+  iouTypes: z.array(z.enum(["bbox", "segm"])).min(1).max(2).optional(),
+  /** segm: areas from the masks even where results carry boxes (as detectron2 evaluates). */
+  maskArea: z.boolean().default(false),
+  /** Results on category ids the ground truth lacks: refuse the file, or drop them as lvis-api does. */
+  unknownCategories: z.enum(["error", "drop"]).default("error"),
   /** Results kept per image across categories; -1 for no cap. Ignored with apFixed. */
   maxDets: z.int().min(-1).default(300),
   /** AP-fixed: no per-image cap, top `detsPerCat` results per category. */
@@ -35,22 +47,47 @@ export const evalOutput = z.object({
   APc: z.number(),
   APf: z.number(),
   AR: z.number(),
+  /** metrics_segm.json, when segm was evaluated beside bbox. */
+  segmMetrics: z.string().optional(),
 });
 
-/** Evaluate and write `metrics.json` into `outDir`. */
+/** Evaluate and write `metrics.json` (and `metrics_segm.json`) into `outDir`. */
 export async function runEval(params: z.infer<typeof evalParams>, outDir: string): Promise<z.infer<typeof evalOutput>> {
   const maxDets = params.apFixed ? -1 : params.maxDets;
-  const report = await lvisEvalFiles(params.gt, params.dt, {
-    iouType: params.iouType,
+  let iouTypes = params.iouTypes ?? [params.iouType];
+  if (!params.iouTypes && params.iouType === "bbox" && (await peekResultFields(params.dt)).segmentation) {
+    iouTypes = ["bbox", "segm"];
+  }
+  // With both, metrics.json is bbox's (its format unchanged) and segm gets its own file.
+  if (iouTypes.length === 2) iouTypes = ["bbox", "segm"];
+  const { reports, notes } = await lvisEvalAll(params.gt, [params.dt], {
+    iouTypes,
     maxDets,
     detsPerCat: params.apFixed ? params.detsPerCat : -1,
     pooled: params.apPooled,
     raw: params.raw,
+    maskArea: params.maskArea,
+    unknownCategories: params.unknownCategories,
   });
+  for (const note of notes) console.error(`note: ${note}`);
   const metrics = join(outDir, "metrics.json");
-  await writeJsonAtomic(metrics, report);
-  const r = report.results;
-  return { metrics, AP: r.AP, AP50: r.AP50, APr: r.APr, APc: r.APc, APf: r.APf, AR: r[`AR@${maxDets}`] };
+  await writeJsonAtomic(metrics, reports[0].report);
+  let segmMetrics: string | undefined;
+  if (reports.length > 1) {
+    segmMetrics = join(outDir, "metrics_segm.json");
+    await writeJsonAtomic(segmMetrics, reports[1].report);
+  }
+  const r = reports[0].report.results;
+  return {
+    metrics,
+    AP: r.AP,
+    AP50: r.AP50,
+    APr: r.APr,
+    APc: r.APc,
+    APf: r.APf,
+    AR: r[`AR@${maxDets}`],
+    ...(segmMetrics ? { segmMetrics } : {}),
+  };
 }
 
 /**

@@ -25,6 +25,7 @@ stages:
     with:
       gt: \${vars.fixtures}/\${matrix.case}/gt.json
       dt: \${vars.fixtures}/\${matrix.case}/dt.json
+      unknownCategories: drop   # c01_tiny has results on ids its ground truth lacks, which lvis-api drops
   report:
     uses: report
     with:
