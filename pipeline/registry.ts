@@ -12,6 +12,8 @@ import { reportStage } from "../tasks/report.ts";
 import { synthStage } from "../tasks/synth.ts";
 import { trainStage } from "../tasks/train.ts";
 import { predictStage } from "../tasks/predict.ts";
+import { predictMergeStage, predictPartStage } from "../tasks/predict_shards.ts";
+import { evalMergeStage, evalPartStage } from "../tasks/eval_shards.ts";
 
 /** A set of stage kinds by name. */
 export class StageRegistry {
@@ -64,5 +66,9 @@ export function defaultRegistry(): StageRegistry {
     .register(reportStage, task("report"))
     .register(synthStage, task("synth"))
     .register(trainStage, task("train"))
-    .register(predictStage, task("predict"));
+    .register(predictStage, task("predict"))
+    .register(predictPartStage, task("predict_shards"))
+    .register(predictMergeStage, task("predict_shards"))
+    .register(evalPartStage, task("eval_shards"))
+    .register(evalMergeStage, task("eval_shards"));
 }

@@ -67,5 +67,6 @@ export const evalStage = defineStage({
   description: "LVIS evaluation (bbox/segm, AP-fixed, AP-pooled) with the official API's numbers",
   params: evalParams,
   output: evalOutput,
+  sharding: { part: "eval-part", merge: "eval-merge" },
   run: (params, ctx) => runEval(params, ctx.outDir),
 });

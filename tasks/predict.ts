@@ -18,6 +18,7 @@ import { Detector } from "../model/detector.ts";
 import { readSafetensors } from "../model/safetensors.ts";
 import { loadWeights } from "../model/trainer.ts";
 import { toTrainingBatch } from "../model/training_data.ts";
+import { shardRange } from "../pipeline/sharding.ts";
 import { defineStage } from "../pipeline/stage.ts";
 import { initTensors, tidyAsync } from "../tensor/tensor.ts";
 import type { ModelCard } from "./train.ts";
@@ -51,6 +52,7 @@ export const predictStage = defineStage({
   description: "Run a trained detector over a dataset and write LVIS results",
   params: predictParams,
   output: predictOutput,
+  sharding: { part: "predict-part", merge: "predict-merge" },
   async run(p, ctx) {
     await initTensors();
     let card: ModelCard;
@@ -76,7 +78,11 @@ export const predictStage = defineStage({
     const weightsPath = join(p.model, "weights.safetensors");
     loadWeights(det, (await readSafetensors(weightsPath)).tensors, { source: weightsPath, strict: true });
 
-    const order = Array.from({ length: dataset.images.count }, (_, i) => i);
+    // A part takes a contiguous slice cut at whole batches: every image is padded with the same batch-mates.
+    const [start, end] = ctx.shard
+      ? shardRange(dataset.images.count, ctx.shard, p.batchSize, `images in ${JSON.stringify(p.dataset)}`)
+      : [0, dataset.images.count];
+    const order = Array.from({ length: end - start }, (_, i) => start + i);
     const loader = new BatchLoader({
       dataset,
       order,
@@ -105,7 +111,7 @@ export const predictStage = defineStage({
         }
       });
       done += lb.batch;
-      ctx.progress(done, dataset.images.count, "images");
+      ctx.progress(done, order.length, "images");
     }
     const out = join(ctx.outDir, "results.json");
     await writeJsonAtomic(out, results);
