@@ -77,8 +77,9 @@ export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry): P
     }
     const axes = Object.entries(stage.matrix ?? {});
     // A sharded stage's instances are its merges: what references and $each see.
-    const shown = stage.shards === undefined ? kind : _shardKinds(kind, registry, (m) =>
-      fail(["stages", name, "shards"], m)).merge;
+    const shown = stage.shards === undefined
+      ? kind
+      : _shardKinds(kind, registry, (m) => fail(["stages", name, "shards"], m)).merge;
     instances.set(name, _combinations(axes).map((matrix) => _instance(name, shown, matrix)));
   }
   const partsOf = new Map<PlannedStage, PlannedStage[]>();

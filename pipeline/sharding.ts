@@ -61,7 +61,9 @@ export function checkShardOrder(shards: readonly Shard[], files: readonly string
   shards.forEach((s, i) => {
     if (s.index !== i || s.count !== shards.length) {
       throw new InputError(
-        `Cannot merge ${quote(files[i])}: it is shard ${s.index} of ${s.count}, expected shard ${i} of ${shards.length}`,
+        `Cannot merge ${
+          quote(files[i])
+        }: it is shard ${s.index} of ${s.count}, expected shard ${i} of ${shards.length}`,
       );
     }
   });
