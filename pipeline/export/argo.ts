@@ -62,6 +62,11 @@ export function parseStorage(text: string, s3: { endpoint?: string; secret?: str
  */
 export function argoWorkflow(plan: Plan, options: ArgoOptions): Record<string, unknown> {
   const graph = workflowGraph(plan, options);
+  if (options.pipelineText.includes("{{")) {
+    throw new InputError(
+      `Cannot export ${quote(plan.file)} to Argo: it contains "{{", which Argo takes for its own templates`,
+    );
+  }
   const names = new Map<string, string>();
   const used = new Set<string>();
   for (const t of graph.tasks) {

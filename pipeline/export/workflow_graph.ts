@@ -130,7 +130,7 @@ export function stageRunArgs(
 
 /** A shell word: quoted unless it is plain. */
 export function shellWord(word: string): string {
-  return /^[A-Za-z0-9_./=:@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
+  return /^[A-Za-z0-9_./=:@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
 }
 
 /** The file name of the pipeline, for paths that keep it. */
