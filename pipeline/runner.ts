@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { writeDirAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
-import { hashValue, inputFingerprints, type KeyParts, relativeToRun } from "./fingerprint.ts";
+import { hashValue, inputFingerprints, type KeyParts, relativeToRun, stringsIn } from "./fingerprint.ts";
 import { lockFile } from "./file_lock.ts";
 import type { Plan, PlannedStage } from "./plan.ts";
 import { plainReporter, type ProgressReporter } from "./progress.ts";
@@ -169,7 +169,7 @@ async function _runStage(
     const reason = whyRun(previous, parts, key);
     if (!reason) {
       const outputs = stage.kind.output.safeParse(previous!.outputs);
-      if (outputs.success) {
+      if (outputs.success && await _filesExist(previous!.outputs, stageDir)) {
         if (options.explain) reporter.line(`${stage.id}: skip, up to date (key ${key})`);
         else reporter.line(`${stage.id}: up to date`);
         const { code, params: shown, inputs } = parts;
@@ -272,6 +272,19 @@ async function _removeTornOutput(runDir: string, dir: string): Promise<void> {
   } catch {
     // No stages yet.
   }
+}
+
+/** Whether every path under `stageDir` that `outputs` names still exists (a deleted output re-runs the stage). */
+async function _filesExist(outputs: unknown, stageDir: string): Promise<boolean> {
+  for (const s of stringsIn(outputs)) {
+    if (!s.startsWith(stageDir + "/")) continue;
+    try {
+      await Deno.stat(s);
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 function _movePaths(value: unknown, from: string, to: string): unknown {

@@ -82,12 +82,12 @@ export async function upstreamOutcomes(
     const dir = join(options.runDir, "stages", up.dir);
     const record = await readStageRecord(dir);
     const what = `Cannot run ${quote(stage.id)}: its input stage ${quote(up.id)}`;
-    if (!record) throw new InputError(`${what} has not finished (missing ${quote(join(dir, RECORD_FILE))})`);
+    if (!record) throw new InputError(`${what} has not finished (missing ${JSON.stringify(join(dir, RECORD_FILE))})`);
     const { parts, key } = await stageKeyParts(up, outcomes, options);
     const why = whyRun(record, parts, key);
-    if (why) throw new InputError(`${what} is out of date in ${quote(dir)} (${why}); run it first`);
+    if (why) throw new InputError(`${what} is out of date in ${JSON.stringify(dir)} (${why}); run it first`);
     if (!up.kind.output.safeParse(record.outputs).success) {
-      throw new InputError(`${what} recorded invalid outputs in ${quote(join(dir, RECORD_FILE))}`);
+      throw new InputError(`${what} recorded invalid outputs in ${JSON.stringify(join(dir, RECORD_FILE))}`);
     }
     outcomes.set(up.id, { status: "skipped", key, outputs: record.outputs });
   }
@@ -102,7 +102,7 @@ async function _checkRunFiles(stage: PlannedStage, params: unknown, runDir: stri
     try {
       await Deno.stat(s);
     } catch {
-      throw new InputError(`Cannot run ${quote(stage.id)}: its input file ${quote(s)} is missing`);
+      throw new InputError(`Cannot run ${quote(stage.id)}: its input file ${JSON.stringify(s)} is missing`);
     }
   }
 }
