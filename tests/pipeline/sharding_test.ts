@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { InputError } from "../../core/errors.ts";
 import { parsePipeline } from "../../pipeline/pipeline_file.ts";
 import { planPipeline } from "../../pipeline/plan.ts";
-import { OutputRef } from "../../pipeline/refs.ts";
+import type { OutputRef } from "../../pipeline/refs.ts";
 import { defaultRegistry } from "../../pipeline/registry.ts";
 import { checkShardOrder, shardRange } from "../../pipeline/sharding.ts";
 import { rng, SEED } from "../_util.ts";
