@@ -47,6 +47,14 @@ export interface DatasetAnnotations {
   /** Flat [x0, y0, x1, y1, ...] of polygon p is `coords[coordStart[p] .. coordStart[p + 1]]`. */
   coordStart: Uint32Array;
   coords: Float32Array;
+  /**
+   * A mask stored as RLE (COCO crowd regions, or files that store masks so): run lengths
+   * `rleCounts[rleStart[a] .. rleEnd[a]]` over annotation a's image, column-major, background first.
+   * Empty for annotations with polygons or without a mask.
+   */
+  rleStart: Uint32Array;
+  rleEnd: Uint32Array;
+  rleCounts: Uint32Array;
 }
 
 /** Per-category columns, sorted by id. */
@@ -70,8 +78,8 @@ export interface Dataset {
   imageRoot: string;
   /** SHA-256 of the source file's bytes (hex). */
   contentHash: string;
-  /** False when loaded from a cache without polygons (then `coords` is empty). */
-  hasPolygons: boolean;
+  /** False when loaded without mask geometry (then `coords` and `rleCounts` are empty). */
+  hasMasks: boolean;
   images: DatasetImages;
   annotations: DatasetAnnotations;
   categories: DatasetCategories;

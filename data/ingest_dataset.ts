@@ -18,7 +18,9 @@ export interface IngestOptions {
   imageRoot?: string;
   /** Cache folder, or false for none. Default `.cache/datasets`. */
   cache?: string | false;
-  /** Load polygon coordinates (default true); boxes-only training can skip them. */
+  /** Load the mask geometry, polygons and RLE (default true); boxes-only training skips it. */
+  masks?: boolean;
+  /** @deprecated the same as `masks` */
   polygons?: boolean;
   /** "throw" (default): any error stops ingestion. "skip": leave the offending annotations out and go on. */
   onError?: "throw" | "skip";
@@ -63,7 +65,7 @@ function _defaultImageRoot(path: string): string {
 export async function ingestDataset(path: string, options: IngestOptions = {}): Promise<IngestResult> {
   const source = resolve(path);
   const imageRoot = resolve(options.imageRoot ?? _defaultImageRoot(path));
-  const polygons = options.polygons ?? true;
+  const masks = options.masks ?? options.polygons ?? true;
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(source);
@@ -81,7 +83,7 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
       }
       const cachePath = join(cacheDir, `${hit.contentHash}.tds`);
       try {
-        const dataset = await readDatasetCache(cachePath, { polygons });
+        const dataset = await readDatasetCache(cachePath, { masks });
         return { dataset: { ...dataset, source, imageRoot }, issues: hit.issues, cachePath, fromCache: true };
       } catch {
         // A missing or damaged cache is rebuilt below.
@@ -96,7 +98,12 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
   if (issues.errorCount > 0 && (options.onError ?? "throw") === "throw") {
     throw new InputError(`${issues.firstError} (${summarizeIssues(report)})`);
   }
-  if (!cacheDir || !indexPath) return { dataset, issues: report, fromCache: false };
+  const withoutMasks = (): Dataset => ({
+    ...dataset,
+    hasMasks: false,
+    annotations: { ...dataset.annotations, coords: new Float32Array(0), rleCounts: new Uint32Array(0) },
+  });
+  if (!cacheDir || !indexPath) return { dataset: masks ? dataset : withoutMasks(), issues: report, fromCache: false };
   const cachePath = join(cacheDir, `${dataset.contentHash}.tds`);
   await writeDatasetCache(dataset, cachePath);
   const index: _CacheIndex = {
@@ -108,8 +115,7 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
     issues: report,
   };
   await writeJsonAtomic(indexPath, index);
-  if (!polygons) dataset.annotations.coords = new Float32Array(0);
-  return { dataset: { ...dataset, hasPolygons: polygons }, issues: report, cachePath, fromCache: false };
+  return { dataset: masks ? dataset : withoutMasks(), issues: report, cachePath, fromCache: false };
 }
 
 async function _cacheHit(indexPath: string, stat: Deno.FileInfo, imageRoot: string): Promise<_CacheIndex | undefined> {

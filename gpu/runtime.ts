@@ -13,7 +13,7 @@
  */
 import { acquireDevice, type AdapterReport, GpuUnavailableError } from "./device.ts";
 import { BufferPool, type PoolStats } from "./pool.ts";
-import type { Kernel } from "../kernels/kernel.ts";
+import type { Kernel } from "./kernel.ts";
 
 /** A GPU error (validation, out of memory) that names the kernel or kernels behind it. */
 export class GpuError extends Error {

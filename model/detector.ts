@@ -19,6 +19,7 @@ import { sampleRois } from "./sampler.ts";
 import { roiAlign } from "./roi_align.ts";
 import { smoothL1Loss } from "./smooth_l1.ts";
 import type { ClassificationLoss } from "../losses/loss.ts";
+import type { InstanceMasks } from "../data/masks/training_masks.ts";
 import { add, reshape, zeros } from "../tensor/ops.ts";
 import { transpose } from "../tensor/ops_shape.ts";
 import { noGrad } from "../tensor/autograd.ts";
@@ -30,6 +31,8 @@ export interface ImageTargets {
   boxes: Float32Array;
   /** Category indices in [0, C). */
   labels: Int32Array;
+  /** One mask per box at the image's network-input size, when training with masks. */
+  masks?: InstanceMasks;
 }
 
 /** A batch of normalised images, padded to one size. */

@@ -11,12 +11,13 @@ import { join } from "node:path";
 import { Rng } from "../core/rng.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
-import { type CheckpointData, loadLatestCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { type CheckpointData, loadLatestCheckpoint, saveCheckpoint } from "./checkpoint/training.ts";
 import type { DetectorConfig } from "./config.ts";
 import { Detector, type ImageBatch, type ImageTargets } from "./detector.ts";
 import type { ClassificationLoss, LossState } from "../losses/loss.ts";
 import { learningRate, type LrSchedule } from "./schedule.ts";
-import { type NamedArray, readSafetensors } from "./safetensors.ts";
+import { loadCheckpointInto, type LoadScope } from "./checkpoint/load.ts";
+import type { NamedArray } from "./checkpoint/safetensors.ts";
 import { backward } from "../tensor/ops.ts";
 import { initTensors, tidyAsync } from "../tensor/tensor.ts";
 import { type OptimizerState, SGD } from "../tensor/optim.ts";
@@ -60,8 +61,8 @@ export interface TrainOptions {
   checkpointEvery: number;
   /** Log gradient statistics every this many steps. */
   statsEvery: number;
-  /** Optional local safetensors file to initialise weights from. */
-  initWeights?: string;
+  /** Weights to start from (`.pth` or safetensors) and which parameters they initialise. */
+  init?: { weights: string; scope: LoadScope };
   /** Stop after this many steps of this call (for tests of resume); the run stays resumable. */
   stopAfter?: number;
   onStep?: (s: StepLog) => void;
@@ -116,12 +117,14 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
     opt.importState(optimizerStateFrom(resumed.tensors, resumed.state.optimizer as { step: number }, params));
     o.loss.loadState(resumed.state.loss as LossState);
     o.log?.(`resuming from step ${start}`);
-  } else if (o.initWeights) {
-    const problems = loadWeights(detector, (await readSafetensors(o.initWeights)).tensors, {
-      source: o.initWeights,
-      strict: false,
+  } else if (o.init) {
+    // tailor's classifiers keep the background in the last row, whatever the loss.
+    await loadCheckpointInto(detector.params, o.init.weights, {
+      scope: o.init.scope,
+      numClasses: o.data.numClasses,
+      background: "last",
+      log: o.log,
     });
-    for (const p of problems) o.log?.(`init weights "${o.initWeights}": ${p}`);
   }
   // Keep the log consistent with the checkpoint: drop lines past it.
   let logLines: string[] = [];

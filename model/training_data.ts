@@ -19,6 +19,8 @@ export interface TrainingDataOptions {
   workers?: number;
   /** "throw" (default) on a missing or corrupt image, or "skip" it and count it in `skipped`. */
   onBadImage?: "throw" | "skip";
+  /** Give each target its instance masks (the dataset must be loaded with masks). Default false. */
+  masks?: boolean;
 }
 
 /** Convert a loader batch to the detector's input and targets. */
@@ -30,7 +32,12 @@ export function toTrainingBatch(b: LoaderBatch): TrainingBatch {
     width: b.width,
     sizes: b.plans.map((p) => ({ height: p.outHeight, width: p.outWidth })),
   };
-  return { batch, targets: b.boxes.map((boxes, i) => ({ boxes, labels: b.labels[i] })) };
+  const targets = b.boxes.map((boxes, i) => ({
+    boxes,
+    labels: b.labels[i],
+    ...(b.masks ? { masks: b.masks[i] } : {}),
+  }));
+  return { batch, targets };
 }
 
 export function trainingData(
@@ -77,6 +84,7 @@ export function trainingData(
         workers: o.workers,
         seed,
         onBadImage: o.onBadImage,
+        masks: o.masks,
       });
       open.add(loader);
       const finish = () => {

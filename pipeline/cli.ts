@@ -1,18 +1,17 @@
 /**
- * `deno task pipeline run|dag|explain|diff|export`: run a pipeline file, show
- * its graph, say which stages would run and why, compare two runs' metrics,
- * or write it as an Argo workflow or a CI pipeline.
+ * The `pipeline run|dag|explain|diff|export` commands over a given stage
+ * registry: run a pipeline file, show its graph, say which stages would run
+ * and why, compare two runs' metrics, or write it as an Argo workflow or a CI
+ * pipeline. `main.ts` wires it to the project's stages.
  *
  * @example
- * ```sh
- * deno task pipeline run pipelines/ci.yaml --set train.iterations=20 --explain
- * deno task pipeline diff runs/a runs/b
- * deno task pipeline export --to argo pipelines/ci.yaml --image IMAGE --storage pvc:tailor-runs --out ci.argo.yaml
+ * ```ts
+ * await buildProgram({ registry: defaultRegistry(), defaultPipeline: "pipelines/default.yaml" })
+ *   .parseAsync(["run", "pipelines/ci.yaml", "--dry"], { from: "user" });
  * ```
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
 import { parseStorage } from "./export/argo.ts";
@@ -22,20 +21,21 @@ import { diffMetrics, formatDiff, loadRunMetrics } from "./metrics_diff.ts";
 import { loadPipeline } from "./pipeline_file.ts";
 import { type Plan, planPipeline } from "./plan.ts";
 import { defaultReporter } from "./progress.ts";
-import { defaultRegistry } from "./registry.ts";
+import type { StageRegistry } from "./registry.ts";
 import { runPlan } from "./runner.ts";
-
-/** The pipeline run when none is named: synthetic data, EQL v2 against BCE, evaluation, report. */
-export const DEFAULT_PIPELINE = fileURLToPath(new URL("../pipelines/default.yaml", import.meta.url));
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-async function _plan(file: string | undefined, sets: string[]): Promise<Plan> {
-  return planPipeline(await loadPipeline(file ?? DEFAULT_PIPELINE, sets), defaultRegistry());
+/** What the commands run on: the stage kinds, and the pipeline file run when none is named. */
+export interface ProgramOptions {
+  registry: StageRegistry;
+  defaultPipeline: string;
 }
 
 /** Build the command-line program. */
-export function buildProgram(): Command {
+export function buildProgram({ registry, defaultPipeline }: ProgramOptions): Command {
+  const _plan = async (file: string | undefined, sets: string[]): Promise<Plan> =>
+    planPipeline(await loadPipeline(file ?? defaultPipeline, sets), registry);
   const program = new Command("pipeline").description("Run and inspect tailor pipelines").showHelpAfterError();
   program.command("run").description("Run a pipeline; unchanged stages are skipped")
     .argument("[pipeline]", "pipeline YAML file (default: the embedded default pipeline)")
@@ -47,7 +47,6 @@ export function buildProgram(): Command {
     .action(async (file, opts) => {
       const plan = await _plan(file, opts.set);
       const runDir = opts.runDir ?? join("runs", plan.name);
-      const registry = defaultRegistry();
       if (opts.dry) {
         console.log(`plan ${plan.name} (${plan.file}) in ${runDir}`);
         console.log(formatDecisions(await explainPlan(plan, { runDir, registry }), true));
@@ -98,7 +97,7 @@ export function buildProgram(): Command {
     .action(async (file, opts) => {
       const plan = await _plan(file, opts.set);
       const runDir = opts.runDir ?? join("runs", plan.name);
-      console.log(formatDecisions(await explainPlan(plan, { runDir, registry: defaultRegistry() }), false));
+      console.log(formatDecisions(await explainPlan(plan, { runDir, registry }), false));
     });
   program.command("export").description("Write the pipeline as an Argo workflow or a CI pipeline (one task per stage)")
     .addOption(new Option("--to <target>", "engine").choices(EXPORT_TARGETS).makeOptionMandatory())
@@ -123,9 +122,9 @@ export function buildProgram(): Command {
     .option("--template", "Argo: a WorkflowTemplate instead of a Workflow")
     .option("--out <file>", "write here instead of printing")
     .action(async (file, opts) => {
-      const pipelineFile = file ?? DEFAULT_PIPELINE;
+      const pipelineFile = file ?? defaultPipeline;
       const loaded = await loadPipeline(pipelineFile, opts.set);
-      const plan = planPipeline(loaded, defaultRegistry());
+      const plan = planPipeline(loaded, registry);
       const storage = opts.storage
         ? parseStorage(opts.storage, { endpoint: opts.s3Endpoint, secret: opts.s3Secret })
         : undefined;
@@ -174,15 +173,4 @@ function _positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InputError(`Invalid ${flag} "${value}": expected a whole number >= 1`);
   return n;
-}
-
-if (import.meta.main) {
-  try {
-    await buildProgram().parseAsync(Deno.args, { from: "user" });
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    console.error(`error: ${message.split("\n")[0]}`);
-    if (!(e instanceof InputError) && Deno.env.get("TAILOR_DEBUG")) console.error(e);
-    Deno.exit(1);
-  }
 }

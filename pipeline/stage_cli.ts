@@ -1,5 +1,6 @@
 /**
- * `deno task stage run|list|manifest`: one stage instance of a pipeline at a
+ * The `stage run|list|manifest` commands (`deno task stage`, wired to the
+ * project's stages by `main.ts`): one stage instance of a pipeline at a
  * time, the unit an exported workflow (Argo, GitHub Actions, GitLab CI)
  * runs per task. Exit status: 0 done or up to date, 1 the stage failed,
  * 2 bad input (not worth retrying unchanged).
@@ -16,7 +17,7 @@ import { InputError } from "../core/errors.ts";
 import { loadPipeline } from "./pipeline_file.ts";
 import { type Plan, planPipeline } from "./plan.ts";
 import { defaultReporter } from "./progress.ts";
-import { defaultRegistry, type StageRegistry } from "./registry.ts";
+import type { StageRegistry } from "./registry.ts";
 import { rebuildManifest } from "./run_manifest.ts";
 import { runOneStage } from "./stage_run.ts";
 
@@ -27,7 +28,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** Build the command-line program over `registry`; actions set `exitCode` on the returned holder. */
 export function buildStageProgram(
-  registry: StageRegistry = defaultRegistry(),
+  registry: StageRegistry,
 ): { program: Command; exit: { code: number } } {
   const exit = { code: 0 };
   const plan = async (file: string, sets: string[]): Promise<Plan> =>
@@ -77,7 +78,7 @@ export function buildStageProgram(
 }
 
 /** Run the program with `args`; returns the exit status. */
-export async function runStageCli(args: string[], registry?: StageRegistry): Promise<number> {
+export async function runStageCli(args: string[], registry: StageRegistry): Promise<number> {
   const { program, exit } = buildStageProgram(registry);
   try {
     await program.parseAsync(args, { from: "user" });
@@ -89,5 +90,3 @@ export async function runStageCli(args: string[], registry?: StageRegistry): Pro
     return e instanceof InputError ? EXIT_BAD_INPUT : 1;
   }
 }
-
-if (import.meta.main) Deno.exit(await runStageCli(Deno.args));

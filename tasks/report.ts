@@ -1,8 +1,10 @@
 /**
  * The `report` stage: one HTML page comparing training runs, with PNG
- * figures: AP by frequency group, per-category AP against training images,
- * the positive/negative gradient ratio per category, loss curves and
- * detections drawn on sample images.
+ * figures: AP by frequency group (mask and box side by side where masks
+ * were evaluated), per-category AP against training images, the
+ * positive/negative gradient ratio per category, loss curves and
+ * detections (and their masks) drawn on sample images. AP is in percent
+ * everywhere.
  */
 import { join } from "node:path";
 import { z } from "zod";
@@ -16,8 +18,10 @@ import { readCategoryStats, readGradStats, readMetrics, readTrainLog } from "../
 
 const runSchema = z.strictObject({
   name: z.string().min(1),
-  /** metrics.json of the run's evaluation. */
+  /** metrics.json of the run's evaluation (boxes). */
   metrics: z.string().min(1),
+  /** metrics_segm.json, where the run's masks were evaluated too. */
+  segmMetrics: z.string().min(1).optional(),
   /** Training log, JSONL. */
   trainLog: z.string().min(1).optional(),
   /** Accumulated gradient statistics JSON. */
@@ -62,17 +66,25 @@ export async function writeReport(
   const runs = await Promise.all(params.runs.map(async (r) => ({
     ...r,
     loaded: await readMetrics(r.metrics),
+    segm: r.segmMetrics ? await readMetrics(r.segmMetrics) : undefined,
     log: r.trainLog ? await readTrainLog(r.trainLog) : undefined,
     grad: r.gradStats ? await readGradStats(r.gradStats) : undefined,
   })));
   const categories = params.trainAnnotations ? await readCategoryStats(params.trainAnnotations) : undefined;
   const notes: string[] = [];
   const charts: { file: string; caption: string; spec: Parameters<typeof renderChart>[0] }[] = [];
-  const withMetrics = runs.map((r) => ({ name: r.name, metrics: r.loaded }));
-  charts.push({ file: "ap_by_frequency.png", caption: "AP by frequency group", spec: apByFrequencySpec(withMetrics) });
+  const withMetrics = runs.map((r) => ({ name: r.name, metrics: r.loaded, segm: r.segm }));
+  const withSegm = runs.filter((r) => r.segm).map((r) => ({ name: r.name, metrics: r.segm! }));
+  const byFrequency = withSegm.length ? "Mask AP and box AP by frequency group" : "AP by frequency group";
+  charts.push({ file: "ap_by_frequency.png", caption: byFrequency, spec: apByFrequencySpec(withMetrics) });
   if (categories) {
-    const spec = apVsImagesSpec(withMetrics, categories);
-    charts.push({ file: "ap_vs_images.png", caption: "Per-category AP against training images", spec });
+    if (withSegm.length) {
+      const spec = apVsImagesSpec(withSegm, categories, "mask");
+      charts.push({ file: "mask_ap_vs_images.png", caption: "Per-category mask AP against training images", spec });
+    }
+    const spec = apVsImagesSpec(withMetrics, categories, withSegm.length ? "box" : "");
+    const caption = `Per-category ${withSegm.length ? "box " : ""}AP against training images`;
+    charts.push({ file: "ap_vs_images.png", caption, spec });
   } else notes.push("No trainAnnotations given: per-category AP against training images is not drawn.");
   const withGrad = runs.filter((r) => r.grad).map((r) => ({ name: r.name, grad: r.grad! }));
   if (withGrad.length) {
@@ -95,7 +107,7 @@ export async function writeReport(
   if (!detections.length) notes.push("No images or detections given: no detections are drawn.");
   const html = reportHtml({
     title: params.title,
-    runs: runs.map((r) => ({ name: r.name, results: r.loaded.results })),
+    runs: runs.map((r) => ({ name: r.name, results: r.loaded.results, segm: r.segm?.results })),
     figures: charts.map(({ file, caption }) => ({ file, caption })),
     detections,
     notes,
@@ -117,7 +129,7 @@ function _categoriesFromMetrics(metrics: { per_category?: { id: number; frequenc
 /** The `report` stage kind. */
 export const reportStage = defineStage({
   kind: "report",
-  description: "HTML report comparing runs: AP by frequency, AP vs training images, gradient ratio, losses",
+  description: "HTML report comparing runs: mask and box AP, AP vs training images, gradient ratio, losses, detections",
   params: reportParams,
   output: reportOutput,
   run: (params, ctx) => writeReport(params, ctx.outDir, ctx.log),

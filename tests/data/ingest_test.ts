@@ -198,7 +198,7 @@ Deno.test("ingestDataset() reads COCO files with crowd RLE regions and computes 
         category_id: 3,
         bbox: [0, 0, 5, 5],
         area: 20,
-        segmentation: { counts: [0, 25], size: [30, 40] },
+        segmentation: { counts: [0, 25, 1175], size: [30, 40] },
         iscrowd: 1,
       },
       { id: 3, image_id: 5, category_id: 3, bbox: [2, 2, 5, 5], area: 20, iscrowd: 0 },

@@ -1,6 +1,6 @@
 /** Random loss inputs and parameters for the kernel-vs-reference tests. */
 import type { Rng } from "../../core/rng.ts";
-import type { LossName } from "../../losses/params.ts";
+import type { LossName } from "../../losses/registry.ts";
 
 /** Parameters of every loss for C categories, randomised away from the defaults where that is safe. */
 export function paramsFor(name: LossName, c: number, r: Rng): Record<string, unknown> {

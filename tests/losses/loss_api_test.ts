@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { assertClose, gpuTest, rng } from "../_util.ts";
 import { paramsFor, randomLabels, randomLogits } from "./_cases.ts";
-import { createLoss } from "../../losses/registry.ts";
-import { parseLossParams } from "../../losses/params.ts";
+import { createLoss, parseLossParams } from "../../losses/registry.ts";
 import { InputError } from "../../core/errors.ts";
 import { rt, Tensor } from "../../tensor/tensor.ts";
 import { backward, full, scale } from "../../tensor/ops.ts";

@@ -1,7 +1,7 @@
 import { assertClose, numericGrad, rng } from "../_util.ts";
 import { paramsFor, randomLabels } from "./_cases.ts";
 import { createReferenceLoss } from "../../losses/reference_loss.ts";
-import { lossNames } from "../../losses/params.ts";
+import { lossNames } from "../../losses/registry.ts";
 
 for (const [k, name] of lossNames.entries()) {
   Deno.test(`${name} float64 reference gradient matches central finite differences`, () => {

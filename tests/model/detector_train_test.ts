@@ -12,7 +12,7 @@ import { createLoss } from "../../losses/registry.ts";
 import { detectorConfig } from "../../model/config.ts";
 import { trainDetector, type TrainOptions } from "../../model/trainer.ts";
 import { trainingData } from "../../model/training_data.ts";
-import { loadLatestCheckpoint } from "../../model/checkpoint.ts";
+import { loadLatestCheckpoint } from "../../model/checkpoint/training.ts";
 import { LrSchedule } from "../../model/schedule.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "tailor_detector_" });

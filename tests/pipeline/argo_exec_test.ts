@@ -14,7 +14,7 @@ import { parseStorage } from "../../pipeline/export/argo.ts";
 import { exportPipeline } from "../../pipeline/export/export_pipeline.ts";
 import { parsePipeline } from "../../pipeline/pipeline_file.ts";
 import { planPipeline } from "../../pipeline/plan.ts";
-import { defaultRegistry } from "../../pipeline/registry.ts";
+import { defaultRegistry } from "../../tasks/registry.ts";
 import { validateArgo } from "./_workflow_schemas.ts";
 
 const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeFakeRuns } from "../report/_fake_runs.ts";
 
-const CLI = new URL("../../pipeline/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../../main.ts", import.meta.url).pathname;
 
 async function cli(args: string[], cwd: string) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

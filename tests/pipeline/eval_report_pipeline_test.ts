@@ -4,7 +4,7 @@ import { diffMetrics, loadRunMetrics } from "../../pipeline/metrics_diff.ts";
 import { parsePipeline } from "../../pipeline/pipeline_file.ts";
 import { planPipeline } from "../../pipeline/plan.ts";
 import { plainReporter } from "../../pipeline/progress.ts";
-import { defaultRegistry } from "../../pipeline/registry.ts";
+import { defaultRegistry } from "../../tasks/registry.ts";
 import { runPlan } from "../../pipeline/runner.ts";
 
 const FIXTURES = "/work/shared/fixtures/lvis";

@@ -3,7 +3,7 @@ import { InputError } from "../../core/errors.ts";
 import { parsePipeline } from "../../pipeline/pipeline_file.ts";
 import { planPipeline } from "../../pipeline/plan.ts";
 import type { OutputRef } from "../../pipeline/refs.ts";
-import { defaultRegistry } from "../../pipeline/registry.ts";
+import { defaultRegistry } from "../../tasks/registry.ts";
 import { checkShardOrder, shardRange } from "../../pipeline/sharding.ts";
 import { rng, SEED } from "../_util.ts";
 

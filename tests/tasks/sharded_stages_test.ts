@@ -11,7 +11,7 @@ import { generateSynthetic } from "../../data/synth/generate.ts";
 import { parsePipeline } from "../../pipeline/pipeline_file.ts";
 import { planPipeline } from "../../pipeline/plan.ts";
 import { plainReporter } from "../../pipeline/progress.ts";
-import { defaultRegistry } from "../../pipeline/registry.ts";
+import { defaultRegistry } from "../../tasks/registry.ts";
 import { runPlan } from "../../pipeline/runner.ts";
 import { directContext } from "../../pipeline/stage.ts";
 import { evalParams, evalStage } from "../../tasks/eval.ts";

@@ -6,8 +6,8 @@
  * interrupted write never replaces the last good checkpoint.
  */
 import { join } from "node:path";
-import { writeDirAtomic, writeJsonAtomic } from "../core/atomic.ts";
-import { InputError } from "../core/errors.ts";
+import { writeDirAtomic, writeJsonAtomic } from "../../core/atomic.ts";
+import { InputError } from "../../core/errors.ts";
 import { encodeSafetensors, type NamedArray, readSafetensors } from "./safetensors.ts";
 
 export interface CheckpointData {
