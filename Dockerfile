@@ -27,7 +27,7 @@ COPY deno.json deno.lock ./
 RUN deno install --frozen --allow-scripts
 COPY . .
 # Compile the entry points ahead, so a pod starts without fetching or type-checking anything.
-RUN deno cache --frozen pipeline/cli.ts pipeline/stage_cli.ts eval/cli.ts data/cli.ts \
+RUN deno cache main.ts eval/cli.ts data/cli.ts model/cli.ts \
  && mkdir -p runs .cache "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" \
  && chown -R deno:deno /app "$XDG_RUNTIME_DIR"
 

@@ -94,6 +94,8 @@ export function argoWorkflow(plan: Plan, options: ArgoOptions): Record<string, u
       : { generateName: `tailor-${_dns(plan.name)}-`, labels: { "app.kubernetes.io/name": "tailor" } },
     spec: {
       entrypoint: "pipeline",
+      // The image runs as its "deno" user (uid 1993): a volume claim's files must be writable by that group.
+      securityContext: { fsGroup: 1993 },
       ...(storage.kind === "pvc"
         ? { volumes: [{ name: "runs", persistentVolumeClaim: { claimName: storage.claim } }] }
         : {}),
