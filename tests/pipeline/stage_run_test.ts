@@ -105,7 +105,7 @@ Deno.test("stage run refuses missing, stale or absent inputs and a run directory
 
 Deno.test("two processes run independent stages of one run directory at once; two on the same stage run it once", async () => {
   const word = `w${Math.random().toString(36).slice(2, 7)}`;
-  const { dir, file, runDir } = await setup(words(word, 1500));
+  const { dir, file, runDir } = await setup(words(word, 4000));
   try {
     const [a, b] = await Promise.all(
       [spawn([file, "a", "--run-dir", runDir]), spawn([file, "b", "--run-dir", runDir])].map(finish),
