@@ -3,7 +3,9 @@
  * arrays keyed by extent (kernels that read an operand through the texture
  * unit, see gemm_texture.ts). Training loops allocate the same shapes every
  * step, so exact-size reuse removes nearly all allocation after the first
- * step; `stats` lets a test prove that memory stays flat.
+ * step; `stats` lets a test prove that memory stays flat. Tests turn on
+ * guards (`enableGuards`): every buffer then ends in a canary region that
+ * no kernel may write, which `guarded()` lists for the check.
  */
 
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -25,8 +27,26 @@ export interface PoolStats {
   inUseCount: number;
 }
 
+/**
+ * The 32-bit word at `index` (in words from the buffer's start) of the guard of the `serial`-th
+ * guarded buffer, whose usable part ends at word `end`.
+ */
+export type CanaryWord = (serial: number, index: number, end: number) => number;
+
+/** A buffer's canary region: `bytes` bytes at byte `offset` (the end of its usable size). */
+export interface GuardRegion {
+  buffer: GPUBuffer;
+  offset: number;
+  bytes: number;
+  serial: number;
+}
+
 export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
+  /** Usable size and serial number of each guarded buffer. */
+  #guarded = new Map<GPUBuffer, { size: number; serial: number }>();
+  #guard: { bytes: number; word: CanaryWord } | null = null;
+  #nextSerial = 0;
   #inUse = new Set<GPUBuffer>();
   #freeTextures = new Map<string, GPUTexture[]>();
   #texturesInUse = new Set<GPUTexture>();
@@ -35,13 +55,31 @@ export class BufferPool {
 
   constructor(private readonly device: GPUDevice) {}
 
-  /** A buffer of at least `bytes` bytes (rounded up to 16), from the pool if one is free. */
+  /**
+   * Test hook: from now on every new buffer is `bytes` longer, its usable size is the request
+   * rounded up to 4 bytes only, and the tail is filled with `word(serial, i, end)`, so that a kernel
+   * writing past the end of its output leaves a trace instead of being clipped by the device.
+   */
+  enableGuards(bytes: number, word: CanaryWord): void {
+    if (bytes % 4 !== 0 || bytes <= 0) throw new Error(`Guard size ${bytes} is not a positive multiple of 4`);
+    this.#guard = { bytes, word };
+  }
+
+  /** The canary regions of every live guarded buffer, in use or free. */
+  guarded(): GuardRegion[] {
+    const bytes = this.#guard?.bytes ?? 0;
+    return [...this.#guarded].map(([buffer, g]) => ({ buffer, offset: g.size, bytes, serial: g.serial }));
+  }
+
+  /** A buffer of at least `bytes` bytes (rounded up to 16; to 4 with guards), from the pool if one is free. */
   acquire(bytes: number, label = "tensor"): GPUBuffer {
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const size = this.#guard ? Math.max(4, Math.ceil(bytes / 4) * 4) : Math.max(16, Math.ceil(bytes / 16) * 16);
     const free = this.#free.get(size);
     let buf = free?.pop();
     if (!buf) {
-      buf = this.device.createBuffer({ size, usage: USAGE, label });
+      buf = this.#guard
+        ? this.#createGuarded(size, label, this.#guard)
+        : this.device.createBuffer({ size, usage: USAGE, label });
       this.#allocated += size;
     }
     this.#inUse.add(buf);
@@ -49,12 +87,28 @@ export class BufferPool {
     return buf;
   }
 
+  #createGuarded(size: number, label: string, guard: { bytes: number; word: CanaryWord }): GPUBuffer {
+    const buf = this.device.createBuffer({ size: size + guard.bytes, usage: USAGE, label, mappedAtCreation: true });
+    const words = new Uint32Array(buf.getMappedRange());
+    const serial = this.#nextSerial++;
+    for (let i = size / 4; i < words.length; i++) words[i] = guard.word(serial, i, size / 4);
+    buf.unmap();
+    this.#guarded.set(buf, { size, serial });
+    return buf;
+  }
+
+  /** Usable bytes of a pooled buffer. */
+  #size(buf: GPUBuffer): number {
+    return this.#guarded.get(buf)?.size ?? buf.size;
+  }
+
   /** Give a buffer back; releasing twice or releasing a foreign buffer is a bug and throws. */
   release(buf: GPUBuffer): void {
     if (!this.#inUse.delete(buf)) throw new Error(`Buffer "${buf.label}" released twice or not from this pool`);
-    this.#inUseBytes -= buf.size;
-    let list = this.#free.get(buf.size);
-    if (!list) this.#free.set(buf.size, list = []);
+    const size = this.#size(buf);
+    this.#inUseBytes -= size;
+    let list = this.#free.get(size);
+    if (!list) this.#free.set(size, list = []);
     list.push(buf);
   }
 
@@ -102,7 +156,8 @@ export class BufferPool {
     this.#freeTextures.clear();
     for (const list of this.#free.values()) {
       for (const b of list) {
-        this.#allocated -= b.size;
+        this.#allocated -= this.#size(b);
+        this.#guarded.delete(b);
         b.destroy();
       }
     }

@@ -137,6 +137,8 @@ export function paddedWidth(
 
 export const conv2dKernel = defineKernel<Conv2dParams>({
   name: "conv2d",
+  // Tiles and row unrolling left out of the parameters follow the GEMM choice of the moment: key on them resolved.
+  key: (p) => `conv2d:${JSON.stringify({ ...p, ...conv2dTiles(p), unrollRows: conv2dUnrollsRows(p) })}`,
   wgsl(p) {
     const { tm, tn, wgx } = conv2dTiles(p);
     const { c0 = 0, cn = p.C } = p;

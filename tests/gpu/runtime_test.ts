@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { gpuTest } from "../_util.ts";
+import { checkCanaries } from "../_canary.ts";
 import { acquireDevice, GpuUnavailableError, preferredBackend } from "../../gpu/device.ts";
 import { GpuError } from "../../gpu/runtime.ts";
 import { defineKernel } from "../../kernels/kernel.ts";
@@ -148,6 +149,11 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < 8u) { Y[g.x] = 
     return Array.from(await r.readF32(y, 8));
   };
   const want = (scale: number, a: Float32Array, b: Float32Array) => Array.from(a, (v, i) => scale * v + b[i]);
+  const deviceBuffer = (v: Float32Array) => {
+    const buf = r.device.createBuffer({ size: v.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    r.device.queue.writeBuffer(buf, 0, v);
+    return buf;
+  };
   const [da, db] = [data(10), data(100)];
   const a = r.upload(da), b = r.upload(db), y = r.upload(new Float32Array(8));
   for (const cache of [true, false]) {
@@ -162,16 +168,32 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < 8u) { Y[g.x] = 
       r.device.queue.writeBuffer(a, 0, da2);
       assert.deepEqual(await run(2, a, b, y), want(2, da2, db));
       r.device.queue.writeBuffer(a, 0, da);
-      // A destroyed buffer's successor is a new buffer: no stale bind group.
-      const c = r.upload(data(1000));
+      // A destroyed buffer's successor is a new buffer: no stale bind group. Made outside the
+      // pool, whose buffers are released, never destroyed (their canaries are checked after the test).
+      const c = deviceBuffer(data(1000));
       assert.deepEqual(await run(2, c, b, y), want(2, data(1000), db));
       c.destroy();
-      const c2 = r.upload(data(2000));
+      const c2 = deviceBuffer(data(2000));
       assert.deepEqual(await run(2, c2, b, y), want(2, data(2000), db));
       c2.destroy();
     } finally {
       r.cacheBindGroups = true;
     }
   }
-  for (const buf of [a, b, y]) buf.destroy();
+  for (const buf of [a, b, y]) r.release(buf);
+});
+
+gpuTest("checkCanaries() names the buffer a kernel wrote past the end of, and refills its guard", async () => {
+  const r = rt();
+  const buf = r.buffer(4 * 61, "canary victim");
+  // Writes Y[0..63]: three floats past the 61 the buffer holds.
+  r.dispatch(fill, { n: 64, value: 7 }, [buf]);
+  await assert.rejects(
+    () => checkCanaries(r),
+    /buffer "canary victim" of 61 floats: 3 guard words overwritten, the first at element 61 \(value 7\)/,
+  );
+  await checkCanaries(r);
+  r.dispatch(fill, { n: 61, value: 7 }, [buf]);
+  await checkCanaries(r);
+  r.release(buf);
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import sharp from "sharp";
 import { InputError } from "../../core/errors.ts";
@@ -111,7 +112,7 @@ Deno.test("drawDetections() strokes the box edges and leaves the inside untouche
 
 Deno.test("readCategoryStats() reads the ingest cache and the LVIS file alike", async () => {
   const dir = await Deno.makeTempDir();
-  const gt = "/work/shared/fixtures/lvis/c02_small/gt.json";
+  const gt = fileURLToPath(new URL("../../../shared/fixtures/lvis/c02_small/gt.json", import.meta.url));
   const out = await ingestStage.run(ingestParams.parse({ annotations: gt, cacheDir: dir }), directContext(dir));
   const fromCache = await readCategoryStats(out.cachePath);
   const fromJson = await readCategoryStats(gt);
