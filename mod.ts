@@ -78,6 +78,8 @@ export { defaultRegistry } from "./tasks/registry.ts";
 export { loadPipeline } from "./pipeline/pipeline_file.ts";
 export { planPipeline } from "./pipeline/plan.ts";
 export { runPlan } from "./pipeline/runner.ts";
+export { runOneStage } from "./pipeline/stage_run.ts";
+export { EXPORT_TARGETS, exportPipeline, type ExportTarget } from "./pipeline/export/export_pipeline.ts";
 export { trainStage } from "./tasks/train.ts";
 export { predictStage } from "./tasks/predict.ts";
 export { evalStage } from "./tasks/eval.ts";

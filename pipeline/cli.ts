@@ -1,7 +1,8 @@
 /**
- * The `pipeline run|dag|explain|diff` commands over a given stage registry:
- * run a pipeline file, show its graph, say which stages would run and why,
- * or compare two runs' metrics. `main.ts` wires it to the project's stages.
+ * The `pipeline run|dag|explain|diff|export` commands over a given stage
+ * registry: run a pipeline file, show its graph, say which stages would run
+ * and why, compare two runs' metrics, or write it as an Argo workflow or a CI
+ * pipeline. `main.ts` wires it to the project's stages.
  *
  * @example
  * ```ts
@@ -11,7 +12,10 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { join } from "node:path";
+import { writeFileAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
+import { parseStorage } from "./export/argo.ts";
+import { EXPORT_TARGETS, exportPipeline } from "./export/export_pipeline.ts";
 import { explainPlan, formatDag, formatDecisions } from "./explain_plan.ts";
 import { diffMetrics, formatDiff, loadRunMetrics } from "./metrics_diff.ts";
 import { loadPipeline } from "./pipeline_file.ts";
@@ -95,10 +99,70 @@ export function buildProgram({ registry, defaultPipeline }: ProgramOptions): Com
       const runDir = opts.runDir ?? join("runs", plan.name);
       console.log(formatDecisions(await explainPlan(plan, { runDir, registry }), false));
     });
+  program.command("export").description("Write the pipeline as an Argo workflow or a CI pipeline (one task per stage)")
+    .addOption(new Option("--to <target>", "engine").choices(EXPORT_TARGETS).makeOptionMandatory())
+    .argument("[pipeline]", "pipeline YAML file (default: the embedded default pipeline)")
+    .option("--set <path=value>", "override a parameter (passed to every task too)", collect, [])
+    .option("--run-dir <dir>", "run directory under runs/ (default: runs/<pipeline name>)")
+    .option("--image <image>", "container image with tailor (Argo: required; CI: instead of installing Deno and Mesa)")
+    .option(
+      "--gpu-stages <names>",
+      "stages whose tasks get a GPU, comma-separated",
+      (v) => v.split(",").filter(Boolean),
+      [],
+    )
+    .option("--storage <where>", "Argo: run directory on pvc:CLAIM (ReadWriteMany) or s3:BUCKET/PREFIX")
+    .option("--s3-endpoint <host>", "Argo with s3: the endpoint (default s3.amazonaws.com)")
+    .option(
+      "--s3-secret <name>",
+      "Argo with s3: Secret with accessKey and secretKey (default: the pod's own credentials)",
+    )
+    .option("--cpu <n>", "Argo: CPU request of each task", "2")
+    .option("--memory <size>", "Argo: memory request and limit of each task", "8Gi")
+    .option("--template", "Argo: a WorkflowTemplate instead of a Workflow")
+    .option("--out <file>", "write here instead of printing")
+    .action(async (file, opts) => {
+      const pipelineFile = file ?? defaultPipeline;
+      const loaded = await loadPipeline(pipelineFile, opts.set);
+      const plan = planPipeline(loaded, registry);
+      const storage = opts.storage
+        ? parseStorage(opts.storage, { endpoint: opts.s3Endpoint, secret: opts.s3Secret })
+        : undefined;
+      const text = exportPipeline(plan, opts.to, {
+        pipelineFile,
+        pipelineText: loaded.text,
+        sets: opts.set,
+        runDir: opts.runDir ?? join("runs", plan.name),
+        gpuStages: opts.gpuStages,
+        image: opts.image,
+        storage,
+        cpu: opts.cpu,
+        memory: opts.memory,
+        template: opts.template,
+      }, _exportCommand(opts.to, file, opts));
+      if (opts.out) await writeFileAtomic(opts.out, text);
+      else console.log(text.trimEnd());
+    });
   program.command("diff").description("Compare the metrics of two runs (run directories or metrics.json files)")
     .argument("<a>", "first run").argument("<b>", "second run")
     .action(async (a, b) => console.log(formatDiff(diffMetrics(await loadRunMetrics(a), await loadRunMetrics(b)))));
   return program as unknown as Command;
+}
+
+/** The command line an export records in its header: what was asked, in a fixed order, without --out. */
+function _exportCommand(to: string, file: string | undefined, opts: Record<string, unknown>): string[] {
+  const words = ["deno", "task", "pipeline", "export", "--to", to, ...(file ? [file] : [])];
+  for (const s of opts.set as string[]) words.push("--set", s);
+  const gpu = opts.gpuStages as string[];
+  if (gpu.length) words.push("--gpu-stages", gpu.join(","));
+  const flags = ["runDir", "image", "storage", "s3Endpoint", "s3Secret", ...(to === "argo" ? ["cpu", "memory"] : [])];
+  for (const key of flags) {
+    if (opts[key] !== undefined) {
+      words.push(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(opts[key]));
+    }
+  }
+  if (opts.template) words.push("--template");
+  return words;
 }
 
 function _say([id, o]: [string, { status: string; error?: string }]): string {

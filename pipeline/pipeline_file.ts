@@ -17,6 +17,8 @@ const stageSchema = z.strictObject({
   needs: z.union([z.string(), z.array(z.string())]).optional(),
   matrix: z.record(z.string().regex(NAME, "expected a matrix axis name like loss or seed"), z.array(scalar).min(1))
     .optional(),
+  /** Parts run in parallel, then merged (kinds with `sharding` only). */
+  shards: z.int().min(1).optional(),
   with: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -102,7 +104,7 @@ function _applySet(raw: Record<string, unknown>, arg: string): (string | number)
       const known = Object.keys(stages ?? {}).join(", ");
       throw new InputError(`Cannot use --set ${quote(arg)}: no stage ${quote(keys[0])} (stages: ${known})`);
     }
-    const explicit = ["with", "matrix", "needs", "uses"].includes(keys[1]);
+    const explicit = ["with", "matrix", "needs", "uses", "shards"].includes(keys[1]);
     path = ["stages", keys[0], ...(explicit ? [] : ["with"]), ...keys.slice(1)];
   }
   if (path.length < 2) throw new InputError(`Cannot use --set ${quote(arg)}: expected name.key=value`);

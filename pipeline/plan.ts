@@ -1,6 +1,6 @@
 /**
  * Turn a loaded pipeline into a plan: matrix stages expanded into instances,
- * variables substituted, stage references linked, dependencies ordered, and
+ * sharded stages into parts and a merge, variables substituted, stage references linked, dependencies ordered, and
  * every instance's parameters checked against its kind's schema, all before
  * anything runs. Errors name the file, line and column.
  */
@@ -10,6 +10,7 @@ import type { LoadedPipeline } from "./pipeline_file.ts";
 import { collectRefs, findRefs, Interpolation, OutputRef } from "./refs.ts";
 import type { StageRegistry } from "./registry.ts";
 import { probeParams } from "./probe_params.ts";
+import { partId } from "./sharding.ts";
 import type { StageKind } from "./stage.ts";
 import { formatPath, type YamlPath } from "./yaml_source.ts";
 import { valueAt, zodIssueMessage } from "./zod_issue.ts";
@@ -30,6 +31,8 @@ export interface PlannedStage {
   params: unknown;
   /** Ids of the instances this one waits for. */
   deps: string[];
+  /** Set on the parts of a sharded stage: which slice this one takes. */
+  part?: { index: number; count: number };
 }
 
 /** A checked, ordered pipeline. */
@@ -73,8 +76,13 @@ export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry): P
       );
     }
     const axes = Object.entries(stage.matrix ?? {});
-    instances.set(name, _combinations(axes).map((matrix) => _instance(name, kind, matrix)));
+    // A sharded stage's instances are its merges: what references and $each see.
+    const shown = stage.shards === undefined
+      ? kind
+      : _shardKinds(kind, registry, (m) => fail(["stages", name, "shards"], m)).merge;
+    instances.set(name, _combinations(axes).map((matrix) => _instance(name, shown, matrix)));
   }
+  const partsOf = new Map<PlannedStage, PlannedStage[]>();
 
   const matching = (target: string, matrix: Record<string, Scalar>) =>
     instances.get(target)!.filter((inst) =>
@@ -95,10 +103,14 @@ export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry): P
       for (const need of needs) for (const d of matching(need, inst.matrix)) deps.add(d.id);
       for (const ref of collectRefs(inst.params)) deps.add(ref.stageId);
       inst.deps = [...deps];
+      if (stage.shards !== undefined) {
+        const { part } = _shardKinds(registry.get(stage.uses), registry, (m) => fail(["stages", name, "shards"], m));
+        partsOf.set(inst, _expandShards(inst, stage.shards, part));
+      }
     }
   }
 
-  const all = names.flatMap((n) => instances.get(n)!);
+  const all = names.flatMap((n) => instances.get(n)!.flatMap((inst) => [...partsOf.get(inst) ?? [], inst]));
   const byId = new Map(all.map((s) => [s.id, s]));
   const ordered = _topologicalOrder(all, byId, (cycle) => {
     const first = byId.get(cycle[0])!.template;
@@ -220,6 +232,36 @@ function _resolveToken(
 function _outputKeys(instances: Map<string, PlannedStage[]>, template: string): string[] | undefined {
   const schema = instances.get(template)![0].kind.output as z.ZodType & { shape?: Record<string, unknown> };
   return schema.shape ? Object.keys(schema.shape) : undefined;
+}
+
+function _shardKinds(
+  kind: StageKind,
+  registry: StageRegistry,
+  fail: (message: string) => InputError,
+): { part: StageKind; merge: StageKind } {
+  if (!kind.sharding) {
+    const can = registry.names().filter((n) => registry.find(n)!.sharding);
+    throw fail(`Stage kind ${quote(kind.kind)} cannot run in shards (kinds that can: ${can.join(", ") || "none"})`);
+  }
+  return { part: registry.get(kind.sharding.part), merge: registry.get(kind.sharding.merge) };
+}
+
+/** Make `merge` (parameters substituted) the merge of `count` new instances of `part`, which it returns. */
+function _expandShards(merge: PlannedStage, count: number, part: StageKind): PlannedStage[] {
+  const parts: PlannedStage[] = Array.from({ length: count }, (_, index) => ({
+    id: partId(merge.id, index, count),
+    dir: partId(merge.dir, index, count),
+    template: merge.template,
+    kind: part,
+    matrix: merge.matrix,
+    params: { ...(merge.params as Record<string, unknown>), shard: { index, count } },
+    deps: [...merge.deps],
+    part: { index, count },
+  }));
+  const refs = parts.map((p) => new OutputRef(p.id, "part", `\${${p.id}.part}`));
+  merge.params = { ...(merge.params as Record<string, unknown>), parts: refs };
+  merge.deps = [...merge.deps, ...parts.map((p) => p.id)];
+  return parts;
 }
 
 function _instance(template: string, kind: StageKind, matrix: Record<string, Scalar>): PlannedStage {

@@ -51,15 +51,22 @@ export const evalOutput = z.object({
   segmMetrics: z.string().optional(),
 });
 
+/**
+ * The IoU types an eval stage evaluates: `iouTypes`, else `iouType`, and both when that is bbox and the
+ * results carry masks. With both, bbox comes first: metrics.json is bbox's and metrics_segm.json segm's.
+ */
+export async function evalIouTypes(params: z.infer<typeof evalParams>): Promise<("bbox" | "segm")[]> {
+  let types = params.iouTypes ?? [params.iouType];
+  if (!params.iouTypes && params.iouType === "bbox" && (await peekResultFields(params.dt)).segmentation) {
+    types = ["bbox", "segm"];
+  }
+  return types.length === 2 ? ["bbox", "segm"] : types;
+}
+
 /** Evaluate and write `metrics.json` (and `metrics_segm.json`) into `outDir`. */
 export async function runEval(params: z.infer<typeof evalParams>, outDir: string): Promise<z.infer<typeof evalOutput>> {
   const maxDets = params.apFixed ? -1 : params.maxDets;
-  let iouTypes = params.iouTypes ?? [params.iouType];
-  if (!params.iouTypes && params.iouType === "bbox" && (await peekResultFields(params.dt)).segmentation) {
-    iouTypes = ["bbox", "segm"];
-  }
-  // With both, metrics.json is bbox's (its format unchanged) and segm gets its own file.
-  if (iouTypes.length === 2) iouTypes = ["bbox", "segm"];
+  const iouTypes = await evalIouTypes(params);
   const { reports, notes } = await lvisEvalAll(params.gt, [params.dt], {
     iouTypes,
     maxDets,
@@ -104,5 +111,6 @@ export const evalStage = defineStage({
   description: "LVIS evaluation (bbox/segm, AP-fixed, AP-pooled) with the official API's numbers",
   params: evalParams,
   output: evalOutput,
+  sharding: { part: "eval-part", merge: "eval-merge" },
   run: (params, ctx) => runEval(params, ctx.outDir),
 });

@@ -12,6 +12,7 @@ import { BatchLoader } from "../data/image/batch_loader.ts";
 import { type LvisResult, resultRows } from "../model/result_rows.ts";
 import { loadTrainedModel } from "../model/trained_model.ts";
 import { toTrainingBatch } from "../model/training_data.ts";
+import { shardRange } from "../pipeline/sharding.ts";
 import { defineStage } from "../pipeline/stage.ts";
 import { initTensors, tidyAsync } from "../tensor/tensor.ts";
 
@@ -36,6 +37,7 @@ export const predictStage = defineStage({
   description: "Run a trained detector over a dataset and write LVIS results",
   params: predictParams,
   output: predictOutput,
+  sharding: { part: "predict-part", merge: "predict-merge" },
   async run(p, ctx) {
     await initTensors();
     const model = await loadTrainedModel(p.model, {
@@ -43,7 +45,11 @@ export const predictStage = defineStage({
     });
     try {
       const { dataset } = await ingestDataset(p.dataset, { imageRoot: p.imageRoot, polygons: false });
-      const order = Array.from({ length: dataset.images.count }, (_, i) => i);
+      // A part takes a contiguous slice cut at whole batches: every image is padded with the same batch-mates.
+      const [start, end] = ctx.shard
+        ? shardRange(dataset.images.count, ctx.shard, p.batchSize, `images in ${JSON.stringify(p.dataset)}`)
+        : [0, dataset.images.count];
+      const order = Array.from({ length: end - start }, (_, i) => start + i);
       const loader = new BatchLoader({
         dataset,
         order,
@@ -61,7 +67,7 @@ export const predictStage = defineStage({
           results.push(...resultRows(d, { imageId, size: lb.plans[b], categoryIds: model.card.categoryIds }));
         });
         done += lb.batch;
-        ctx.progress(done, dataset.images.count, "images");
+        ctx.progress(done, order.length, "images");
       }
       const out = join(ctx.outDir, "results.json");
       await writeJsonAtomic(out, results);

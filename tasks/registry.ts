@@ -11,6 +11,8 @@ import { StageRegistry } from "../pipeline/registry.ts";
 import { evalStage } from "./eval.ts";
 import { ingestStage } from "./ingest.ts";
 import { predictStage } from "./predict.ts";
+import { predictMergeStage, predictPartStage } from "./predict_shards.ts";
+import { evalMergeStage, evalPartStage } from "./eval_shards.ts";
 import { reportStage } from "./report.ts";
 import { synthStage } from "./synth.ts";
 import { trainStage } from "./train.ts";
@@ -24,5 +26,9 @@ export function defaultRegistry(): StageRegistry {
     .register(reportStage, task("report"))
     .register(synthStage, task("synth"))
     .register(trainStage, task("train"))
-    .register(predictStage, task("predict"));
+    .register(predictStage, task("predict"))
+    .register(predictPartStage, task("predict_shards"))
+    .register(predictMergeStage, task("predict_shards"))
+    .register(evalPartStage, task("eval_shards"))
+    .register(evalMergeStage, task("eval_shards"));
 }
