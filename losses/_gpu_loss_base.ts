@@ -161,8 +161,17 @@ export abstract class _GpuLossBase implements ClassificationLoss {
     }
     const rows = logits.shape[0];
     const out = new Tensor([rows, this.#scores.columns]);
-    if (rows > 0) rt().dispatch(lossScoresKernel, { rows, body: this.#scores.body }, [logits.buffer, out.buffer]);
+    const k = this.scoreConstants();
+    if (rows > 0) {
+      const p = { rows, body: this.#scores.body, ...(k ? { constants: true } : {}) };
+      rt().dispatch(lossScoresKernel, p, k ? [logits.buffer, out.buffer, k] : [logits.buffer, out.buffer]);
+    }
     return out;
+  }
+
+  /** A buffer the inference rule reads as `K`, or null (most losses). */
+  protected scoreConstants(): GPUBuffer | null {
+    return null;
   }
 
   async gradStats(): Promise<GradStats> {

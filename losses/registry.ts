@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
+import { bags } from "./bags.ts";
 import { bce } from "./bce.ts";
 import { ce } from "./ce.ts";
 import { efl } from "./efl.ts";
@@ -15,7 +16,7 @@ import type { ClassificationLoss } from "./loss.ts";
 import type { DatasetStats, LossDefinition } from "./loss_definition.ts";
 import { seesaw } from "./seesaw.ts";
 
-export const LOSSES = [bce, ce, focal, eqlv2, eql, seesaw, federated, efl] as const;
+export const LOSSES = [bce, ce, focal, eqlv2, eql, seesaw, federated, efl, bags] as const;
 
 type Definitions = (typeof LOSSES)[number];
 export type LossName = Definitions["name"];
@@ -122,7 +123,7 @@ export function completeLossParams(
 
 /**
  * A GPU loss by registry name (bce, ce, focal, eql, eqlv2, seesaw, federated,
- * efl); needs `await initTensors()` first. Throws an InputError for an
+ * efl, bags); needs `await initTensors()` first. Throws an InputError for an
  * unknown name or invalid parameters.
  *
  * @example

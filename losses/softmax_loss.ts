@@ -26,8 +26,9 @@ const ROWS_PER_CHUNK = 32;
 export class SoftmaxLoss extends _GpuLossBase {
   readonly rule: SoftmaxRule;
   #fused: Record<1 | 4, { setup: string; body: string }>;
-  /** Cumulative counts (C + 1), then [number of foreground rows]. */
+  /** Cumulative counts (C + 1), or the rule's step inputs; then [number of foreground rows]. */
   #cum: GPUBuffer;
+  #cumBytes: number;
   #misc: GPUBuffer;
 
   constructor(rule: SoftmaxRule) {
@@ -35,13 +36,35 @@ export class SoftmaxLoss extends _GpuLossBase {
     super({ name, numClasses, columns, initialRatio: 0, clampRatio: false, scores });
     this.rule = rule;
     this.#fused = { 1: rule.fusedPass(1), 4: rule.fusedPass(4) };
-    this.#cum = rt().upload(new Float32Array(numClasses + 1), "seesaw counts");
+    this.#cum = rt().upload(rule.stepInputs?.initial ?? new Float32Array(numClasses + 1), "softmax loss inputs");
+    this.#cumBytes = this.#cum.size;
     this.#misc = rt().upload(new Float32Array(4), "seesaw misc");
+  }
+
+  protected override scoreConstants(): GPUBuffer | null {
+    return this.rule.scores.constants ? this.#cum : null;
+  }
+
+  /** Write the rule's inputs for this step (host labels only), growing the buffer if needed. */
+  #writeStepInputs(labels: Tensor | Int32Array): void {
+    const inputs = this.rule.stepInputs;
+    if (!inputs) return;
+    if (labels instanceof Tensor) {
+      throw new InputError(`The ${this.name} loss samples rows on the host: give its labels as an Int32Array`);
+    }
+    const data = inputs.forStep(labels);
+    if (data.byteLength > this.#cumBytes) {
+      rt().release(this.#cum);
+      this.#cum = rt().buffer(data.byteLength, "softmax loss inputs");
+      this.#cumBytes = data.byteLength;
+    }
+    rt().write(this.#cum, data);
   }
 
   forward(logits: Tensor, labels: Tensor | Int32Array, opts: ForwardOptions = {}): LossStep {
     const r = rt();
     const inp = this.inputs(logits, labels);
+    this.#writeStepInputs(labels);
     const rows = inp.rows, c = this.numClasses;
     const avg = this.rule.takesAvgFactor ? opts.avgFactor ?? rows : rows;
     if (!(avg > 0) || !Number.isFinite(avg)) {
@@ -85,11 +108,15 @@ export class SoftmaxLoss extends _GpuLossBase {
 
   override async state(): Promise<LossState> {
     const s = await super.state();
+    const inputs = this.rule.stepInputs;
+    if (inputs) return { ...s, ...inputs.state?.() };
     return { ...s, cum_samples: Array.from(await rt().readF32(this.#cum, this.numClasses + 1)) };
   }
 
   override loadState(state: LossState): void {
     super.loadState(state);
+    const inputs = this.rule.stepInputs;
+    if (inputs) return inputs.loadState?.(state);
     const cum = state.cum_samples ?? new Array(this.numClasses + 1).fill(0);
     if (cum.length !== this.numClasses + 1 || cum.some((x) => !(x >= 0))) {
       throw new InputError(

@@ -98,7 +98,7 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
   const statsPath = join(o.outDir, "grad_stats.json");
   await Deno.mkdir(ckptDir, { recursive: true });
   // Sigmoid classifiers start from the prior 0.001 as the EQL v2 reference does; softmax ones from 0.
-  const sigmoid = !["ce", "seesaw"].includes(o.loss.name);
+  const sigmoid = !["ce", "seesaw", "bags"].includes(o.loss.name);
   const detector = new Detector(o.config, o.data.numClasses, o.loss.columns, new Rng(o.seed), sigmoid ? 0.001 : 0);
   detector.build();
   const params = detector.params.entries();

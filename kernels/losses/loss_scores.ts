@@ -14,6 +14,8 @@ export interface ScoresParams {
    * may call `sigmoid_parts` (see `SIGMOID_WGSL`).
    */
   body: string;
+  /** Also bind a third buffer, read-only f32 `K`, for the body (a loss's per-column constants). */
+  constants?: boolean;
 }
 
 const WG = 64;
@@ -50,7 +52,7 @@ export const lossScoresKernel = defineKernel<ScoresParams>({
     return `${SIGMOID_WGSL}
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
-@compute @workgroup_size(${WG})
+${p.constants ? "@group(0) @binding(2) var<storage, read> K: array<f32>;\n" : ""}@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = ${flatIndex("gid", WG)};
   if (i >= ${p.rows}u) { return; }

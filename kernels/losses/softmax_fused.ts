@@ -8,9 +8,10 @@
  * `rowWalk` and `rowConstant`. `seesawCountKernel` adds a batch's labels to
  * cumulative counts before the loss (Seesaw).
  *
- * Both passes bind X (logits), L (labels), Cum (C + 1 cumulative label
- * counts) and `u.scale` (loss weight / avgFactor); the fused pass also Misc
- * (Misc[0]: the step's foreground rows) and R (the row pass's constants).
+ * Both passes bind X (logits), L (labels), Cum (Seesaw's C + 1 cumulative
+ * label counts, or what a rule's `stepInputs` wrote) and `u.scale` (loss
+ * weight / avgFactor); the fused pass also Misc (Misc[0]: the step's
+ * foreground rows) and R (the row pass's constants).
  */
 import { defineKernel, flatIndex, grid1d } from "../kernel.ts";
 import { LOG1P_WGSL } from "./_wgsl.ts";
@@ -64,15 +65,11 @@ export function rowWalk(
   const { columns: cols, n } = layout;
   const { m, sum, so, f, lab } = v;
   const aligned = cols % 4 === 0, masked = !aligned || n % 4 !== 0;
-  const pv = `prev_${m}`;
-  const window = aligned ? "let x = X[o / 4u + q];" : `let cur = X[o / 4u + q + 1u];
-    let x = select(select(select(vec4<f32>(${pv}.w, cur.xyz), vec4<f32>(${pv}.zw, cur.xy), sh == 2u),
-      vec4<f32>(${pv}.yzw, cur.x), sh == 1u), ${pv}, sh == 0u);
-    ${pv} = cur;`;
+  const window = rowWindow(cols, `prev_${m}`);
   return `var ${m} = -3.4e38; var ${sum} = 0.0; var ${so} = 0.0;
-  ${aligned ? "" : `var prev_${m} = X[o / 4u];`}
+  ${window.init}
   for (var q = 0u; q < ${Math.ceil(n / 4)}u; q++) {
-    ${window}
+    ${window.load}
     let jv = vec4<u32>(q * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
     ${
     masked
@@ -88,6 +85,22 @@ export function rowWalk(
     ${so} = ${so} * r + dot(ez, select(vec4<f32>(1.0), vec4<f32>(0.0), jv == vec4<u32>(${lab})));
     ${m} = mn;
   }`;
+}
+
+/**
+ * WGSL reading a row of `columns` logits as vec4s: `init` before the loop over q, `load` in it
+ * defines `x`, the row's values 4q .. 4q + 3. A row not starting on a vec4 (o % 4 = sh) slides a
+ * window over two aligned loads, kept in the variable `prev`.
+ */
+export function rowWindow(columns: number, prev: string): { init: string; load: string } {
+  if (columns % 4 === 0) return { init: "", load: "let x = X[o / 4u + q];" };
+  return {
+    init: `var ${prev} = X[o / 4u];`,
+    load: `let cur = X[o / 4u + q + 1u];
+    let x = select(select(select(vec4<f32>(${prev}.w, cur.xyz), vec4<f32>(${prev}.zw, cur.xy), sh == 2u),
+      vec4<f32>(${prev}.yzw, cur.x), sh == 1u), ${prev}, sh == 0u);
+    ${prev} = cur;`,
+  };
 }
 
 /**

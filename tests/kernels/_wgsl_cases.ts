@@ -48,6 +48,10 @@ function lossParams(name: string, c: number, variant: number): Record<string, un
       return { image_counts: counts, num_sample_cats: v ? 5 : 50, freq_weight_power: v ? 1 : 0.5 };
     case "efl":
       return v ? { gamma_b: 1.5, alpha: 0.3, s: 6 } : {};
+    case "bags":
+      return v
+        ? { instance_counts: counts, group_bounds: [5, 50], others_sample_ratio: 2, loss_weight: 0.5 }
+        : { instance_counts: counts };
     default:
       return {};
   }

@@ -37,7 +37,7 @@ gpuTest(
 
 gpuTest("state() and loadState() resume a loss exactly, and the all-reduce hook sums statistics first", async () => {
   const r = rng(3);
-  for (const name of ["eqlv2", "efl", "seesaw", "federated"] as const) {
+  for (const name of ["eqlv2", "efl", "seesaw", "federated", "bags"] as const) {
     const c = 13, params = paramsFor(name, c, r);
     const a = createLoss(name, params, { numClasses: c });
     const rows = 40;
