@@ -9,6 +9,8 @@ import { relu, reshape } from "../tensor/ops.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 export interface BoxHeadOutputs {
+  /** [R, fcDim]: what the classifier sees. */
+  features: Tensor;
   /** [R, C+1] */
   logits: Tensor;
   /** [R, 4] */
@@ -30,6 +32,7 @@ export function boxHead(ps: ParamStore, roiFeatures: Tensor, s: BoxHeadSpec): Bo
   const h1 = relu(linear(ps, "roi.fc1", x, { din: s.inDim, dout: s.fcDim }));
   const h2 = relu(linear(ps, "roi.fc2", h1, { din: s.fcDim, dout: s.fcDim }));
   return {
+    features: h2,
     logits: linear(ps, "roi.cls", h2, { din: s.fcDim, dout: s.columns, std: 0.01, biasInit: s.clsBiasInit }),
     deltas: linear(ps, "roi.box", h2, { din: s.fcDim, dout: 4, std: 0.001 }),
   };

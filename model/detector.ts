@@ -214,10 +214,20 @@ export class Detector {
     const [objHost, delHost] = await Promise.all([objectness.toF32(), deltas.toF32()]);
     const proposals = await this.#proposals(objHost, delHost, h, w, batch, this.cfg.rpn.postNmsTopK);
 
-    // RoI sampling: proposals plus ground truth, labelled by IoU.
+    const { rois, labels, boxT, block, fg } = this.#sampleRois(proposals, targets, rng);
+    const R = labels.length;
+    const head = this.#boxHead(feat, Tensor.from(rois, [R, 5]));
+    const cls = clsLoss.forward(head.logits, Int32Array.from(labels)).loss;
+    const box = smoothL1Loss(head.deltas, Tensor.from(boxT, [R, 4]), { block, beta: 0, normalizer: Math.max(1, R) });
+    const total = add(add(rpnCls, rpnBox), add(cls, box));
+    return { total, rpn_cls: rpnCls, rpn_box: rpnBox, cls, box, fgFraction: fg / Math.max(1, R) };
+  }
+
+  /** RoI sampling for a training step: proposals plus ground truth, labelled by IoU. */
+  #sampleRois(proposals: Float32Array[], targets: ImageTargets[], rng: Rng) {
     const rois: number[] = [], labels: number[] = [], boxT: number[] = [], block: number[] = [];
     let fg = 0;
-    for (let b = 0; b < batch.batch; b++) {
+    for (let b = 0; b < proposals.length; b++) {
       const s = sampleRois({
         proposals: proposals[b],
         gtBoxes: targets[b].boxes,
@@ -247,12 +257,44 @@ export class Detector {
         fg += r < s.numForeground ? 1 : 0;
       }
     }
-    const R = labels.length;
-    const head = this.#boxHead(feat, Tensor.from(rois, [R, 5]));
-    const cls = clsLoss.forward(head.logits, Int32Array.from(labels)).loss;
-    const box = smoothL1Loss(head.deltas, Tensor.from(boxT, [R, 4]), { block, beta: 0, normalizer: Math.max(1, R) });
-    const total = add(add(rpnCls, rpnBox), add(cls, box));
-    return { total, rpn_cls: rpnCls, rpn_box: rpnBox, cls, box, fgFraction: fg / Math.max(1, R) };
+    return { rois, labels, boxT, block, fg };
+  }
+
+  /**
+   * What decoupled re-training (cRT, LWS) trains a classifier on: the RoI features that enter
+   * the classifier [R, fcDim] and the labels they were sampled with, for one batch, as a
+   * training step samples them, without gradient.
+   */
+  async classifierInputs(
+    batch: ImageBatch,
+    targets: ImageTargets[],
+    rng: Rng,
+  ): Promise<{ features: Tensor; labels: Int32Array }> {
+    const x = Tensor.from(batch.images, [batch.batch, 3, batch.height, batch.width]);
+    const { feat, objectness, deltas, h, w } = noGrad(() => this.#heads(x));
+    const [objHost, delHost] = await Promise.all([objectness.toF32(), deltas.toF32()]);
+    const proposals = await this.#proposals(objHost, delHost, h, w, batch, this.cfg.rpn.postNmsTopK);
+    const { rois, labels } = this.#sampleRois(proposals, targets, rng);
+    const head = noGrad(() => this.#boxHead(feat, Tensor.from(rois, [labels.length, 5])));
+    return { features: head.features, labels: Int32Array.from(labels) };
+  }
+
+  /** The classifier's parameters by name: logits = features @ weight [inDim, columns] + bias [columns]. */
+  classifierParams(): { weight: string; bias: string; inDim: number; columns: number } {
+    return { weight: "roi.cls.weight", bias: "roi.cls.bias", inDim: this.cfg.roi.fcDim, columns: this.columns };
+  }
+
+  /** The classifier's values: `weight` row-major [inDim, columns], columns in the loss's order. */
+  async readClassifier(): Promise<{ weight: Float32Array; bias: Float32Array }> {
+    const names = this.classifierParams();
+    return { weight: await this.params.get(names.weight)!.toF32(), bias: await this.params.get(names.bias)!.toF32() };
+  }
+
+  /** Replace the classifier's values (laid out as `readClassifier` gives them). */
+  writeClassifier(c: { weight: ArrayLike<number>; bias: ArrayLike<number> }): void {
+    const names = this.classifierParams();
+    this.params.get(names.weight)!.write(c.weight);
+    this.params.get(names.bias)!.write(c.bias);
   }
 
   /** Detections per image: test-time scores, class-wise NMS, score threshold, top-k. */

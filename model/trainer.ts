@@ -88,6 +88,14 @@ export interface TrainResult {
   detector: Detector;
 }
 
+/**
+ * The classifier's initial probability for loss `name`: sigmoid classifiers start from the prior
+ * 0.001 as the EQL v2 reference does; softmax ones (0) from zero biases.
+ */
+export function classifierPrior(name: string): number {
+  return ["ce", "seesaw", "bags"].includes(name) ? 0 : 0.001;
+}
+
 const stepSeed = (seed: number, step: number, salt: number) => ((seed * 1000003) ^ (step * 7919 + salt)) >>> 0;
 
 /** Train (or resume) a detector; returns where its outputs are. */
@@ -97,9 +105,13 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
   const logPath = join(o.outDir, "train_log.jsonl");
   const statsPath = join(o.outDir, "grad_stats.json");
   await Deno.mkdir(ckptDir, { recursive: true });
-  // Sigmoid classifiers start from the prior 0.001 as the EQL v2 reference does; softmax ones from 0.
-  const sigmoid = !["ce", "seesaw", "bags"].includes(o.loss.name);
-  const detector = new Detector(o.config, o.data.numClasses, o.loss.columns, new Rng(o.seed), sigmoid ? 0.001 : 0);
+  const detector = new Detector(
+    o.config,
+    o.data.numClasses,
+    o.loss.columns,
+    new Rng(o.seed),
+    classifierPrior(o.loss.name),
+  );
   detector.build();
   const params = detector.params.entries();
   const opt = new SGD(params.map(([, t]) => t), {

@@ -15,6 +15,8 @@ export interface TrainingDataOptions {
   seed: number;
   /** Repeat-factor sampling threshold t, or null for uniform epochs. */
   repeatThreshold: number | null;
+  /** Another image sampler (class-balanced, square-root), in place of both. */
+  sampler?: { epoch(epoch: number): Uint32Array };
   augment?: Partial<AugmentOptions>;
   workers?: number;
   /** "throw" (default) on a missing or corrupt image, or "skip" it and count it in `skipped`. */
@@ -46,9 +48,10 @@ export function trainingData(
   const ds = o.dataset;
   const annotated: number[] = [];
   for (let i = 0; i < ds.images.count; i++) if (ds.images.annStart[i + 1] > ds.images.annStart[i]) annotated.push(i);
-  const sampler = o.repeatThreshold === null
-    ? null
-    : new RepeatFactorSampler({ dataset: ds, threshold: o.repeatThreshold, seed: o.seed });
+  const sampler = o.sampler ??
+    (o.repeatThreshold === null
+      ? null
+      : new RepeatFactorSampler({ dataset: ds, threshold: o.repeatThreshold, seed: o.seed }));
   const hasAnn = new Uint8Array(ds.images.count);
   for (const i of annotated) hasAnn[i] = 1;
   const cache = new Map<number, Uint32Array>();

@@ -8,13 +8,11 @@ import { join } from "node:path";
 import { z } from "zod";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { ingestDataset } from "../data/ingest_dataset.ts";
-import { BatchLoader } from "../data/image/batch_loader.ts";
-import { type LvisResult, resultRows } from "../model/result_rows.ts";
+import { predictDataset } from "../model/predict_dataset.ts";
 import { loadTrainedModel } from "../model/trained_model.ts";
-import { toTrainingBatch } from "../model/training_data.ts";
 import { shardRange } from "../pipeline/sharding.ts";
 import { defineStage } from "../pipeline/stage.ts";
-import { initTensors, tidyAsync } from "../tensor/tensor.ts";
+import { initTensors } from "../tensor/tensor.ts";
 
 export const predictParams = z.strictObject({
   /** The train stage's model folder (model.json + weights.safetensors). */
@@ -49,30 +47,19 @@ export const predictStage = defineStage({
       const [start, end] = ctx.shard
         ? shardRange(dataset.images.count, ctx.shard, p.batchSize, `images in ${JSON.stringify(p.dataset)}`)
         : [0, dataset.images.count];
-      const order = Array.from({ length: end - start }, (_, i) => start + i);
-      const loader = new BatchLoader({
-        dataset,
-        order,
+      const images = Array.from({ length: end - start }, (_, i) => start + i);
+      const results = await predictDataset(model, dataset, {
+        images,
         batchSize: p.batchSize,
-        augment: { shortSides: [p.shortSide], maxSize: p.maxSize, flipProbability: 0 },
+        shortSide: p.shortSide,
+        maxSize: p.maxSize,
         workers: p.workers,
+        onProgress: (done, total) => ctx.progress(done, total, "images"),
       });
-      const results: LvisResult[] = [];
-      let done = 0;
-      for await (const lb of loader) {
-        const { batch } = toTrainingBatch(lb);
-        const dets = await tidyAsync(() => model.detector.predict(batch, model.loss));
-        dets.forEach((d, b) => {
-          const imageId = dataset.images.ids[lb.imageIndices[b]];
-          results.push(...resultRows(d, { imageId, size: lb.plans[b], categoryIds: model.card.categoryIds }));
-        });
-        done += lb.batch;
-        ctx.progress(done, order.length, "images");
-      }
       const out = join(ctx.outDir, "results.json");
       await writeJsonAtomic(out, results);
-      ctx.log(`${results.length} detections on ${done} images`);
-      return { results: out, images: done, detections: results.length };
+      ctx.log(`${results.length} detections on ${images.length} images`);
+      return { results: out, images: images.length, detections: results.length };
     } finally {
       model.dispose();
     }

@@ -14,6 +14,7 @@ import { predictStage } from "./predict.ts";
 import { predictMergeStage, predictPartStage } from "./predict_shards.ts";
 import { evalMergeStage, evalPartStage } from "./eval_shards.ts";
 import { reportStage } from "./report.ts";
+import { retrainStage } from "./retrain.ts";
 import { synthStage } from "./synth.ts";
 import { trainStage } from "./train.ts";
 
@@ -24,6 +25,7 @@ export function defaultRegistry(): StageRegistry {
     .register(evalStage, task("eval"))
     .register(ingestStage, task("ingest"))
     .register(reportStage, task("report"))
+    .register(retrainStage, task("retrain"))
     .register(synthStage, task("synth"))
     .register(trainStage, task("train"))
     .register(predictStage, task("predict"))
