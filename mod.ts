@@ -4,8 +4,8 @@
  * Trains R-CNN-style detectors for long-tailed vocabularies (LVIS) with
  * Equalization Loss v2 and its relatives on hand-written WGSL kernels, and
  * evaluates them exactly as the LVIS API does, only much faster. Every stage
- * a pipeline runs (synth, ingest, train, predict, eval, report) is also a
- * library call here.
+ * a pipeline runs (synth, ingest, train, retrain, predict, eval, report) is
+ * also a library call here.
  *
  * @example
  * ```ts
@@ -70,6 +70,18 @@ export { exportTorchvision } from "./model/checkpoint/export.ts";
 export { type MaskTargetInputs, maskTargets } from "./model/masks/mask_targets.ts";
 export { pasteMasks, type PasteOptions } from "./model/masks/paste_masks.ts";
 export { type CroppedMask, encodeMask, maskToSegmentation, rleToMask, rleToString } from "./eval/rle_encode.ts";
+export { predictDataset, type PredictDatasetOptions } from "./model/predict_dataset.ts";
+
+// The decoupled baselines: classifier re-training (cRT), learnable weight scaling (LWS), tau-norm.
+export {
+  type RetrainableDetector,
+  retrainClassifier,
+  type RetrainMethod,
+  type RetrainOptions,
+  type RetrainResult,
+} from "./model/decoupled/retrain_classifier.ts";
+export { type ClassifierShape, TAU_RANGE, tauNormalize } from "./model/decoupled/tau_norm.ts";
+export { chooseTau, type ChooseTauOptions, heldOutImages, type TauTrial } from "./model/decoupled/choose_tau.ts";
 
 // Stages and pipelines.
 export { defineStage, directContext, type StageContext, type StageKind } from "./pipeline/stage.ts";
@@ -86,6 +98,7 @@ export { evalStage } from "./tasks/eval.ts";
 export { synthStage } from "./tasks/synth.ts";
 export { ingestStage } from "./tasks/ingest.ts";
 export { reportStage } from "./tasks/report.ts";
+export { RETRAIN_SAMPLERS, retrainParams, retrainStage } from "./tasks/retrain.ts";
 
 export { InputError } from "./core/errors.ts";
 export { Rng } from "./core/rng.ts";

@@ -53,3 +53,5 @@ export {
   type ImageBatch,
 } from "./image/batch_loader.ts";
 export { type RepeatFactorOptions, repeatFactors, RepeatFactorSampler } from "./repeat_factor_sampler.ts";
+export { type ClassAwareOptions, ClassAwareSampler } from "./class_aware_sampler.ts";
+export { lvisSubset } from "./lvis_subset.ts";

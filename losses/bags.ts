@@ -416,6 +416,17 @@ function _rule(p: Params, numClasses: number): SoftmaxRule {
   return bagsRule(g, { lossWeight: p.loss_weight, masks: _sampler(g, p) });
 }
 
+/**
+ * The `bags` loss: `createLoss("bags", ...)`; the training set fills in `instance_counts`.
+ *
+ * @example
+ * ```ts
+ * const loss = createLoss("bags", { instance_counts: [3, 250, 12, 4000] }, { numClasses: 4 });
+ * loss.columns; // 4 + 2 + 4: categories, background, group 0's "others", one "others" per group
+ * const { grad } = loss.forward(logits, Int32Array.from([0, 4, 3])); // host labels: rows are sampled
+ * const scores = loss.scores(logits); // [N, 5]: in-group probability x foreground, then background
+ * ```
+ */
 export const bags = defineLoss({
   name: "bags",
   params,

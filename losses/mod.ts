@@ -1,6 +1,7 @@
 /**
  * Long-tail classification losses as fused WGSL kernels, each with a
- * float64 reference: bce, ce, focal, eql, eqlv2, seesaw, federated, efl.
+ * float64 reference: bce, ce, focal, eql, eqlv2, seesaw, federated, efl,
+ * bags (balanced group softmax, with its own inference rule).
  * Each is one file (`eqlv2.ts`, ...) exporting its definition; `registry.ts`
  * lists them.
  *
@@ -56,3 +57,4 @@ export type { SigmoidRule } from "./sigmoid_rule.ts";
 export type { SoftmaxRule } from "./softmax_rule.ts";
 export { createReferenceLoss } from "./reference_loss.ts";
 export { federatedMask } from "./federated_sampler.ts";
+export { type BagsGroups, bagsGroups, bagsMasks, type BagsMaskSource, bagsRule } from "./bags.ts";

@@ -145,3 +145,44 @@ export function lossCurvesSpec(runs: { name: string; log: TrainLogLine[] }[]): T
     },
   };
 }
+
+/**
+ * APr against AP in percent: one faint point per run and a labelled mean per method (the EQL v2
+ * paper's comparison of end-to-end and decoupled methods); runs without rare categories are left out.
+ */
+export function apRareVsApSpec(runs: { name: string; method: string; metrics: Metrics }[]): TopLevelSpec {
+  const values = runs.filter((r) => (r.metrics.results.AP ?? -1) >= 0 && (r.metrics.results.APr ?? -1) >= 0)
+    .map((r) => ({ run: r.name, method: r.method, AP: 100 * r.metrics.results.AP, APr: 100 * r.metrics.results.APr }));
+  const mean = (field: string, title: string) => ({
+    aggregate: "mean" as const,
+    field,
+    type: "quantitative" as const,
+    title,
+    scale: { zero: false },
+  });
+  const color = { field: "method", type: "nominal" as const };
+  return {
+    title: "APr against AP per method",
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values },
+    layer: [
+      {
+        mark: { type: "point", opacity: 0.45, tooltip: true },
+        encoding: {
+          x: { field: "AP", type: "quantitative", title: "AP (%)", scale: { zero: false } },
+          y: { field: "APr", type: "quantitative", title: "APr (%)", scale: { zero: false } },
+          color,
+        },
+      },
+      {
+        mark: { type: "point", filled: true, size: 120 },
+        encoding: { x: mean("AP", "AP (%)"), y: mean("APr", "APr (%)"), color },
+      },
+      {
+        mark: { type: "text", align: "left", dx: 8, dy: -6 },
+        encoding: { x: mean("AP", "AP (%)"), y: mean("APr", "APr (%)"), text: { field: "method" }, color },
+      },
+    ],
+  };
+}

@@ -11,7 +11,13 @@ import { z } from "zod";
 import { writeFileAtomic } from "../core/atomic.ts";
 import { defineStage } from "../pipeline/stage.ts";
 import { drawSampleDetections } from "../report/sample_detections.ts";
-import { apByFrequencySpec, apVsImagesSpec, gradientRatioSpec, lossCurvesSpec } from "../report/figure_specs.ts";
+import {
+  apByFrequencySpec,
+  apRareVsApSpec,
+  apVsImagesSpec,
+  gradientRatioSpec,
+  lossCurvesSpec,
+} from "../report/figure_specs.ts";
 import { renderChart } from "../report/render_chart.ts";
 import { reportHtml } from "../report/report_html.ts";
 import { readCategoryStats, readGradStats, readMetrics, readTrainLog } from "../report/report_inputs.ts";
@@ -28,6 +34,8 @@ const runSchema = z.strictObject({
   gradStats: z.string().min(1).optional(),
   /** LVIS results JSON to draw on the sample images. */
   detections: z.string().min(1).optional(),
+  /** The method the run belongs to (runs of several seeds share one): APr against AP is drawn per method. */
+  method: z.string().min(1).optional(),
 });
 
 /** Parameters of the report stage. */
@@ -94,6 +102,10 @@ export async function writeReport(
   const withLog = runs.filter((r) => r.log?.length).map((r) => ({ name: r.name, log: r.log! }));
   if (withLog.length) charts.push({ file: "loss_curves.png", caption: "Training loss", spec: lossCurvesSpec(withLog) });
   else notes.push("No trainLog given: loss curves are not drawn.");
+  if (runs.some((r) => r.method)) {
+    const spec = apRareVsApSpec(runs.map((r) => ({ name: r.name, method: r.method ?? r.name, metrics: r.loaded })));
+    charts.push({ file: "apr_vs_ap.png", caption: "APr against AP per method", spec });
+  }
 
   for (const chart of charts) {
     const { png } = await renderChart(chart.spec);

@@ -173,6 +173,16 @@ async function _retrain(
   return { loss, ...r };
 }
 
+/**
+ * The retrain stage kind; callable without a pipeline.
+ *
+ * @example
+ * ```ts
+ * const p = retrainParams.parse({ model: "runs/bench/stages/train[loss=bce,seed=1]", dataset: "train.json", method: "crt" });
+ * const out = await retrainStage.run(p, directContext("runs/crt"));
+ * out.model; // "runs/crt", with model.json and weights.safetensors for predict
+ * ```
+ */
 export const retrainStage = defineStage({
   kind: "retrain",
   description: "Decoupled classifier baselines on a trained model: cRT, LWS or tau-norm",
