@@ -45,8 +45,7 @@
 import { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
 import { Rng } from "../core/rng.ts";
-import { pickRow, vecTypes } from "../kernels/losses/row_blocks.ts";
-import { blockRows } from "../kernels/losses/row_blocks.ts";
+import { blockRows, pickRow, vecTypes } from "../kernels/losses/row_blocks.ts";
 import { rowConstant, rowWindow } from "../kernels/losses/softmax_fused.ts";
 import { _logSumExp } from "./_math.ts";
 import type { StepInput64, StepOutput64 } from "./loss.ts";

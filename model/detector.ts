@@ -279,22 +279,27 @@ export class Detector {
     return { features: head.features, labels: Int32Array.from(labels) };
   }
 
-  /** The classifier's parameters by name: logits = features @ weight [inDim, columns] + bias [columns]. */
-  classifierParams(): { weight: string; bias: string; inDim: number; columns: number } {
-    return { weight: "roi.cls.weight", bias: "roi.cls.bias", inDim: this.cfg.roi.fcDim, columns: this.columns };
+  /**
+   * The classifier: logits = features [R, inDim] @ W [inDim, columns] + b, columns in the loss's
+   * order; `stored` names its parameters as the weights file holds them, with their shapes.
+   */
+  classifierParams(): { inDim: number; columns: number; stored: { name: string; shape: number[] }[] } {
+    const inDim = this.cfg.roi.fcDim, columns = this.columns;
+    const stored = [{ name: "roi.cls.weight", shape: [inDim, columns] }, { name: "roi.cls.bias", shape: [columns] }];
+    return { inDim, columns, stored };
   }
 
   /** The classifier's values: `weight` row-major [inDim, columns], columns in the loss's order. */
   async readClassifier(): Promise<{ weight: Float32Array; bias: Float32Array }> {
-    const names = this.classifierParams();
-    return { weight: await this.params.get(names.weight)!.toF32(), bias: await this.params.get(names.bias)!.toF32() };
+    const [w, b] = this.classifierParams().stored.map((p) => this.params.get(p.name)!);
+    return { weight: await w.toF32(), bias: await b.toF32() };
   }
 
   /** Replace the classifier's values (laid out as `readClassifier` gives them). */
   writeClassifier(c: { weight: ArrayLike<number>; bias: ArrayLike<number> }): void {
-    const names = this.classifierParams();
-    this.params.get(names.weight)!.write(c.weight);
-    this.params.get(names.bias)!.write(c.bias);
+    const [w, b] = this.classifierParams().stored.map((p) => this.params.get(p.name)!);
+    w.write(c.weight);
+    b.write(c.bias);
   }
 
   /** Detections per image: test-time scores, class-wise NMS, score threshold, top-k. */

@@ -100,11 +100,11 @@ async function _loadModel(dir: string, dataset: Dataset, where: string): Promise
   const loss = createLoss(card.loss, card.lossParams, { numClasses: card.numClasses });
   const columns = loss.columns;
   loss.dispose();
-  const names = new Detector(DetectorConfig.parse(card.config), card.numClasses, columns, new Rng(1))
+  const { stored } = new Detector(DetectorConfig.parse(card.config), card.numClasses, columns, new Rng(1))
     .classifierParams();
   const weightsPath = join(dir, MODEL_WEIGHTS);
   const { tensors } = await readSafetensors(weightsPath);
-  for (const [name, shape] of [[names.weight, [names.inDim, columns]], [names.bias, [columns]]] as const) {
+  for (const { name, shape } of stored) {
     const got = tensors.get(name)?.shape;
     if (got?.join() !== shape.join()) {
       throw new InputError(

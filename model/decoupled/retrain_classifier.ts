@@ -42,7 +42,8 @@ export interface RetrainableDetector {
     targets: ImageTargets[],
     rng: Rng,
   ): Promise<{ features: Tensor; labels: Int32Array }>;
-  classifierParams(): { weight: string; bias: string; inDim: number; columns: number };
+  /** logits = features [R, inDim] @ W [inDim, columns] + b; `stored`: the parameters as the weights file names them. */
+  classifierParams(): { inDim: number; columns: number; stored: { name: string; shape: number[] }[] };
   readClassifier(): Promise<{ weight: Float32Array; bias: Float32Array }>;
   writeClassifier(c: { weight: ArrayLike<number>; bias: ArrayLike<number> }): void;
 }

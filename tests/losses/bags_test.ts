@@ -14,6 +14,7 @@ import { SoftmaxLoss } from "../../losses/softmax_loss.ts";
 import { Rng } from "../../core/rng.ts";
 import { InputError } from "../../core/errors.ts";
 import { Tensor } from "../../tensor/tensor.ts";
+import { trainParams } from "../../tasks/train.ts";
 
 interface BagsFixture {
   source: Record<string, unknown>;
@@ -223,6 +224,11 @@ gpuTest("bags refuses bounds that do not increase, counts of the wrong length an
     (e: Error) => e instanceof InputError && /"group_bounds" .*strictly increasing.*got \[10,10,1000\]/.test(e.message),
   );
   assert.throws(() => parseLossParams("bags", { instance_counts: [1], group_bounds: [] }), /"group_bounds"/);
+  // In a pipeline, before anything runs: the train stage's schema checks the loss parameters.
+  const plan = trainParams.safeParse({ dataset: "t.json", loss: "bags", lossParams: { group_bounds: [100, 10] } });
+  assert.ok(!plan.success);
+  assert.deepEqual(plan.error.issues[0].path, ["lossParams", "group_bounds"]);
+  assert.match(plan.error.issues[0].message, /strictly increasing/);
   assert.throws(
     () => createLoss("bags", { instance_counts: [1, 2, 3] }, { numClasses: 4 }),
     /"instance_counts" of the bags loss: expected 4 counts .*got 3/,

@@ -58,7 +58,7 @@ function standIn(r: Rng, o: { images: number; inDim: number; columns: number; nu
         labels: Int32Array.from(ks, (k) => labels[k]),
       });
     },
-    classifierParams: () => ({ weight: "w", bias: "b", inDim: o.inDim, columns: o.columns }),
+    classifierParams: () => ({ inDim: o.inDim, columns: o.columns, stored: [] }),
     readClassifier: () => Promise.resolve({ weight: classifier.weight.slice(), bias: classifier.bias.slice() }),
     writeClassifier(c) {
       classifier.weight = Float32Array.from(c.weight);
