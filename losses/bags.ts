@@ -45,7 +45,7 @@
 import { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
 import { Rng } from "../core/rng.ts";
-import { blockRows, pickRow, vecTypes } from "../kernels/losses/row_blocks.ts";
+import { vecTypes } from "../kernels/losses/row_blocks.ts";
 import { rowConstant, rowWindow } from "../kernels/losses/softmax_fused.ts";
 import { _logSumExp } from "./_math.ts";
 import type { StepInput64, StepOutput64 } from "./loss.ts";
@@ -288,33 +288,34 @@ function rowPass(g: BagsGroups): SoftmaxRule["rowPass"] {
 }
 
 /**
- * The fused pass: each element takes its group's row constants (one select per group), so
- * d = mask (p - t), the gradient scale_g d, the loss scale_g mask (-log p_t) at targets.
+ * The fused pass: each element reads its own group's row constants (a gather, one load per
+ * element, where picking from every group's would load them all), so d = mask (p - t), the
+ * gradient scale_g d, the loss scale_g mask (-log p_t) at targets.
  */
 function fusedPass(g: BagsGroups, width: 1 | 4): ReturnType<SoftmaxRule["fusedPass"]> {
   const { numClasses: c, columns: cols } = g, ng = g.groups + 1;
-  const { U, F, splat, gather } = vecTypes(width);
+  const { U, splat, gather } = vecTypes(width);
   const zero = splat("0.0"), one = splat("1.0");
-  const bl = blockRows(cols, width);
-  const inGroup = (r: number, f: string) => {
-    let v = `${F}(r${r}_${ng - 1}.${f})`;
-    for (let k = ng - 2; k >= 0; k--) v = `select(${v}, ${F}(r${r}_${k}.${f}), gj == ${U}(${k}u))`;
-    return v;
-  };
-  const pick = (f: string) => pickRow((r) => inGroup(r, f), width, bl, "vec4<f32>");
+  const lanes = width === 4 ? ["x", "y", "z", "w"] : [""];
+  const at = (q: string) => (q ? `.${q}` : "");
+  // The constants of each component's (row, group), then each field across the components.
+  const loads = lanes.map((q, k) => `let c${k} = R[gi${at(q)}];`).join(" ");
+  const field = (f: string) => (width === 4 ? `vec4<f32>(${lanes.map((_, k) => `c${k}.${f}`).join(", ")})` : `c0.${f}`);
   return {
     setup: `let gjf = ${gather("Cum", "jj")};
   let gj = ${U}(gjf);
   let gs = gj + ${U}(${_inputsLayout(g).p}u);
   let sg = ${gather("Cum", "gs")};
-  let oth = jj == gj + ${U}(${c + 1}u);`,
-    body: `let gm = ${pick("x")};
-    let gy = ${pick("y")};
+  let oth = jj == gj + ${U}(${c + 1}u);
+  let gro = ro * ${U}(${ng + 1}u) + gj;`,
+    body: `let gi = ${U}(i0 * ${ng + 1}u) + gro;
+    ${loads}
+    let gy = ${field("y")};
     let tgt = is_t | (oth & (gjf != ${rowConstant(cols, width, ng, "x")}));
-    let d = select(exp(x - gm) * gy, ${pick("z")}, tgt);
+    let d = select(exp(x - ${field("x")}) * gy, ${field("z")}, tgt);
     let grad = sg * d;
     let w = select(${zero}, ${one}, gy > ${zero});
-    let l = select(${zero}, sg * ${pick("w")}, tgt);
+    let l = select(${zero}, sg * ${field("w")}, tgt);
     let st = abs(d);`,
   };
 }

@@ -168,6 +168,32 @@ gpuTest("bags kernel: the hand-checked row, and 40 categories in 9 foreground gr
   gpu.dispose();
 });
 
+// Two foreground groups, so C + 4 columns: every column count mod 4 (vec4 blocks of 1, 4, 2 and 4 rows),
+// with rows before, inside and after a block and across two row chunks.
+gpuTest("bags kernel over blocks of rows: every column count mod 4, 1 to 34 rows", async () => {
+  const r = rng(45);
+  for (const c of [4, 5, 6, 7]) {
+    for (const rows of [1, 2, 3, 5, 34]) {
+      const counts = Array.from({ length: c }, (_, j) => (j % 2 ? 3 : 300));
+      const params = { instance_counts: counts, others_sample_ratio: 1.5, seed: r.int(100), loss_weight: 0.7 };
+      const gpu = createLoss("bags", params, { numClasses: c });
+      const ref = createReferenceLoss("bags", params, { numClasses: c });
+      assert.equal(gpu.columns, c + 4);
+      const labels = randomLabels(r, rows, c, 0.4), logits = randomLogits(r, rows * gpu.columns);
+      const want = ref.step({ logits, labels });
+      const got = gpu.forward(Tensor.from(logits, [rows, gpu.columns]), labels, { weights: true });
+      const what = `${gpu.columns} columns, ${rows} rows`, scale = Math.max(...want.grad.map(Math.abs));
+      assertClose(await got.grad.toF32(), want.grad, { rtol: 2e-5, atol: 1e-6 * scale + 1e-12 }, `${what} grad`);
+      assertClose(await got.weight!.toF32(), want.weight, { rtol: 0, atol: 0 }, `${what} weights`);
+      assertClose([await got.loss.item()], [want.loss], { rtol: 1e-4, atol: 1e-12 }, `${what} loss`);
+      const st = await gpu.gradStats();
+      assertClose(st.pos_grad, ref.state.pos_grad, { rtol: 1e-4, atol: 1e-5 }, `${what} pos_grad`);
+      assertClose(st.neg_grad, ref.state.neg_grad, { rtol: 1e-4, atol: 1e-5 }, `${what} neg_grad`);
+      gpu.dispose();
+    }
+  }
+});
+
 Deno.test("bagsMasks() keeps members, floor(members x ratio) uniform others, all or none at the edges", () => {
   const g = bagsGroups([5, 50, 500], [10, 100, 1000]);
   // 3 rows of category 0, 1 of category 1, none of category 2, 16 background rows.
