@@ -36,8 +36,10 @@ export class SoftmaxLoss extends _GpuLossBase {
     super({ name, numClasses, columns, initialRatio: 0, clampRatio: false, scores });
     this.rule = rule;
     this.#fused = { 1: rule.fusedPass(1), 4: rule.fusedPass(4) };
-    this.#cum = rt().upload(rule.stepInputs?.initial ?? new Float32Array(numClasses + 1), "softmax loss inputs");
-    this.#cumBytes = this.#cum.size;
+    const cum = rule.stepInputs?.initial ?? new Float32Array(numClasses + 1);
+    this.#cum = rt().upload(cum, "softmax loss inputs");
+    // The size asked for: a pooled buffer may be larger.
+    this.#cumBytes = cum.byteLength;
     this.#misc = rt().upload(new Float32Array(4), "seesaw misc");
   }
 

@@ -25,7 +25,7 @@ import { retrainClassifier } from "../model/decoupled/retrain_classifier.ts";
 import { tauNormalize } from "../model/decoupled/tau_norm.ts";
 import { Detector } from "../model/detector.ts";
 import { type ModelCard, readModelCard, writeModelCard } from "../model/model_card.ts";
-import { type NamedArray, readSafetensors, writeSafetensors } from "../model/safetensors.ts";
+import { type NamedArray, readSafetensors, writeSafetensors } from "../model/checkpoint/safetensors.ts";
 import { LrSchedule } from "../model/schedule.ts";
 import { loadTrainedModel, MODEL_WEIGHTS, type TrainedModel } from "../model/trained_model.ts";
 import { trainingData } from "../model/training_data.ts";

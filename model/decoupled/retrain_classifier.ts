@@ -26,9 +26,9 @@ import { noGrad } from "../../tensor/autograd.ts";
 import { parameter, SGD } from "../../tensor/optim.ts";
 import { initTensors, Tensor, tidyAsync } from "../../tensor/tensor.ts";
 import { priorBias } from "../box_head.ts";
-import { loadLatestCheckpoint, saveCheckpoint } from "../checkpoint.ts";
+import { loadLatestCheckpoint, saveCheckpoint } from "../checkpoint/training.ts";
 import type { ImageBatch, ImageTargets } from "../detector.ts";
-import type { NamedArray } from "../safetensors.ts";
+import type { NamedArray } from "../checkpoint/safetensors.ts";
 import { learningRate, type LrSchedule } from "../schedule.ts";
 import { type BatchSource, classifierPrior } from "../trainer.ts";
 

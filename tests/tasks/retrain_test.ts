@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { assertClose, gpuTest, SEED } from "../_util.ts";
 import { InputError } from "../../core/errors.ts";
 import { generateSynthetic } from "../../data/synth/generate.ts";
-import { readSafetensors, writeSafetensors } from "../../model/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../../model/checkpoint/safetensors.ts";
 import { parsePipeline } from "../../pipeline/pipeline_file.ts";
 import { planPipeline } from "../../pipeline/plan.ts";
 import { directContext } from "../../pipeline/stage.ts";
