@@ -49,7 +49,7 @@ const cases: [string, string, RegExp][] = [
   [
     "an unknown loss in lossParamsByLoss",
     "      lossParamsByLoss:\n        eqlv3: { gamma: 12 }\n",
-    /^p\.yaml:7:16: Invalid "stages\.train\.with\.lossParamsByLoss\.eqlv3": unknown loss \(expected one of bce, ce, focal, eqlv2, eql, seesaw, federated, efl\)/,
+    /^p\.yaml:7:16: Invalid "stages\.train\.with\.lossParamsByLoss\.eqlv3": unknown loss \(expected one of bce, ce, focal, eqlv2, eql, seesaw, federated, efl, bags\)/,
   ],
   [
     "an unknown loss",
