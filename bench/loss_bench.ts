@@ -29,7 +29,8 @@ function setup(name: string, params: Record<string, unknown>) {
 }
 
 function step(loss: ClassificationLoss, logits: Tensor): void {
-  const out = loss.forward(logits, labelsT);
+  // BAGS samples "others" rows on the host, so its step takes host labels (and uploads its inputs).
+  const out = loss.forward(logits, loss.name === "bags" ? labels : labelsT);
   out.loss.dispose();
   out.grad.dispose();
 }
@@ -38,7 +39,8 @@ function step(loss: ClassificationLoss, logits: Tensor): void {
 const minBytes = (cols: number) => 2 * 4 * N * cols + 4 * N;
 
 // Column counts: C + 1 = 1204 (whole vec4s per row) for eqlv2, bce with a background channel and ce;
-// C = 1203 for bce and eql (vec4 blocks of 4 rows); C + 2 = 1205 for seesaw.
+// C = 1203 for bce and eql (vec4 blocks of 4 rows); C + 2 = 1205 for seesaw; C + 6 = 1209 for bags (four
+// groups over LVIS-like instance counts, 1 to ~50000).
 const cases = {
   eqlv2: setup("eqlv2", {}),
   "bce (C + 1)": setup("bce", { background_channel: true }),
@@ -46,6 +48,7 @@ const cases = {
   eql: setup("eql", { image_counts: Array.from({ length: C }, (_, j) => 1 + j), num_images: 100000 }),
   ce: setup("ce", {}),
   seesaw: setup("seesaw", {}),
+  bags: setup("bags", { instance_counts: Array.from({ length: C }, (_, j) => Math.round(Math.exp(j / C * 10.8))) }),
 };
 const copyDst = rt.buffer(4 * N * (C + 1));
 const copy = () => rt.copy(cases.eqlv2.logits.buffer, copyDst, 4 * N * (C + 1));

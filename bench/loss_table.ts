@@ -1,6 +1,9 @@
 /**
- * The README's loss comparison table from a finished `pipelines/bench.yaml` run directory:
- * one row per loss and seed (AP, AP50, APr, APc, APf, AR@300) and a mean row per loss.
+ * The README's comparison tables from a finished `pipelines/bench.yaml` or `pipelines/compare.yaml`
+ * run directory: one row per method and seed (AP, AP50, APr, APc, APf, AR@300, training minutes)
+ * and a mean row per method. A method is the loss of an `eval[...]` stage, the suffix of an
+ * `eval_rfs[...]` stage, or the `method` of an `eval_retrain[...]` one; its training time is its
+ * producer's (`train`, `rfs`, `retrain`; re-training adds the first stage it started from).
  *
  *   deno run --allow-read bench/loss_table.ts [runs/bench]
  *
@@ -9,6 +12,9 @@
 
 const METRICS = ["AP", "AP50", "APr", "APc", "APf", "AR@300"] as const;
 type Metric = typeof METRICS[number];
+
+/** Methods in the EQL v2 paper's order: baselines, end-to-end losses, decoupled methods, BAGS. */
+const ORDER = ["bce", "ce", "eql", "eqlv2", "rfs", "crt", "lws", "tau-norm", "bags"];
 
 interface Row {
   loss: string;
@@ -21,25 +27,30 @@ function readJson(path: string): unknown {
   return JSON.parse(Deno.readTextFileSync(path));
 }
 
-/** Reads every `eval[loss=X,seed=N]` stage of a run directory. */
+/** Reads every `eval[...]` and `eval_<producer>[...]` stage of a run directory. */
 export function collectRows(runDir: string): Row[] {
   const manifest = readJson(`${runDir}/manifest.json`) as {
-    stages: Record<string, { status?: string; seconds?: number; outputs?: Record<string, unknown> }>;
+    stages: Record<string, { kind?: string; seconds?: number; outputs?: Record<string, unknown> }>;
   };
   const rows: Row[] = [];
   for (const [name, stage] of Object.entries(manifest.stages)) {
-    const m = /^eval\[loss=([^,\]]+)(?:,seed=([^\]]+))?\]$/.exec(name);
-    if (!m) continue;
+    const m = /^eval(?:_([a-z0-9]+))?\[([^\]]+)\]$/.exec(name);
     const metricsPath = stage.outputs?.metrics;
-    if (typeof metricsPath !== "string") continue;
+    if (!m || typeof metricsPath !== "string") continue;
+    const matrix = Object.fromEntries(m[2].split(",").map((kv) => kv.split("=")));
     const results = (readJson(metricsPath) as { results: Record<string, number> }).results;
     const values = Object.fromEntries(METRICS.map((k) => [k, results[k]])) as Record<Metric, number>;
-    const seed = m[2] ?? "-";
-    const train = manifest.stages[m[2] === undefined ? `train[loss=${m[1]}]` : `train[loss=${m[1]},seed=${seed}]`];
-    rows.push({ loss: m[1], seed, values, trainSeconds: train?.seconds });
+    const producer = manifest.stages[`${m[1] ?? "train"}[${m[2]}]`];
+    let trainSeconds = producer?.seconds;
+    if (producer?.kind === "retrain" && trainSeconds !== undefined) {
+      const first = Object.entries(matrix).filter(([k]) => k !== "method").map(([k, v]) => `${k}=${v}`).join(",");
+      const base = manifest.stages[`train[${first}]`]?.seconds;
+      trainSeconds = base === undefined ? undefined : trainSeconds + base;
+    }
+    rows.push({ loss: matrix.method ?? m[1] ?? matrix.loss, seed: matrix.seed ?? "-", values, trainSeconds });
   }
-  const order = ["bce", "eql", "eqlv2"];
-  rows.sort((a, b) => (order.indexOf(a.loss) - order.indexOf(b.loss)) || a.seed.localeCompare(b.seed));
+  const rank = (loss: string) => (ORDER.includes(loss) ? ORDER.indexOf(loss) : ORDER.length);
+  rows.sort((a, b) => (rank(a.loss) - rank(b.loss)) || a.loss.localeCompare(b.loss) || a.seed.localeCompare(b.seed));
   return rows;
 }
 
@@ -53,14 +64,20 @@ function std(xs: number[]): number {
   return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
 }
 
-/** Markdown: per-seed rows, then mean ± sample standard deviation per loss, in percent. */
+/** Markdown: per-seed rows, then mean ± sample standard deviation per method, in percent; training minutes. */
 export function markdownTable(rows: Row[]): string {
   const pct = (x: number) => (100 * x).toFixed(2);
+  const minutes = (xs: (number | undefined)[]) =>
+    xs.every((x) => x !== undefined) ? (mean(xs as number[]) / 60).toFixed(1) : "-";
   const lines = [
-    `| loss | seed | ${METRICS.join(" | ")} |`,
-    `| --- | --- | ${METRICS.map(() => "---").join(" | ")} |`,
+    `| method | seed | ${METRICS.join(" | ")} | training (min) |`,
+    `| --- | --- | ${METRICS.map(() => "---").join(" | ")} | --- |`,
   ];
-  for (const r of rows) lines.push(`| ${r.loss} | ${r.seed} | ${METRICS.map((k) => pct(r.values[k])).join(" | ")} |`);
+  for (const r of rows) {
+    lines.push(
+      `| ${r.loss} | ${r.seed} | ${METRICS.map((k) => pct(r.values[k])).join(" | ")} | ${minutes([r.trainSeconds])} |`,
+    );
+  }
   const losses = [...new Set(rows.map((r) => r.loss))];
   for (const loss of losses) {
     const group = rows.filter((r) => r.loss === loss);
@@ -68,7 +85,8 @@ export function markdownTable(rows: Row[]): string {
       const xs = group.map((r) => r.values[k]);
       return `**${pct(mean(xs))}** ± ${pct(std(xs))}`;
     });
-    lines.push(`| **${loss}** | mean of ${group.length} | ${cells.join(" | ")} |`);
+    const time = minutes(group.map((r) => r.trainSeconds));
+    lines.push(`| **${loss}** | mean of ${group.length} | ${cells.join(" | ")} | ${time} |`);
   }
   return lines.join("\n");
 }
@@ -77,7 +95,7 @@ if (import.meta.main) {
   const runDir = Deno.args[0] ?? "runs/bench";
   const rows = collectRows(runDir);
   if (rows.length === 0) {
-    console.error(`${runDir}/manifest.json: no finished eval[loss=...] stages`);
+    console.error(`${runDir}/manifest.json: no finished eval[...] stages`);
     Deno.exit(1);
   }
   console.log(markdownTable(rows));

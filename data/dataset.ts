@@ -4,7 +4,7 @@
  * index numbers instead of walking millions of JSON objects.
  */
 
-/** Frequency group of a category: rare (< 10 training images), common (10-99), frequent (>= 100). */
+/** Frequency group of a category: rare (1-10 training images), common (11-100), frequent (> 100), as LVIS defines them. */
 export type Frequency = "r" | "c" | "f";
 
 /** Frequency groups in the order of their codes in {@link DatasetCategories.frequency}. */
@@ -47,6 +47,14 @@ export interface DatasetAnnotations {
   /** Flat [x0, y0, x1, y1, ...] of polygon p is `coords[coordStart[p] .. coordStart[p + 1]]`. */
   coordStart: Uint32Array;
   coords: Float32Array;
+  /**
+   * A mask stored as RLE (COCO crowd regions, or files that store masks so): run lengths
+   * `rleCounts[rleStart[a] .. rleEnd[a]]` over annotation a's image, column-major, background first.
+   * Empty for annotations with polygons or without a mask.
+   */
+  rleStart: Uint32Array;
+  rleEnd: Uint32Array;
+  rleCounts: Uint32Array;
 }
 
 /** Per-category columns, sorted by id. */
@@ -70,12 +78,20 @@ export interface Dataset {
   imageRoot: string;
   /** SHA-256 of the source file's bytes (hex). */
   contentHash: string;
-  /** False when loaded from a cache without polygons (then `coords` is empty). */
-  hasPolygons: boolean;
+  /** False when loaded without mask geometry (then `coords` and `rleCounts` are empty). */
+  hasMasks: boolean;
+  /**
+   * LVIS fields the file lacks (a COCO file lacks both), and so what was assumed: `frequency`, each
+   * category's group from its image count; `exhaustive`, every image labelled for every category.
+   */
+  assumed: { frequency: boolean; exhaustive: boolean };
   images: DatasetImages;
   annotations: DatasetAnnotations;
   categories: DatasetCategories;
 }
+
+/** The most training images of a rare category, and of a common one (LVIS's thresholds). */
+export const RARE_MAX_IMAGES = 10, COMMON_MAX_IMAGES = 100;
 
 /**
  * The frequency group of a category shown in `imageCount` training images.
@@ -83,9 +99,10 @@ export interface Dataset {
  * @example
  * ```ts
  * import { frequencyOfImageCount } from "./dataset.ts";
- * frequencyOfImageCount(9); // "r"
+ * frequencyOfImageCount(10); // "r"
+ * frequencyOfImageCount(11); // "c"
  * ```
  */
 export function frequencyOfImageCount(imageCount: number): Frequency {
-  return imageCount < 10 ? "r" : imageCount < 100 ? "c" : "f";
+  return imageCount <= RARE_MAX_IMAGES ? "r" : imageCount <= COMMON_MAX_IMAGES ? "c" : "f";
 }

@@ -8,7 +8,9 @@ import { InputError } from "../core/errors.ts";
 import type { Dataset } from "./dataset.ts";
 
 const MAGIC = "TAILRDS1";
-const VERSION = 1;
+const VERSION = 3;
+/** The columns of mask geometry, the largest ones, left unread for boxes-only use. */
+const _MASK_COLUMNS = new Set(["annotations.coords", "annotations.rleCounts"]);
 
 type _Typed = Float64Array | Float32Array | Int32Array | Uint32Array | Uint8Array;
 const _TYPES: Record<string, new (n: number) => _Typed> = {
@@ -30,6 +32,7 @@ interface _Column {
 interface _Header {
   version: number;
   format: Dataset["format"];
+  assumed: Dataset["assumed"];
   source: string;
   imageRoot: string;
   contentHash: string;
@@ -73,6 +76,7 @@ export async function writeDatasetCache(ds: Dataset, path: string): Promise<void
   const header: _Header = {
     version: VERSION,
     format: ds.format,
+    assumed: ds.assumed,
     source: ds.source,
     imageRoot: ds.imageRoot,
     contentHash: ds.contentHash,
@@ -123,11 +127,19 @@ async function _readExactly(f: Deno.FsFile, into: Uint8Array, path: string): Pro
 }
 
 /**
- * Load a cache written by {@link writeDatasetCache}; `polygons: false`
- * skips the polygon coordinates (the largest column) when only boxes are needed.
+ * Load a cache written by {@link writeDatasetCache}; `masks: false` skips
+ * the mask geometry (polygon coordinates and RLE runs, the largest columns)
+ * when only boxes are needed.
  */
-export async function readDatasetCache(path: string, options: { polygons?: boolean } = {}): Promise<Dataset> {
-  const polygons = options.polygons ?? true;
+export async function readDatasetCache(
+  path: string,
+  options: {
+    masks?: boolean;
+    /** @deprecated the same as `masks` */
+    polygons?: boolean;
+  } = {},
+): Promise<Dataset> {
+  const masks = options.masks ?? options.polygons ?? true;
   const f = await Deno.open(path);
   try {
     const head = new Uint8Array(12);
@@ -151,7 +163,7 @@ export async function readDatasetCache(path: string, options: { polygons?: boole
     for (const col of header.columns) {
       const [g, k] = col.name.split(".");
       const Type = _TYPES[col.type];
-      if (!polygons && col.name === "annotations.coords") {
+      if (!masks && _MASK_COLUMNS.has(col.name)) {
         groups[g][k] = new Type(0);
         continue;
       }
@@ -165,7 +177,8 @@ export async function readDatasetCache(path: string, options: { polygons?: boole
       source: header.source,
       imageRoot: header.imageRoot,
       contentHash: header.contentHash,
-      hasPolygons: polygons,
+      hasMasks: masks,
+      assumed: header.assumed,
       images: groups.images as unknown as Dataset["images"],
       annotations: groups.annotations as unknown as Dataset["annotations"],
       categories: groups.categories as unknown as Dataset["categories"],

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
-import { InputError } from "../core/errors.ts";
+import { InputError, InputErrors, quote } from "../core/errors.ts";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import type { Dataset } from "./dataset.ts";
 import { readDatasetCache, writeDatasetCache } from "./dataset_cache.ts";
@@ -18,12 +18,16 @@ export interface IngestOptions {
   imageRoot?: string;
   /** Cache folder, or false for none. Default `.cache/datasets`. */
   cache?: string | false;
-  /** Load polygon coordinates (default true); boxes-only training can skip them. */
+  /** Load the mask geometry, polygons and RLE (default true); boxes-only training skips it. */
+  masks?: boolean;
+  /** @deprecated the same as `masks` */
   polygons?: boolean;
   /** "throw" (default): any error stops ingestion. "skip": leave the offending annotations out and go on. */
   onError?: "throw" | "skip";
   /** Chunk size of the streaming reader in bytes (tests use small ones). */
   chunkBytes?: number;
+  /** Told the bytes parsed of the file's total while a file is read (not on a cache hit). */
+  onProgress?: (bytes: number, totalBytes: number) => void;
 }
 
 /** What {@link ingestDataset} returns. */
@@ -63,13 +67,14 @@ function _defaultImageRoot(path: string): string {
 export async function ingestDataset(path: string, options: IngestOptions = {}): Promise<IngestResult> {
   const source = resolve(path);
   const imageRoot = resolve(options.imageRoot ?? _defaultImageRoot(path));
-  const polygons = options.polygons ?? true;
+  const masks = options.masks ?? options.polygons ?? true;
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(source);
   } catch {
     throw new InputError(`Cannot read annotation file ${JSON.stringify(path)}: no such file`);
   }
+  if (options.imageRoot !== undefined) await _checkImageRoot(options.imageRoot);
   const cacheDir = options.cache === false ? undefined : resolve(options.cache ?? ".cache/datasets");
   const indexPath = cacheDir && join(cacheDir, "by_path", createHash("sha256").update(source).digest("hex") + ".json");
   if (cacheDir && indexPath) {
@@ -81,7 +86,7 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
       }
       const cachePath = join(cacheDir, `${hit.contentHash}.tds`);
       try {
-        const dataset = await readDatasetCache(cachePath, { polygons });
+        const dataset = await readDatasetCache(cachePath, { masks });
         return { dataset: { ...dataset, source, imageRoot }, issues: hit.issues, cachePath, fromCache: true };
       } catch {
         // A missing or damaged cache is rebuilt below.
@@ -90,13 +95,26 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
   }
   const issues = new IssueLog();
   const name = basename(path);
-  const raw = await readAnnotationFile(source, { issues, name, chunkBytes: options.chunkBytes });
+  const raw = await readAnnotationFile(source, {
+    issues,
+    name,
+    chunkBytes: options.chunkBytes,
+    onProgress: options.onProgress,
+  });
   const dataset = buildDataset(raw, { source, imageRoot, issues, name });
   const report = issues.snapshot();
   if (issues.errorCount > 0 && (options.onError ?? "throw") === "throw") {
-    throw new InputError(`${issues.firstError} (${summarizeIssues(report)})`);
+    const errors = issues.errorMessages, summary = summarizeIssues(report);
+    if (errors.length === 1) throw new InputError(`${errors[0]} (${summary})`);
+    // Every kind of error at once, the first few of each, so that one fix-and-rerun can fix them all.
+    throw new InputErrors([...errors, `${basename(path)}: ${summary}`]);
   }
-  if (!cacheDir || !indexPath) return { dataset, issues: report, fromCache: false };
+  const withoutMasks = (): Dataset => ({
+    ...dataset,
+    hasMasks: false,
+    annotations: { ...dataset.annotations, coords: new Float32Array(0), rleCounts: new Uint32Array(0) },
+  });
+  if (!cacheDir || !indexPath) return { dataset: masks ? dataset : withoutMasks(), issues: report, fromCache: false };
   const cachePath = join(cacheDir, `${dataset.contentHash}.tds`);
   await writeDatasetCache(dataset, cachePath);
   const index: _CacheIndex = {
@@ -108,8 +126,19 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
     issues: report,
   };
   await writeJsonAtomic(indexPath, index);
-  if (!polygons) dataset.annotations.coords = new Float32Array(0);
-  return { dataset: { ...dataset, hasPolygons: polygons }, issues: report, cachePath, fromCache: false };
+  return { dataset: masks ? dataset : withoutMasks(), issues: report, cachePath, fromCache: false };
+}
+
+/** A given image root must be a folder: a wrong one otherwise shows only when training reads the first image. */
+async function _checkImageRoot(root: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(root);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "no such folder" : (e as Error).message.split("\n")[0];
+    throw new InputError(`Cannot use image folder ${quote(root)}: ${why}`);
+  }
+  if (!info.isDirectory) throw new InputError(`Cannot use image folder ${quote(root)}: it is a file`);
 }
 
 async function _cacheHit(indexPath: string, stat: Deno.FileInfo, imageRoot: string): Promise<_CacheIndex | undefined> {

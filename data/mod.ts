@@ -27,6 +27,9 @@ export {
 } from "./dataset.ts";
 export { imagePath } from "./image_path.ts";
 export { readDatasetCache, writeDatasetCache } from "./dataset_cache.ts";
+export { annotationMask, annotationPolygons, emptyMask } from "./masks/annotation_mask.ts";
+export { nearestIndex, resizeMaskNearest } from "./masks/resize_mask.ts";
+export { type InstanceMasks, trainingMasks } from "./masks/training_masks.ts";
 export { ingestDataset, type IngestOptions, type IngestResult } from "./ingest_dataset.ts";
 export { type IngestIssues, summarizeIssues } from "./ingest/issues.ts";
 export { categoryFrequencies, frequencyGroupCounts } from "./category_stats.ts";
@@ -50,3 +53,5 @@ export {
   type ImageBatch,
 } from "./image/batch_loader.ts";
 export { type RepeatFactorOptions, repeatFactors, RepeatFactorSampler } from "./repeat_factor_sampler.ts";
+export { type ClassAwareOptions, ClassAwareSampler } from "./class_aware_sampler.ts";
+export { lvisSubset } from "./lvis_subset.ts";

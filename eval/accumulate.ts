@@ -2,7 +2,8 @@
  * Precision and recall of one ranked detection list (one category, or one
  * pool) at one IoU threshold, exactly as the reference's `accumulate`.
  */
-import { EPS, R, RECALL_POINTS } from "./params.ts";
+import type { MatchRecords } from "./match.ts";
+import { A, AT, EPS, R, RECALL_POINTS, T } from "./params.ts";
 
 /** Status of a detection at one (area, threshold): false positive, true positive, or ignored. */
 export const FP = 0, TP = 1, IGNORED = 2;
@@ -69,4 +70,94 @@ export function precisionAtRecall(
     out[outOffset + r * outStride] = j < m ? pr[j] : 0;
   }
   return m > 0 ? rc[m - 1] : 0;
+}
+
+/** Scratch for `categoryCurves`. */
+export class CurveScratch {
+  seg = new Int32Array(A * T);
+  tp = new Int32Array(A * T);
+  overridden = new Int32Array(A * T);
+  fpBase = new Int32Array(A);
+  pr = new Float64Array(1024);
+  rc = new Float64Array(1024);
+}
+
+/**
+ * One category's precision and recall at every (area, threshold) in one walk over its ranked detections,
+ * from sparse match records: a detection's false-positive count is the unmatched false positives ranked
+ * before it less those overridden by a match, so only true positives need work per threshold.
+ *
+ * @param input detections ranked by score (`order`, positions into `base` and `rec`), their match records,
+ *   and the category's non-ignored ground truth per area
+ * @param precision receives `[A][T][R]` rows at `precisionOffset` (areas without ground truth untouched)
+ * @param recall receives `[A][T]` at `recallOffset`
+ * @example
+ * ```ts
+ * categoryCurves({ order, count: nc, records, numGt: state.numGt.subarray(k * A, k * A + A) },
+ *   state.precision, k * A * T * R, state.recall, k * A * T, new CurveScratch());
+ * ```
+ */
+export function categoryCurves(
+  input: { order: Int32Array; count: number; records: MatchRecords; numGt: Int32Array },
+  precision: Float64Array,
+  precisionOffset: number,
+  recall: Float64Array,
+  recallOffset: number,
+  scratch: CurveScratch,
+): void {
+  const { order, count: n, numGt } = input;
+  const { base, rec, codes } = input.records;
+  const { seg, tp, overridden, fpBase } = scratch;
+  let total = 0;
+  for (let a = 0; a < A; a++) {
+    for (let t = 0; t < T; t++) (seg[a * T + t] = total, total += numGt[a]);
+  }
+  if (scratch.pr.length < total) (scratch.pr = new Float64Array(2 * total), scratch.rc = new Float64Array(2 * total));
+  const pr = scratch.pr, rc = scratch.rc;
+  tp.fill(0);
+  overridden.fill(0);
+  fpBase.fill(0);
+  for (let p = 0; p < n; p++) {
+    const j = order[p], bits = base[j], r = rec[j];
+    if (r >= 0) {
+      for (let a = 0; a < A; a++) {
+        const ng = numGt[a];
+        if (ng === 0) continue;
+        const fpBit = (bits >> a) & 1;
+        for (let t = 0; t < T; t++) {
+          const code = codes[r * AT + a * T + t];
+          if (code === 0) continue;
+          const s = a * T + t;
+          if (code === TP) {
+            const k = ++tp[s], fp = fpBase[a] - overridden[s], at = seg[s] + k - 1;
+            rc[at] = k / ng;
+            pr[at] = k / (fp + k + EPS);
+          }
+          overridden[s] += fpBit;
+        }
+      }
+    }
+    if (bits) { for (let a = 0; a < A; a++) fpBase[a] += (bits >> a) & 1; }
+  }
+  for (let a = 0; a < A; a++) {
+    if (numGt[a] === 0) continue;
+    for (let t = 0; t < T; t++) {
+      const s = a * T + t, m = tp[s], at = seg[s], out = precisionOffset + s * R;
+      if (n === 0) {
+        precision.fill(0, out, out + R);
+        recall[recallOffset + s] = 0;
+        continue;
+      }
+      // Interpolated precision is a suffix maximum; the recall points land on true positives.
+      for (let i = m - 1; i > 0; i--) if (pr[at + i] > pr[at + i - 1]) pr[at + i - 1] = pr[at + i];
+      precision[out] = m > 0 ? pr[at] : 0;
+      let i = 0;
+      for (let q = 1; q < R; q++) {
+        const point = RECALL_POINTS[q];
+        while (i < m && rc[at + i] < point) i++;
+        precision[out + q] = i < m ? pr[at + i] : 0;
+      }
+      recall[recallOffset + s] = m > 0 ? rc[at + m - 1] : 0;
+    }
+  }
 }

@@ -4,6 +4,7 @@
  * a subset of categories; states of disjoint subsets merge exactly.
  */
 import type { IouType } from "./geometry.ts";
+import { A, R, T } from "./params.ts";
 
 /** Detection statuses at area "all", kept to rank pools across categories. */
 export interface PooledDetections {
@@ -41,9 +42,12 @@ export interface EvalState {
   categoryNames: string[];
   /** 1 for categories this state covers. */
   evaluated: Uint8Array;
-  /** [T][R][K][A], -1 where invalid. */
+  /**
+   * Interpolated precision, category-major: `[K][A][T][R]`. Only rows with `numGt[k * A + a] > 0` are
+   * meaningful (the reference's -1 elsewhere); `precisionAt` reads it the reference's way.
+   */
   precision: Float64Array;
-  /** [T][K][A], -1 where invalid. */
+  /** Final recall, `[K][A][T]`, meaningful where `numGt[k * A + a] > 0`. */
   recall: Float64Array;
   /** [K][A] non-ignored ground truth, summed over the images that take part. */
   numGt: Int32Array;
@@ -51,4 +55,19 @@ export interface EvalState {
   present: Uint8Array;
   pooled: PooledDetections | null;
   counts: EvalCounts;
+}
+
+/** Precision at (threshold, recall point, category, area) as the reference stores it: -1 where invalid. */
+export function precisionAt(s: EvalState, t: number, r: number, k: number, a: number): number {
+  return s.numGt[k * A + a] > 0 ? s.precision[((k * A + a) * T + t) * R + r] : -1;
+}
+
+/** Recall at (threshold, category, area) as the reference stores it: -1 where invalid. */
+export function recallAt(s: EvalState, t: number, k: number, a: number): number {
+  return s.numGt[k * A + a] > 0 ? s.recall[(k * A + a) * T + t] : -1;
+}
+
+/** Fresh precision and recall arrays for `numCategories`; untouched rows cost no memory until written. */
+export function emptyCurves(numCategories: number): { precision: Float64Array; recall: Float64Array } {
+  return { precision: new Float64Array(numCategories * A * T * R), recall: new Float64Array(numCategories * A * T) };
 }

@@ -5,37 +5,39 @@
  */
 import { jsonError } from "./json_path.ts";
 import type { GroundTruth } from "./ground_truth.ts";
-import type { Results } from "./results_file.ts";
+import { resultPath, type Results } from "./results_file.ts";
 import { decodeRle, polygonToRle, type Rle, rleArea, rleToBbox, unionRle } from "./rle.ts";
 
 /** Box or mask evaluation. */
 export type IouType = "bbox" | "segm";
 
 /**
- * Result areas for the kept results, following the reference: if the first
- * result carries a box, every area is the box's w * h; otherwise it is the
- * mask area. NaN marks results that are not kept.
+ * Result areas for the kept results (`keep` null: all), following the reference: if the result it lists
+ * first carries a box (`boxAreas`), every area is the box's w * h (returned as null: `resultArea` computes
+ * it), otherwise the mask area.
  */
 export function resultAreas(
   dt: Results,
-  keep: Uint8Array,
-  first: number,
-  useBoxes: boolean,
+  keep: Uint8Array | null,
+  boxAreas: boolean,
   masks: (Rle | undefined)[],
-): Float64Array {
-  const area = new Float64Array(dt.count).fill(NaN);
-  const boxBranch = useBoxes && dt.hasBbox[first] === 1;
-  for (let i = 0; i < dt.count; i++) {
-    if (!keep[i]) continue;
-    if (boxBranch) {
-      if (!dt.hasBbox[i]) throw jsonError(dt.file, `[${i}].bbox`, "missing (the first result has a box, so all must)");
-      area[i] = dt.bbox[4 * i + 2] * dt.bbox[4 * i + 3];
-    } else {
-      const m = masks[i] ?? resultMask(dt, i, masks);
-      area[i] = rleArea(m);
+): Float64Array | null {
+  if (boxAreas) {
+    for (let i = 0; i < dt.count; i++) {
+      if ((!keep || keep[i]) && !dt.hasBbox[i]) {
+        throw jsonError(dt.file, resultPath(i, "bbox"), "missing (the first result has a box, so all must)");
+      }
     }
+    return null;
   }
+  const area = new Float64Array(dt.count);
+  for (let i = 0; i < dt.count; i++) if (!keep || keep[i]) area[i] = rleArea(masks[i] ?? resultMask(dt, i, masks));
   return area;
+}
+
+/** The area of result `i`: from `areas` when given, else its box's w * h. */
+export function resultArea(dt: Results, areas: Float64Array | null, i: number): number {
+  return areas ? areas[i] : dt.bbox[4 * i + 2] * dt.bbox[4 * i + 3];
 }
 
 /** The decoded mask of result `i` (cached in `masks`). */
@@ -44,20 +46,27 @@ export function resultMask(dt: Results, i: number, masks: (Rle | undefined)[]): 
   if (m) return m;
   const seg = dt.segmentation?.[i];
   if (!seg) {
-    throw jsonError(dt.file, `[${i}].segmentation`, "missing (the first result has no box, so all need a mask)");
+    throw jsonError(
+      dt.file,
+      resultPath(i, "segmentation"),
+      "missing (the first result has no box, so all need a mask)",
+    );
   }
   m = masks[i] = decodeRle(seg);
   return m;
 }
 
-/** A result's mask for segm IoU: its RLE, or its box as a polygon when it has only a box. */
-export function resultMaskForIou(dt: Results, gt: GroundTruth, i: number, masks: (Rle | undefined)[]): Rle {
-  if (dt.segmentation?.[i]) return resultMask(dt, i, masks);
-  const m = masks[i];
-  if (m) return m;
-  const [x, y, w, h] = dt.bbox.subarray(4 * i, 4 * i + 4);
-  const img = dt.image[i];
-  return masks[i] = polygonToRle([x, y, x, y + h, x + w, y + h, x + w, y], gt.imageHeight[img], gt.imageWidth[img]);
+/**
+ * Refuse results without masks for segm evaluation, naming the first (lvis-api would rasterise such a
+ * result's box and score it as a mask).
+ */
+export function requireMasks(dt: Results): void {
+  let at = -1;
+  if (dt.selected) at = dt.selected.firstWithoutMask;
+  else for (let i = 0; i < dt.count && at < 0; i++) if (!dt.segmentation?.[i]) at = i;
+  if (at >= 0) {
+    throw jsonError(dt.file, `[${at}].segmentation`, "missing: segm evaluation needs a mask in every result");
+  }
 }
 
 /** Ground-truth mask from polygons (merged), boxes-as-polygons quirk included, or RLE. */

@@ -2,18 +2,20 @@
  * The evaluator end to end: files in, the reference's metrics out, as one
  * JSON-ready report.
  */
-import type { EvalState } from "./eval_state.ts";
+import { type EvalState, precisionAt, recallAt } from "./eval_state.ts";
 import { evaluate, type EvaluateOptions } from "./evaluate.ts";
 import { type GroundTruth, readGroundTruth } from "./ground_truth.ts";
 import { A, R, T } from "./params.ts";
 import { summaryLines } from "./print_summary.ts";
-import { readResults, type Results } from "./results_file.ts";
+import { readResults, type ReadResultsOptions, type Results } from "./results_file.ts";
 import { type CategoryMetrics, summarize } from "./summarize.ts";
 
 /** Options of `lvisEval`. */
 export interface LvisEvalOptions extends EvaluateOptions {
   /** Include the raw `precision_TRKA` and `recall_TKA` arrays. */
   raw?: boolean;
+  /** Results on category ids the ground truth lacks: refuse the file (default) or drop them as lvis-api does. */
+  unknownCategories?: "error" | "drop";
 }
 
 /** The metrics file's content. */
@@ -53,12 +55,9 @@ export function reportFromState(state: EvalState, options: { pooled?: boolean; r
     const nest = (n: number, f: (i: number) => unknown) => Array.from({ length: n }, (_, i) => f(i));
     report.precision_TRKA = nest(
       T,
-      (t) => nest(R, (r) => nest(K, (k) => nest(A, (a) => state.precision[((t * R + r) * K + k) * A + a]))),
+      (t) => nest(R, (r) => nest(K, (k) => nest(A, (a) => precisionAt(state, t, r, k, a)))),
     ) as number[][][][];
-    report.recall_TKA = nest(
-      T,
-      (t) => nest(K, (k) => nest(A, (a) => state.recall[(t * K + k) * A + a])),
-    ) as number[][][];
+    report.recall_TKA = nest(T, (t) => nest(K, (k) => nest(A, (a) => recallAt(state, t, k, a)))) as number[][][];
   }
   return report;
 }
@@ -95,7 +94,24 @@ export async function lvisEvalFiles(
   options: LvisEvalOptions = {},
 ): Promise<LvisEvalReport> {
   const gt = await readGroundTruth(gtPath, options.iouType === "segm");
-  return lvisEval(gt, await readResults(dtPath, gt), options);
+  return lvisEval(gt, await readResults(dtPath, gt, readOptionsFor(options)), options);
+}
+
+/**
+ * How to read results for an evaluation with these options: with the per-image cap (not AP-fixed),
+ * selection while reading.
+ *
+ * @example
+ * ```ts
+ * const dt = await readResults("dt.json", gt, readOptionsFor({ maxDets: 300 }));
+ * ```
+ */
+export function readOptionsFor(options: LvisEvalOptions): ReadResultsOptions {
+  const maxDets = options.maxDets ?? 300;
+  return {
+    unknownCategories: options.unknownCategories,
+    select: (options.detsPerCat ?? -1) < 0 && maxDets >= 0 ? { maxDets } : undefined,
+  };
 }
 
 /**

@@ -2,10 +2,11 @@
  * Greedy matching of one category's detections and ground truth on one image,
  * for every area range and IoU threshold, exactly as the reference's
  * `evaluate_img`, but only over ground truth with IoU >= 0.5 (the others can
- * never match, and skipping them never changes where the scan stops).
+ * never match, and skipping them never changes where the scan stops), and
+ * recording only what differs from a detection's unmatched status.
  */
-import { FP, IGNORED, TP } from "./accumulate.ts";
-import { A, AREA_RANGES, IOU_THRESHOLDS, T } from "./params.ts";
+import { IGNORED, TP } from "./accumulate.ts";
+import { A, AREA_RANGES, AT, IOU_THRESHOLDS, T } from "./params.ts";
 
 const _MAX_THR = 1 - 1e-10;
 const _MIN_THR = Math.min(IOU_THRESHOLDS[0], _MAX_THR);
@@ -27,7 +28,49 @@ export interface MatchInput {
   notExhaustive: boolean;
 }
 
-/** Reusable matcher; writes statuses and counts non-ignored ground truth per area. */
+/**
+ * Matching's outcome for one category's detections, sparse: most detections match nothing at any threshold,
+ * and their status at area a is fixed by `base`; the few with a candidate get a record of `AT` codes
+ * (0: unmatched, so `base` decides; TP; IGNORED) at `codes[rec * AT + a * T + t]`.
+ */
+export class MatchRecords {
+  /** Per detection: bit a set when it counts as a false positive at area a if unmatched. */
+  base = new Uint8Array(64);
+  /** Per detection: its record, or -1. */
+  rec = new Int32Array(64);
+  codes = new Uint8Array(64 * AT);
+  count = 0;
+
+  /** Make room for `n` detections and drop the records. */
+  reset(n: number): void {
+    if (this.base.length < n) (this.base = new Uint8Array(2 * n), this.rec = new Int32Array(2 * n));
+    this.count = 0;
+  }
+
+  /** A new record, all codes 0. */
+  add(): number {
+    if ((this.count + 1) * AT > this.codes.length) {
+      const grown = new Uint8Array(2 * (this.count + 1) * AT);
+      grown.set(this.codes.subarray(0, this.count * AT));
+      this.codes = grown;
+    } else this.codes.fill(0, this.count * AT, (this.count + 1) * AT);
+    return this.count++;
+  }
+}
+
+/**
+ * The areas at which an unmatched detection of area `ar` is a false positive, as bits (bit a for area a): those
+ * whose range holds it (the others ignore it), unless the category is not exhaustively labelled there.
+ */
+export function unmatchedFalsePositive(ar: number): number {
+  let bits = 0;
+  for (let a = 0; a < A; a++) if (!(ar < _LO[a] || ar > _HI[a])) bits |= 1 << a;
+  return bits;
+}
+
+const _LO = Float64Array.from(AREA_RANGES, (r) => r[0]), _HI = Float64Array.from(AREA_RANGES, (r) => r[1]);
+
+/** Reusable matcher; writes match records and counts non-ignored ground truth per area. */
 export class Matcher {
   #candStart = new Int32Array(65);
   #cand = new Int32Array(256);
@@ -35,18 +78,22 @@ export class Matcher {
   #gtIg = new Uint8Array(64);
   #taken = new Uint8Array(64);
   #withCand = new Int32Array(64);
-  #noMatch = new Uint8Array(64);
 
   /**
-   * Match and write `status[(a * T + t) * stride + offset + d]`.
+   * Match one image's detections, which are detections `offset .. offset + m - 1` of the category in `out`.
    *
    * @returns nothing; adds each area's non-ignored ground truth count to `numGt[numGtOffset + a]`
    */
-  run(x: MatchInput, status: Uint8Array, offset: number, stride: number, numGt: Int32Array, numGtOffset: number): void {
+  run(x: MatchInput, out: MatchRecords, offset: number, numGt: Int32Array, numGtOffset: number): void {
     const { m, n, iou } = x;
     if (this.#candStart.length < m + 1) this.#candStart = new Int32Array(2 * m + 2);
     if (this.#gtIg.length < n) (this.#gtIg = new Uint8Array(2 * n), this.#taken = new Uint8Array(2 * n));
     const candStart = this.#candStart, gtIg = this.#gtIg, taken = this.#taken;
+    // The unmatched status per area does not depend on the threshold.
+    for (let d = 0; d < m; d++) {
+      out.base[offset + d] = x.notExhaustive ? 0 : unmatchedFalsePositive(x.dtArea[d]);
+      out.rec[offset + d] = -1;
+    }
     // Candidates: ground truth a detection could ever match.
     let total = 0;
     for (let d = 0; d < m; d++) for (let g = 0; g < n; g++) if (iou[d * n + g] >= _MIN_THR) total++;
@@ -58,13 +105,15 @@ export class Matcher {
       for (let g = 0; g < n; g++) if (iou[d * n + g] >= _MIN_THR) cand[p++] = g;
     }
     candStart[m] = p;
-    if (this.#withCand.length < m) (this.#withCand = new Int32Array(2 * m), this.#noMatch = new Uint8Array(2 * m));
-    const withCand = this.#withCand, noMatch = this.#noMatch;
+    if (this.#withCand.length < m) this.#withCand = new Int32Array(2 * m);
+    const withCand = this.#withCand;
     let nWithCand = 0;
-    for (let d = 0; d < m; d++) if (candStart[d + 1] > candStart[d]) withCand[nWithCand++] = d;
+    for (let d = 0; d < m; d++) {
+      if (candStart[d + 1] > candStart[d]) (withCand[nWithCand++] = d, out.rec[offset + d] = out.add());
+    }
 
     for (let a = 0; a < A; a++) {
-      const [lo, hi] = AREA_RANGES[a];
+      const lo = _LO[a], hi = _HI[a];
       let kept = 0;
       for (let g = 0; g < n; g++) {
         const ar = x.gtArea[g];
@@ -72,6 +121,7 @@ export class Matcher {
         kept += 1 - gtIg[g];
       }
       numGt[numGtOffset + a] += kept;
+      if (nWithCand === 0) continue;
       // Candidates in the reference's ground-truth order: non-ignored first, stable.
       for (let w = 0; w < nWithCand; w++) {
         const d = withCand[w];
@@ -79,16 +129,8 @@ export class Matcher {
         for (let c = candStart[d]; c < candStart[d + 1]; c++) if (!gtIg[cand[c]]) ordered[q++] = cand[c];
         for (let c = candStart[d]; c < candStart[d + 1]; c++) if (gtIg[cand[c]]) ordered[q++] = cand[c];
       }
-      // Unmatched status per detection: it does not depend on the threshold.
-      for (let d = 0; d < m; d++) {
-        const ar = x.dtArea[d];
-        noMatch[d] = ar < lo || ar > hi || x.notExhaustive ? IGNORED : FP;
-      }
       for (let t = 0; t < T; t++) {
-        const base = (a * T + t) * stride + offset;
-        for (let d = 0; d < m; d++) status[base + d] = noMatch[d];
-        if (nWithCand === 0) continue;
-        taken.fill(0, 0, n);
+        for (let g = 0; g < n; g++) taken[g] = 0;
         const thr = Math.min(IOU_THRESHOLDS[t], _MAX_THR);
         for (let w = 0; w < nWithCand; w++) {
           const d = withCand[w];
@@ -105,8 +147,8 @@ export class Matcher {
           if (mi === -1) continue;
           taken[mi] = 1;
           // The reference records the matched id and tests it as non-zero: id 0 counts as unmatched.
-          if (gtIg[mi]) status[base + d] = IGNORED;
-          else if (x.gtId[mi] !== 0) status[base + d] = TP;
+          const code = gtIg[mi] ? IGNORED : x.gtId[mi] !== 0 ? TP : 0;
+          out.codes[out.rec[offset + d] * AT + a * T + t] = code;
         }
       }
     }

@@ -5,7 +5,7 @@
  * detections).
  */
 import { InputError } from "../core/errors.ts";
-import type { EvalState, PooledDetections } from "./eval_state.ts";
+import { emptyCurves, type EvalState, type PooledDetections } from "./eval_state.ts";
 import { A, R, T } from "./params.ts";
 
 /**
@@ -28,8 +28,7 @@ export function mergeStates(states: EvalState[]): EvalState {
   const out: EvalState = {
     ...first,
     evaluated: new Uint8Array(K),
-    precision: new Float64Array(T * R * K * A).fill(-1),
-    recall: new Float64Array(T * K * A).fill(-1),
+    ...emptyCurves(K),
     numGt: new Int32Array(K * A),
     present: new Uint8Array(K),
     counts: { ...first.counts, gtUsed: 0, dtUsed: 0 },
@@ -48,15 +47,9 @@ export function mergeStates(states: EvalState[]): EvalState {
       out.evaluated[k] = 1;
       out.present[k] = s.present[k];
       for (let a = 0; a < A; a++) out.numGt[k * A + a] = s.numGt[k * A + a];
-      for (let t = 0; t < T; t++) {
-        for (let a = 0; a < A; a++) out.recall[(t * K + k) * A + a] = s.recall[(t * K + k) * A + a];
-        for (let r = 0; r < R; r++) {
-          for (let a = 0; a < A; a++) {
-            const at = ((t * R + r) * K + k) * A + a;
-            out.precision[at] = s.precision[at];
-          }
-        }
-      }
+      // A category's curves are contiguous rows.
+      out.recall.set(s.recall.subarray(k * A * T, (k + 1) * A * T), k * A * T);
+      out.precision.set(s.precision.subarray(k * A * T * R, (k + 1) * A * T * R), k * A * T * R);
     }
     out.counts.gtUsed += s.counts.gtUsed;
     out.counts.dtUsed += s.counts.dtUsed;

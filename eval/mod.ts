@@ -1,12 +1,13 @@
 /**
  * LVIS evaluation with the official API's numbers (bbox and segm, AP-fixed,
- * AP-pooled), over typed arrays, split-and-merge by category.
+ * AP-pooled), over typed arrays, split-and-merge by category; the results
+ * files of tailor, mmdetection and detectron2, LVIS or COCO ground truth.
  *
  * @example
  * ```ts
- * import { lvisEvalFiles } from "./eval/mod.ts";
- * const report = await lvisEvalFiles("gt.json", "results.json", { iouType: "bbox" });
- * console.log(report.print_results.join("\n"));
+ * import { lvisEvalAll } from "./eval/mod.ts";
+ * const { reports } = await lvisEvalAll("gt.json", ["results.bbox.json", "results.segm.json"]);
+ * for (const { iouType, report } of reports) console.log(iouType, report.print_results.join("\n"));
  * ```
  * @module
  */
@@ -16,12 +17,27 @@ export {
   lvisEvalFiles,
   type LvisEvalOptions,
   type LvisEvalReport,
+  readOptionsFor,
   reportFromState,
 } from "./lvis_eval.ts";
+export {
+  assignResultsFiles,
+  lvisApiResults,
+  type LvisEvalAll,
+  lvisEvalAll,
+  type LvisEvalAllOptions,
+} from "./evaluate_files.ts";
 export { evaluate, type EvaluateOptions } from "./evaluate.ts";
-export type { EvalCounts, EvalState, PooledDetections } from "./eval_state.ts";
-export { type GroundTruth, parseGroundTruth, readGroundTruth } from "./ground_truth.ts";
-export { readResults, type Results, type RleJson } from "./results_file.ts";
+export { type EvalCounts, type EvalState, type PooledDetections, precisionAt, recallAt } from "./eval_state.ts";
+export { frequencyOf, type GroundTruth, parseGroundTruth, readGroundTruth } from "./ground_truth.ts";
+export {
+  peekResultFields,
+  type Preselection,
+  readResults,
+  type ReadResultsOptions,
+  type Results,
+  type RleJson,
+} from "./results_file.ts";
 export { type CategoryMetrics, type EvalSummary, summarize } from "./summarize.ts";
 export { pooledAp } from "./pooled.ts";
 export { mergeStates } from "./merge.ts";

@@ -38,3 +38,5 @@ export const T = 10;
 export const R = 101;
 /** Number of area ranges (A). */
 export const A = 4;
+/** Number of (area, threshold) pairs. */
+export const AT = A * T;

@@ -3,9 +3,12 @@
  * scans bytes chunk by chunk straight into typed arrays, so a 6M-result file
  * never becomes millions of JS objects.
  */
+import { type FileHandle, open } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
-import type { GroundTruth } from "./ground_truth.ts";
+import { type GroundTruth, NEGATIVE, POSITIVE } from "./ground_truth.ts";
+import { BAD, keyOf, numberAt, numberEnd, skipWs } from "./json_scan.ts";
+import { capGroup, CapScratch } from "./select.ts";
 import { jsonError } from "./json_path.ts";
 
 /** A compressed RLE mask as results carry it. */
@@ -20,19 +23,43 @@ export interface Results {
   count: number;
   /** Image position in the ground truth. */
   image: Int32Array;
-  /** Category position, or -1 when the category is not in the ground truth. */
+  /** Category position; -1 (only with `unknownCategories: "drop"`) when the ground truth lacks the category. */
   category: Int32Array;
+  /** Results on category ids the ground truth lacks (kept as -1, never evaluated). */
+  unknownCategories?: number;
   score: Float64Array;
   /** x, y, w, h; meaningful where `hasBbox` is 1. */
   bbox: Float64Array;
   hasBbox: Uint8Array;
   /** Masks where results carry `segmentation`, else null. */
   segmentation: (RleJson | undefined)[] | null;
+  /** Set when the reader already applied the per-image cap and the federated filter (see `readResults`). */
+  selected?: Preselection;
 }
 
-const _CHUNK = 1 << 24;
+/** What a reader that selects while reading did, and what evaluation needs to know of the dropped results. */
+export interface Preselection {
+  /** The per-image cap applied. */
+  maxDets: number;
+  /** Results in the file, and after the cap. */
+  inFile: number;
+  afterLimits: number;
+  /** Whether the result the reference lists first carries a box (it decides box or mask areas). */
+  firstHasBbox: boolean;
+  /** File position of the first result without a mask, or -1. */
+  firstWithoutMask: number;
+}
+
+/**
+ * A result's JSON path in its file, e.g. `[12].segmentation`. Only for results read whole: a selecting
+ * read keeps results that all have boxes, and `requireMasks` names a missing mask by `firstWithoutMask`.
+ */
+export function resultPath(i: number, field: string): string {
+  return `[${i}].${field}`;
+}
+
+const _CHUNK = 1 << 20;
 const _INCOMPLETE = Symbol("incomplete");
-const _POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 const _KEYS = ["image_id", "category_id", "score", "bbox", "segmentation"].map((k) => new TextEncoder().encode(k));
 const _IMAGE = 0, _CATEGORY = 1, _SCORE = 2, _BBOX = 3, _SEGM = 4;
 
@@ -95,15 +122,7 @@ class _Scanner {
     if (this.ws() !== 34) throw this.syntax("expected a key");
     const start = this.pos + 1;
     this.skipString();
-    const len = this.pos - 1 - start;
-    for (let k = 0; k < _KEYS.length; k++) {
-      const key = _KEYS[k];
-      if (key.length !== len) continue;
-      let same = true;
-      for (let j = 0; j < len && same; j++) same = this.buf[start + j] === key[j];
-      if (same) return k;
-    }
-    return -1;
+    return keyOf(this.buf, start, this.pos - 1 - start, _KEYS);
   }
 
   skipValue(): void {
@@ -129,34 +148,13 @@ class _Scanner {
   /** Parse a JSON number; NaN when the token is not a number (the caller reports it). */
   number(): number {
     this.ws();
-    const b = this.buf;
-    const start = this.pos;
-    let p = start, neg = false;
-    if (b[p] === 45) (neg = true, p++);
-    let mant = 0, digits = 0, exp10 = 0;
-    while (p < b.length && b[p] >= 48 && b[p] <= 57) (mant = mant * 10 + b[p] - 48, digits++, p++);
-    if (digits === 0) return this.badToken(start);
-    if (p < b.length && b[p] === 46) {
-      p++;
-      const d0 = digits;
-      while (p < b.length && b[p] >= 48 && b[p] <= 57) (mant = mant * 10 + b[p] - 48, digits++, exp10--, p++);
-      if (digits === d0) return this.badToken(start);
-    }
-    if (p < b.length && (b[p] === 101 || b[p] === 69)) {
-      p++;
-      let eneg = false, e = 0, ed = 0;
-      if (b[p] === 45 || b[p] === 43) (eneg = b[p] === 45, p++);
-      while (p < b.length && b[p] >= 48 && b[p] <= 57) (e = e * 10 + b[p] - 48, ed++, p++);
-      if (ed === 0) return this.badToken(start);
-      exp10 += eneg ? -e : e;
-    }
-    if (p >= b.length && !this.final) throw _INCOMPLETE;
-    this.pos = p;
-    let v: number;
-    // Clinger's fast path: an exact mantissa and an exact power of ten round once, correctly.
-    if (digits <= 15 && exp10 >= -22 && exp10 <= 22) v = exp10 < 0 ? mant / _POW10[-exp10] : mant * _POW10[exp10];
-    else v = Number(new TextDecoder().decode(b.subarray(start + (neg ? 1 : 0), p)));
-    return neg ? -v : v;
+    const b = this.buf, start = this.pos;
+    const v = numberAt(b, start);
+    if (numberEnd() === BAD) return this.badToken(start);
+    if (numberEnd() >= b.length && !this.final) throw _INCOMPLETE;
+    if (v !== v) return this.badToken(start);
+    this.pos = numberEnd();
+    return v;
   }
 
   badToken(start: number): number {
@@ -179,6 +177,11 @@ class _Columns {
   bbox: Float64Array;
   hasBbox: Uint8Array;
   segmentation: (RleJson | undefined)[] | null = null;
+  /** Keep results on category ids the ground truth lacks (as category -1) instead of refusing them. */
+  dropUnknown = false;
+  unknownCategories = 0;
+  /** Selection while reading, or null to keep every result. */
+  runs: _ImageRuns | null = null;
   lastImageId = NaN;
   lastImage = -1;
   /** Category id -> position for small integer ids (LVIS: 1..1203), -1 elsewhere. */
@@ -213,6 +216,82 @@ class _Columns {
   }
 }
 
+/** Thrown when a file does not keep each image's results together: the reader then keeps everything. */
+const _NOT_RUNS = Symbol("not image runs");
+
+/**
+ * The per-image cap and the federated filter applied while reading, one image run at a time: only the
+ * results that evaluation can use stay in memory, compacted to the front of the columns.
+ */
+class _ImageRuns {
+  seen: Uint8Array;
+  start = 0;
+  runImage = -1;
+  inFile = 0;
+  afterLimits = 0;
+  firstHasBbox = true;
+  firstWithoutMask = -1;
+  keep = new Uint8Array(256);
+  scratch = new CapScratch();
+  constructor(readonly gt: GroundTruth, readonly maxDets: number) {
+    this.seen = new Uint8Array(gt.imageIds.length);
+  }
+
+  /** The element just parsed (file position `index`) is at `cols.count - 1`. */
+  added(cols: _Columns, index: number): void {
+    const i = cols.count - 1;
+    // Boxes decide the areas; a result without one goes through the general path and its checks.
+    if (!cols.hasBbox[i]) throw _NOT_RUNS;
+    if (this.firstWithoutMask < 0 && !cols.segmentation?.[i]) this.firstWithoutMask = index;
+    const img = cols.image[i];
+    if (img === this.runImage) return;
+    if (this.seen[img]) throw _NOT_RUNS;
+    this.seen[img] = 1;
+    if (this.runImage >= 0) {
+      this.flush(cols, i);
+      _move(cols, i, this.start);
+      cols.count = this.start + 1;
+    }
+    this.runImage = img;
+  }
+
+  /** Cap and filter the run `[start, end)`, compacting its survivors to `start`. */
+  flush(cols: _Columns, end: number): void {
+    const s = this.start, m = end - s;
+    this.inFile += m;
+    if (this.keep.length < end) this.keep = new Uint8Array(2 * end);
+    const keep = this.keep;
+    keep.fill(1, s, end);
+    const best = capGroup(cols.score, null, s, end, this.maxDets, keep, this.scratch);
+    if (this.inFile === m) this.firstHasBbox = cols.hasBbox[m > this.maxDets ? best : s] === 1;
+    const flags = this.gt.imageCategoryFlags, K = this.gt.categoryIds.length, row = this.runImage * K;
+    let to = s;
+    for (let j = s; j < end; j++) {
+      if (!keep[j]) continue;
+      this.afterLimits++;
+      const cat = cols.category[j];
+      if (cat >= 0 && flags[row + cat] & (POSITIVE | NEGATIVE)) _move(cols, j, to++);
+    }
+    this.start = to;
+  }
+}
+
+/** Copy result `from` to position `to` (to <= from). */
+function _move(cols: _Columns, from: number, to: number): void {
+  if (from === to) return;
+  cols.image[to] = cols.image[from];
+  cols.category[to] = cols.category[from];
+  cols.score[to] = cols.score[from];
+  const bbox = cols.bbox;
+  (bbox[4 * to] = bbox[4 * from], bbox[4 * to + 1] = bbox[4 * from + 1]);
+  (bbox[4 * to + 2] = bbox[4 * from + 2], bbox[4 * to + 3] = bbox[4 * from + 3]);
+  cols.hasBbox[to] = cols.hasBbox[from];
+  if (cols.segmentation) {
+    cols.segmentation[to] = cols.segmentation[from];
+    cols.segmentation[from] = undefined;
+  }
+}
+
 const _FIELDS = ["image_id", "category_id", "score", "bbox[0]", "bbox[1]", "bbox[2]", "bbox[3]"];
 
 /** A finite number for field `_FIELDS[field]` (an index, so no string is built unless it fails). */
@@ -223,6 +302,71 @@ function _num(s: _Scanner, index: number, field: number): number {
     throw jsonError(s.file, `[${index}].${_FIELDS[field]}`, `expected a finite number, got ${got}`);
   }
   return v;
+}
+
+/**
+ * The common result, parsed in one tight pass: only image_id, category_id, score and bbox (any order and
+ * spacing), valid, and wholly inside the buffer. Returns false, having changed nothing, for anything else
+ * (masks, other keys, errors, a chunk's end), which `_parseElement` then reads and reports.
+ */
+function _fastElement(s: _Scanner, gt: GroundTruth, cols: _Columns): boolean {
+  const b = s.buf, n = b.length, i = cols.count;
+  if (i === cols.cap) return false;
+  let p = skipWs(b, s.pos);
+  if (b[p] !== 123) return false;
+  let seen = 0, imageId = 0, categoryId = 0, score = 0;
+  const bbox = cols.bbox;
+  for (p++;;) {
+    p = skipWs(b, p);
+    if (b[p] !== 34) return false;
+    const ks = ++p;
+    while (p < n && b[p] !== 34 && b[p] !== 92) p++;
+    if (p >= n || b[p] !== 34) return false;
+    const k = keyOf(b, ks, p - ks, _KEYS);
+    p = skipWs(b, p + 1);
+    if (b[p] !== 58 || k < 0 || k === _SEGM) return false;
+    p = skipWs(b, p + 1);
+    if (k === _BBOX) {
+      if (b[p] !== 91) return false;
+      for (let j = 0; j < 4; j++) {
+        p = skipWs(b, p + 1);
+        const v = numberAt(b, p);
+        if (numberEnd() === BAD || numberEnd() >= n || !Number.isFinite(v)) return false;
+        bbox[4 * i + j] = v;
+        p = skipWs(b, numberEnd());
+        if (b[p] !== (j < 3 ? 44 : 93)) return false;
+      }
+      p++;
+    } else {
+      const v = numberAt(b, p);
+      if (numberEnd() === BAD || numberEnd() >= n || !Number.isFinite(v)) return false;
+      if (k === _IMAGE) imageId = v;
+      else if (k === _CATEGORY) categoryId = v;
+      else score = v;
+      p = numberEnd();
+    }
+    seen |= 1 << k;
+    p = skipWs(b, p);
+    if (b[p] === 44) p++;
+    else if (b[p] === 125) break;
+    else return false;
+  }
+  if (seen !== 15 || bbox[4 * i + 2] < 0 || bbox[4 * i + 3] < 0) return false;
+  const img = imageId === cols.lastImageId ? cols.lastImage : gt.imageIndex.get(imageId);
+  const dense = cols.categoryLookup;
+  const cat = categoryId >= 0 && categoryId < dense.length && Number.isInteger(categoryId)
+    ? dense[categoryId]
+    : gt.categoryIndex.get(categoryId) ?? -1;
+  if (img === undefined || (cat < 0 && !cols.dropUnknown)) return false;
+  if (cat < 0) cols.unknownCategories++;
+  cols.image[i] = cols.lastImage = img;
+  cols.lastImageId = imageId;
+  cols.category[i] = cat;
+  cols.score[i] = score;
+  cols.hasBbox[i] = 1;
+  if (cols.segmentation) cols.segmentation[i] = undefined;
+  s.pos = p + 1;
+  return true;
 }
 
 function _parseElement(s: _Scanner, gt: GroundTruth, cols: _Columns, index: number): void {
@@ -251,9 +395,16 @@ function _parseElement(s: _Scanner, gt: GroundTruth, cols: _Columns, index: numb
       } else if (k === _CATEGORY) {
         const id = _num(s, index, 1);
         const dense = cols.categoryLookup;
-        cols.category[i] = id >= 0 && id < dense.length && Number.isInteger(id)
-          ? dense[id]
-          : gt.categoryIndex.get(id) ?? -1;
+        const cat = id >= 0 && id < dense.length && Number.isInteger(id) ? dense[id] : gt.categoryIndex.get(id) ?? -1;
+        if (cat < 0 && !cols.dropUnknown) {
+          throw jsonError(
+            file,
+            `[${index}].category_id`,
+            `category id ${id} is not in ${JSON.stringify(basename(gt.file))} (results of another dataset?)`,
+          );
+        }
+        if (cat < 0) cols.unknownCategories++;
+        cols.category[i] = cat;
       } else if (k === _SCORE) cols.score[i] = _num(s, index, 2);
       else if (k === _BBOX) {
         if (s.ws() !== 91) throw jsonError(file, `[${index}].bbox`, "expected 4 numbers");
@@ -290,6 +441,7 @@ function _parseElement(s: _Scanner, gt: GroundTruth, cols: _Columns, index: numb
     cols.segmentation[i] = segm;
   }
   cols.count++;
+  if (cols.runs) cols.runs.added(cols, index);
 }
 
 function _rle(file: string, index: number, v: unknown): RleJson {
@@ -316,7 +468,10 @@ function _scan(s: _Scanner, gt: GroundTruth, cols: _Columns, st: { phase: number
   }
   while (st.phase === 1 || st.phase === 2) {
     if (st.phase === 1) {
-      _parseElement(s, gt, cols, st.index);
+      if (_fastElement(s, gt, cols)) {
+        cols.count++;
+        if (cols.runs) cols.runs.added(cols, st.index);
+      } else _parseElement(s, gt, cols, st.index);
       st.index++;
       st.keep = s.pos;
       st.phase = 2;
@@ -331,52 +486,114 @@ function _scan(s: _Scanner, gt: GroundTruth, cols: _Columns, st: { phase: number
   st.phase = 4;
 }
 
+/** Options of `readResults`. */
+export interface ReadResultsOptions {
+  /** Read size (default 1 MiB: reused buffers stay in cache; fresh ones cost page faults). */
+  chunkBytes?: number;
+  /**
+   * Apply the per-image cap and the federated filter while reading, keeping only the results that
+   * evaluation can use (a large file then never holds all its results in memory). Taken where each image's
+   * results are one run of the file and every result has a box, as detectors write them; otherwise every
+   * result is kept. `evaluate` accepts both.
+   */
+  select?: { maxDets: number };
+  /**
+   * Results on a category id that the ground truth lacks: "error" (default) refuses the file, naming the
+   * first; "drop" ignores them, as lvis-api does (they still count against the per-image cap).
+   */
+  unknownCategories?: "error" | "drop";
+}
+
 /**
  * Read a results file, resolving image and category ids against the ground truth.
  *
  * @param path the JSON list of {image_id, category_id, bbox | segmentation, score}
  * @param gt the ground truth the results refer to
- * @param options `chunkBytes`: read size (default 16 MiB)
+ * @param options read size, selection while reading
  * @returns the detections in typed arrays
- * @throws InputError naming the JSON path for malformed input, unknown images or an empty list
+ * @throws InputError naming the JSON path for malformed input, unknown images or categories, or an empty list
  * @example
  * ```ts
  * const dt = await readResults("results.json", gt);
  * ```
  */
-export async function readResults(
-  path: string,
-  gt: GroundTruth,
-  options: { chunkBytes?: number } = {},
-): Promise<Results> {
-  let f: Deno.FsFile;
+export async function readResults(path: string, gt: GroundTruth, options: ReadResultsOptions = {}): Promise<Results> {
+  let f: FileHandle;
   try {
-    f = await Deno.open(path);
+    f = await open(path);
   } catch (e) {
     throw new InputError(`Cannot read results ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
-  let pending: Promise<number | null> | undefined;
+  let cols: _Columns;
   try {
     const size = (await f.stat()).size;
-    const s = new _Scanner(path);
-    const cols = new _Columns(Math.max(16, Math.ceil(size / 48)), gt);
-    const chunk = new Uint8Array(options.chunkBytes ?? _CHUNK);
-    const st = { phase: 0, index: 0, keep: 0 };
-    // Two read buffers: the next read runs while this chunk is scanned.
-    const chunks = [chunk, new Uint8Array(chunk.length)];
-    let which = 0;
-    pending = f.read(chunks[0]);
+    cols = new _Columns(Math.max(16, Math.ceil(size / 48)), gt);
+    cols.dropUnknown = options.unknownCategories === "drop";
+    if (options.select && options.select.maxDets >= 0) {
+      cols.runs = new _ImageRuns(gt, options.select.maxDets);
+    }
+    await _scanFile(f, path, gt, cols, options.chunkBytes ?? _CHUNK);
+  } catch (e) {
+    if (e !== _NOT_RUNS) throw e;
+    return readResults(path, gt, { ...options, select: undefined });
+  } finally {
+    await f.close();
+  }
+  const runs = cols.runs;
+  if (runs && cols.count > 0) {
+    runs.flush(cols, cols.count);
+    cols.count = runs.start;
+  }
+  if ((runs ? runs.inFile : cols.count) === 0) {
+    throw new InputError(`Cannot evaluate ${JSON.stringify(basename(path))}: the results list is empty`);
+  }
+  const c = cols.count;
+  return {
+    file: path,
+    count: c,
+    image: cols.image.subarray(0, c),
+    category: cols.category.subarray(0, c),
+    score: cols.score.subarray(0, c),
+    bbox: cols.bbox.subarray(0, 4 * c),
+    hasBbox: cols.hasBbox.subarray(0, c),
+    segmentation: cols.segmentation,
+    unknownCategories: cols.unknownCategories,
+    selected: runs
+      ? {
+        maxDets: runs.maxDets,
+        inFile: runs.inFile,
+        afterLimits: runs.afterLimits,
+        firstHasBbox: runs.firstHasBbox,
+        firstWithoutMask: runs.firstWithoutMask,
+      }
+      : undefined,
+  };
+}
+
+async function _scanFile(f: FileHandle, path: string, gt: GroundTruth, cols: _Columns, chunkBytes: number) {
+  const s = new _Scanner(path);
+  const st = { phase: 0, index: 0, keep: 0 };
+  // Two read buffers, so the next read runs while this chunk is scanned, and one scan buffer reused for
+  // every chunk: fresh memory is expensive, a copy is not.
+  const chunks = [new Uint8Array(chunkBytes), new Uint8Array(chunkBytes)];
+  let work = new Uint8Array(2 * chunkBytes);
+  let which = 0;
+  let pending: Promise<{ bytesRead: number }> | undefined = f.read(chunks[0], 0, chunkBytes, null);
+  try {
     while (st.phase < 4) {
-      const n = await pending;
+      const n = (await pending!).bytesRead;
       const got = chunks[which];
-      if (n === null) s.final = true;
-      else pending = f.read(chunks[which ^= 1]);
-      const rest = s.buf.subarray(st.keep);
-      const next = new Uint8Array(rest.length + (n ?? 0));
-      next.set(rest);
-      if (n) next.set(got.subarray(0, n), rest.length);
+      if (n === 0) (s.final = true, pending = undefined);
+      else pending = f.read(chunks[which ^= 1], 0, chunkBytes, null);
+      const rest = s.buf.length - st.keep;
+      if (work.length < rest + n) {
+        const grown = new Uint8Array(2 * (rest + n));
+        grown.set(s.buf.subarray(st.keep));
+        work = grown;
+      } else work.copyWithin(0, st.keep, s.buf.length);
+      work.set(got.subarray(0, n), rest);
       s.base += st.keep;
-      s.buf = next;
+      s.buf = work.subarray(0, rest + n);
       s.pos = 0;
       st.keep = 0;
       try {
@@ -386,23 +603,55 @@ export async function readResults(
         if (s.final) throw s.syntax("");
       }
     }
-    if (cols.count === 0) {
-      throw new InputError(`Cannot evaluate ${JSON.stringify(basename(path))}: the results list is empty`);
-    }
-    const c = cols.count;
-    return {
-      file: path,
-      count: c,
-      image: cols.image.subarray(0, c),
-      category: cols.category.subarray(0, c),
-      score: cols.score.subarray(0, c),
-      bbox: cols.bbox.subarray(0, 4 * c),
-      hasBbox: cols.hasBbox.subarray(0, c),
-      segmentation: cols.segmentation,
-    };
   } finally {
     // Let an outstanding read settle before closing, so no operation outlives the file.
     await pending?.catch(() => null);
-    f.close();
+  }
+}
+
+/**
+ * Which of `bbox` and `segmentation` the first result of a file carries, reading only as far as it ends
+ * (both false for an empty list; a malformed file is left for `readResults` to name).
+ *
+ * @example
+ * ```ts
+ * if ((await peekResultFields("r.segm.json")).segmentation) console.log("masks");
+ * ```
+ */
+export async function peekResultFields(path: string): Promise<{ bbox: boolean; segmentation: boolean }> {
+  let f: FileHandle;
+  try {
+    f = await open(path);
+  } catch (e) {
+    throw new InputError(`Cannot read results ${JSON.stringify(path)}: ${(e as Error).message}`);
+  }
+  try {
+    const size = (await f.stat()).size;
+    for (let bytes = 1 << 16;; bytes *= 4) {
+      const buf = new Uint8Array(Math.min(bytes, size));
+      const { bytesRead } = await f.read(buf, 0, buf.length, 0);
+      const s = new _Scanner(path);
+      s.buf = buf.subarray(0, bytesRead);
+      s.final = bytesRead >= size;
+      let seen = 0;
+      try {
+        if (s.ws() !== 91) return { bbox: false, segmentation: false };
+        s.pos++;
+        if (s.ws() !== 123) return { bbox: false, segmentation: false };
+        s.pos++;
+        while (s.ws() !== 125) {
+          const k = s.key();
+          s.expect(58, "after a key");
+          if (k >= 0) seen |= 1 << k;
+          s.skipValue();
+          if (s.ws() === 44) s.pos++;
+        }
+        return { bbox: (seen & (1 << _BBOX)) !== 0, segmentation: (seen & (1 << _SEGM)) !== 0 };
+      } catch (e) {
+        if (e !== _INCOMPLETE || s.final) return { bbox: false, segmentation: false };
+      }
+    }
+  } finally {
+    await f.close();
   }
 }

@@ -25,6 +25,46 @@ export function groupBy(key: ArrayLike<number>, n: number, buckets: number): { s
   return { start, order };
 }
 
+/** Scratch for `capGroup`. */
+export class CapScratch {
+  scores = new Float64Array(64);
+}
+
+/**
+ * Keep the `k` best of one group, the members `order[s..e)` (or `s..e` when `order` is null; score
+ * descending, ties in file order) by clearing `keep` for the others; returns the group's best member (its
+ * first maximum).
+ */
+export function capGroup(
+  score: Float64Array,
+  order: Int32Array | null,
+  s: number,
+  e: number,
+  k: number,
+  keep: Uint8Array,
+  scratch: CapScratch,
+): number {
+  const at = (i: number) => (order ? order[i] : i);
+  let top = at(s);
+  for (let i = s + 1; i < e; i++) if (score[at(i)] > score[top]) top = at(i);
+  if (e - s <= k) return top;
+  // The k-th best score (native numeric sort), then keep everything above it and, in file order,
+  // as many ties as still fit: the same set a stable sort keeps.
+  if (scratch.scores.length < e - s) scratch.scores = new Float64Array(2 * (e - s));
+  for (let i = s; i < e; i++) scratch.scores[i - s] = -score[at(i)];
+  const cut = -scratch.scores.subarray(0, e - s).sort()[k - 1];
+  let above = 0;
+  for (let i = s; i < e; i++) if (score[at(i)] > cut) above++;
+  let ties = k - above;
+  for (let i = s; i < e; i++) {
+    const v = score[at(i)];
+    if (v > cut) continue;
+    if (v === cut && ties > 0) ties--;
+    else keep[at(i)] = 0;
+  }
+  return top;
+}
+
 /** Keep the `k` best of each group (score descending, ties in file order); returns the best one per group. */
 function _topPerGroup(
   dt: Results,
@@ -35,32 +75,58 @@ function _topPerGroup(
 ): Int32Array {
   const { start, order } = groupBy(key, dt.count, buckets);
   const best = new Int32Array(buckets).fill(-1);
-  const score = dt.score;
-  let scores = new Float64Array(64);
+  const scratch = new CapScratch();
   for (let b = 0; b < buckets; b++) {
-    const s = start[b], e = start[b + 1];
-    if (e === s) continue;
-    let top = order[s];
-    for (let i = s + 1; i < e; i++) if (score[order[i]] > score[top]) top = order[i];
-    best[b] = top;
-    if (e - s <= k) continue;
-    // The k-th best score (native numeric sort), then keep everything above it and, in file order,
-    // as many ties as still fit: the same set a stable sort keeps.
-    if (scores.length < e - s) scores = new Float64Array(2 * (e - s));
-    for (let i = s; i < e; i++) scores[i - s] = -score[order[i]];
-    const sorted = scores.subarray(0, e - s).sort();
-    const cut = -sorted[k - 1];
-    let above = 0;
-    for (let i = s; i < e; i++) if (score[order[i]] > cut) above++;
-    let ties = k - above;
-    for (let i = s; i < e; i++) {
-      const v = score[order[i]];
-      if (v > cut) continue;
-      if (v === cut && ties > 0) ties--;
-      else keep[order[i]] = 0;
-    }
+    if (start[b + 1] > start[b]) best[b] = capGroup(dt.score, order, start[b], start[b + 1], k, keep, scratch);
   }
   return best;
+}
+
+/**
+ * The per-image cap where each image's results are one run in the file (as detectors write them): the runs
+ * are the groups, so nothing is regrouped. Returns the best result of the first image, or -1 when an image
+ * comes back after another one (the caller then groups).
+ */
+function _capImageRuns(dt: Results, numImages: number, k: number, keep: Uint8Array): number {
+  const n = dt.count, image = dt.image;
+  const seen = new Uint8Array(numImages);
+  let firstBest = -1;
+  const scratch = new CapScratch();
+  for (let s = 0; s < n;) {
+    const img = image[s];
+    if (seen[img]) {
+      keep.fill(1);
+      return -1;
+    }
+    seen[img] = 1;
+    let e = s + 1;
+    while (e < n && image[e] === img) e++;
+    const best = capGroup(dt.score, null, s, e, k, keep, scratch);
+    if (s === 0) firstBest = e > k ? best : 0;
+    s = e;
+  }
+  return firstBest;
+}
+
+/** The per-image cap among the results still kept, by regrouping; returns the result the reference lists first. */
+function _capGrouped(
+  dt: Results,
+  numImages: number,
+  limits: { maxDets: number; detsPerCat: number },
+  keep: Uint8Array,
+) {
+  const n = dt.count;
+  // Cap only among survivors: give dropped results a bucket that is never capped.
+  const key = new Int32Array(n);
+  for (let i = 0; i < n; i++) key[i] = keep[i] ? dt.image[i] : numImages;
+  const capKeep = new Uint8Array(n).fill(1);
+  const best = _topPerGroup(dt, key, numImages + 1, limits.maxDets, capKeep);
+  for (let i = 0; i < n; i++) if (key[i] < numImages) keep[i] &= capKeep[i];
+  if (limits.detsPerCat >= 0) return -1;
+  const img = dt.image[0];
+  let count = 0;
+  for (let i = 0; i < n; i++) if (dt.image[i] === img) count++;
+  return count > limits.maxDets ? best[img] : 0;
 }
 
 /**
@@ -87,20 +153,10 @@ export function selectResults(
     const best = _topPerGroup(dt, key, numCategories + 1, limits.detsPerCat, keep);
     first = best[key[0]];
   }
-  if (limits.maxDets >= 0) {
-    // Cap only among survivors: give dropped results a bucket that is never capped.
-    const key = new Int32Array(n);
-    for (let i = 0; i < n; i++) key[i] = keep[i] ? dt.image[i] : numImages;
-    const capKeep = new Uint8Array(n).fill(1);
-    const best = _topPerGroup(dt, key, numImages + 1, limits.maxDets, capKeep);
-    for (let i = 0; i < n; i++) if (key[i] < numImages) keep[i] &= capKeep[i];
-    if (limits.detsPerCat < 0) {
-      const img = dt.image[0];
-      let count = 0;
-      for (let i = 0; i < n; i++) if (dt.image[i] === img) count++;
-      first = count > limits.maxDets ? best[img] : 0;
-    }
-  }
+  if (limits.maxDets >= 0 && limits.detsPerCat < 0) {
+    first = _capImageRuns(dt, numImages, limits.maxDets, keep);
+    if (first < 0) first = _capGrouped(dt, numImages, limits, keep);
+  } else if (limits.maxDets >= 0) _capGrouped(dt, numImages, limits, keep);
   let keptCount = 0;
   for (let i = 0; i < n; i++) keptCount += keep[i];
   return { keep, keptCount, first };

@@ -3,9 +3,10 @@
  * processes or machines and be merged later. Doubles are written as JSON
  * numbers (shortest round-trip), so reading gives the identical values.
  */
+import { readFile } from "node:fs/promises";
 import { InputError } from "../core/errors.ts";
 import { writeJsonAtomic } from "../core/atomic.ts";
-import type { EvalState } from "./eval_state.ts";
+import { emptyCurves, type EvalState, precisionAt, recallAt } from "./eval_state.ts";
 import { A, R, T } from "./params.ts";
 
 const _FORMAT = "tailor-lvis-partial/1";
@@ -25,10 +26,8 @@ export async function writeState(path: string, s: EvalState): Promise<void> {
     if (!s.evaluated[k]) continue;
     const precision: number[] = [], recall: number[] = [];
     for (let t = 0; t < T; t++) {
-      for (let a = 0; a < A; a++) recall.push(s.recall[(t * K + k) * A + a]);
-      for (let r = 0; r < R; r++) {
-        for (let a = 0; a < A; a++) precision.push(s.precision[((t * R + r) * K + k) * A + a]);
-      }
+      for (let a = 0; a < A; a++) recall.push(recallAt(s, t, k, a));
+      for (let r = 0; r < R; r++) for (let a = 0; a < A; a++) precision.push(precisionAt(s, t, r, k, a));
     }
     cats.push({ k, present: s.present[k], num_gt: Array.from(s.numGt.subarray(k * A, k * A + A)), precision, recall });
   }
@@ -64,7 +63,7 @@ export async function writeState(path: string, s: EvalState): Promise<void> {
 export async function readState(path: string): Promise<EvalState> {
   let d;
   try {
-    d = JSON.parse(await Deno.readTextFile(path));
+    d = JSON.parse(await readFile(path, "utf8"));
   } catch (e) {
     throw new InputError(`Cannot read partial evaluation ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
@@ -80,8 +79,7 @@ export async function readState(path: string): Promise<EvalState> {
     frequency: Uint8Array.from(d.frequency),
     categoryNames: d.category_names ?? [],
     evaluated: new Uint8Array(K),
-    precision: new Float64Array(T * R * K * A).fill(-1),
-    recall: new Float64Array(T * K * A).fill(-1),
+    ...emptyCurves(K),
     numGt: new Int32Array(K * A),
     present: new Uint8Array(K),
     pooled: null,
@@ -94,9 +92,12 @@ export async function readState(path: string): Promise<EvalState> {
     s.numGt.set(c.num_gt, k * A);
     let i = 0, j = 0;
     for (let t = 0; t < T; t++) {
-      for (let a = 0; a < A; a++) s.recall[(t * K + k) * A + a] = c.recall[j++];
+      // Rows without ground truth stay unwritten, as in a state evaluated here.
+      for (let a = 0; a < A; a++, j++) if (s.numGt[k * A + a] > 0) s.recall[(k * A + a) * T + t] = c.recall[j];
       for (let r = 0; r < R; r++) {
-        for (let a = 0; a < A; a++) s.precision[((t * R + r) * K + k) * A + a] = c.precision[i++];
+        for (let a = 0; a < A; a++, i++) {
+          if (s.numGt[k * A + a] > 0) s.precision[((k * A + a) * T + t) * R + r] = c.precision[i];
+        }
       }
     }
   }

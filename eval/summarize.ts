@@ -4,7 +4,7 @@
  */
 import { A, FREQUENCIES, R, T } from "./params.ts";
 import type { EvalState } from "./eval_state.ts";
-import { numpySum, validMean } from "./numpy_sum.ts";
+import { numpySum } from "./numpy_sum.ts";
 import { pooledAp } from "./pooled.ts";
 
 /** Per-category numbers, as the fixtures' `per_category` entries. */
@@ -36,31 +36,64 @@ export interface EvalSummary {
   categoriesWithAp: { r: number; c: number; f: number };
 }
 
-/** Mean of the valid precision values over the given thresholds, categories and one area. */
-function _ap(s: EvalState, ts: readonly number[], ks: Int32Array, area: number): number {
-  const K = s.categoryIds.length;
-  const v = new Float64Array(ts.length * R * ks.length);
-  let p = 0;
-  for (let ti = 0; ti < ts.length; ti++) {
-    for (let r = 0; r < R; r++) {
-      const row = (ts[ti] * R + r) * K;
-      for (let j = 0; j < ks.length; j++) {
-        const x = s.precision[(row + ks[j]) * A + area];
-        if (x > -1) v[p++] = x;
-      }
-    }
+/**
+ * The mean of values fed in numpy's flattening order, summed as numpy does (buffers of 8192, each pairwise),
+ * without materialising the flattened array.
+ */
+class _OrderedMean {
+  #buf = new Float64Array(8192);
+  #fill = 0;
+  #sum = 0;
+  #count = 0;
+  reset(): void {
+    this.#fill = this.#sum = this.#count = 0;
   }
-  return p === 0 ? -1 : numpySum(v, p) / p;
+  push(v: number): void {
+    this.#buf[this.#fill++] = v;
+    if (this.#fill === 8192) (this.#sum += numpySum(this.#buf, 8192), this.#count += 8192, this.#fill = 0);
+  }
+  /** The mean, or -1 when nothing was pushed. */
+  mean(): number {
+    const n = this.#count + this.#fill;
+    return n === 0 ? -1 : (this.#sum + numpySum(this.#buf, this.#fill)) / n;
+  }
 }
 
-function _ar(s: EvalState, ts: readonly number[], ks: Int32Array, area: number): number {
-  const K = s.categoryIds.length;
-  const v = new Float64Array(ts.length * ks.length);
-  let p = 0;
-  for (let ti = 0; ti < ts.length; ti++) {
-    for (let j = 0; j < ks.length; j++) v[p++] = s.recall[(ts[ti] * K + ks[j]) * A + area];
+const _mean = new _OrderedMean();
+
+/** The reference's AP over thresholds `ts`, categories `ks` and one area: valid precision in [T][R][K] order. */
+function _ap(s: EvalState, ts: readonly number[], ks: Int32Array, area: number): number {
+  const valid = ks.filter((k) => s.numGt[k * A + area] > 0);
+  _mean.reset();
+  for (const t of ts) {
+    for (let r = 0; r < R; r++) {
+      for (let j = 0; j < valid.length; j++) _mean.push(s.precision[((valid[j] * A + area) * T + t) * R + r]);
+    }
   }
-  return validMean(v);
+  return _mean.mean();
+}
+
+/** The reference's AR: valid recall in [T][K] order. */
+function _ar(s: EvalState, ts: readonly number[], ks: Int32Array, area: number): number {
+  const valid = ks.filter((k) => s.numGt[k * A + area] > 0);
+  _mean.reset();
+  for (const t of ts) for (let j = 0; j < valid.length; j++) _mean.push(s.recall[(valid[j] * A + area) * T + t]);
+  return _mean.mean();
+}
+
+/** One category's AP (`t` = -1: all thresholds) and AR for one area: its own contiguous rows. */
+function _categoryAp(s: EvalState, k: number, area: number, t: number): number {
+  if (s.numGt[k * A + area] === 0) return -1;
+  const row = (k * A + area) * T;
+  return t < 0
+    ? numpySum(s.precision.subarray(row * R, (row + T) * R)) / (T * R)
+    : numpySum(s.precision.subarray((row + t) * R, (row + t + 1) * R)) / R;
+}
+
+function _categoryAr(s: EvalState, k: number, area: number): number {
+  if (s.numGt[k * A + area] === 0) return -1;
+  const row = (k * A + area) * T;
+  return numpySum(s.recall.subarray(row, row + T)) / T;
 }
 
 const _ALL_T = Array.from({ length: T }, (_, t) => t);
@@ -100,23 +133,21 @@ export function summarize(state: EvalState, options: { pooled?: boolean } = {}):
   if (options.pooled) Object.assign(results, pooledAp(state));
   const perCategory: CategoryMetrics[] = [];
   const withAp = { r: 0, c: 0, f: 0 };
-  const one = new Int32Array(1);
   for (let k = 0; k < K; k++) {
     if (!state.evaluated[k]) continue;
-    one[0] = k;
     const m: CategoryMetrics = {
       id: state.categoryIds[k],
       frequency: FREQUENCIES[state.frequency[k]],
-      AP: _ap(state, _ALL_T, one, 0),
-      AP50: _ap(state, [0], one, 0),
-      AP75: _ap(state, [5], one, 0),
-      AR: _ar(state, _ALL_T, one, 0),
-      APs: _ap(state, _ALL_T, one, 1),
-      ARs: _ar(state, _ALL_T, one, 1),
-      APm: _ap(state, _ALL_T, one, 2),
-      ARm: _ar(state, _ALL_T, one, 2),
-      APl: _ap(state, _ALL_T, one, 3),
-      ARl: _ar(state, _ALL_T, one, 3),
+      AP: _categoryAp(state, k, 0, -1),
+      AP50: _categoryAp(state, k, 0, 0),
+      AP75: _categoryAp(state, k, 0, 5),
+      AR: _categoryAr(state, k, 0),
+      APs: _categoryAp(state, k, 1, -1),
+      ARs: _categoryAr(state, k, 1),
+      APm: _categoryAp(state, k, 2, -1),
+      ARm: _categoryAr(state, k, 2),
+      APl: _categoryAp(state, k, 3, -1),
+      ARl: _categoryAr(state, k, 3),
       num_gt: [0, 1, 2, 3].map((a) => state.numGt[k * A + a]) as CategoryMetrics["num_gt"],
     };
     if (state.categoryNames[k]) m.name = state.categoryNames[k];

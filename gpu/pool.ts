@@ -3,7 +3,9 @@
  * arrays keyed by extent (kernels that read an operand through the texture
  * unit, see gemm_texture.ts). Training loops allocate the same shapes every
  * step, so exact-size reuse removes nearly all allocation after the first
- * step; `stats` lets a test prove that memory stays flat.
+ * step; `stats` lets a test prove that memory stays flat. Tests turn on
+ * guards (`enableGuards`): every buffer then ends in a canary region that
+ * no kernel may write, which `guarded()` lists for the check.
  */
 
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -27,8 +29,45 @@ export interface PoolStats {
   peakInUseBytes: number;
 }
 
+/**
+ * The 32-bit word at `index` (in words from the buffer's start) of the guard of the `serial`-th
+ * guarded buffer, whose usable part ends at word `end`.
+ */
+export type CanaryWord = (serial: number, index: number, end: number) => number;
+
+/** A buffer's canary region: `bytes` bytes at byte `offset` (the end of its usable size). */
+export interface GuardRegion {
+  buffer: GPUBuffer;
+  offset: number;
+  bytes: number;
+  serial: number;
+}
+
+/**
+ * The layers to allocate for a texture array of `layers` layers on wgpu's GL
+ * backend. GL has no "view as array" of a plain texture: wgpu-hal picks the
+ * GL target from the extent (1 layer: TEXTURE_2D; square layers, 6 of them
+ * or a multiple of 6: a cube map), and a 2d-array view of such a texture
+ * reads zeros (and logs a warning per bind). At least 2 layers, and not a
+ * multiple of 6 when square, always make it a TEXTURE_2D_ARRAY.
+ *
+ * @example
+ * ```ts
+ * glTextureLayers(64, 32, 1); // 2
+ * glTextureLayers(64, 64, 6); // 7
+ * ```
+ */
+export function glTextureLayers(width: number, height: number, layers: number): number {
+  const n = Math.max(2, layers);
+  return width === height && n % 6 === 0 ? n + 1 : n;
+}
+
 export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
+  /** Usable size and serial number of each guarded buffer. */
+  #guarded = new Map<GPUBuffer, { size: number; serial: number }>();
+  #guard: { bytes: number; word: CanaryWord } | null = null;
+  #nextSerial = 0;
   #inUse = new Set<GPUBuffer>();
   #freeTextures = new Map<string, GPUTexture[]>();
   #texturesInUse = new Set<GPUTexture>();
@@ -38,13 +77,31 @@ export class BufferPool {
 
   constructor(private readonly device: GPUDevice) {}
 
-  /** A buffer of at least `bytes` bytes (rounded up to 16), from the pool if one is free. */
+  /**
+   * Test hook: from now on every new buffer is `bytes` longer, its usable size is the request
+   * rounded up to 4 bytes only, and the tail is filled with `word(serial, i, end)`, so that a kernel
+   * writing past the end of its output leaves a trace instead of being clipped by the device.
+   */
+  enableGuards(bytes: number, word: CanaryWord): void {
+    if (bytes % 4 !== 0 || bytes <= 0) throw new Error(`Guard size ${bytes} is not a positive multiple of 4`);
+    this.#guard = { bytes, word };
+  }
+
+  /** The canary regions of every live guarded buffer, in use or free. */
+  guarded(): GuardRegion[] {
+    const bytes = this.#guard?.bytes ?? 0;
+    return [...this.#guarded].map(([buffer, g]) => ({ buffer, offset: g.size, bytes, serial: g.serial }));
+  }
+
+  /** A buffer of at least `bytes` bytes (rounded up to 16; to 4 with guards), from the pool if one is free. */
   acquire(bytes: number, label = "tensor"): GPUBuffer {
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const size = this.#guard ? Math.max(4, Math.ceil(bytes / 4) * 4) : Math.max(16, Math.ceil(bytes / 16) * 16);
     const free = this.#free.get(size);
     let buf = free?.pop();
     if (!buf) {
-      buf = this.device.createBuffer({ size, usage: USAGE, label });
+      buf = this.#guard
+        ? this.#createGuarded(size, label, this.#guard)
+        : this.device.createBuffer({ size, usage: USAGE, label });
       this.#allocated += size;
     }
     this.#inUse.add(buf);
@@ -53,25 +110,48 @@ export class BufferPool {
     return buf;
   }
 
+  #createGuarded(size: number, label: string, guard: { bytes: number; word: CanaryWord }): GPUBuffer {
+    const buf = this.device.createBuffer({ size: size + guard.bytes, usage: USAGE, label, mappedAtCreation: true });
+    const words = new Uint32Array(buf.getMappedRange());
+    const serial = this.#nextSerial++;
+    for (let i = size / 4; i < words.length; i++) words[i] = guard.word(serial, i, size / 4);
+    buf.unmap();
+    this.#guarded.set(buf, { size, serial });
+    return buf;
+  }
+
+  /** Usable bytes of a pooled buffer. */
+  #size(buf: GPUBuffer): number {
+    return this.#guarded.get(buf)?.size ?? buf.size;
+  }
+
   /** Give a buffer back; releasing twice or releasing a foreign buffer is a bug and throws. */
   release(buf: GPUBuffer): void {
     if (!this.#inUse.delete(buf)) throw new Error(`Buffer "${buf.label}" released twice or not from this pool`);
-    this.#inUseBytes -= buf.size;
-    let list = this.#free.get(buf.size);
-    if (!list) this.#free.set(buf.size, list = []);
+    const size = this.#size(buf);
+    this.#inUseBytes -= size;
+    let list = this.#free.get(size);
+    if (!list) this.#free.set(size, list = []);
     list.push(buf);
   }
 
   /**
-   * An rgba32float texture array of `width` x `height` texels and `layers`
-   * layers (bindable as a sampled or a write-only storage texture), from the
-   * pool if one is free; contents undefined.
+   * Whether textures are made for wgpu's GL backend, which picks a texture's GL target from its
+   * extent (see {@link glTextureLayers}); set by the runtime on that backend.
+   */
+  glTextureTargets = false;
+
+  /**
+   * An rgba32float texture array of `width` x `height` texels and at least
+   * `layers` layers (bindable as a sampled or a write-only storage texture),
+   * from the pool if one is free; contents undefined.
    */
   acquireTexture(width: number, height: number, layers: number, label = "operand"): GPUTexture {
-    let tex = this.#freeTextures.get(extentKey(width, height, layers))?.pop();
+    const allocated = this.glTextureTargets ? glTextureLayers(width, height, layers) : layers;
+    let tex = this.#freeTextures.get(extentKey(width, height, allocated))?.pop();
     if (!tex) {
       tex = this.device.createTexture({
-        size: [width, height, layers],
+        size: [width, height, allocated],
         format: "rgba32float",
         usage: TEXTURE_USAGE,
         label,
@@ -81,8 +161,16 @@ export class BufferPool {
     this.#texturesInUse.add(tex);
     this.#inUseBytes += textureBytes(tex);
     this.#peak = Math.max(this.#peak, this.#inUseBytes);
+    this.#layers.set(tex, layers);
     return tex;
   }
+
+  /** The layers asked for when `tex` was acquired (fewer than it has where {@link glTextureLayers} added some). */
+  layersOf(tex: GPUTexture): number {
+    return this.#layers.get(tex) ?? tex.depthOrArrayLayers;
+  }
+
+  #layers = new WeakMap<GPUTexture, number>();
 
   /** Give a texture back; releasing twice or releasing a foreign texture is a bug and throws. */
   releaseTexture(tex: GPUTexture): void {
@@ -107,7 +195,8 @@ export class BufferPool {
     this.#freeTextures.clear();
     for (const list of this.#free.values()) {
       for (const b of list) {
-        this.#allocated -= b.size;
+        this.#allocated -= this.#size(b);
+        this.#guarded.delete(b);
         b.destroy();
       }
     }

@@ -8,10 +8,9 @@
  * storage load is a loop over the SIMD lanes, so loads, not FMAs, set the
  * speed, and vec4 loads cost little more than scalar ones. The weight can
  * come from a uniform buffer instead (`wUniform`), where a load whose index
- * is the same for the whole workgroup is one scalar load: 1.5-2x faster on
- * llvmpipe; the caller then splits Cin into chunks of at most 64 KiB of
- * weight and accumulates. Blocks past the edges compute on clamped indices
- * and are never stored.
+ * is the same for the whole workgroup is one scalar load; the caller then
+ * streams the weight in chunks of at most 64 KiB. Blocks past the edges
+ * compute on clamped indices and are never stored. Figures: BENCHMARKS.md.
  */
 import { defineKernel, groups } from "./kernel.ts";
 import { currentGemmVariant } from "./gemm_choice.ts";
@@ -107,10 +106,8 @@ export function conv2dUnrollsRows(p: Pick<Conv2dParams, "KH" | "unrollRows">): b
 
 /**
  * Tiles with defaults: 16 output channels x 16 pixels on a CPU adapter (the GEMM's "blocked"
- * choice). With the weight from a uniform buffer the input loads set the speed there, and
- * each serves twice the FMAs of an 8-channel block: on llvmpipe, conv2d kernel time
- * -13-16% on bench/conv_bench.ts (64 -> 64 channels) and -7-12% in the tiny CNN's step
- * against 8 x 16 (paired rounds, timestamps). On a GPU adapter 8 x 16, half the registers.
+ * choice), where with the weight from a uniform buffer the input loads set the speed and
+ * each then serves twice the FMAs of an 8-channel block; 8 x 16 on a GPU, half the registers.
  */
 export function conv2dTiles(
   p: Pick<Conv2dParams, "K" | "OW" | "tm" | "tn" | "wgx">,
@@ -145,6 +142,8 @@ export function paddedWidth(
 
 export const conv2dKernel = defineKernel<Conv2dParams>({
   name: "conv2d",
+  // Tiles and row unrolling left out of the parameters follow the GEMM choice of the moment: key on them resolved.
+  key: (p) => `conv2d:${JSON.stringify({ ...p, ...conv2dTiles(p), unrollRows: conv2dUnrollsRows(p) })}`,
   wgsl(p) {
     const { tm, tn, wgx } = conv2dTiles(p);
     const { cn = p.C } = p;
@@ -199,9 +198,7 @@ export const conv2dKernel = defineKernel<Conv2dParams>({
       return b;
     };
     // Each accumulator takes all the taps loaded before it in a row: with more accumulators than registers, it is
-    // spilled and reloaded once per input channel (kernels of up to 3 rows, unrolled: the tiny CNN's step 0.962x in
-    // paired rounds against a loop over rows, control 0.993; compile time ~2x, 0.4 -> 0.8-1.0 s a shape here) or once
-    // per kernel row (taller kernels, whose rows stay a loop).
+    // spilled and reloaded once per input channel (kernels of up to 3 rows, unrolled) or once per kernel row.
     const unrolled = conv2dUnrollsRows(p);
     const rows = unrolled ? Array.from({ length: p.KH }, (_, kh) => `${kh}_`) : [""];
     const body = unrolled ? rows.flatMap((s, kh) => rowLoads(`${kh}u`, s)) : rowLoads("kh", "");

@@ -164,10 +164,8 @@ const SPLIT_ACCUMULATORS = 576;
 /**
  * Tiles of the split weight gradient, 8 invocations per workgroup: for a 3 x 3 kernel
  * 16 output x 4 input channels (576 accumulators); larger kernels take fewer channels so that
- * the accumulators stay near 576. llvmpipe's compile time grows faster than the kernel's
- * size (1.4 s for 288 accumulators, 3.6 s for 576, 12.6 s for 1152), and in the tiny CNN's
- * step 16 x 4 beats 8 x 4 by 3-5% and 16 x 2 by 5-7% (paired rounds); 32 x 4 is faster
- * again per layer but takes 12 s to compile.
+ * the accumulators stay near 576, as llvmpipe's compile time grows faster than the kernel
+ * (the sweep: BENCHMARKS.md, seventh session).
  */
 export function splitWeightGradTiles(
   p: Pick<Conv2dWeightGradSplitParams, "K" | "C" | "KH" | "KW" | "tm" | "tc" | "wgx">,
@@ -218,11 +216,8 @@ export function splitCount(
  * Where consecutive output rows read consecutive input rows (stride and
  * dilation 1 along height), each invocation walks its rows per column block,
  * image by image, and keeps the last KH - 1 input rows in registers, loading
- * one new row per output row instead of KH.
- * Measured on llvmpipe: the tiny CNN's three weight gradients 2.1, 4.1-4.8 and
- * 3.9-4.4 ms (13-19 GFLOP/s, against 5-11 before), bench/conv_bench.ts's 36
- * GFLOP/s; rotating the rows took the three to 0.73-0.81x again. On a GPU the
- * accumulators would not fit in registers: it keeps the other kernel.
+ * one new row per output row instead of KH. On a GPU the accumulators would
+ * not fit in registers: it keeps the other kernel. Figures: BENCHMARKS.md.
  */
 export const conv2dWeightGradSplitKernel = defineKernel<Conv2dWeightGradSplitParams>({
   name: "conv2d_weight_grad_split",

@@ -24,38 +24,18 @@
  * ```
  */
 import { defineKernel, groups } from "./kernel.ts";
-import { currentGemmVariant, type GemmVariant } from "./gemm_choice.ts";
+import { currentGemmVariant } from "./gemm_choice.ts";
+import type { GemmParams } from "./gemm_params.ts";
 import { gemmTiledDispatch, gemmTiledWgsl } from "./gemm_tiled.ts";
 import { blockStores } from "./gemm_block.ts";
 import { gemmTextureFits, gemmThroughTextures, type TextureHost } from "./gemm_texture.ts";
 
-export interface GemmParams {
-  batch: number;
-  M: number;
-  N: number;
-  K: number;
-  /** A is stored [K, M] instead of [M, K]. */
-  transA: boolean;
-  /** B is stored [N, K] instead of [K, N]. */
-  transB: boolean;
-  /** A (or B) is one matrix shared by every batch entry. */
-  broadcastA?: boolean;
-  broadcastB?: boolean;
-  /** Add into C instead of overwriting it. */
-  accumulate?: boolean;
-  /** Rows and columns of C per invocation (tn a multiple of 4), and invocations per workgroup along N and M. */
-  tm?: number;
-  tn?: number;
-  wgx?: number;
-  wgy?: number;
-  /** Which implementation; default: the one chosen for the adapter (`chooseGemm`). */
-  variant?: GemmVariant;
-}
+export type { GemmParams } from "./gemm_params.ts";
 
 /** Every parameter filled in, as the blocked kernel uses them. */
 export function gemmDefaults(p: GemmParams): Required<GemmParams> {
-  // Bigger blocks load less per FMA (32 x 32 runs ~1.5x faster than 16 x 16 on llvmpipe) but compile for
-  // seconds, so only big matrices get them; small ones get small blocks, which also waste no lanes.
+  // Bigger blocks load less per FMA but compile for seconds, so only big matrices get them; small ones get
+  // small blocks, which also waste no lanes.
   const big = p.M >= 256 && p.N >= 256;
   const tm = p.tm ?? (big ? 32 : p.M >= 64 ? 16 : p.M >= 8 ? 8 : p.M >= 4 ? 4 : Math.max(1, p.M));
   const tn = Math.ceil((p.tn ?? (big ? 32 : p.N >= 128 ? 16 : p.N >= 16 ? 8 : 4)) / 4) * 4;

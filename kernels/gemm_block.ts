@@ -6,7 +6,7 @@
  * `array<vec4<f32>>` where N is a multiple of 4, else as `array<f32>`, and
  * `cB` is the batch entry's offset in floats.
  */
-import type { GemmParams } from "./gemm.ts";
+import type { GemmParams } from "./gemm_params.ts";
 
 /** WGSL statements that store (or, accumulating, add) the block into C, skipping rows and columns past M and N. */
 export function blockStores(p: Pick<Required<GemmParams>, "M" | "N" | "tm" | "tn" | "accumulate">): string[] {

@@ -6,16 +6,15 @@
  *
  * Why: on llvmpipe every storage-buffer load is a loop over the 8 SIMD
  * lanes with a bounds check and a branch per lane, while a texel fetch is
- * a branch-free gather of 16-byte texels. At 1024^3 the same 32 x 32 block
- * ran 45-50 GFLOP/s from textures against 34-37 from storage buffers (same
- * run). The layout pass costs one buffer-to-texture copy per operand where
- * the operand is already in that layout (rows of a multiple of 64 floats,
- * WebGPU's 256-byte row alignment), else one small packing kernel that also
- * transposes and pads; so only large products take this path (see
- * `gemmTextureFits`).
+ * a branch-free gather of 16-byte texels (figures: BENCHMARKS.md, texture
+ * operands). The layout pass costs one buffer-to-texture copy per operand
+ * where the operand is already in that layout (rows of a multiple of 64
+ * floats, WebGPU's 256-byte row alignment), else one small packing kernel
+ * that also transposes and pads; so only large products take this path
+ * (see `gemmTextureFits`).
  */
 import { defineKernel, groups } from "./kernel.ts";
-import type { GemmParams } from "./gemm.ts";
+import type { GemmParams } from "./gemm_params.ts";
 import { blockStores } from "./gemm_block.ts";
 
 /** How one operand is laid out into a texture array: element (layer z, row r, column c) of the source. */

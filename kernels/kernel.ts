@@ -1,29 +1,9 @@
 /**
- * A kernel is a value: a name, a WGSL generator, a dispatch rule and a cache
- * key, all functions of the kernel's parameters (shapes, flags, tile sizes).
- * Shapes are baked into the source as constants, which lets the compiler
- * unroll and keeps bind groups small; the key must cover every parameter
- * that the source depends on.
- *
- * Binding convention: storage buffers are `@group(0) @binding(i)` in the
- * order they are passed to `Runtime.dispatch`; an optional uniform block
- * comes right after them.
+ * What a kernel file needs: the kernel protocol (`Kernel`, `defineKernel`,
+ * defined in `gpu/kernel.ts`, where the runtime that runs kernels sits) and
+ * helpers for writing WGSL (workgroup counts, large 1-D grids, constants).
  */
-export interface Kernel<P> {
-  /** Shown in errors and timings. */
-  name: string;
-  /** The WGSL source for these parameters. */
-  wgsl(p: P): string;
-  /** Workgroup counts along x, y, z. */
-  dispatch(p: P): [number, number, number];
-  /** Pipeline cache key; defaults to the name plus JSON of the parameters. */
-  key?(p: P): string;
-}
-
-/** Define a kernel; the identity, for inference of the parameter type. */
-export function defineKernel<P>(k: Kernel<P>): Kernel<P> {
-  return k;
-}
+export { defineKernel, type Kernel } from "../gpu/kernel.ts";
 
 /** Workgroups needed to cover `n` items with `size` per workgroup. */
 export function groups(n: number, size: number): number {

@@ -89,8 +89,7 @@ fn axis_w(v: f32, q: i32, n: i32) -> f32 {
  * Channels-last layout: X [N, C, S] to Y [N, S, C4 * 4], zero-padded to
  * whole vec4s, so that a kernel can load four channels of one position at
  * once. On llvmpipe every scalar storage load is a bounds-checked gather,
- * and on this layout RoIAlign measured ~1.7x faster forward and (with the
- * separable gather) ~4x faster backward, transposes included.
+ * so RoIAlign is faster on this layout, transposes included (BENCHMARKS.md).
  */
 export interface ChannelsLastParams {
   channels: number;

@@ -9,13 +9,23 @@ import { record } from "../tensor/autograd.ts";
 import { mapRaw } from "../tensor/ops.ts";
 import { rt, Tensor } from "../tensor/tensor.ts";
 import { lossApplyKernel, lossColumnsKernel, lossSumKernel } from "../kernels/losses/loss_finalize.ts";
-import { lossScoresKernel, scoreColumns, type ScoresParams } from "../kernels/losses/loss_scores.ts";
+import { lossScoresKernel } from "../kernels/losses/loss_scores.ts";
 import type { AllReduceHook, ClassificationLoss, ForwardOptions, GradStats, LossState, LossStep } from "./loss.ts";
 
 const NO_FLAG = 0xffffffff;
 
+/** What the shared host code needs to know of a loss (fields as in `SigmoidRule`). */
+export interface GpuLossLayout {
+  name: string;
+  numClasses: number;
+  columns: number;
+  initialRatio: number;
+  clampRatio: boolean;
+  scores: { columns: number; body: string };
+}
+
 export abstract class _GpuLossBase implements ClassificationLoss {
-  abstract readonly name: string;
+  readonly name: string;
   readonly numClasses: number;
   readonly columns: number;
   allReduce: AllReduceHook | null = null;
@@ -29,13 +39,17 @@ export abstract class _GpuLossBase implements ClassificationLoss {
   /** Per-column loss sums of the step. */
   #lossColumns: GPUBuffer;
   protected readonly initialRatio: number;
-  protected abstract readonly scoresMode: ScoresParams["mode"];
-  protected abstract readonly clampRatio: boolean;
+  protected readonly clampRatio: boolean;
+  readonly #scores: GpuLossLayout["scores"];
 
-  constructor(numClasses: number, columns: number, initialRatio: number) {
+  constructor(layout: GpuLossLayout) {
+    const { numClasses, columns, initialRatio } = layout;
+    this.name = layout.name;
     this.numClasses = numClasses;
     this.columns = columns;
     this.initialRatio = initialRatio;
+    this.clampRatio = layout.clampRatio;
+    this.#scores = layout.scores;
     const r = rt();
     this.stateBuf = r.buffer(12 * numClasses, "loss state");
     this.flagBuf = r.upload(new Uint32Array([NO_FLAG, NO_FLAG]), "loss flag");
@@ -145,10 +159,19 @@ export abstract class _GpuLossBase implements ClassificationLoss {
         }]`,
       );
     }
-    const p = { mode: this.scoresMode, rows: logits.shape[0], columns: this.columns, numClasses: this.numClasses };
-    const out = new Tensor([p.rows, scoreColumns(p)]);
-    if (p.rows > 0) rt().dispatch(lossScoresKernel, p, [logits.buffer, out.buffer]);
+    const rows = logits.shape[0];
+    const out = new Tensor([rows, this.#scores.columns]);
+    const k = this.scoreConstants();
+    if (rows > 0) {
+      const p = { rows, body: this.#scores.body, ...(k ? { constants: true } : {}) };
+      rt().dispatch(lossScoresKernel, p, k ? [logits.buffer, out.buffer, k] : [logits.buffer, out.buffer]);
+    }
     return out;
+  }
+
+  /** A buffer the inference rule reads as `K`, or null (most losses). */
+  protected scoreConstants(): GPUBuffer | null {
+    return null;
   }
 
   async gradStats(): Promise<GradStats> {

@@ -24,3 +24,9 @@ export function _logSumExp(v: ArrayLike<number>, from: number, to: number): numb
 export function _powg(m: number, g: number): number {
   return g === 0 ? 1 : m <= 0 ? 0 : Math.pow(m, g);
 }
+
+/** Softmax of `v[from..to)` written to `out` at the same offsets. */
+export function _softmaxInto(v: ArrayLike<number>, out: Float64Array, from: number, to: number): void {
+  const lse = _logSumExp(v, from, to);
+  for (let k = from; k < to; k++) out[k] = Math.exp(v[k] - lse);
+}

@@ -1,7 +1,8 @@
 /**
  * The interface every classification loss implements for the training
- * loop: a fused forward that records its backward, checkpointable state,
- * gradient statistics for plots and test-time scores.
+ * loop (a fused forward that records its backward, checkpointable state,
+ * gradient statistics for plots and test-time scores), and the one its
+ * float64 reference implements for tests.
  */
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -81,4 +82,39 @@ export interface ClassificationLoss {
   state(): Promise<LossState>;
   loadState(state: LossState): void;
   dispose(): void;
+}
+
+/** One step's input to a float64 reference. */
+export interface StepInput64 {
+  /** Row-major [rows, columns]. */
+  logits: ArrayLike<number>;
+  labels: ArrayLike<number>;
+  /** Divides the summed loss; the number of rows by default. */
+  avgFactor?: number;
+}
+
+/** One step of a float64 reference. */
+export interface StepOutput64 {
+  loss: number;
+  grad: Float64Array;
+  weight: Float64Array;
+  /** This step's statistics before they are added to the state (length C each). */
+  step_pos: Float64Array;
+  step_neg: Float64Array;
+}
+
+/**
+ * A loss's float64 reference: what tests and debugging compare the GPU loss
+ * against, step by step with the state carried.
+ */
+export interface ReferenceLoss {
+  readonly columns: number;
+  /**
+   * Per-category state, updated in place by `step`: pos_grad and neg_grad, and ratio (sigmoid
+   * family) or cum_samples (softmax family).
+   */
+  readonly state: { pos_grad: Float64Array; neg_grad: Float64Array; ratio?: Float64Array; cum_samples?: Float64Array };
+  step(input: StepInput64): StepOutput64;
+  /** Test-time scores, laid out as the GPU loss's `scores`. */
+  scores(logits: ArrayLike<number>): Float64Array;
 }

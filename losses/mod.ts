@@ -1,6 +1,9 @@
 /**
  * Long-tail classification losses as fused WGSL kernels, each with a
- * float64 reference: bce, ce, focal, eql, eqlv2, seesaw, federated, efl.
+ * float64 reference: bce, ce, focal, eql, eqlv2, seesaw, federated, efl,
+ * bags (balanced group softmax, with its own inference rule).
+ * Each is one file (`eqlv2.ts`, ...) exporting its definition; `registry.ts`
+ * lists them.
  *
  * A step on the GPU computes the loss, the per-element weights, the
  * gradient w.r.t. the logits and the per-category gradient statistics in
@@ -25,12 +28,33 @@
  * const { pos_grad, neg_grad } = await eqlv2.gradStats(); // per category, for the EQL v2 figure
  * ```
  */
-export type { AllReduceHook, ClassificationLoss, ForwardOptions, GradStats, LossState, LossStep } from "./loss.ts";
-export { createLoss } from "./registry.ts";
-export { type LossName, lossNames, type LossParams, lossParamSchemas, parseLossParams } from "./params.ts";
+export type {
+  AllReduceHook,
+  ClassificationLoss,
+  ForwardOptions,
+  GradStats,
+  LossState,
+  LossStep,
+  ReferenceLoss,
+  StepInput64,
+  StepOutput64,
+} from "./loss.ts";
+export {
+  completeLossParams,
+  createLoss,
+  lossDefinition,
+  LOSSES,
+  type LossName,
+  lossNames,
+  type LossParams,
+  lossParamSchemas,
+  parseLossParams,
+} from "./registry.ts";
+export { type DatasetStats, defineLoss, type LossDefinition } from "./loss_definition.ts";
 export { SigmoidLoss } from "./sigmoid_loss.ts";
 export { SoftmaxLoss } from "./softmax_loss.ts";
-export { createReferenceLoss, type ReferenceLoss } from "./reference_loss.ts";
-export { sigmoidReferenceScores, sigmoidReferenceStep, type StepOutput64 } from "./reference_sigmoid.ts";
-export { softmaxReferenceScores, softmaxReferenceStep } from "./reference_softmax.ts";
+export type { SigmoidRule } from "./sigmoid_rule.ts";
+export type { SoftmaxRule } from "./softmax_rule.ts";
+export { createReferenceLoss } from "./reference_loss.ts";
 export { federatedMask } from "./federated_sampler.ts";
+export { type BagsGroups, bagsGroups, bagsMasks, type BagsMaskSource, bagsRule } from "./bags.ts";

@@ -1,20 +1,14 @@
 /**
- * The GPU softmax-family losses: cross-entropy over C + 1 columns and
- * Seesaw (C class columns + 2 objectness columns) with cumulative counts.
+ * The GPU softmax-family losses: a row pass, the fused pass and two small
+ * reduction passes (after a label-count pass where the loss counts labels),
+ * configured by a loss's `SoftmaxRule`.
  */
 import { InputError } from "../core/errors.ts";
 import { rt, Tensor } from "../tensor/tensor.ts";
-import {
-  seesawCountKernel,
-  softmaxFusedKernel,
-  type SoftmaxKernelParams,
-  softmaxRowKernel,
-  softmaxRowStride,
-} from "../kernels/losses/softmax_fused.ts";
+import { seesawCountKernel, softmaxFusedKernel, softmaxRowKernel } from "../kernels/losses/softmax_fused.ts";
 import { rowBlockPlan } from "../kernels/losses/row_blocks.ts";
 import type { ForwardOptions, LossState, LossStep } from "./loss.ts";
-import type { LossParams } from "./params.ts";
-import { type SoftmaxConfig, softmaxConfig } from "./reference_softmax.ts";
+import type { SoftmaxRule } from "./softmax_rule.ts";
 import { _GpuLossBase } from "./_gpu_loss_base.ts";
 
 const ROWS_PER_CHUNK = 32;
@@ -25,55 +19,78 @@ const ROWS_PER_CHUNK = 32;
  *
  * @example
  * ```ts
- * const seesaw = new SoftmaxLoss("seesaw", parseLossParams("seesaw", {}), 1203);
+ * const seesaw = createLoss("seesaw", {}, { numClasses: 1203 }); // a SoftmaxLoss
  * const { loss } = seesaw.forward(logits, labels); // logits [N, 1205]
  * ```
  */
 export class SoftmaxLoss extends _GpuLossBase {
-  readonly name: "ce" | "seesaw";
-  readonly cfg: SoftmaxConfig;
-  protected readonly scoresMode;
-  protected readonly clampRatio = false;
-  /** Cumulative counts (C + 1), then [number of foreground rows]. */
+  readonly rule: SoftmaxRule;
+  #fused: Record<1 | 4, { setup: string; body: string }>;
+  /** Cumulative counts (C + 1), or the rule's step inputs; then [number of foreground rows]. */
   #cum: GPUBuffer;
+  #cumBytes: number;
   #misc: GPUBuffer;
 
-  constructor(kind: "ce" | "seesaw", params: LossParams<"ce" | "seesaw">, numClasses: number) {
-    const cfg = softmaxConfig(kind, params, numClasses);
-    super(numClasses, cfg.columns, 0);
-    this.name = kind;
-    this.cfg = cfg;
-    this.scoresMode = kind === "ce" ? "softmax" as const : "seesaw" as const;
-    this.#cum = rt().upload(new Float32Array(numClasses + 1), "seesaw counts");
+  constructor(rule: SoftmaxRule) {
+    const { name, numClasses, columns, scores } = rule;
+    super({ name, numClasses, columns, initialRatio: 0, clampRatio: false, scores });
+    this.rule = rule;
+    this.#fused = { 1: rule.fusedPass(1), 4: rule.fusedPass(4) };
+    const cum = rule.stepInputs?.initial ?? new Float32Array(numClasses + 1);
+    this.#cum = rt().upload(cum, "softmax loss inputs");
+    // The size asked for: a pooled buffer may be larger.
+    this.#cumBytes = cum.byteLength;
     this.#misc = rt().upload(new Float32Array(4), "seesaw misc");
+  }
+
+  protected override scoreConstants(): GPUBuffer | null {
+    return this.rule.scores.constants ? this.#cum : null;
+  }
+
+  /** Write the rule's inputs for this step (host labels only), growing the buffer if needed. */
+  #writeStepInputs(labels: Tensor | Int32Array): void {
+    const inputs = this.rule.stepInputs;
+    if (!inputs) return;
+    if (labels instanceof Tensor) {
+      throw new InputError(`The ${this.name} loss samples rows on the host: give its labels as an Int32Array`);
+    }
+    const data = inputs.forStep(labels);
+    if (data.byteLength > this.#cumBytes) {
+      rt().release(this.#cum);
+      this.#cum = rt().buffer(data.byteLength, "softmax loss inputs");
+      this.#cumBytes = data.byteLength;
+    }
+    rt().write(this.#cum, data);
   }
 
   forward(logits: Tensor, labels: Tensor | Int32Array, opts: ForwardOptions = {}): LossStep {
     const r = rt();
     const inp = this.inputs(logits, labels);
+    this.#writeStepInputs(labels);
     const rows = inp.rows, c = this.numClasses;
-    const avg = this.name === "ce" ? opts.avgFactor ?? rows : rows;
+    const avg = this.rule.takesAvgFactor ? opts.avgFactor ?? rows : rows;
     if (!(avg > 0) || !Number.isFinite(avg)) {
       throw new InputError(`Invalid "avgFactor" for the ${this.name} loss: expected a number > 0, got ${avg}`);
     }
-    const uniform = new Float32Array([this.cfg.lossWeight / avg, 0, 0, 0]);
-    if (this.name === "seesaw") {
+    const uniform = new Float32Array([this.rule.lossWeight / avg, 0, 0, 0]);
+    if (this.rule.countsLabels) {
       r.dispatch(seesawCountKernel, { rows, numClasses: c }, [inp.labels.buffer, this.#cum, this.#misc]);
     }
     const grad = new Tensor([rows, this.columns]);
     const weight = opts.weights ? new Tensor([rows, this.columns]) : null;
-    const rowStats = new Tensor([rows, softmaxRowStride(this.name)]);
-    const { kind, lossWeight, p, q, eps } = this.cfg;
-    const params: SoftmaxKernelParams = { kind, rows, numClasses: c, columns: this.columns, lossWeight, p, q, eps };
-    r.dispatch(softmaxRowKernel, params, [logits.buffer, inp.labels.buffer, this.#cum, rowStats.buffer], uniform);
-    const plan = rowBlockPlan(
-      { ...params, rowsPerChunk: ROWS_PER_CHUNK, writeWeights: weight !== null },
-      this.columns,
-      rows,
+    const rowStats = new Tensor([rows, this.rule.rowStride]);
+    const layout = { numClasses: c, columns: this.columns };
+    r.dispatch(
+      softmaxRowKernel,
+      { rows, ...layout, ...this.rule.rowPass },
+      [logits.buffer, inp.labels.buffer, this.#cum, rowStats.buffer],
+      uniform,
     );
+    const base = { ...layout, rowStride: this.rule.rowStride, rowsPerChunk: ROWS_PER_CHUNK, writeWeights: !!weight };
+    const plan = rowBlockPlan(base, this.columns, rows);
     const partials = this.partials(plan.slots * 3 * this.columns);
     for (const d of plan.dispatches) {
-      r.dispatch(softmaxFusedKernel, d, [
+      r.dispatch(softmaxFusedKernel, { ...d, ...this.#fused[d.width] }, [
         logits.buffer,
         inp.labels.buffer,
         this.#cum,
@@ -93,11 +110,15 @@ export class SoftmaxLoss extends _GpuLossBase {
 
   override async state(): Promise<LossState> {
     const s = await super.state();
+    const inputs = this.rule.stepInputs;
+    if (inputs) return { ...s, ...inputs.state?.() };
     return { ...s, cum_samples: Array.from(await rt().readF32(this.#cum, this.numClasses + 1)) };
   }
 
   override loadState(state: LossState): void {
     super.loadState(state);
+    const inputs = this.rule.stepInputs;
+    if (inputs) return inputs.loadState?.(state);
     const cum = state.cum_samples ?? new Array(this.numClasses + 1).fill(0);
     if (cum.length !== this.numClasses + 1 || cum.some((x) => !(x >= 0))) {
       throw new InputError(

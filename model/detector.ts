@@ -22,6 +22,8 @@ import { ParamStore } from "./params.ts";
 import { type PoolerOptions, poolRois } from "./roi_pooler.ts";
 import { sampleRois } from "./sampler.ts";
 import type { ClassificationLoss } from "../losses/loss.ts";
+import type { InstanceMasks } from "../data/masks/training_masks.ts";
+import { maskTargets } from "./masks/mask_targets.ts";
 import { add } from "../tensor/ops.ts";
 import { concat, slice } from "../tensor/ops_shape.ts";
 import { isGradEnabled, noGrad } from "../tensor/autograd.ts";
@@ -46,8 +48,11 @@ export interface ImageTargets {
   boxes: Float32Array;
   /** Category indices in [0, C). */
   labels: Int32Array;
-  /** The instance masks, when the data has them; the mask loss needs them for every image of a batch. */
-  masks?: MaskTargetSource;
+  /**
+   * The instance masks, when the data has them: the image's masks at network-input size (the
+   * data's), or any other source of targets. The mask loss needs them for every image of a batch.
+   */
+  masks?: InstanceMasks | MaskTargetSource;
 }
 
 /** A batch of normalised images, padded to one size. */
@@ -340,6 +345,72 @@ export class Detector {
   }
 
   /**
+   * What decoupled re-training (cRT, LWS) trains a classifier on: the RoI features that enter
+   * the classifier [R, fcDim] and the labels they were sampled with, for one batch, as a
+   * training step samples them, without gradient.
+   */
+  async classifierInputs(
+    batch: ImageBatch,
+    targets: ImageTargets[],
+    rng: Rng,
+  ): Promise<{ features: Tensor; labels: Int32Array }> {
+    const x = this.#input(batch), input = [x.shape[2], x.shape[3]] as const;
+    const sizes = this.#sizes(batch), rpn = this.heads.rpn;
+    const { levels, rpnOut } = noGrad(() => {
+      const levels = this.features(x);
+      return { levels, rpnOut: rpn.forward(this.params, levels) };
+    });
+    const k = { preNmsTopK: rpn.cfg.preNmsTopK, postNmsTopK: rpn.cfg.postNmsTopK };
+    const s = this.#sampleRois(await this.proposals(rpnOut, levels, input, sizes, k), targets, rng);
+    const out = noGrad(() => this.boxOutputs(levels, s.rois, sizes));
+    return { features: out.features, labels: Int32Array.from(out.order, (i) => s.labels[i]) };
+  }
+
+  /**
+   * The classifier: logits = features [R, inDim] @ W [inDim, columns] + b, columns in the loss's
+   * order; `stored` names its parameters as the weights file holds them, with their shapes.
+   */
+  classifierParams(): { inDim: number; columns: number; stored: { name: string; shape: number[] }[] } {
+    const inDim = this.cfg.boxHead.fcDim, columns = this.columns, p = "roi_heads.box_predictor.cls_score";
+    return {
+      inDim,
+      columns,
+      stored: [{ name: `${p}.weight`, shape: [columns, inDim] }, { name: `${p}.bias`, shape: [columns] }],
+    };
+  }
+
+  /** The stored row of the loss's column `j` (torchvision keeps the background first). */
+  #storedRow(j: number): number {
+    return this.heads.box.backgroundFirst ? (j + 1) % this.columns : j;
+  }
+
+  /** The classifier's values: `weight` row-major [inDim, columns], columns in the loss's order. */
+  async readClassifier(): Promise<{ weight: Float32Array; bias: Float32Array }> {
+    const { inDim: F, columns: K, stored } = this.classifierParams();
+    const [w, b] = await Promise.all(stored.map((p) => this.params.get(p.name)!.toF32()));
+    const weight = new Float32Array(F * K), bias = new Float32Array(K);
+    for (let j = 0; j < K; j++) {
+      const r = this.#storedRow(j);
+      bias[j] = b[r];
+      for (let i = 0; i < F; i++) weight[i * K + j] = w[r * F + i];
+    }
+    return { weight, bias };
+  }
+
+  /** Replace the classifier's values (laid out as `readClassifier` gives them). */
+  writeClassifier(c: { weight: ArrayLike<number>; bias: ArrayLike<number> }): void {
+    const { inDim: F, columns: K, stored } = this.classifierParams();
+    const w = new Float32Array(F * K), b = new Float32Array(K);
+    for (let j = 0; j < K; j++) {
+      const r = this.#storedRow(j);
+      b[r] = c.bias[j];
+      for (let i = 0; i < F; i++) w[r * F + i] = c.weight[i * K + j];
+    }
+    this.params.get(stored[0].name)!.write(w);
+    this.params.get(stored[1].name)!.write(b);
+  }
+
+  /**
    * Label given RoIs [S * 4] per image against the ground truth as torchvision's RoI heads do
    * (foreground at IoU >= fgIou, no sampling): rows [R * 5], categories (C for background),
    * regression targets and matched ground truth (-1 for background).
@@ -392,7 +463,8 @@ export class Detector {
         boxes.set(s.rois.subarray(5 * fg[k] + 1, 5 * fg[k] + 5), 4 * j);
         matched[j] = s.matched[fg[k]];
       });
-      const got = targets[b].masks!.targets(boxes, matched, M);
+      const src = targets[b].masks!;
+      const got = "targets" in src ? src.targets(boxes, matched, M) : maskTargets({ masks: src, boxes, matched, size: M });
       mine.forEach(([row], j) => t.set(got.subarray(j * M * M, (j + 1) * M * M), row * M * M));
     }
     // Padded rows sit wherever the level sort put them: weigh rows by whether they are real.

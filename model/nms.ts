@@ -41,9 +41,7 @@ export function scoreOrder(scores: ArrayLike<number>, k = scores.length): Int32A
 const MAX_MASK_WORDS = 1 << 26;
 /**
  * Up to this many box pairs (~720 boxes in one group) the host computes the
- * mask: below it the GPU round trip (~11 ms on llvmpipe) costs more than the
- * IoUs (measured best of 10: 600 boxes host 7.6 ms, GPU 11.7 ms; 1000 boxes
- * host 17.9 ms, GPU 13.9 ms).
+ * mask: below it the GPU round trip costs more than the IoUs (BENCHMARKS.md).
  */
 const HOST_PAIRS = 1 << 18;
 

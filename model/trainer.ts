@@ -11,12 +11,13 @@ import { join } from "node:path";
 import { Rng } from "../core/rng.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
-import { type CheckpointData, loadLatestCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { type CheckpointData, loadLatestCheckpoint, saveCheckpoint } from "./checkpoint/training.ts";
 import type { DetectorConfig } from "./config.ts";
 import { Detector, type ImageBatch, type ImageTargets } from "./detector.ts";
 import type { ClassificationLoss, LossState } from "../losses/loss.ts";
 import { learningRate, type LrSchedule } from "./schedule.ts";
-import { type NamedArray, readSafetensors } from "./safetensors.ts";
+import { loadCheckpointInto, type LoadScope } from "./checkpoint/load.ts";
+import type { NamedArray } from "./checkpoint/safetensors.ts";
 import { backward, reshape } from "../tensor/ops.ts";
 import { concat } from "../tensor/ops_shape.ts";
 import { initTensors, tidyAsync } from "../tensor/tensor.ts";
@@ -61,8 +62,8 @@ export interface TrainOptions {
   checkpointEvery: number;
   /** Log gradient statistics every this many steps. */
   statsEvery: number;
-  /** Optional local safetensors file to initialise weights from. */
-  initWeights?: string;
+  /** Weights to start from (`.pth` or safetensors) and which parameters they initialise. */
+  init?: { weights: string; scope: LoadScope };
   /** Stop after this many steps of this call (for tests of resume); the run stays resumable. */
   stopAfter?: number;
   onStep?: (s: StepLog) => void;
@@ -88,6 +89,14 @@ export interface TrainResult {
   detector: Detector;
 }
 
+/**
+ * The classifier's initial probability for loss `name`: sigmoid classifiers start from the prior
+ * 0.001 as the EQL v2 reference does; softmax ones (0) from zero biases.
+ */
+export function classifierPrior(name: string): number {
+  return ["ce", "seesaw", "bags"].includes(name) ? 0 : 0.001;
+}
+
 const stepSeed = (seed: number, step: number, salt: number) => ((seed * 1000003) ^ (step * 7919 + salt)) >>> 0;
 
 /** Train (or resume) a detector; returns where its outputs are. */
@@ -97,11 +106,14 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
   const logPath = join(o.outDir, "train_log.jsonl");
   const statsPath = join(o.outDir, "grad_stats.json");
   await Deno.mkdir(ckptDir, { recursive: true });
-  // Sigmoid classifiers start from the prior 0.001 as the EQL v2 reference does; softmax ones from 0.
-  const sigmoid = !["ce", "seesaw"].includes(o.loss.name);
-  const detector = new Detector(o.config, o.data.numClasses, o.loss.columns, new Rng(o.seed), sigmoid ? 0.001 : 0, {
-    loss: o.loss.name,
-  });
+  const detector = new Detector(
+    o.config,
+    o.data.numClasses,
+    o.loss.columns,
+    new Rng(o.seed),
+    classifierPrior(o.loss.name),
+    { loss: o.loss.name },
+  );
   detector.build();
   // Frozen parameters (frozen stages, frozen batch-norm statistics) are not the optimizer's.
   const params = detector.params.trainable();
@@ -120,12 +132,14 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
     opt.importState(optimizerStateFrom(resumed.tensors, resumed.state.optimizer as { step: number }, params));
     o.loss.loadState(resumed.state.loss as LossState);
     o.log?.(`resuming from step ${start}`);
-  } else if (o.initWeights) {
-    const problems = loadWeights(detector, (await readSafetensors(o.initWeights)).tensors, {
-      source: o.initWeights,
-      strict: false,
+  } else if (o.init) {
+    // The detector stores class rows as torchvision does (background first).
+    await loadCheckpointInto(detector.params, o.init.weights, {
+      scope: o.init.scope,
+      numClasses: o.data.numClasses,
+      background: "first",
+      log: o.log,
     });
-    for (const p of problems) o.log?.(`init weights "${o.initWeights}": ${p}`);
   }
   // Keep the log consistent with the checkpoint: drop lines past it.
   let logLines: string[] = [];

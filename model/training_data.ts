@@ -15,10 +15,14 @@ export interface TrainingDataOptions {
   seed: number;
   /** Repeat-factor sampling threshold t, or null for uniform epochs. */
   repeatThreshold: number | null;
+  /** Another image sampler (class-balanced, square-root), in place of both. */
+  sampler?: { epoch(epoch: number): Uint32Array };
   augment?: Partial<AugmentOptions>;
   workers?: number;
   /** "throw" (default) on a missing or corrupt image, or "skip" it and count it in `skipped`. */
   onBadImage?: "throw" | "skip";
+  /** Give each target its instance masks (the dataset must be loaded with masks). Default false. */
+  masks?: boolean;
 }
 
 /** Convert a loader batch to the detector's input and targets. */
@@ -30,7 +34,12 @@ export function toTrainingBatch(b: LoaderBatch): TrainingBatch {
     width: b.width,
     sizes: b.plans.map((p) => ({ height: p.outHeight, width: p.outWidth })),
   };
-  return { batch, targets: b.boxes.map((boxes, i) => ({ boxes, labels: b.labels[i] })) };
+  const targets = b.boxes.map((boxes, i) => ({
+    boxes,
+    labels: b.labels[i],
+    ...(b.masks ? { masks: b.masks[i] } : {}),
+  }));
+  return { batch, targets };
 }
 
 export function trainingData(
@@ -39,9 +48,10 @@ export function trainingData(
   const ds = o.dataset;
   const annotated: number[] = [];
   for (let i = 0; i < ds.images.count; i++) if (ds.images.annStart[i + 1] > ds.images.annStart[i]) annotated.push(i);
-  const sampler = o.repeatThreshold === null
-    ? null
-    : new RepeatFactorSampler({ dataset: ds, threshold: o.repeatThreshold, seed: o.seed });
+  const sampler = o.sampler ??
+    (o.repeatThreshold === null
+      ? null
+      : new RepeatFactorSampler({ dataset: ds, threshold: o.repeatThreshold, seed: o.seed }));
   const hasAnn = new Uint8Array(ds.images.count);
   for (const i of annotated) hasAnn[i] = 1;
   const cache = new Map<number, Uint32Array>();
@@ -77,6 +87,7 @@ export function trainingData(
         workers: o.workers,
         seed,
         onBadImage: o.onBadImage,
+        masks: o.masks,
       });
       open.add(loader);
       const finish = () => {

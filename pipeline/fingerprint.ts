@@ -59,7 +59,7 @@ export function relativeToRun(value: unknown, runDir: string): unknown {
 export async function inputFingerprints(params: unknown, runDir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const runAbs = resolve(runDir);
-  for (const s of _strings(params)) {
+  for (const s of stringsIn(params)) {
     if (s in out || !(s.includes("/") || /\.[A-Za-z0-9]+$/.test(s)) || s.includes("\n")) continue;
     if (resolve(s).startsWith(runAbs + "/")) continue;
     const print = await _fingerprint(s);
@@ -99,8 +99,9 @@ async function* _walk(root: string, rel: string): AsyncGenerator<string> {
   }
 }
 
-function* _strings(value: unknown): Generator<string> {
+/** Every string in a JSON-like tree, depth first. */
+export function* stringsIn(value: unknown): Generator<string> {
   if (typeof value === "string") yield value;
-  else if (Array.isArray(value)) { for (const v of value) yield* _strings(v); }
-  else if (value && typeof value === "object") { for (const v of Object.values(value)) yield* _strings(v); }
+  else if (Array.isArray(value)) { for (const v of value) yield* stringsIn(v); }
+  else if (value && typeof value === "object") { for (const v of Object.values(value)) yield* stringsIn(v); }
 }

@@ -14,11 +14,12 @@ export interface MetricDelta {
 }
 
 /**
- * Load every `metrics` output of a run directory's manifest, or one metrics file.
+ * Load every `metrics` output of a run directory's manifest (and every
+ * `segmMetrics` output, as the stage's name plus " segm"), or one metrics file.
  *
  * @example
  * ```ts
- * await loadRunMetrics("runs/demo"); // Map { "eval[loss=bce]" => { AP: 0.12, ... } }
+ * await loadRunMetrics("runs/demo"); // Map { "eval[loss=bce]" => { AP: 0.12, ... }, "eval[loss=bce] segm" => ... }
  * ```
  */
 export async function loadRunMetrics(path: string): Promise<Map<string, Record<string, number>>> {
@@ -41,8 +42,9 @@ export async function loadRunMetrics(path: string): Promise<Map<string, Record<s
     throw new InputError(`Cannot read ${quote(manifestPath)}: ${(e as Error).message}`);
   }
   for (const [id, stage] of Object.entries(manifest.stages ?? {})) {
-    const metrics = stage.outputs?.metrics;
+    const metrics = stage.outputs?.metrics, segm = stage.outputs?.segmMetrics;
     if (typeof metrics === "string") out.set(id, await _results(metrics));
+    if (typeof segm === "string") out.set(`${id} segm`, await _results(segm));
   }
   return out;
 }
@@ -62,10 +64,13 @@ export function diffMetrics(
   return rows;
 }
 
-/** A fixed-width table of deltas; -1 (no category with ground truth) prints as n/a. */
+/**
+ * A fixed-width table of deltas in percent (the metrics are fractions); -1
+ * (no category with ground truth) prints as n/a.
+ */
 export function formatDiff(rows: MetricDelta[]): string {
-  const show = (v: number | undefined) => (v === undefined || v < 0 ? "n/a" : v.toFixed(4));
-  const lines = [["stage", "metric", "a", "b", "b - a"]];
+  const show = (v: number | undefined) => (v === undefined || v < 0 ? "n/a" : (100 * v).toFixed(2));
+  const lines = [["stage", "metric", "a (%)", "b (%)", "b - a"]];
   for (const r of rows) {
     const delta = r.a !== undefined && r.b !== undefined && r.a >= 0 && r.b >= 0 ? r.b - r.a : undefined;
     lines.push([r.stage, r.metric, show(r.a), show(r.b), delta === undefined ? "" : _signed(delta)]);
@@ -92,5 +97,5 @@ async function _results(path: string): Promise<Record<string, number>> {
 }
 
 function _signed(v: number): string {
-  return (v >= 0 ? "+" : "") + v.toFixed(4);
+  return (v >= 0 ? "+" : "") + (100 * v).toFixed(2);
 }

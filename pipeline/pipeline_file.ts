@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
-import { InputError, quote } from "../core/errors.ts";
+import { InputError, InputErrors, quote } from "../core/errors.ts";
 import { formatPath, YamlSource } from "./yaml_source.ts";
 import { valueAt, zodIssueMessage } from "./zod_issue.ts";
 
@@ -17,6 +17,8 @@ const stageSchema = z.strictObject({
   needs: z.union([z.string(), z.array(z.string())]).optional(),
   matrix: z.record(z.string().regex(NAME, "expected a matrix axis name like loss or seed"), z.array(scalar).min(1))
     .optional(),
+  /** Parts run in parallel, then merged (kinds with `sharding` only). */
+  shards: z.int().min(1).optional(),
   with: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -63,12 +65,14 @@ export function parsePipeline(file: string, text: string, sets: readonly string[
   }
   const parsed = pipelineSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue.path as (string | number)[];
-    const overridden = overrides.get(formatPath(path));
-    const message = zodIssueMessage(issue, path, valueAt(raw, path));
-    if (overridden) throw new InputError(`--set ${quote(overridden)}: ${message}`);
-    throw source.error(issue.code === "unrecognized_keys" ? [...path, issue.keys[0]] : path, message, true);
+    const problems = parsed.error.issues.map((issue) => {
+      const path = issue.path as (string | number)[];
+      const overridden = overrides.get(formatPath(path));
+      const message = zodIssueMessage(issue, path, valueAt(raw, path));
+      if (overridden) return `--set ${quote(overridden)}: ${message}`;
+      return source.error(issue.code === "unrecognized_keys" ? [...path, issue.keys[0]] : path, message, true).message;
+    });
+    throw problems.length === 1 ? new InputError(problems[0]) : new InputErrors(problems);
   }
   return { spec: parsed.data, source, overrides, text };
 }
@@ -102,7 +106,7 @@ function _applySet(raw: Record<string, unknown>, arg: string): (string | number)
       const known = Object.keys(stages ?? {}).join(", ");
       throw new InputError(`Cannot use --set ${quote(arg)}: no stage ${quote(keys[0])} (stages: ${known})`);
     }
-    const explicit = ["with", "matrix", "needs", "uses"].includes(keys[1]);
+    const explicit = ["with", "matrix", "needs", "uses", "shards"].includes(keys[1]);
     path = ["stages", keys[0], ...(explicit ? [] : ["with"]), ...keys.slice(1)];
   }
   if (path.length < 2) throw new InputError(`Cannot use --set ${quote(arg)}: expected name.key=value`);

@@ -1,17 +1,11 @@
 /**
- * The stage kinds a pipeline's `uses:` can name. Each task module registers
- * here by import; the registry also knows each kind's module, whose source
- * hash is the kind's code version.
+ * A set of stage kinds by name, each with the module whose source hash is
+ * its code version. The pipeline code knows stages only through one; the
+ * project's is `defaultRegistry()` in `tasks/registry.ts`.
  */
 import { InputError, quote } from "../core/errors.ts";
 import { moduleCodeHash } from "./code_hash.ts";
 import type { StageKind } from "./stage.ts";
-import { evalStage } from "../tasks/eval.ts";
-import { ingestStage } from "../tasks/ingest.ts";
-import { reportStage } from "../tasks/report.ts";
-import { synthStage } from "../tasks/synth.ts";
-import { trainStage } from "../tasks/train.ts";
-import { predictStage } from "../tasks/predict.ts";
 
 /** A set of stage kinds by name. */
 export class StageRegistry {
@@ -22,7 +16,7 @@ export class StageRegistry {
    *
    * @example
    * ```ts
-   * const registry = new StageRegistry().register(reportStage, new URL("../tasks/report.ts", import.meta.url).href);
+   * const registry = new StageRegistry().register(reportStage, new URL("./report.ts", import.meta.url).href);
    * ```
    */
   register(stage: StageKind, moduleUrl?: string): this {
@@ -53,16 +47,4 @@ export class StageRegistry {
     const url = this.#kinds.get(name)?.moduleUrl;
     return url ? await moduleCodeHash(url) : "unversioned";
   }
-}
-
-/** Registry of the project's task modules (`tasks/*.ts`). */
-export function defaultRegistry(): StageRegistry {
-  const task = (name: string) => new URL(`../tasks/${name}.ts`, import.meta.url).href;
-  return new StageRegistry()
-    .register(evalStage, task("eval"))
-    .register(ingestStage, task("ingest"))
-    .register(reportStage, task("report"))
-    .register(synthStage, task("synth"))
-    .register(trainStage, task("train"))
-    .register(predictStage, task("predict"));
 }

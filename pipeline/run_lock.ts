@@ -60,6 +60,21 @@ export async function acquireRunLock(runDir: string): Promise<() => Promise<void
   throw new InputError(`Cannot take the lock ${quote(path)}: it keeps changing`);
 }
 
+/**
+ * Who holds the run lock of `runDir` (a `pipeline run` in progress), or undefined when nobody alive does.
+ * A holder on another host counts as alive: there is no way to probe it.
+ *
+ * @example
+ * ```ts
+ * const holder = await runLockHolder("runs/demo"); // "pid 123 on \"host\" since ..." or undefined
+ * ```
+ */
+export async function runLockHolder(runDir: string): Promise<string | undefined> {
+  const held = await _readLock(join(runDir, "run.lock"));
+  if (!held || (held.host === hostname() && !_alive(held.pid))) return undefined;
+  return `pid ${held.pid} on ${quote(held.host)} since ${held.started}`;
+}
+
 async function _readLock(path: string): Promise<_LockInfo | undefined> {
   try {
     const info = JSON.parse(await Deno.readTextFile(path));

@@ -6,15 +6,20 @@
 import { join } from "node:path";
 import { writeDirAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
-import { hashValue, inputFingerprints, type KeyParts, relativeToRun } from "./fingerprint.ts";
+import { hashValue, inputFingerprints, type KeyParts, relativeToRun, stringsIn } from "./fingerprint.ts";
+import { lockFile } from "./file_lock.ts";
 import type { Plan, PlannedStage } from "./plan.ts";
 import { plainReporter, type ProgressReporter } from "./progress.ts";
 import { resolveRefs } from "./refs.ts";
 import type { StageRegistry } from "./registry.ts";
-import { adapterInfo, gitCommit } from "./run_info.ts";
+import { manifestOf, runFacts, writeOutcome } from "./run_manifest.ts";
 import { acquireRunLock } from "./run_lock.ts";
 import { readStageRecord, RECORD_FILE, type StageRecord, whyRun } from "./stage_record.ts";
 import type { StageContext } from "./stage.ts";
+
+/** Said at the start of a run without an adapter: the stages that need none still run. */
+const NO_ADAPTER = "no WebGPU adapter was found, so stages that train or predict will fail: install Mesa's Vulkan " +
+  "driver (apt-get install mesa-vulkan-drivers) and set XDG_RUNTIME_DIR";
 
 /** How to run a plan. */
 export interface RunOptions {
@@ -28,9 +33,9 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-/** How one stage ended. */
+/** How one stage ended ("pending": not run yet, in a manifest rebuilt from outcome files). */
 export interface StageOutcome {
-  status: "done" | "skipped" | "failed" | "blocked" | "cancelled";
+  status: "done" | "skipped" | "failed" | "blocked" | "cancelled" | "pending";
   reason?: string;
   key?: string;
   /** Code version, resolved parameters and input fingerprints the key was made of. */
@@ -41,6 +46,8 @@ export interface StageOutcome {
   outputs?: Record<string, unknown>;
   seconds?: number;
   error?: string;
+  /** The failure was bad input (an InputError): running it again unchanged cannot help. */
+  inputError?: boolean;
 }
 
 /** The result of a run. */
@@ -67,19 +74,21 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
   const outcomes = new Map<string, StageOutcome>();
   const started = new Date().toISOString();
   const t0 = performance.now();
-  const info = { git: await gitCommit(), adapter: await adapterInfo() };
+  const info = await runFacts();
+  if (info.adapter?.advice) reporter.line(`warning: ${info.adapter.advice}`);
+  if (!info.adapter) reporter.line(`warning: ${NO_ADAPTER}`);
   const writeManifest = (status: string) =>
-    writeJsonAtomic(manifestPath, {
-      pipeline: { name: plan.name, file: plan.file },
-      runDir,
-      status,
-      startedAt: started,
-      seconds: (performance.now() - t0) / 1000,
-      ...info,
-      stages: Object.fromEntries(plan.stages.map((s) => [s.id, { kind: s.kind.kind, ...outcomes.get(s.id) }])),
-    }, 2);
+    writeJsonAtomic(
+      manifestPath,
+      manifestOf(plan, runDir, outcomes, {
+        status,
+        startedAt: started,
+        seconds: (performance.now() - t0) / 1000,
+        ...info,
+      }),
+      2,
+    );
   try {
-    await _removeTornOutputs(runDir);
     await Deno.mkdir(join(runDir, "logs"), { recursive: true });
     const running = new Map<string, Promise<void>>();
     const pending = [...plan.stages];
@@ -97,7 +106,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         }
         if (!deps.every((s) => s === "done" || s === "skipped")) continue;
         pending.splice(i--, 1);
-        const job = _runStage(stage, outcomes, { ...options, reporter }).then(async (outcome) => {
+        const job = runStage(stage, outcomes, { ...options, reporter }).then(async (outcome) => {
           outcomes.set(stage.id, outcome);
           running.delete(stage.id);
           if (outcome.status === "failed") stopping = true;
@@ -120,6 +129,36 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
   }
 }
 
+/**
+ * Run one stage whose dependencies have finished (their outcomes in `outcomes`), or skip it when its recorded output
+ * is up to date. Holds the stage's lock meanwhile, so another process running the same stage in the same run
+ * directory waits and then finds it up to date; removes the stage's torn outputs first and writes its outcome file.
+ *
+ * @example
+ * ```ts
+ * const outcome = await runStage(plan.byId.get("data")!, new Map(), { runDir, registry, reporter });
+ * ```
+ */
+export async function runStage(
+  stage: PlannedStage,
+  outcomes: Map<string, StageOutcome>,
+  options: RunOptions & { reporter: ProgressReporter },
+): Promise<StageOutcome> {
+  const { runDir, reporter } = options;
+  const release = await lockFile(
+    join(runDir, "locks", `${stage.dir}.lock`),
+    (who) => reporter.line(`${stage.id}: waiting for ${who}, which runs this stage`),
+  );
+  try {
+    await _removeTornOutput(runDir, stage.dir);
+    const outcome = await _runStage(stage, outcomes, options);
+    await writeOutcome(runDir, stage, outcome);
+    return outcome;
+  } finally {
+    await release();
+  }
+}
+
 async function _runStage(
   stage: PlannedStage,
   outcomes: Map<string, StageOutcome>,
@@ -136,7 +175,7 @@ async function _runStage(
     const reason = whyRun(previous, parts, key);
     if (!reason) {
       const outputs = stage.kind.output.safeParse(previous!.outputs);
-      if (outputs.success) {
+      if (outputs.success && await _filesExist(previous!.outputs, stageDir)) {
         if (options.explain) reporter.line(`${stage.id}: skip, up to date (key ${key})`);
         else reporter.line(`${stage.id}: up to date`);
         const { code, params: shown, inputs } = parts;
@@ -170,7 +209,7 @@ async function _runStage(
             writeLog(m);
             reporter.line(`${stage.id}: ${m}`);
           },
-          progress: (done, total, info) => reporter.progress(stage.id, done, total, info),
+          progress: (done, total, info, phase) => reporter.progress(stage.id, done, total, info, phase),
           signal: options.signal ?? new AbortController().signal,
         };
         const raw = await stage.kind.run(params, ctx);
@@ -198,7 +237,8 @@ async function _runStage(
     const message = (e as Error).message.split("\n")[0];
     const cancelled = options.signal?.aborted;
     reporter.line(`${stage.id}: ${cancelled ? "cancelled" : "failed"}: ${message} (log: ${logPath})`);
-    return { status: cancelled ? "cancelled" : "failed", error: message, seconds: _since(t0) };
+    const inputError = e instanceof InputError ? { inputError: true } : {};
+    return { status: cancelled ? "cancelled" : "failed", error: message, seconds: _since(t0), ...inputError };
   }
 }
 
@@ -227,15 +267,30 @@ export async function stageKeyParts(
   return { parts, key: hashValue(parts), params: parsed.data };
 }
 
-async function _removeTornOutputs(runDir: string): Promise<void> {
+/** Remove what a killed attempt of this stage left half-written (`writeDirAtomic`'s temporary folders). */
+async function _removeTornOutput(runDir: string, dir: string): Promise<void> {
   const stages = join(runDir, "stages");
+  const torn = new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.\\d+\\.[0-9a-z]+\\.[0-9a-z]+\\.tmp$`);
   try {
     for await (const e of Deno.readDir(stages)) {
-      if (e.name.endsWith(".tmp")) await Deno.remove(join(stages, e.name), { recursive: true }).catch(() => {});
+      if (torn.test(e.name)) await Deno.remove(join(stages, e.name), { recursive: true }).catch(() => {});
     }
   } catch {
     // No stages yet.
   }
+}
+
+/** Whether every path under `stageDir` that `outputs` names still exists (a deleted output re-runs the stage). */
+async function _filesExist(outputs: unknown, stageDir: string): Promise<boolean> {
+  for (const s of stringsIn(outputs)) {
+    if (!s.startsWith(stageDir + "/")) continue;
+    try {
+      await Deno.stat(s);
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 function _movePaths(value: unknown, from: string, to: string): unknown {

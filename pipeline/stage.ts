@@ -6,6 +6,7 @@
  * without any YAML.
  */
 import type { z } from "zod";
+import type { Shard, StageSharding } from "./sharding.ts";
 
 /** What the runner hands to a running stage. */
 export interface StageContext {
@@ -23,10 +24,15 @@ export interface StageContext {
   runDir: string;
   /** One line of log for this stage. */
   log(message: string): void;
-  /** Progress within the stage, e.g. images done of total. */
-  progress(done: number, total: number, info?: string): void;
+  /**
+   * Progress within the stage, e.g. images done of total, in a named phase (compile, ingest, train...);
+   * a total of 0 is work of unknown size.
+   */
+  progress(done: number, total: number, info?: string, phase?: string): void;
   /** Aborted when the run is cancelled. */
   signal: AbortSignal;
+  /** Set when a part kind runs its stage kind's body on one shard of the input. */
+  shard?: Shard;
 }
 
 /** A registered stage kind. */
@@ -39,6 +45,8 @@ export interface StageKind<P extends z.ZodType = z.ZodType, O extends z.ZodType 
   params: P;
   /** Schema of the output record. */
   output: O;
+  /** Set when the kind can run as `shards: N` parts and a merge. */
+  sharding?: StageSharding;
   run(params: z.infer<P>, ctx: StageContext): Promise<z.infer<O>>;
 }
 

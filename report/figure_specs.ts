@@ -9,29 +9,48 @@ const GROUPS = [["AP", "all"], ["APr", "rare"], ["APc", "common"], ["APf", "freq
 const WIDTH = 520;
 const HEIGHT = 280;
 
-/** AP overall and per frequency group, one bar per run; groups without categories (-1) are left out. */
-export function apByFrequencySpec(runs: { name: string; metrics: Metrics }[]): TopLevelSpec {
-  const values = runs.flatMap((r) =>
-    GROUPS.filter(([key]) => (r.metrics.results[key] ?? -1) >= 0)
-      .map(([key, group]) => ({ run: r.name, group, AP: r.metrics.results[key] }))
-  );
+/** A run's box metrics and, when its masks were evaluated, its mask metrics. */
+export interface RunMetrics {
+  name: string;
+  metrics: Metrics;
+  segm?: Metrics;
+}
+
+/**
+ * AP overall and per frequency group in percent, one bar per run; groups without categories (-1) are
+ * left out. When any run has mask metrics, mask AP and box AP are side by side in two panels.
+ */
+export function apByFrequencySpec(runs: RunMetrics[]): TopLevelSpec {
+  const withMasks = runs.some((r) => r.segm);
+  const rows = (r: RunMetrics, m: Metrics, kind: string) =>
+    GROUPS.filter(([key]) => (m.results[key] ?? -1) >= 0)
+      .map(([key, group]) => ({ run: r.name, group, AP: 100 * m.results[key], ...(withMasks ? { kind } : {}) }));
+  const values = runs.flatMap((r) => [...(r.segm ? rows(r, r.segm, "mask AP") : []), ...rows(r, r.metrics, "box AP")]);
   return {
-    title: "AP by frequency group",
-    width: WIDTH,
+    title: withMasks ? "Mask and box AP by frequency group" : "AP by frequency group",
+    width: withMasks ? WIDTH / 2 : WIDTH,
     height: HEIGHT,
     data: { values },
     mark: { type: "bar", tooltip: true },
     encoding: {
       x: { field: "group", type: "nominal", sort: GROUPS.map(([, g]) => g), title: null },
       xOffset: { field: "run", type: "nominal" },
-      y: { field: "AP", type: "quantitative", title: "AP" },
+      y: { field: "AP", type: "quantitative", title: "AP (%)" },
       color: { field: "run", type: "nominal" },
+      ...(withMasks ? { column: { field: "kind", type: "nominal", sort: ["mask AP", "box AP"], title: null } } : {}),
     },
   };
 }
 
-/** Per-category AP against the number of training images with that category (log scale). */
-export function apVsImagesSpec(runs: { name: string; metrics: Metrics }[], categories: CategoryStats[]): TopLevelSpec {
+/**
+ * Per-category AP in percent against the number of training images with that category (log scale);
+ * `kind` names the AP in the title (box or mask).
+ */
+export function apVsImagesSpec(
+  runs: { name: string; metrics: Metrics }[],
+  categories: CategoryStats[],
+  kind = "",
+): TopLevelSpec {
   const byId = new Map(categories.map((c) => [c.id, c]));
   const values = runs.flatMap((r) =>
     (r.metrics.per_category ?? []).filter((c) => c.AP >= 0 && (byId.get(c.id)?.imageCount ?? 0) > 0).map((c) => ({
@@ -39,18 +58,18 @@ export function apVsImagesSpec(runs: { name: string; metrics: Metrics }[], categ
       category: byId.get(c.id)!.name,
       frequency: byId.get(c.id)!.frequency,
       images: byId.get(c.id)!.imageCount,
-      AP: c.AP,
+      AP: 100 * c.AP,
     }))
   );
   return {
-    title: "Per-category AP against training images",
+    title: `Per-category ${kind ? kind + " " : ""}AP against training images`,
     width: WIDTH,
     height: HEIGHT,
     data: { values },
     mark: { type: "point", filled: true, opacity: 0.7, tooltip: true },
     encoding: {
       x: { field: "images", type: "quantitative", scale: { type: "log" }, title: "training images with the category" },
-      y: { field: "AP", type: "quantitative" },
+      y: { field: "AP", type: "quantitative", title: `${kind ? kind + " " : ""}AP (%)` },
       color: { field: "run", type: "nominal" },
       shape: { field: "frequency", type: "nominal", sort: ["r", "c", "f"] },
     },
@@ -124,5 +143,46 @@ export function lossCurvesSpec(runs: { name: string; log: TrainLogLine[] }[]): T
       color: { field: "run", type: "nominal" },
       strokeDash: { field: "component", type: "nominal" },
     },
+  };
+}
+
+/**
+ * APr against AP in percent: one faint point per run and a labelled mean per method (the EQL v2
+ * paper's comparison of end-to-end and decoupled methods); runs without rare categories are left out.
+ */
+export function apRareVsApSpec(runs: { name: string; method: string; metrics: Metrics }[]): TopLevelSpec {
+  const values = runs.filter((r) => (r.metrics.results.AP ?? -1) >= 0 && (r.metrics.results.APr ?? -1) >= 0)
+    .map((r) => ({ run: r.name, method: r.method, AP: 100 * r.metrics.results.AP, APr: 100 * r.metrics.results.APr }));
+  const mean = (field: string, title: string) => ({
+    aggregate: "mean" as const,
+    field,
+    type: "quantitative" as const,
+    title,
+    scale: { zero: false },
+  });
+  const color = { field: "method", type: "nominal" as const };
+  return {
+    title: "APr against AP per method",
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values },
+    layer: [
+      {
+        mark: { type: "point", opacity: 0.45, tooltip: true },
+        encoding: {
+          x: { field: "AP", type: "quantitative", title: "AP (%)", scale: { zero: false } },
+          y: { field: "APr", type: "quantitative", title: "APr (%)", scale: { zero: false } },
+          color,
+        },
+      },
+      {
+        mark: { type: "point", filled: true, size: 120 },
+        encoding: { x: mean("AP", "AP (%)"), y: mean("APr", "APr (%)"), color },
+      },
+      {
+        mark: { type: "text", align: "left", dx: 8, dy: -6 },
+        encoding: { x: mean("AP", "AP (%)"), y: mean("APr", "APr (%)"), text: { field: "method" }, color },
+      },
+    ],
   };
 }

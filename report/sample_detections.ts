@@ -1,10 +1,12 @@
 /**
- * Pick sample images and draw each run's detections on them.
+ * Pick sample images and draw each run's detections on them, with the
+ * results' masks where the results file has them.
  */
 import { basename, join } from "node:path";
 import { InputError, quote } from "../core/errors.ts";
 import { parseGroundTruth } from "../eval/ground_truth.ts";
 import { readResults } from "../eval/results_file.ts";
+import { decodeRle } from "../eval/rle.ts";
 import { drawDetections, type DrawnBox } from "./draw_detections.ts";
 
 /** Where the images and detections come from. */
@@ -20,6 +22,8 @@ export interface DetectionSamples {
 
 interface _Image {
   id: number;
+  width: number;
+  height: number;
   file_name?: string;
   coco_url?: string;
 }
@@ -59,17 +63,34 @@ export async function drawSampleDetections(
     for (const image of chosen) {
       const dets = byImage.get(image.id)!.sort((a, b) => results.score[b] - results.score[a])
         .slice(0, samples.maxPerImage);
+      const size = { h: image.height, w: image.width };
+      let masks = 0;
       const boxes: DrawnBox[] = [
-        ...truth.get(image.id)!.map((a) => ({ bbox: a.bbox, label: "", kind: "truth" as const })),
-        ...dets.map((i) => ({
-          bbox: Array.from(results.bbox.subarray(4 * i, 4 * i + 4)),
-          label: `${names.get(typedGt.categoryIds[results.category[i]]) ?? "?"} ${results.score[i].toFixed(2)}`,
-          kind: "result" as const,
+        ...truth.get(image.id)!.map((a) => ({
+          bbox: a.bbox,
+          label: "",
+          kind: "truth" as const,
+          category: names.get(a.category_id) ?? String(a.category_id),
         })),
+        ...dets.map((i) => {
+          const category = names.get(typedGt.categoryIds[results.category[i]]) ?? "?";
+          const seg = results.segmentation?.[i];
+          // A mask of another size than the image cannot be drawn on it; the evaluator scores it as no overlap.
+          const mask = seg && seg.size[0] === size.h && seg.size[1] === size.w ? decodeRle(seg) : undefined;
+          if (mask) masks++;
+          return {
+            bbox: Array.from(results.bbox.subarray(4 * i, 4 * i + 4)),
+            label: `${category} ${results.score[i].toFixed(2)}`,
+            kind: "result" as const,
+            category,
+            mask,
+          };
+        }),
       ];
       const file = `detections_${image.id}_${run.name.replace(/[^A-Za-z0-9_-]/g, "_")}.png`;
       await drawDetections(join(samples.folder, _fileName(image)), boxes, join(outDir, file));
-      figures.push({ file, caption: `${run.name}: image ${image.id}, ${dets.length} results >= ${samples.minScore}` });
+      const what = masks ? `${dets.length} results with masks` : `${dets.length} results`;
+      figures.push({ file, caption: `${run.name}: image ${image.id}, ${what} >= ${samples.minScore}` });
     }
   }
   return figures;

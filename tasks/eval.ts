@@ -1,20 +1,33 @@
 /**
  * The `eval` stage: LVIS evaluation of a results file against ground truth,
- * writing metrics.json with the official API's metric names.
+ * writing metrics.json with the official API's metric names, and
+ * metrics_segm.json too when the results carry masks.
  */
 import { join } from "node:path";
 import { z } from "zod";
+import { inputFile } from "../pipeline/input_path.ts";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { defineStage } from "../pipeline/stage.ts";
-import { lvisEvalFiles } from "../eval/lvis_eval.ts";
+import { lvisEvalAll } from "../eval/evaluate_files.ts";
+import { peekResultFields } from "../eval/results_file.ts";
 
 /** Parameters of the eval stage. */
 export const evalParams = z.strictObject({
   /** LVIS v1 ground truth JSON. */
-  gt: z.string().min(1),
+  gt: inputFile(),
   /** Results JSON (list of detections). */
-  dt: z.string().min(1),
+  dt: inputFile(),
+  /** The IoU type of metrics.json. */
   iouType: z.enum(["bbox", "segm"]).default("bbox"),
+  /**
+   * IoU types to evaluate; default: `iouType`, and both when it is bbox and the results carry masks. With both,
+   * metrics.json is bbox's and metrics_segm.json segm's.
+   */
+  iouTypes: z.array(z.enum(["bbox", "segm"])).min(1).max(2).optional(),
+  /** segm: areas from the masks even where results carry boxes (as detectron2 evaluates). */
+  maskArea: z.boolean().default(false),
+  /** Results on category ids the ground truth lacks: refuse the file, or drop them as lvis-api does. */
+  unknownCategories: z.enum(["error", "drop"]).default("error"),
   /** Results kept per image across categories; -1 for no cap. Ignored with apFixed. */
   maxDets: z.int().min(-1).default(300),
   /** AP-fixed: no per-image cap, top `detsPerCat` results per category. */
@@ -35,22 +48,58 @@ export const evalOutput = z.object({
   APc: z.number(),
   APf: z.number(),
   AR: z.number(),
+  /** metrics_segm.json, when segm was evaluated beside bbox. */
+  segmMetrics: z.string().optional(),
 });
 
-/** Evaluate and write `metrics.json` into `outDir`. */
-export async function runEval(params: z.infer<typeof evalParams>, outDir: string): Promise<z.infer<typeof evalOutput>> {
+/**
+ * The IoU types an eval stage evaluates: `iouTypes`, else `iouType`, and both when that is bbox and the
+ * results carry masks. With both, bbox comes first: metrics.json is bbox's and metrics_segm.json segm's.
+ */
+export async function evalIouTypes(params: z.infer<typeof evalParams>): Promise<("bbox" | "segm")[]> {
+  let types = params.iouTypes ?? [params.iouType];
+  if (!params.iouTypes && params.iouType === "bbox" && (await peekResultFields(params.dt)).segmentation) {
+    types = ["bbox", "segm"];
+  }
+  return types.length === 2 ? ["bbox", "segm"] : types;
+}
+
+/** Evaluate and write `metrics.json` (and `metrics_segm.json`) into `outDir`; `log` gets the notes on COCO files. */
+export async function runEval(
+  params: z.infer<typeof evalParams>,
+  outDir: string,
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<z.infer<typeof evalOutput>> {
   const maxDets = params.apFixed ? -1 : params.maxDets;
-  const report = await lvisEvalFiles(params.gt, params.dt, {
-    iouType: params.iouType,
+  const iouTypes = await evalIouTypes(params);
+  const { reports, notes } = await lvisEvalAll(params.gt, [params.dt], {
+    iouTypes,
     maxDets,
     detsPerCat: params.apFixed ? params.detsPerCat : -1,
     pooled: params.apPooled,
     raw: params.raw,
+    maskArea: params.maskArea,
+    unknownCategories: params.unknownCategories,
   });
+  for (const note of notes) log(`note: ${note}`);
   const metrics = join(outDir, "metrics.json");
-  await writeJsonAtomic(metrics, report);
-  const r = report.results;
-  return { metrics, AP: r.AP, AP50: r.AP50, APr: r.APr, APc: r.APc, APf: r.APf, AR: r[`AR@${maxDets}`] };
+  await writeJsonAtomic(metrics, reports[0].report);
+  let segmMetrics: string | undefined;
+  if (reports.length > 1) {
+    segmMetrics = join(outDir, "metrics_segm.json");
+    await writeJsonAtomic(segmMetrics, reports[1].report);
+  }
+  const r = reports[0].report.results;
+  return {
+    metrics,
+    AP: r.AP,
+    AP50: r.AP50,
+    APr: r.APr,
+    APc: r.APc,
+    APf: r.APf,
+    AR: r[`AR@${maxDets}`],
+    ...(segmMetrics ? { segmMetrics } : {}),
+  };
 }
 
 /**
@@ -67,5 +116,12 @@ export const evalStage = defineStage({
   description: "LVIS evaluation (bbox/segm, AP-fixed, AP-pooled) with the official API's numbers",
   params: evalParams,
   output: evalOutput,
-  run: (params, ctx) => runEval(params, ctx.outDir),
+  sharding: { part: "eval-part", merge: "eval-merge" },
+  async run(params, ctx) {
+    // The evaluator reports no steps of its own: the phase shows as begun and ended.
+    ctx.progress(0, 1, params.dt, "eval");
+    const out = await runEval(params, ctx.outDir, ctx.log);
+    ctx.progress(1, 1, `AP ${(100 * out.AP).toFixed(2)}`, "eval");
+    return out;
+  },
 });

@@ -5,27 +5,33 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { writeJsonAtomic } from "../core/atomic.ts";
 import { ingestDataset } from "../data/ingest_dataset.ts";
-import { createLoss } from "../losses/registry.ts";
-import { detectorConfig } from "../model/config.ts";
+import { datasetNotes } from "../data/dataset_notes.ts";
+import type { DatasetStats } from "../losses/loss_definition.ts";
+import { completeLossParams, createLoss, type LossName, lossNames, lossParamsProblem } from "../losses/registry.ts";
+import { detectorConfig, PRESETS } from "../model/config.ts";
+import { writeModelCard } from "../model/model_card.ts";
+import { MODEL_WEIGHTS } from "../model/trained_model.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { LrSchedule } from "../model/schedule.ts";
 import { trainDetector } from "../model/trainer.ts";
 import { trainingData } from "../model/training_data.ts";
+import { inputFile, inputFolder } from "../pipeline/input_path.ts";
 import { defineStage } from "../pipeline/stage.ts";
+import { ingestProgress, watchCompiles } from "./_compile_progress.ts";
 import { initTensors } from "../tensor/tensor.ts";
 
 export const trainParams = z.strictObject({
-  /** LVIS-format training annotations. */
-  dataset: z.string(),
+  /** Training annotations, LVIS or COCO format. */
+  dataset: inputFile(),
   /** Folder the images' file names are relative to (default: beside the annotations). */
-  imageRoot: z.string().optional(),
-  /** Model preset (tiny, small) and field overrides. */
-  model: z.string().default("tiny"),
+  imageRoot: inputFolder().optional(),
+  /** Model preset (`PRESETS` in model/config.ts) and field overrides. */
+  model: z.string().default("tiny").superRefine(_checkPreset),
   modelOverrides: z.record(z.string(), z.unknown()).default({}),
-  /** Classification loss of the box head: bce, ce, focal, eql, eqlv2, seesaw, federated. */
-  loss: z.string().default("eqlv2"),
+  /** Classification loss of the box head: a name in `losses/registry.ts` (bce, ce, focal, eql, eqlv2, ...). */
+  loss: z.enum(lossNames as [LossName, ...LossName[]]).default("eqlv2"),
+  /** Parameters of the loss, checked against its schema when the pipeline is planned. */
   lossParams: z.record(z.string(), z.unknown()).default({}),
   /** Parameters per loss name, for matrix runs over losses: `{ eql: { lambda: 0.03 } }`; `lossParams` wins. */
   lossParamsByLoss: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
@@ -43,12 +49,23 @@ export const trainParams = z.strictObject({
   shortSides: z.array(z.int().positive()).default([128]),
   maxSize: z.int().positive().default(1333),
   flipProbability: z.number().min(0).max(1).default(0.5),
-  /** Local safetensors weights to start from (e.g. a converted pretrained backbone). */
-  initWeights: z.string().optional(),
+  /**
+   * Weights to start from: a `.pth` or safetensors file in torchvision's, mmdetection's or an ImageNet
+   * ResNet's names; `scope: backbone` loads the backbone only, `all` everything but a classifier of
+   * another class count.
+   */
+  init: z.strictObject({ weights: inputFile(), scope: z.enum(["backbone", "all"]).default("all") }).optional(),
   workers: z.int().nonnegative().optional(),
   /** A missing or corrupt image: "throw" stops the run naming the file; "skip" leaves it out and counts it. */
   onBadImage: z.enum(["throw", "skip"]).default("throw"),
-});
+}).superRefine((p, ctx) => {
+  // Also run when other fields failed (`when` below), so a plan lists these problems with the rest.
+  const object = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (!object(p)) return;
+  const ownLoss = (lossNames as string[]).includes(p.loss);
+  if (ownLoss && object(p.lossParams) && object(p.lossParamsByLoss)) _checkLossParams(p, ctx);
+  if (typeof p.model === "string" && object(p.modelOverrides)) _checkModelOverrides(p, ctx);
+}, { when: () => true });
 export type TrainParams = z.infer<typeof trainParams>;
 
 export const trainOutput = z.object({
@@ -61,34 +78,60 @@ export const trainOutput = z.object({
   loss: z.string(),
 });
 
-/** What predict needs to rebuild the model: written as model.json next to the weights. */
-export interface ModelCard {
-  preset: string;
-  config: ReturnType<typeof detectorConfig>;
-  loss: string;
-  lossParams: Record<string, unknown>;
-  numClasses: number;
-  categoryIds: number[];
-  lossState: unknown;
+function _checkPreset(name: string, ctx: z.RefinementCtx): void {
+  if (Object.hasOwn(PRESETS, name)) return;
+  ctx.addIssue({ code: "custom", message: `unknown model preset (known: ${Object.keys(PRESETS).join(", ")})` });
+}
+
+/** The preset with its overrides, so that a plan names a wrong override before anything runs. */
+function _checkModelOverrides(p: { model: string; modelOverrides: Record<string, unknown> }, ctx: z.RefinementCtx) {
+  if (!Object.hasOwn(PRESETS, p.model)) return;
+  try {
+    detectorConfig(p.model, p.modelOverrides as never);
+  } catch (e) {
+    const issue = (e as { issues?: { path: PropertyKey[]; message: string }[] }).issues?.[0];
+    const message = issue ? `${issue.message} (preset ${p.model})` : (e as Error).message;
+    ctx.addIssue({ code: "custom", path: ["modelOverrides", ...(issue?.path ?? [])], message });
+  }
 }
 
 /**
- * Loss parameters completed from the dataset: EQL's frequencies and the
- * federated loss's sampling weights come from per-category image counts.
+ * Each loss's parameters against its schema, so that a plan names a misspelt key before
+ * anything runs. The keys the training set supplies may be absent; entries of
+ * `lossParamsByLoss` for other losses need no key at all.
  */
-export function lossParamsFor(name: string, params: Record<string, unknown>, ds: Dataset): Record<string, unknown> {
-  const out = { ...params };
-  const counts = Array.from(ds.categories.imageCount);
-  if (
-    name === "eql" && out.frequencies === undefined && out.freq_info === undefined && out.image_counts === undefined
-  ) {
-    let annotated = 0;
-    for (let i = 0; i < ds.images.count; i++) annotated += ds.images.annStart[i + 1] > ds.images.annStart[i] ? 1 : 0;
-    out.image_counts = counts;
-    out.num_images = Math.max(1, annotated);
+function _checkLossParams(
+  p: { loss: string; lossParams: Record<string, unknown>; lossParamsByLoss: Record<string, Record<string, unknown>> },
+  ctx: z.RefinementCtx,
+): void {
+  const own = p.lossParamsByLoss[p.loss] ?? {};
+  const problem = lossParamsProblem(p.loss, { ...own, ...p.lossParams }, { forPlan: true });
+  if (problem) {
+    const key = problem.path[0];
+    const base = key in p.lossParams || !(key in own) ? ["lossParams"] : ["lossParamsByLoss", p.loss];
+    ctx.addIssue({ code: "custom", path: [...base, ...problem.path], message: problem.message, input: problem.value });
   }
-  if (name === "federated" && out.image_counts === undefined) out.image_counts = counts;
-  return out;
+  for (const [name, params] of Object.entries(p.lossParamsByLoss)) {
+    if (name === p.loss) continue;
+    if (!(lossNames as string[]).includes(name)) {
+      const message = `unknown loss (expected one of ${lossNames.join(", ")})`;
+      ctx.addIssue({ code: "custom", path: ["lossParamsByLoss", name], message, input: params });
+      continue;
+    }
+    const other = lossParamsProblem(name, params, { partial: true });
+    if (other) {
+      const { path, message, value } = other;
+      ctx.addIssue({ code: "custom", path: ["lossParamsByLoss", name, ...path], message, input: value });
+    }
+  }
+}
+
+/** What losses may take parameters from: per-category image and annotation counts, the annotated images. */
+function _datasetStats(ds: Dataset): DatasetStats {
+  let annotated = 0;
+  for (let i = 0; i < ds.images.count; i++) annotated += ds.images.annStart[i + 1] > ds.images.annStart[i] ? 1 : 0;
+  const { imageCount, instanceCount } = ds.categories;
+  return { imageCounts: Array.from(imageCount), instanceCounts: Array.from(instanceCount), annotatedImages: annotated };
 }
 
 export const trainStage = defineStage({
@@ -98,11 +141,17 @@ export const trainStage = defineStage({
   output: trainOutput,
   async run(p, ctx) {
     await initTensors();
-    const { dataset } = await ingestDataset(p.dataset, { imageRoot: p.imageRoot, polygons: false });
+    const { dataset } = await ingestDataset(p.dataset, {
+      imageRoot: p.imageRoot,
+      polygons: false,
+      onProgress: ingestProgress(ctx),
+    });
+    for (const note of datasetNotes(dataset)) ctx.log(`note: ${note}`);
     const config = detectorConfig(p.model, p.modelOverrides as never);
     const numClasses = dataset.categories.count;
     // The completed parameters go into model.json, so predict rebuilds the same loss without the training set.
-    const lossParams = lossParamsFor(p.loss, { ...p.lossParamsByLoss[p.loss], ...p.lossParams }, dataset);
+    const raw = { ...p.lossParamsByLoss[p.loss], ...p.lossParams };
+    const lossParams = completeLossParams(p.loss, raw, _datasetStats(dataset));
     const loss = createLoss(p.loss, lossParams, {
       numClasses,
       where: "with.lossParams",
@@ -120,6 +169,12 @@ export const trainStage = defineStage({
       `${numClasses} categories, ${data.epochSize} images per epoch, ${p.iterations} steps of ${p.batchSize}` +
         ` with ${p.loss}`,
     );
+    const compiles = await watchCompiles(ctx, {
+      config,
+      loss: p.loss,
+      batch: p.batchSize,
+      sizes: [p.shortSides, p.maxSize],
+    });
     const r = await trainDetector({
       config,
       loss,
@@ -134,22 +189,25 @@ export const trainStage = defineStage({
       seed: p.seed,
       checkpointEvery: p.checkpointEvery,
       statsEvery: p.statsEvery,
-      initWeights: p.initWeights,
+      init: p.init,
       onStep: (s) => {
+        // The first step compiles the kernels; its end is the end of that phase.
+        compiles.done().catch(() => {});
         const l = s.loss, f = (x: number) => x.toFixed(3);
         ctx.progress(
           s.step,
           p.iterations,
           `loss ${f(l.total)} (rpn ${f(l.rpn_cls)}+${f(l.rpn_box)}, cls ${f(l.cls)}, box ${f(l.box)}) ` +
             `lr ${s.lr.toPrecision(3)} ${s.imagesPerSec.toFixed(1)} img/s`,
+          "train",
         );
       },
       log: ctx.log,
-    });
+    }).finally(() => compiles.stop());
     if (data.skipped > 0) ctx.log(`${data.skipped} images could not be decoded and were skipped (onBadImage: skip)`);
     // The final weights, log and statistics go to the stage's output folder.
     const latest = JSON.parse(await Deno.readTextFile(join(r.checkpointDir, "latest.json")));
-    const weights = join(ctx.outDir, "weights.safetensors");
+    const weights = join(ctx.outDir, MODEL_WEIGHTS);
     if (work !== ctx.outDir) {
       await Deno.copyFile(join(r.checkpointDir, latest.checkpoint, "weights.safetensors"), weights);
       await Deno.copyFile(r.trainLog, join(ctx.outDir, "train_log.jsonl"));
@@ -157,16 +215,17 @@ export const trainStage = defineStage({
     } else {
       await Deno.copyFile(join(r.checkpointDir, latest.checkpoint, "weights.safetensors"), weights);
     }
-    const card: ModelCard = {
+    await writeModelCard(ctx.outDir, {
       preset: p.model,
       config,
       loss: p.loss,
       lossParams,
       numClasses,
       categoryIds: Array.from(dataset.categories.ids),
+      categoryNames: dataset.categories.names,
+      input: { shortSide: Math.max(...p.shortSides), maxSize: p.maxSize },
       lossState: await loss.state(),
-    };
-    await writeJsonAtomic(join(ctx.outDir, "model.json"), card, 1);
+    });
     loss.dispose();
     r.detector.params.dispose();
     return {

@@ -72,13 +72,10 @@ let uniformScratch: GPUBuffer | null = null;
  * particular path.
  * - `weightGradSplit`: compute the weight gradient with the N x OH rows split
  *   across invocations (`conv2dWeightGradSplitKernel`); "auto": on CPU adapters
- *   (the GEMM's "blocked" choice). On llvmpipe it beats both other paths on every
- *   layer measured: the tiny CNN's whole step 0.82x, bench/conv_bench.ts's
- *   weight gradient 36 GFLOP/s against 22 chunked and 17 from storage.
+ *   (the GEMM's "blocked" choice), where it beats both other paths on every layer measured.
  * - `weightGradSplitLanes`: about how many invocations the split uses, by default 16
  *   per CPU core (two workgroups of 8 per llvmpipe thread); fewer, longer parts let
- *   the rows rotate through registers for longer: the tiny CNN's weight gradients
- *   ran 0.8-0.95x with 32 lanes against 128 on two cores.
+ *   the rows rotate through registers for longer.
  * - `implicitPad`: the input gradient of a stride-1 convolution reads dY unpadded and pads it
  *   as it goes, instead of a padding pass (`Conv2dParams.implicitPad`).
  * - `minChunkChannels`: a weight streamed in chunks of input channels needs at least this
@@ -91,10 +88,10 @@ let uniformScratch: GPUBuffer | null = null;
  *   run in chunks of images, and a layer whose single image exceeds it uses the direct kernel.
  * - `weightGradMinChunkFlop` (without the split): weight-gradient work per
  *   64 KiB chunk of dY below which dY is read from storage in one dispatch
- *   rather than streamed through the uniform buffer, one dispatch per chunk
- *   (each dispatch costs llvmpipe ~0.1-0.2 ms of its own: the tiny CNN's
- *   layers, 1-9 MFLOP per chunk, are faster from storage; bench/conv_bench.ts's
- *   layer, 19 MFLOP per chunk, is faster in chunks).
+ *   rather than streamed through the uniform buffer, one dispatch per chunk,
+ *   as each dispatch has a fixed cost.
+ *
+ * The figures behind each default: BENCHMARKS.md.
  *
  * @example
  * ```ts

@@ -5,6 +5,8 @@
 import { Runtime } from "../gpu/runtime.ts";
 import { initTensors, type Tensor } from "../tensor/tensor.ts";
 import { Rng } from "../core/rng.ts";
+import { checkCanaries, enableCanaries } from "./_canary.ts";
+import { notRunName } from "./_run.ts";
 
 /** A fresh seed per run, printed on failure through the test name. */
 export const SEED = Number(Deno.env.get("TAILOR_TEST_SEED") ?? (Date.now() % 1e9));
@@ -25,20 +27,25 @@ export function randomArray(r: Rng, n: number, lo = -1, hi = 1): Float64Array {
 }
 
 const gpuOk = await Runtime.available();
+// Before any buffer exists: every pooled buffer of the test process gets a canary guard.
+if (gpuOk) enableCanaries(await Runtime.get());
 
 /**
  * Deno.test for code that needs a WebGPU adapter: ignored, with a message
- * saying so, when there is none.
+ * saying so, when there is none. After the test, every buffer's guard
+ * region is checked, so a kernel that wrote past the end of any buffer
+ * fails the test that ran it.
  */
 export function gpuTest(name: string, fn: () => Promise<void> | void): void {
   Deno.test({
-    name: gpuOk ? name : `${name} (skipped: no WebGPU adapter; install mesa-vulkan-drivers)`,
+    name: gpuOk ? name : notRunName(name, "no WebGPU adapter; install mesa-vulkan-drivers"),
     ignore: !gpuOk,
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async () => {
-      await initTensors();
+      const r = await initTensors();
       await fn();
+      await checkCanaries(r);
     },
   });
 }

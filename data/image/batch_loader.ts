@@ -10,6 +10,7 @@ import type { Dataset } from "../dataset.ts";
 import { imagePath } from "../image_path.ts";
 import { IMAGENET_NORMALIZATION, type Normalization } from "./decode_image.ts";
 import { DecodePool } from "./decode_pool.ts";
+import { type InstanceMasks, trainingMasks } from "../masks/training_masks.ts";
 import { planResize, type ResizePlan, transformBoxes } from "./resize_plan.ts";
 
 /** Augmentation and layout of batches. */
@@ -40,6 +41,8 @@ export interface ImageBatch {
   boxes: Float32Array[];
   /** Category index per box. */
   labels: Int32Array[];
+  /** With `masks: true`: each image's masks, one per box, at its resized size (`plans[i].outHeight` x `outWidth`). */
+  masks?: InstanceMasks[];
 }
 
 /** Options of {@link BatchLoader}. */
@@ -56,6 +59,8 @@ export interface BatchLoaderOptions {
   seed?: number;
   /** "throw" (default) on a missing or corrupt image, or "skip" it and count it in `skipped`. */
   onBadImage?: "throw" | "skip";
+  /** Also give each box's mask (the dataset must be loaded with its masks). Default false. */
+  masks?: boolean;
 }
 
 /** Default augmentation: shorter side 128 (no jitter), max 1333, flip half the time, ImageNet statistics. */
@@ -100,6 +105,9 @@ export class BatchLoader implements AsyncIterable<ImageBatch> {
   readonly #pool: DecodePool;
 
   constructor(options: BatchLoaderOptions) {
+    if (options.masks && !options.dataset.hasMasks) {
+      throw new Error(`Masks were asked for, but "${options.dataset.source}" was loaded without them`);
+    }
     this.#o = options;
     this.#aug = { ...DEFAULT_AUGMENT, ...options.augment };
     const cores = navigator.hardwareConcurrency ?? 2;
@@ -189,6 +197,7 @@ export class BatchLoader implements AsyncIterable<ImageBatch> {
     const images = new Float32Array(n * 3 * height * width);
     const boxes: Float32Array[] = [];
     const labels: Int32Array[] = [];
+    const masks: InstanceMasks[] | undefined = this.#o.masks ? [] : undefined;
     const a = dataset.annotations;
     done.forEach(({ job, pixels }, b) => {
       const { outWidth: w, outHeight: h } = job.plan;
@@ -206,6 +215,7 @@ export class BatchLoader implements AsyncIterable<ImageBatch> {
       keep.forEach((k, i) => xywh.set(a.bbox.subarray(4 * k, 4 * k + 4), 4 * i));
       boxes.push(transformBoxes(job.plan, xywh));
       labels.push(Int32Array.from(keep, (k) => a.category[k]));
+      masks?.push(trainingMasks(dataset, keep, job.plan));
     });
     return {
       images,
@@ -216,6 +226,7 @@ export class BatchLoader implements AsyncIterable<ImageBatch> {
       plans: done.map((d) => d.job.plan),
       boxes,
       labels,
+      ...(masks ? { masks } : {}),
     };
   }
 }

@@ -4,9 +4,12 @@
  * else (an unknown key, RLE, a wrong type) is re-read with JSON.parse and
  * checked by the zod schema, which also words the error.
  */
+import { quote } from "../../core/errors.ts";
 import { type ByteCursor, NEED_MORE } from "./byte_cursor.ts";
+import type { Rle } from "../../eval/rle.ts";
 import type { IssueLog } from "./issues.ts";
 import { annotationSchema, checkRecord } from "./lvis_schema.ts";
+import { checkRle } from "./rle_counts.ts";
 
 const _KEYS = ["id", "image_id", "category_id", "bbox", "area", "segmentation", "iscrowd"].map((k) =>
   new TextEncoder().encode(k)
@@ -49,6 +52,8 @@ export class AnnotationColumns {
   coordStart: Uint32Array;
   numCoords = 0;
   coords: Float32Array;
+  /** RLE masks by annotation (file order); rare, so kept aside from the columns. */
+  readonly rles = new Map<number, Rle>();
   #polyMark = 0;
   #coordMark = 0;
   readonly #issues: IssueLog;
@@ -194,7 +199,8 @@ export class AnnotationColumns {
       this.#issues.warn(
         "polygon with fewer than 3 points",
         () =>
-          `Polygon "annotations[${index}].segmentation[${shortPolygon}]" in "${this.#file}" has fewer than 3 points`,
+          `Polygon "annotations[${index}].segmentation[${shortPolygon}]" (annotation id ${id}) in "${this.#file}" ` +
+          "has fewer than 3 points",
       );
     }
     this.#commit(id, imageId, catId, x0, y0, w, h, area, crowd);
@@ -239,18 +245,37 @@ export class AnnotationColumns {
   #slow(c: ByteCursor, index: number): void {
     const path = `annotations[${index}]`;
     const value = c.value(path);
+    const mixed = _mixedSegmentation(value);
+    if (mixed) {
+      this.#issues.error(
+        "mixed polygon/RLE segmentation",
+        `Cannot read "${path}.segmentation" (annotation id ${quote(mixed.id)}) in "${this.#file}": ` +
+          `a list holding an RLE object; expected a list of polygons or one RLE object`,
+      );
+      return;
+    }
     const r = checkRecord(annotationSchema, value, { file: this.#file, path });
     if (!r.ok) {
       this.#issues.error("malformed annotation", r.message);
       return;
     }
     const a = r.value;
+    const where = `"${path}.segmentation" (annotation id ${a.id}) in "${this.#file}"`;
+    if (a.segmentation && !Array.isArray(a.segmentation)) {
+      const rle = checkRle(a.segmentation);
+      if (!rle.ok) {
+        this.#issues.error(rle.kind, `Cannot read RLE ${where}: ${rle.detail}`);
+        return;
+      }
+      this.rles.set(this.count, rle.rle);
+    }
     if (Array.isArray(a.segmentation)) {
       for (const [j, poly] of a.segmentation.entries()) {
         if (poly.length < 6) {
           this.#issues.warn(
             "polygon with fewer than 3 points",
-            () => `Polygon "${path}.segmentation[${j}]" in "${this.#file}" has fewer than 3 points`,
+            () =>
+              `Polygon "${path}.segmentation[${j}]" (annotation id ${a.id}) in "${this.#file}" has fewer than 3 points`,
           );
         }
         this.coords = _grow(this.coords, this.numCoords + poly.length);
@@ -263,4 +288,12 @@ export class AnnotationColumns {
     }
     this.#commit(a.id, a.image_id, a.category_id, a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3], a.area, a.iscrowd ?? 0);
   }
+}
+
+/** The annotation's id when its `segmentation` list holds an object (an RLE among polygons), else undefined. */
+function _mixedSegmentation(value: unknown): { id: unknown } | undefined {
+  const a = value as { id?: unknown; segmentation?: unknown } | null;
+  const seg = a?.segmentation;
+  if (!Array.isArray(seg) || !seg.some((p) => p !== null && typeof p === "object" && !Array.isArray(p))) return;
+  return { id: a!.id };
 }

@@ -127,6 +127,7 @@ export function buildDataset(
     }
   }
   _checkDuplicateAnnotationIds(a.ids.subarray(0, a.count), file, issues);
+  _checkMasks(a, { keep, imageOf }, raw.images, { file, issues });
   for (let i = 0; i < numImages; i++) perImage[i + 1] += perImage[i];
   const kept = perImage[numImages];
   // Counting sort by image keeps file order within an image.
@@ -142,6 +143,7 @@ export function buildDataset(
   const bbox = new Float64Array(4 * kept);
   const polyStart = new Uint32Array(kept);
   const polyEnd = new Uint32Array(kept);
+  const rle = _rleColumns(a, order, { raw, imageOf, file, issues });
   for (let k = 0; k < kept; k++) {
     const i = order[k];
     ids[k] = a.ids[i];
@@ -165,7 +167,9 @@ export function buildDataset(
     polyEnd,
     coordStart: a.coordStart.subarray(0, a.numPolys + 1),
     coords: a.coords.subarray(0, a.numCoords),
+    ...rle,
   };
+
   const where = { file, issues };
   const neg = _ranges(raw.images.neg, catIndex, { ...where, field: "neg_category_ids" });
   const notEx = _ranges(raw.images.notExhaustive, catIndex, { ...where, field: "not_exhaustive_category_ids" });
@@ -187,11 +191,101 @@ export function buildDataset(
     source: options.source,
     imageRoot: options.imageRoot,
     contentHash: raw.contentHash,
-    hasPolygons: true,
+    hasMasks: true,
+    assumed: {
+      frequency: raw.categories.frequency.some((f) => f === undefined),
+      exhaustive: !raw.images.neg.some(Boolean) && !raw.images.notExhaustive.some(Boolean),
+    },
     images,
     annotations,
     categories: _categories(raw, catOrder, annotations),
   };
+}
+
+/**
+ * The RLE columns of the kept annotations (in `order`); an RLE whose size is
+ * not its image's is an error, and the annotation keeps no mask.
+ */
+function _rleColumns(
+  a: RawAnnotationFile["annotations"],
+  order: Uint32Array,
+  where: { raw: RawAnnotationFile; imageOf: Uint32Array; file: string; issues: IssueLog },
+): { rleStart: Uint32Array; rleEnd: Uint32Array; rleCounts: Uint32Array } {
+  const rleStart = new Uint32Array(order.length), rleEnd = new Uint32Array(order.length);
+  if (a.rles.size === 0) return { rleStart, rleEnd, rleCounts: new Uint32Array(0) };
+  let total = 0;
+  for (const m of a.rles.values()) total += m.counts.length;
+  const rleCounts = new Uint32Array(total);
+  let at = 0;
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k];
+    rleStart[k] = rleEnd[k] = at;
+    const m = a.rles.get(i);
+    if (!m) continue;
+    const im = where.imageOf[i];
+    const h = where.raw.images.height[im], w = where.raw.images.width[im];
+    if (m.h !== h || m.w !== w) {
+      where.issues.error(
+        "RLE size differs from its image",
+        `Cannot use RLE "annotations[${i}].segmentation" (annotation id ${a.ids[i]}) in "${where.file}": ` +
+          `its size is ${quote([m.h, m.w])}, its image is ${h}x${w} (height x width)`,
+      );
+      continue;
+    }
+    rleCounts.set(m.counts, at);
+    at += m.counts.length;
+    rleEnd[k] = at;
+  }
+  return { rleStart, rleEnd, rleCounts: rleCounts.subarray(0, at) };
+}
+
+/**
+ * Warnings for masks that pycocotools would clip or that go unused: polygons outside their image, crowd
+ * masks. Walks the annotations in file order, the order their coordinates are stored in.
+ */
+function _checkMasks(
+  a: RawAnnotationFile["annotations"],
+  kept: { keep: Uint8Array; imageOf: Uint32Array },
+  images: RawAnnotationFile["images"],
+  where: { file: string; issues: IssueLog },
+): void {
+  const { coords, coordStart, polyStart, iscrowd } = a;
+  for (let i = 0; i < a.count; i++) {
+    if (!kept.keep[i]) continue;
+    const from = coordStart[polyStart[i]], to = coordStart[polyStart[i + 1]];
+    if (iscrowd[i] && (to > from || a.rles.has(i))) _crowdMask(a.ids[i], where.file, where.issues);
+    const im = kept.imageOf[i];
+    const w = images.width[im] + BOX_SLACK, h = images.height[im] + BOX_SLACK;
+    let j = from;
+    while (j < to && coords[j] >= -BOX_SLACK && coords[j] <= w && coords[j + 1] >= -BOX_SLACK && coords[j + 1] <= h) {
+      j += 2;
+    }
+    if (j < to) {
+      _polygonOutside(a.ids[i], [coords[j], coords[j + 1]], { ...where, width: w - BOX_SLACK, height: h - BOX_SLACK });
+    }
+  }
+}
+
+function _crowdMask(id: number, file: string, issues: IssueLog): void {
+  issues.warn(
+    "mask on a crowd annotation",
+    () =>
+      `Crowd annotation id ${id} in "${file}" has a mask; crowd regions are left out of training ` +
+      "and of LVIS evaluation, so it is not used",
+  );
+}
+
+function _polygonOutside(
+  id: number,
+  point: number[],
+  where: { width: number; height: number; file: string; issues: IssueLog },
+): void {
+  where.issues.warn(
+    "polygon outside image",
+    () =>
+      `Polygon of annotation id ${id} in "${where.file}" has a point outside its ${where.width}x${where.height} ` +
+      `image: ${quote(point)}; pycocotools clips it`,
+  );
 }
 
 function _checkDuplicateAnnotationIds(ids: Float64Array, file: string, issues: IssueLog): void {

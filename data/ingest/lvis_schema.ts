@@ -41,17 +41,20 @@ export const categorySchema = z.looseObject({
   instance_count: z.number().int().nonnegative().optional(),
 });
 
-/** `annotations[]` entry; segmentation is polygons, or RLE (COCO crowd regions). */
+/** A run-length mask: `size` [height, width], `counts` uncompressed (a list) or compressed (COCO's string). */
+export const rleSchema = z.looseObject({
+  counts: z.union([z.string(), z.array(z.number().int().nonnegative())]),
+  size: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]),
+});
+
+/** `annotations[]` entry; segmentation is polygons, or one RLE (COCO crowd regions, or masks stored as RLE). */
 export const annotationSchema = z.looseObject({
   id: _id,
   image_id: _id,
   category_id: _id,
   bbox: _numbers(4),
   area: z.number().nonnegative(),
-  segmentation: z.union([
-    z.array(_polygon),
-    z.looseObject({ counts: z.union([z.string(), z.array(z.number())]), size: _numbers(2) }),
-  ]).optional(),
+  segmentation: z.union([z.array(_polygon), rleSchema]).optional(),
   iscrowd: z.union([z.literal(0), z.literal(1)]).optional(),
 });
 

@@ -1,71 +1,44 @@
 /**
- * The fused sigmoid-family loss step (bce, eqlv2, eql, focal, efl,
- * federated): one pass over the logits computes each element's weight,
- * loss and d loss / d logit, writes the gradient (and optionally the
- * weights), and leaves per-(row chunk, column) partial sums of the loss and
- * of the positive/negative gradient magnitudes for `lossColumnsKernel`.
- * The layout (vec4s over blocks of rows, one invocation per 4 elements,
- * per-column constants such as EQL v2's weights from the state before the
- * step computed once) is the skeleton of `row_blocks.ts`.
+ * The fused sigmoid-family loss step: one pass over the logits computes each
+ * element's weight, loss and d loss / d logit, writes the gradient (and
+ * optionally the weights), and leaves per-(row chunk, column) partial sums of
+ * the loss and of the positive/negative gradient magnitudes for
+ * `lossColumnsKernel`. The layout (vec4s over blocks of rows, one invocation
+ * per 4 elements, per-column constants computed once) is the skeleton of
+ * `row_blocks.ts`; each loss supplies its part as WGSL fragments.
  */
-import { defineKernel, f32 } from "../kernel.ts";
-import type { SigmoidConfig } from "../../losses/sigmoid_config.ts";
+import { defineKernel } from "../kernel.ts";
 import { sigmoidPartsWgsl } from "./_wgsl.ts";
 import { fusedPassWgsl, rowBlockDispatch, type RowRange, vecTypes } from "./row_blocks.ts";
 
-export interface SigmoidFusedParams extends RowRange {
-  cfg: Pick<SigmoidConfig, "kind" | "numClasses" | "columns" | "gamma" | "mu" | "alpha" | "s">;
+/**
+ * What one sigmoid-family loss adds to the fused pass, written for the pass's width (vec4 or
+ * scalar, see `vecTypes`). It may read S (the state [pos_grad, neg_grad, ratio], C floats each,
+ * before the step), P (C per-column inputs from the host) and `u.scale` (loss weight / avgFactor).
+ */
+export interface SigmoidFragments {
+  /** Per-invocation constants; `jj`, `jc`, `real` and `ji` of `FusedPass.setup` are set. */
+  setup: string;
+  /**
+   * Per element: from `x`, `lab`, `is_t`, `t`, the sigmoid parts `sx`, `sy`, `sz`,
+   * `bce` = BCE(x, t) and `d` = sigma(x) - t, defines `w` (the weight), `l` (the loss),
+   * `g` (d loss / d x before `u.scale`) and `st` (the statistic's magnitude).
+   */
+  element: string;
+}
+
+export interface SigmoidFusedParams extends RowRange, SigmoidFragments {
+  /** C, foreground categories. */
+  numClasses: number;
+  /** Logit columns (C + 1 with a background channel). */
+  columns: number;
   /** A multiple of 4, so that a chunk is whole blocks of rows. */
   rowsPerChunk: number;
   writeWeights: boolean;
 }
 
-/** Per-column constants (EQL v2 weights from the state before the step, EFL's gamma_j, ...), as values of the float type. */
-function columnSetup(cfg: SigmoidFusedParams["cfg"], width: 1 | 4): string {
-  const c = cfg.numClasses;
-  const { splat, gather, F } = vecTypes(width);
-  switch (cfg.kind) {
-    case "eqlv2":
-      return `let nw = select(${splat("1.0")}, 1.0 / (1.0 + exp(${f32(-cfg.gamma)} * (${
-        gather("S", `(${2 * c}u + jc)`)
-      } - ${f32(cfg.mu)}))), real);
-  let pw = select(${splat("1.0")}, 1.0 + ${f32(cfg.alpha)} * (1.0 - nw), real);`;
-    case "eql":
-      return `let rare = ${gather("P", "jj")};`;
-    case "federated":
-      return `let mask = select(${splat("0.0")}, ${gather("P", "jc")}, real);`;
-    case "efl":
-      return `let gj = ${f32(cfg.gamma)} + ${f32(cfg.s)} * (1.0 - ${gather("S", `(${2 * c}u + jc)`)});
-  let wf = gj / ${f32(cfg.gamma)};`;
-    case "focal":
-      return `let gj = ${splat(f32(cfg.gamma))}; let wf = ${F}(1.0);`;
-    case "bce":
-      return "";
-  }
-}
-
-/** The elements' weight w, loss l, gradient g and statistic st, from x, is_t, t and the sigmoid parts. */
-function elementBody(cfg: SigmoidFusedParams["cfg"], width: 1 | 4): string {
-  const c = cfg.numClasses;
-  const { splat, I } = vecTypes(width);
-  const one = splat("1.0"), zero = splat("0.0");
-  if (cfg.kind === "focal" || cfg.kind === "efl") {
-    return `let a = select(${splat(f32(1 - cfg.alpha))}, ${splat(f32(cfg.alpha))}, is_t);
-    let pt = select(sy, sx, is_t);
-    let m = select(sx, sy, is_t);
-    // m^gamma_j, with 0^g = 0 and m^0 = 1 (log2 of 0 is selected away).
-    let mg = select(select(exp2(gj * log2(m)), ${zero}, m <= ${zero}), ${one}, gj == ${zero});
-    let w = wf * a * mg;
-    let l = w * bce;
-    let g = wf * select(${one}, ${splat("-1.0")}, is_t) * a * mg * (gj * pt * bce + m);
-    let st = ${cfg.kind === "efl" ? "abs(g) * u.scale" : "abs(g)"};`;
-  }
-  const weight = {
-    bce: one,
-    eqlv2: "select(nw, pw, is_t)",
-    eql: `1.0 - select(${zero}, ${one}, lab < ${I}(${c})) * rare * (1.0 - t)`,
-    federated: "mask",
-  }[cfg.kind];
+/** The element fragment of a loss that weights each element's BCE by `weight`, a WGSL expression. */
+export function weightedBceWgsl(weight: string): string {
   return `let w = ${weight};
     let l = w * bce;
     let g = w * d;
@@ -73,12 +46,11 @@ function elementBody(cfg: SigmoidFusedParams["cfg"], width: 1 | 4): string {
 }
 
 function fusedWgsl(p: SigmoidFusedParams): string {
-  const { cfg, width } = p;
-  const { F, B, splat } = vecTypes(width);
+  const { F, B, splat } = vecTypes(p.width);
   const zero = splat("0.0");
   return fusedPassWgsl({
-    columns: cfg.columns,
-    numClasses: cfg.numClasses,
+    columns: p.columns,
+    numClasses: p.numClasses,
     range: p,
     rowsPerChunk: p.rowsPerChunk,
     writeWeights: p.writeWeights,
@@ -94,13 +66,13 @@ function fusedWgsl(p: SigmoidFusedParams): string {
 @group(0) @binding(8) var<uniform> u: U;`,
     setup: `// Keeps every binding in the layout whatever the kind uses.
   if (jv == 0xffffffffu) { W[0] = ${F}(S[0] + P[0]); }
-  ${columnSetup(cfg, width)}`,
+  ${p.setup}`,
     body: `let is_t: ${B} = lab == ji;
     let t = select(${zero}, ${splat("1.0")}, is_t);
     ${sigmoidPartsWgsl("x", zero)}
     let bce = max(x, ${zero}) - x * t + sz;
     let d = select(sx, -sy, is_t);
-    ${elementBody(cfg, width)}
+    ${p.element}
     let grad = u.scale * g;`,
   });
 }
@@ -108,5 +80,5 @@ function fusedWgsl(p: SigmoidFusedParams): string {
 export const sigmoidFusedKernel = defineKernel<SigmoidFusedParams>({
   name: "loss_sigmoid_fused",
   wgsl: fusedWgsl,
-  dispatch: (p) => rowBlockDispatch(p.cfg.columns, p, p.rowsPerChunk),
+  dispatch: (p) => rowBlockDispatch(p.columns, p, p.rowsPerChunk),
 });

@@ -42,6 +42,8 @@ export const BOX_WEIGHTS = [10, 10, 5, 5] as const;
 
 /** The head's outputs for R RoIs. */
 export interface BoxOutputs {
+  /** [R, fcDim]: what the classifier sees. */
+  features: Tensor;
   /** [R, columns], in the loss's column order (background last). */
   logits: Tensor;
   /** [R, 4 * blocks]: class-specific (blocks = C + 1, category c is block c + 1) or agnostic (1). */
@@ -118,7 +120,7 @@ export class BoxHead {
       init: { kind: "normal", std: 0.001 },
       biasInit: zero,
     });
-    return { logits: this.backgroundFirst ? roll(logits, -1) : logits, deltas };
+    return { features: h2, logits: this.backgroundFirst ? roll(logits, -1) : logits, deltas };
   }
 
   /** 4-column blocks of the deltas. */

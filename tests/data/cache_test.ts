@@ -11,9 +11,10 @@ Deno.test(`readDatasetCache() returns every column as written (seed ${SEED})`, a
   await writeDatasetCache(dataset, path);
   const back = await readDatasetCache(path);
   assert.deepEqual(back, dataset);
-  const boxesOnly = await readDatasetCache(path, { polygons: false });
-  assert.equal(boxesOnly.hasPolygons, false);
+  const boxesOnly = await readDatasetCache(path, { masks: false });
+  assert.equal(boxesOnly.hasMasks, false);
   assert.equal(boxesOnly.annotations.coords.length, 0);
+  assert.equal(boxesOnly.annotations.rleCounts.length, 0);
   assert.deepEqual(boxesOnly.annotations.bbox, dataset.annotations.bbox);
 });
 

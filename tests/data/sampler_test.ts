@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { ingestDataset } from "../../data/ingest_dataset.ts";
 import { repeatFactors, RepeatFactorSampler } from "../../data/repeat_factor_sampler.ts";
 import { ciSet, rng, SEED } from "./_fixtures.ts";
@@ -27,6 +28,49 @@ Deno.test(`repeatFactors() follows the LVIS paper's formula, computed from the J
   assert.ok(got.some((r) => r > 1), "no image is repeated; the test would not test rounding");
 });
 
+/**
+ * The bounds [lo, hi] that a Binomial(n, p) count leaves with probability at most `alpha` in all
+ * (half each side), from the exact probability mass function in float64.
+ */
+function binomialBounds(n: number, p: number, alpha = 1e-9): [number, number] {
+  if (p <= 0 || p >= 1) return p <= 0 ? [0, 0] : [n, n];
+  const logFact = [0];
+  for (let k = 1; k <= n; k++) logFact.push(logFact[k - 1] + Math.log(k));
+  const pmf = Array.from(
+    { length: n + 1 },
+    (_, k) => Math.exp(logFact[n] - logFact[k] - logFact[n - k] + k * Math.log(p) + (n - k) * Math.log1p(-p)),
+  );
+  let lo = 0, below = 0;
+  while (below + pmf[lo] <= alpha / 2) below += pmf[lo++];
+  let hi = n, above = 0;
+  while (above + pmf[hi] <= alpha / 2) above += pmf[hi--];
+  return [lo, hi];
+}
+
+/**
+ * Every epoch has each image floor(r) or ceil(r) times, and an integer factor exactly r times;
+ * over `epochs` epochs, each image's extra draws lie in its binomial's 1e-9 bounds.
+ */
+function checkEpochs(s: RepeatFactorSampler, epochs: number): void {
+  const extra = new Float64Array(s.factors.length);
+  for (let e = 0; e < epochs; e++) {
+    const n = new Uint32Array(s.factors.length);
+    for (const i of s.epoch(e)) n[i]++;
+    n.forEach((k, i) => {
+      const r = s.factors[i], whole = Math.floor(r);
+      assert.ok(k === whole || (r > whole && k === whole + 1), `epoch ${e}: image ${i} drawn ${k} times, factor ${r}`);
+      extra[i] += k - whole;
+    });
+  }
+  s.factors.forEach((r, i) => {
+    const [lo, hi] = binomialBounds(epochs, r - Math.floor(r));
+    assert.ok(
+      extra[i] >= lo && extra[i] <= hi,
+      `image ${i}, factor ${r}: ${extra[i]} extra draws, not in [${lo}, ${hi}]`,
+    );
+  });
+}
+
 Deno.test(`RepeatFactorSampler draws each epoch afresh, reproducibly, rounding stochastically (seed ${SEED})`, async () => {
   const synth = await ciSet();
   const { dataset } = await ingestDataset(synth.trainJson, { cache: false });
@@ -35,21 +79,30 @@ Deno.test(`RepeatFactorSampler draws each epoch afresh, reproducibly, rounding s
   assert.deepEqual(s.epoch(3), new RepeatFactorSampler({ dataset, threshold: 0.05, seed }).epoch(3));
   assert.notDeepEqual(s.epoch(3), s.epoch(4));
   assert.notDeepEqual(s.epoch(3), new RepeatFactorSampler({ dataset, threshold: 0.05, seed: seed + 1 }).epoch(3));
-  const epochs = 400;
-  const total = new Float64Array(dataset.images.count);
-  let size = 0;
-  for (let e = 0; e < epochs; e++) {
-    const ep = s.epoch(e);
-    size += ep.length;
-    const n = new Uint32Array(dataset.images.count);
-    for (const i of ep) n[i]++;
-    n.forEach((k, i) => {
-      const r = s.factors[i];
-      assert.ok(k === Math.floor(r) || k === Math.ceil(r), `image ${i} drawn ${k} times with factor ${r}`);
-      total[i] += k;
-    });
-  }
-  // The mean of a Bernoulli part over 400 epochs is within 5 standard deviations (0.025) of its probability.
-  total.forEach((t, i) => assert.ok(Math.abs(t / epochs - s.factors[i]) < 0.13, `image ${i}: mean ${t / epochs}`));
-  assert.ok(Math.abs(size / epochs - s.expectedEpochSize) < 0.02 * s.expectedEpochSize);
+  assert.ok(s.factors.some((r) => r % 1 !== 0), "some factor is fractional: the test would not test rounding");
+  checkEpochs(s, 400);
+});
+
+Deno.test(`RepeatFactorSampler: exact counts for integer factors, binomial ones for the rest (seed ${SEED})`, async () => {
+  // 64 images and t = 9/64, so frequencies and t / f are exact binary fractions: a category on 1 image
+  // gives r = 3, on 4 images r = 1.5 exactly, on 2 images r = sqrt(4.5), on 9 or more r = 1.
+  const on: Record<number, number[]> = { 1: [0], 2: [5, 6], 3: [1, 2, 3, 4], 4: [1, 7, 8, 9, 10, 11, 12, 13, 14] };
+  on[5] = Array.from({ length: 36 }, (_, k) => 20 + k);
+  const images = Array.from({ length: 64 }, (_, i) => ({ id: 100 + i, width: 32, height: 32, file_name: `${i}.png` }));
+  let id = 1;
+  const annotations = Object.entries(on).flatMap(([c, ims]) =>
+    ims.map((i) => ({ id: id++, image_id: 100 + i, category_id: Number(c), bbox: [1, 1, 4, 4], area: 16 }))
+  );
+  const categories = Object.keys(on).map((c) => ({ id: Number(c), name: `c${c}`, frequency: "r" }));
+  const file = join(await Deno.makeTempDir(), "exact.json");
+  await Deno.writeTextFile(file, JSON.stringify({ images, categories, annotations }));
+  const { dataset } = await ingestDataset(file, { cache: false });
+  const s = new RepeatFactorSampler({ dataset, threshold: 9 / 64, seed: rng(3).int(1e6), shuffle: false });
+  const want = Array.from({ length: 64 }, (_, i) => i === 0 ? 3 : i <= 4 ? 1.5 : i <= 6 ? Math.sqrt(4.5) : 1);
+  assert.deepEqual(Array.from(s.factors), want);
+  assert.equal(s.expectedEpochSize, 3 + 4 * 1.5 + 2 * Math.sqrt(4.5) + 57);
+  // Unshuffled, an epoch lists each image's copies together, in image order.
+  const e0 = Array.from(s.epoch(0));
+  assert.deepEqual(e0, [...e0].sort((a, b) => a - b));
+  checkEpochs(s, 400);
 });

@@ -52,8 +52,9 @@ async function check(dir: string, dt: string, expected: string, options: LvisEva
   }
 }
 
+// c01_tiny has results on category ids the ground truth lacks, which lvis-api drops.
 Deno.test("lvisEval() matches the official API on c01_tiny (IoU edges, zero areas, -1 APr)", () =>
-  check("c01_tiny", "dt.json", "expected_bbox.json", {}));
+  check("c01_tiny", "dt.json", "expected_bbox.json", { unknownCategories: "drop" }));
 
 Deno.test("lvisEval() matches the official API on c02_small (a score tie straddling the 300 cut)", () =>
   check("c02_small", "dt.json", "expected_bbox.json", {}));

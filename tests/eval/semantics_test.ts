@@ -18,7 +18,7 @@ function det(category_id: number, score: number, bbox: number[], image_id = 1) {
 
 async function apOf(gt: unknown, dt: unknown[], maxDets: number, category = 1) {
   const p = await writeCase(gt, dt);
-  const report = await lvisEvalFiles(p.gt, p.dt, { maxDets });
+  const report = await lvisEvalFiles(p.gt, p.dt, { maxDets, unknownCategories: "drop" });
   await Deno.remove(p.dir, { recursive: true });
   const c = report.per_category.find((c) => c.id === category)!;
   return { ap: c.AP, ar: c.AR, report };
@@ -30,7 +30,8 @@ Deno.test("lvisEval() caps per image before the federated filter, ties kept in f
     categories: cats,
     annotations: [{ id: 5, image_id: 1, category_id: 1, bbox: HIT }],
   });
-  // An unknown category (99) and a category neither positive nor negative (3) still use up the cap.
+  // An unknown category (99, dropped as lvis-api drops it) and a category neither positive nor negative (3)
+  // still use up the cap.
   const head = [det(99, 0.95, MISS), det(3, 0.9, MISS)];
   const hitFirst = [...head, det(1, 0.5, HIT), det(1, 0.5, MISS)];
   const missFirst = [...head, det(1, 0.5, MISS), det(1, 0.5, HIT)];

@@ -1,6 +1,6 @@
 /** Random loss inputs and parameters for the kernel-vs-reference tests. */
 import type { Rng } from "../../core/rng.ts";
-import type { LossName } from "../../losses/params.ts";
+import type { LossName } from "../../losses/registry.ts";
 
 /** Parameters of every loss for C categories, randomised away from the defaults where that is safe. */
 export function paramsFor(name: LossName, c: number, r: Rng): Record<string, unknown> {
@@ -23,6 +23,11 @@ export function paramsFor(name: LossName, c: number, r: Rng): Record<string, unk
       return { loss_weight: lw, image_counts: counts, num_sample_cats: Math.ceil(c / 3), seed: r.int(1000) };
     case "efl":
       return { loss_weight: lw, gamma_b: 2, alpha: 0.25, s: 4 + 8 * r.float() };
+    case "bags": {
+      // Instance counts across three or four groups; a ratio near 1 sub-samples "others" in most steps.
+      const instances = Array.from({ length: c }, () => Math.floor(Math.exp(r.uniform(0, Math.log(3000)))));
+      return { loss_weight: lw, instance_counts: instances, others_sample_ratio: 0.5 + r.float(), seed: r.int(1000) };
+    }
   }
 }
 

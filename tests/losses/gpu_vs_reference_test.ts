@@ -4,7 +4,7 @@ import { paramsFor, randomLabels, randomLogits } from "./_cases.ts";
 import { createLoss } from "../../losses/registry.ts";
 import { createReferenceLoss } from "../../losses/reference_loss.ts";
 import type { LossStats64 } from "../../losses/reference_sigmoid.ts";
-import { type LossName, lossNames } from "../../losses/params.ts";
+import { type LossName, lossNames } from "../../losses/registry.ts";
 import { Tensor } from "../../tensor/tensor.ts";
 
 // f32 kernel vs f64 reference: per-element values to 2e-5 relative, plus an absolute floor

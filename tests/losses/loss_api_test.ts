@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { assertClose, gpuTest, rng } from "../_util.ts";
 import { paramsFor, randomLabels, randomLogits } from "./_cases.ts";
-import { createLoss } from "../../losses/registry.ts";
-import { parseLossParams } from "../../losses/params.ts";
+import { createLoss, parseLossParams } from "../../losses/registry.ts";
 import { InputError } from "../../core/errors.ts";
 import { rt, Tensor } from "../../tensor/tensor.ts";
 import { backward, full, scale } from "../../tensor/ops.ts";
@@ -38,7 +37,7 @@ gpuTest(
 
 gpuTest("state() and loadState() resume a loss exactly, and the all-reduce hook sums statistics first", async () => {
   const r = rng(3);
-  for (const name of ["eqlv2", "efl", "seesaw", "federated"] as const) {
+  for (const name of ["eqlv2", "efl", "seesaw", "federated", "bags"] as const) {
     const c = 13, params = paramsFor(name, c, r);
     const a = createLoss(name, params, { numClasses: c });
     const rows = 40;

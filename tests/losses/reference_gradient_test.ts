@@ -1,7 +1,7 @@
 import { assertClose, numericGrad, rng } from "../_util.ts";
 import { paramsFor, randomLabels } from "./_cases.ts";
 import { createReferenceLoss } from "../../losses/reference_loss.ts";
-import { lossNames } from "../../losses/params.ts";
+import { lossNames } from "../../losses/registry.ts";
 
 for (const [k, name] of lossNames.entries()) {
   Deno.test(`${name} float64 reference gradient matches central finite differences`, () => {
@@ -21,10 +21,11 @@ for (const [k, name] of lossNames.entries()) {
         (ref.state as unknown as Record<string, Float64Array>)[key].set(v);
       }
     };
-    const fedLoss = name === "federated" ? createReferenceLoss(name, params, { numClasses: c }) : null;
+    const sampled = name === "federated" || name === "bags";
+    const fedLoss = sampled ? createReferenceLoss(name, params, { numClasses: c }) : null;
     const f = (x: Float64Array) => {
       restore();
-      // The federated sampler draws a fresh subset each step: replay the same draw.
+      // The federated and BAGS samplers draw afresh each step: replay the same draw.
       if (fedLoss) return createReferenceLoss(name, params, { numClasses: c }).step({ logits: x, labels }).loss;
       return ref.step({ logits: x, labels }).loss;
     };

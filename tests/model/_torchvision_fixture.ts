@@ -3,7 +3,7 @@
  * tensors, its metadata, and comparisons at the tolerances the parity tests
  * use.
  */
-import { decodeSafetensors, type NamedArray } from "../../model/safetensors.ts";
+import { decodeSafetensors, type NamedArray } from "../../model/checkpoint/safetensors.ts";
 
 const DIR = new URL("./fixtures/torchvision/", import.meta.url);
 

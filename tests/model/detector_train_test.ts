@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { gpuTest, SEED } from "../_util.ts";
 import { generateSynthetic } from "../../data/synth/generate.ts";
 import { ingestDataset } from "../../data/ingest_dataset.ts";
-import { createLoss } from "../../losses/registry.ts";
+import { type ClassificationLoss, createLoss } from "../../losses/mod.ts";
 import { detectorConfig } from "../../model/config.ts";
 import { trainDetector, type TrainOptions } from "../../model/trainer.ts";
 import { trainingData } from "../../model/training_data.ts";
-import { loadLatestCheckpoint } from "../../model/checkpoint.ts";
+import { loadLatestCheckpoint } from "../../model/checkpoint/training.ts";
 import { LrSchedule } from "../../model/schedule.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "tailor_detector_" });
@@ -73,21 +73,47 @@ gpuTest("trainDetector() resumed after an interruption equals the uninterrupted 
   assert.deepEqual(losses(logB), losses(logA));
 });
 
-gpuTest("trainDetector() stops on a NaN loss with a clear message and keeps the last checkpoint", async () => {
-  const out = join(dir, "nan");
-  const good = await trainDetector(await options(out, { iterations: 40, checkpointEvery: 2, stopAfter: 2 }));
-  good.detector.params.dispose();
-  const before = await weightsOf(out);
-  // Resumed with a learning rate this large, the weights blow up within a step or two.
-  const o = await options(out, {
-    iterations: 40,
-    checkpointEvery: 2,
-    clipNorm: 0,
-    lr: LrSchedule.parse({ base: 1e30 }),
+/** The loss with its forward's loss value replaced by NaN on call `at` (0-based): step `at` of a fresh run. */
+function nanAt(loss: ClassificationLoss, at: number): ClassificationLoss {
+  let calls = 0;
+  return new Proxy(loss, {
+    get(target, key) {
+      if (key === "forward") {
+        return (...args: Parameters<ClassificationLoss["forward"]>) => {
+          const out = target.forward(...args);
+          if (calls++ === at) out.loss.write([NaN]);
+          return out;
+        };
+      }
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
   });
-  await assert.rejects(() => trainDetector(o), /Training stopped at step \d+: the (loss is (NaN|Infinity)|weights of)/);
-  assert.deepEqual(await weightsOf(out), before, "the last good checkpoint changed");
-});
+}
+
+gpuTest(
+  "trainDetector() stops at the step whose loss is NaN, keeping the last checkpoint as a clean run wrote it",
+  async () => {
+    const clean = join(dir, "nan_clean"), hit = join(dir, "nan_hit");
+    const run = await trainDetector(await options(clean, { iterations: 40, checkpointEvery: 2, stopAfter: 4 }));
+    run.detector.params.dispose();
+    // Steps 0-4 run; step 5's loss is NaN. Checkpoints follow steps 1 and 3 (checkpoints 2 and 4).
+    const o = await options(hit, { iterations: 40, checkpointEvery: 2 });
+    await assert.rejects(
+      () => trainDetector({ ...o, loss: nanAt(o.loss, 5) }),
+      /^InputError: Training stopped at step 5: the loss is NaN .*the last good checkpoint is in/,
+    );
+    const ck = await loadLatestCheckpoint(join(hit, "checkpoints"));
+    assert.equal(ck?.step, 4, "the latest checkpoint is the one before the NaN step");
+    const saved = [...Deno.readDirSync(join(hit, "checkpoints"))].map((e) => e.name).filter((n) =>
+      n.startsWith("step_")
+    );
+    assert.deepEqual(saved.sort(), ["step_00000002", "step_00000004"]);
+    assert.deepEqual(await weightsOf(hit), await weightsOf(clean), "checkpoint 4 differs from the clean run's");
+    const log = (await Deno.readTextFile(join(hit, "train_log.jsonl"))).trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(log.map((l) => l.step), [1, 2, 3, 4], "the log ends at the checkpoint");
+  },
+);
 
 gpuTest("trainDetector() lowers the training loss of the tiny preset on the CI set", async () => {
   const out = join(dir, "learn");

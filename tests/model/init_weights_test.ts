@@ -4,7 +4,7 @@ import { gpuTest, randomArray, rng } from "../_util.ts";
 import { Rng } from "../../core/rng.ts";
 import { detectorConfig } from "../../model/config.ts";
 import { Detector } from "../../model/detector.ts";
-import { type NamedArray, readSafetensors, writeSafetensors } from "../../model/safetensors.ts";
+import { type NamedArray, readSafetensors, writeSafetensors } from "../../model/checkpoint/safetensors.ts";
 import { loadWeights } from "../../model/trainer.ts";
 
 gpuTest("loadWeights() loads matching tensors from a safetensors file and names every mismatch", async () => {

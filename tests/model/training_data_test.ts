@@ -1,3 +1,4 @@
+import type { InstanceMasks } from "../../data/masks/training_masks.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ingestDataset } from "../../data/ingest_dataset.ts";
@@ -46,4 +47,21 @@ Deno.test("trainingData stops on a missing image, or skips and counts it with on
   await drain(lenient.stream(order, 3, 2));
   assert.equal(lenient.skipped, 2);
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("trainingData with masks: true gives every target one mask per box at its image's network-input size", async () => {
+  const synth = await ciSet();
+  const { dataset } = await ingestDataset(synth.trainJson, { cache: false });
+  const data = trainingData({ dataset, seed: 1, repeatThreshold: null, workers: 0, masks: true });
+  const [b] = await drain(data.stream(data.epochOrder(0).slice(0, 3), 3, 1));
+  assert.equal(b.targets.length, 3);
+  b.targets.forEach((t, i) => {
+    const m = t.masks as InstanceMasks;
+    assert.deepEqual([m.height, m.width], [b.batch.sizes[i].height, b.batch.sizes[i].width]);
+    assert.equal(m.rles.length, t.boxes.length / 4);
+    for (const rle of m.rles) assert.ok(rle.counts.length > 1, "a synthetic object has foreground");
+  });
+  const plain = trainingData({ dataset, seed: 1, repeatThreshold: null, workers: 0 });
+  const [p] = await drain(plain.stream(plain.epochOrder(0).slice(0, 1), 1, 1));
+  assert.equal(p.targets[0].masks, undefined);
 });

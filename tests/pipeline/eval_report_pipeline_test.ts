@@ -1,18 +1,19 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { diffMetrics, loadRunMetrics } from "../../pipeline/metrics_diff.ts";
 import { parsePipeline } from "../../pipeline/pipeline_file.ts";
 import { planPipeline } from "../../pipeline/plan.ts";
 import { plainReporter } from "../../pipeline/progress.ts";
-import { defaultRegistry } from "../../pipeline/registry.ts";
+import { defaultRegistry } from "../../tasks/registry.ts";
 import { runPlan } from "../../pipeline/runner.ts";
 
-const FIXTURES = "/work/shared/fixtures/lvis";
+// The official LVIS API's outputs, beside the checkout (see shared/fixtures/README.md).
+const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/lvis", import.meta.url));
 const registry = defaultRegistry();
 
 Deno.test({
   name: "a matrix of eval stages feeds the report the official API's numbers for each case",
-  ignore: !registry.find("eval"),
   async fn() {
     const runDir = await Deno.makeTempDir();
     const cases = ["c01_tiny", "c02_small"];
@@ -24,6 +25,7 @@ stages:
     with:
       gt: \${vars.fixtures}/\${matrix.case}/gt.json
       dt: \${vars.fixtures}/\${matrix.case}/dt.json
+      unknownCategories: drop   # c01_tiny has results on ids its ground truth lacks, which lvis-api drops
   report:
     uses: report
     with:

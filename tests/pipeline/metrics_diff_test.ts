@@ -29,17 +29,31 @@ Deno.test("metrics diff pairs stages and metrics of two runs and prints b - a", 
     { stage: "eval[loss=eql]", metric: "AP", a: undefined, b: b["eval[loss=eql]"].AP },
   ]);
   const text = formatDiff(rows).split("\n");
+  assert.match(text[0], /^stage\s+metric\s+a \(%\)\s+b \(%\)\s+b - a$/);
+  const pct = (v: number) => (100 * v).toFixed(2);
   const delta = b["eval[loss=bce]"].AP - a["eval[loss=bce]"].AP;
   assert.match(
     text[1],
     new RegExp(
-      `^eval\\[loss=bce\\]\\s+AP\\s+${a["eval[loss=bce]"].AP.toFixed(4)}\\s+` +
-        `${b["eval[loss=bce]"].AP.toFixed(4)}\\s+\\${delta >= 0 ? "+" : "-"}${Math.abs(delta).toFixed(4)}$`,
+      `^eval\\[loss=bce\\]\\s+AP\\s+${pct(a["eval[loss=bce]"].AP)}\\s+` +
+        `${pct(b["eval[loss=bce]"].AP)}\\s+\\${delta >= 0 ? "+" : "-"}${pct(Math.abs(delta))}$`,
     ),
   );
-  assert.match(text[2], /^eval\[loss=bce\]\s+APr\s+n\/a\s+\d\.\d{4}$/);
+  assert.match(text[2], /^eval\[loss=bce\]\s+APr\s+n\/a\s+\d+\.\d{2}$/);
   const file = await loadRunMetrics(join(dir, "a", "eval[loss=bce].json"));
   assert.deepEqual([...file], [["metrics", a["eval[loss=bce]"]]]);
   await assert.rejects(loadRunMetrics(join(dir, "none")), /Cannot read ".*none": no such run directory/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("metrics diff reads an eval stage's segmMetrics as its own row group", async () => {
+  const dir = await Deno.makeTempDir();
+  const box = { AP: 0.05 + Math.random() * 0.5 }, mask = { AP: 0.05 + Math.random() * 0.5 };
+  const metrics = join(dir, "m.json"), segmMetrics = join(dir, "s.json");
+  await Deno.writeTextFile(metrics, JSON.stringify({ results: box }));
+  await Deno.writeTextFile(segmMetrics, JSON.stringify({ results: mask }));
+  const stages = { "eval[loss=bce]": { status: "done", outputs: { metrics, segmMetrics } } };
+  await Deno.writeTextFile(join(dir, "manifest.json"), JSON.stringify({ stages }));
+  assert.deepEqual([...await loadRunMetrics(dir)], [["eval[loss=bce]", box], ["eval[loss=bce] segm", mask]]);
   await Deno.remove(dir, { recursive: true });
 });

@@ -119,7 +119,7 @@ Deno.test("runPlan() resumes a stage from the checkpoint its failed attempt left
 
 Deno.test("runPlan() removes torn outputs of a killed run and never exceeds the job limit", async () => {
   const runDir = await Deno.makeTempDir();
-  const torn = join(runDir, "stages", "all.1234.abc.tmp");
+  const torn = join(runDir, "stages", "all.1234.mb2x1k.a1b2c3.tmp");
   await Deno.mkdir(torn, { recursive: true });
   await Deno.writeTextFile(join(torn, "joined.txt"), "half");
   const words = randomWords(5);

@@ -1,13 +1,23 @@
 /** Random but consistent report inputs: two runs over C categories, images and detections. */
 import { join } from "node:path";
 import sharp from "sharp";
+import { maskToSegmentation } from "../../eval/rle_encode.ts";
 
 /** Paths and the values written into them. */
 export interface FakeRuns {
   dir: string;
   categories: { id: number; name: string; frequency: string; image_count: number }[];
-  runs: { name: string; metrics: string; trainLog: string; gradStats: string; detections: string }[];
+  runs: {
+    name: string;
+    metrics: string;
+    segmMetrics?: string;
+    trainLog: string;
+    gradStats: string;
+    detections: string;
+  }[];
   results: Record<string, Record<string, number>>;
+  /** Mask metrics, with `masks: true`. */
+  segmResults: Record<string, Record<string, number>>;
   grads: Record<string, { pos_grad: number[]; neg_grad: number[] }>;
   trainAnnotations: string;
   images: { annotations: string; folder: string };
@@ -15,8 +25,27 @@ export interface FakeRuns {
 
 const r = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
-/** Write a fake evaluation of `names` runs into a fresh temporary folder. */
-export async function makeFakeRuns(names = ["bce", "eqlv2"], numCategories = 8): Promise<FakeRuns> {
+/** An ellipse filling the box [x, y, w, h], as a results file's compressed RLE over the image. */
+function ellipseSegmentation(box: number[], width: number, height: number) {
+  const bits = new Uint8Array(width * height);
+  const [cx, cy, rx, ry] = [box[0] + box[2] / 2, box[1] + box[3] / 2, box[2] / 2, box[3] / 2];
+  for (let x = 0; x < width; x++) {
+    for (let y = 0; y < height; y++) {
+      if (((x + 0.5 - cx) / rx) ** 2 + ((y + 0.5 - cy) / ry) ** 2 <= 1) bits[x * height + y] = 1;
+    }
+  }
+  return maskToSegmentation({ height, width, x: 0, y: 0, cropWidth: width, cropHeight: height, bits });
+}
+
+/**
+ * Write a fake evaluation of `names` runs into a fresh temporary folder; with `masks`, every run also
+ * has mask metrics and its results carry masks.
+ */
+export async function makeFakeRuns(
+  names = ["bce", "eqlv2"],
+  numCategories = 8,
+  options: { masks?: boolean } = {},
+): Promise<FakeRuns> {
   const dir = await Deno.makeTempDir({ prefix: "report_test_" });
   const frequencies = ["f", "c", "r"];
   const categories = Array.from({ length: numCategories }, (_, i) => ({
@@ -52,6 +81,7 @@ export async function makeFakeRuns(names = ["bce", "eqlv2"], numCategories = 8):
   const trainAnnotations = join(dir, "train.json");
   await Deno.writeTextFile(trainAnnotations, JSON.stringify(gt));
   const results: FakeRuns["results"] = {};
+  const segmResults: FakeRuns["segmResults"] = {};
   const grads: FakeRuns["grads"] = {};
   const runs = [];
   for (const name of names) {
@@ -78,23 +108,30 @@ export async function makeFakeRuns(names = ["bce", "eqlv2"], numCategories = 8):
     grads[name] = { pos_grad: categories.map(() => r(1, 100)), neg_grad: categories.map(() => r(1, 1000)) };
     const gradStats = join(dir, `${name}_grad.json`);
     await Deno.writeTextFile(gradStats, JSON.stringify({ loss: name, ...grads[name] }));
+    let segmMetrics: string | undefined;
+    if (options.masks) {
+      segmResults[name] = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, v * r(0.6, 0.95)]));
+      segmMetrics = join(dir, `${name}_metrics_segm.json`);
+      const perCat = categories.map((c) => ({ id: c.id, frequency: c.frequency, AP: r(0.01, 0.9) }));
+      await Deno.writeTextFile(segmMetrics, JSON.stringify({ results: segmResults[name], per_category: perCat }));
+    }
     const detections = join(dir, `${name}_dt.json`);
     const dets = images.flatMap((im) =>
-      categories.slice(0, 3).map((c) => ({
-        image_id: im.id,
-        category_id: c.id,
-        bbox: [r(0, 20), r(0, 20), r(10, 40), r(10, 30)],
-        score: r(0.35, 1),
-      }))
+      categories.slice(0, 3).map((c) => {
+        const bbox = [r(0, 20), r(0, 20), r(10, 40), r(10, 30)];
+        const segmentation = options.masks ? { segmentation: ellipseSegmentation(bbox, im.width, im.height) } : {};
+        return { image_id: im.id, category_id: c.id, bbox, score: r(0.35, 1), ...segmentation };
+      })
     );
     await Deno.writeTextFile(detections, JSON.stringify(dets));
-    runs.push({ name, metrics, trainLog, gradStats, detections });
+    runs.push({ name, metrics, ...(segmMetrics ? { segmMetrics } : {}), trainLog, gradStats, detections });
   }
   return {
     dir,
     categories,
     runs,
     results,
+    segmResults,
     grads,
     trainAnnotations,
     images: { annotations: trainAnnotations, folder: join(dir, "images") },

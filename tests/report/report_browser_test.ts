@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { reportParams, writeReport } from "../../tasks/report.ts";
 import { makeFakeRuns } from "./_fake_runs.ts";
+import { notRunName } from "../_run.ts";
 
 function findChromium(): string | undefined {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
@@ -16,7 +17,6 @@ function findChromium(): string | undefined {
 }
 
 const chromium = findChromium();
-if (!chromium) console.warn("report_browser_test: skipped, no chromium on PATH (apt-get install -y chromium)");
 
 // The check runs in the page after load and writes what the browser saw into the DOM for --dump-dom.
 const CHECK = `<script>
@@ -31,7 +31,9 @@ window.addEventListener("load", () => {
 </script>`;
 
 Deno.test({
-  name: "the report page loads every figure in headless chromium",
+  name: chromium
+    ? "the report page loads every figure in headless chromium"
+    : notRunName("the report page loads every figure in headless chromium", "no chromium on PATH; install chromium"),
   ignore: !chromium,
   async fn() {
     const fake = await makeFakeRuns(["bce", "eqlv2", "eql"]);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import sharp from "sharp";
 import { InputError } from "../../core/errors.ts";
@@ -41,20 +42,21 @@ Deno.test("writeReport() writes a page whose table and figures match its inputs"
   await Deno.remove(fake.dir, { recursive: true });
 });
 
-Deno.test("apByFrequencySpec() plots each run's AP per group and leaves out groups without categories", () => {
+Deno.test("apByFrequencySpec() plots each run's AP per group in percent and leaves out groups without categories", () => {
   const a = { AP: Math.random(), APr: -1, APc: Math.random(), APf: Math.random() };
   const b = { AP: Math.random(), APr: Math.random(), APc: Math.random(), APf: Math.random() };
   const spec = apByFrequencySpec([{ name: "a", metrics: { results: a } }, { name: "b", metrics: { results: b } }]);
   const values = (spec.data as { values: { run: string; group: string; AP: number }[] }).values;
   assert.deepEqual(values, [
-    { run: "a", group: "all", AP: a.AP },
-    { run: "a", group: "common", AP: a.APc },
-    { run: "a", group: "frequent", AP: a.APf },
-    { run: "b", group: "all", AP: b.AP },
-    { run: "b", group: "rare", AP: b.APr },
-    { run: "b", group: "common", AP: b.APc },
-    { run: "b", group: "frequent", AP: b.APf },
+    { run: "a", group: "all", AP: 100 * a.AP },
+    { run: "a", group: "common", AP: 100 * a.APc },
+    { run: "a", group: "frequent", AP: 100 * a.APf },
+    { run: "b", group: "all", AP: 100 * b.AP },
+    { run: "b", group: "rare", AP: 100 * b.APr },
+    { run: "b", group: "common", AP: 100 * b.APc },
+    { run: "b", group: "frequent", AP: 100 * b.APf },
   ]);
+  assert.equal((spec as { encoding: { y: { title: string } } }).encoding.y.title, "AP (%)");
 });
 
 Deno.test("gradientRatioSpec() gives pos/neg per category, ranked by training images, most first", () => {
@@ -110,7 +112,7 @@ Deno.test("drawDetections() strokes the box edges and leaves the inside untouche
 
 Deno.test("readCategoryStats() reads the ingest cache and the LVIS file alike", async () => {
   const dir = await Deno.makeTempDir();
-  const gt = "/work/shared/fixtures/lvis/c02_small/gt.json";
+  const gt = fileURLToPath(new URL("../../../shared/fixtures/lvis/c02_small/gt.json", import.meta.url));
   const out = await ingestStage.run(ingestParams.parse({ annotations: gt, cacheDir: dir }), directContext(dir));
   const fromCache = await readCategoryStats(out.cachePath);
   const fromJson = await readCategoryStats(gt);
@@ -126,12 +128,75 @@ Deno.test("drawDetections() enlarges a small image by a whole factor and its box
   const zoom = Math.round(320 / w);
   const src = join(dir, "in.png");
   await sharp({ create: { width: w, height: h, channels: 3, background: { r: 0, g: 0, b: 255 } } }).png().toFile(src);
-  await drawDetections(src, [{ bbox: [10, 20, 30, 25], label: "", kind: "result" }], join(dir, "out.png"));
+  const drawn = await drawDetections(
+    src,
+    [{ bbox: [10, 20, 30, 25], label: "", kind: "result" }],
+    join(dir, "out.png"),
+  );
   const { data, info } = await sharp(join(dir, "out.png")).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  assert.deepEqual([info.width, info.height], [w * zoom, h * zoom]);
+  // The legend is a strip below the enlarged image.
+  assert.deepEqual([info.width, drawn.imageHeight, drawn.zoom], [w * zoom, h * zoom, zoom]);
+  assert.ok(info.height > h * zoom && info.height === drawn.height);
   const at = (x: number, y: number) =>
     Array.from(data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3));
   assert.ok(at(25 * zoom, 20 * zoom)[0] > 200, "top edge at the scaled position");
   assert.deepEqual(at(25 * zoom, 32 * zoom), [0, 0, 255]);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("apByFrequencySpec() puts mask AP and box AP in two panels when a run has mask metrics", () => {
+  const box = { AP: Math.random(), APr: Math.random(), APc: Math.random(), APf: Math.random() };
+  const mask = { AP: Math.random(), APr: -1, APc: Math.random(), APf: Math.random() };
+  const spec = apByFrequencySpec([
+    { name: "m", metrics: { results: box }, segm: { results: mask } },
+    { name: "b", metrics: { results: box } },
+  ]);
+  const values = (spec.data as { values: { run: string; group: string; AP: number; kind: string }[] }).values;
+  assert.deepEqual(values.filter((v) => v.kind === "mask AP"), [
+    { run: "m", group: "all", AP: 100 * mask.AP, kind: "mask AP" },
+    { run: "m", group: "common", AP: 100 * mask.APc, kind: "mask AP" },
+    { run: "m", group: "frequent", AP: 100 * mask.APf, kind: "mask AP" },
+  ]);
+  assert.equal(values.filter((v) => v.kind === "box AP").length, 8);
+  assert.equal((spec as { encoding: { column: { field: string } } }).encoding.column.field, "kind");
+});
+
+Deno.test("writeReport() shows mask AP and box AP side by side in percent, and draws the masks", async () => {
+  const fake = await makeFakeRuns(["bce", "eqlv2"], 8, { masks: true });
+  const out = join(fake.dir, "out");
+  const params = reportParams.parse({
+    runs: fake.runs,
+    trainAnnotations: fake.trainAnnotations,
+    images: { ...fake.images, count: 2 },
+  });
+  const result = await writeReport(params, out);
+  const html = await Deno.readTextFile(result.html);
+  assert.match(html, /<h2>Mask AP and box AP \(%\)<\/h2>/);
+  for (const run of fake.runs) {
+    const pct = (v: number) => `<td>${(100 * v).toFixed(1)}</td>`;
+    const keys = ["AP", "APr", "APc", "APf"];
+    const mask = keys.map((k) => pct(fake.segmResults[run.name][k])).join("");
+    const box = keys.map((k) => pct(fake.results[run.name][k])).join("");
+    assert.ok(html.includes(`<tr><th>${run.name}</th>${mask}${box}</tr>`), run.name);
+  }
+  assert.match(html, /<h2>Box results \(AP in %\)<\/h2>/);
+  assert.match(html, /<h2>Mask results \(AP in %\)<\/h2>/);
+  assert.ok(result.figures.includes(join(out, "mask_ap_vs_images.png")));
+  assert.equal(result.figures.length, 5 + 2 * fake.runs.length);
+  assert.match(html, /results with masks &gt;= 0\.3/);
+  await Deno.remove(fake.dir, { recursive: true });
+});
+
+Deno.test("writeReport() of box-only runs has no mask table or mask figure", async () => {
+  const fake = await makeFakeRuns(["bce"], 5);
+  const out = join(fake.dir, "out");
+  const result = await writeReport(
+    reportParams.parse({ runs: fake.runs, trainAnnotations: fake.trainAnnotations }),
+    out,
+  );
+  const html = await Deno.readTextFile(result.html);
+  assert.match(html, /<h2>Results \(AP in %\)<\/h2>/);
+  assert.ok(!/mask/i.test(html), "no mask table, caption or heading");
+  assert.ok(!result.figures.some((f) => f.includes("mask")));
+  await Deno.remove(fake.dir, { recursive: true });
 });

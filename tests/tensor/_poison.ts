@@ -9,7 +9,8 @@ import { rt } from "../../tensor/tensor.ts";
 export function poisonPool(elements: number, count = 4): void {
   const r = rt();
   const bufs = Array.from({ length: count }, () => r.buffer(elements * 4, "poison"));
-  const nan = new Float32Array(Math.ceil(bufs[0].size / 4)).fill(NaN);
+  // Only the usable part: the canary guard after it must stay as the pool wrote it.
+  const nan = new Float32Array(elements).fill(NaN);
   for (const b of bufs) r.write(b, nan);
   for (const b of bufs) r.release(b);
 }

@@ -120,6 +120,9 @@ const CASES: Case[] = [
   { N: 2, C: 3, H: 7, W: 12, K: 5, KH: 3, KW: 3, stride: [1, 1], padding: [2, 2], dilation: [2, 2], bias: false },
   // A dY row too wide for a uniform buffer: the weight gradient reads dY from storage.
   { N: 1, C: 1, H: 2, W: 260, K: 64, KH: 1, KW: 3, stride: [1, 1], padding: [0, 1], dilation: [1, 1], bias: false },
+  // One past every tile: output channels 16 + 1 (CPU forward tiles; the GPUs' 8 + 8 + 1), output and input
+  // columns 16 + 3 (column tiles), input channels 16 + 1 (input gradient) and 4 x 4 + 1 (weight gradient).
+  { N: 1, C: 17, H: 5, W: 19, K: 17, KH: 3, KW: 3, stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: true },
   // A weight row (KH*KW*Cout) too large for a uniform buffer: the forward reads the weight from storage.
   { N: 1, C: 1, H: 7, W: 7, K: 336, KH: 7, KW: 7, stride: [1, 1], padding: [0, 0], dilation: [1, 1], bias: true },
 ];
@@ -157,6 +160,36 @@ function conv64(c: Case, x: Float64Array, w: Float64Array, b: Float64Array | nul
     }
   }
   return y;
+}
+
+/** Exact float64 gradients of L = sum(seed * conv(x, w) + b): the adjoint, tap by tap. */
+function convGrads64(c: Case, x: Float64Array, w: Float64Array, seed: Float64Array) {
+  const [OH, OW] = outSize(c);
+  const dx = new Float64Array(x.length), dw = new Float64Array(w.length), db = new Float64Array(c.K);
+  for (let n = 0; n < c.N; n++) {
+    for (let k = 0; k < c.K; k++) {
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          const g = seed[((n * c.K + k) * OH + oh) * OW + ow];
+          db[k] += g;
+          for (let ci = 0; ci < c.C; ci++) {
+            for (let kh = 0; kh < c.KH; kh++) {
+              const ih = oh * c.stride[0] - c.padding[0] + kh * c.dilation[0];
+              if (ih < 0 || ih >= c.H) continue;
+              for (let kw = 0; kw < c.KW; kw++) {
+                const iw = ow * c.stride[1] - c.padding[1] + kw * c.dilation[1];
+                if (iw < 0 || iw >= c.W) continue;
+                const xi = ((n * c.C + ci) * c.H + ih) * c.W + iw, wi = ((k * c.C + ci) * c.KH + kh) * c.KW + kw;
+                dx[xi] += g * w[wi];
+                dw[wi] += g * x[xi];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { dx, dw, db };
 }
 
 const describe = (c: Case) =>
@@ -230,20 +263,24 @@ async function checkGradients(salt: number, split: boolean): Promise<void> {
       split,
       split,
     );
-    // L is linear in every entry, so a random sample of entries checks as much as all of them.
-    const pick = (n: number) => n <= 150 ? undefined : Array.from({ length: 150 }, () => r.int(n));
+    // The float64 adjoint is the exact gradient of L; it is checked against central differences (exact
+    // for a linear L up to rounding) on every entry of small tensors and on 150 entries, drawn from the
+    // test's seed, of larger ones. The GPU's gradients are then compared with it on every entry.
+    const want = convGrads64(c, x, w, seed);
+    const pick = (n: number) => n <= 400 ? undefined : Array.from({ length: 150 }, () => r.int(n));
     const ix = pick(x.length), iw = pick(w.length);
-    const wantX = numericGrad(loss, x, 1e-3, ix), wantW = numericGrad(loss, w, 1e-3, iw);
-    const gx = await read64(tx.grad!), gw = await read64(tw.grad!);
     const sel = (a: Float64Array, idx?: number[]) => idx ? idx.map((i) => a[i]) : Array.from(a);
+    const EXACT = { rtol: 1e-9, atol: 1e-9 };
+    assertClose(sel(want.dx, ix), sel(numericGrad(loss, x, 1e-3, ix), ix), EXACT, `float64 dx ${describe(c)}`);
+    assertClose(sel(want.dw, iw), sel(numericGrad(loss, w, 1e-3, iw), iw), EXACT, `float64 dw ${describe(c)}`);
     // Each gradient entry sums up to K*KH*KW (dx) or N*OH*OW (dw) f32 products of magnitude <= 1.
     const tolX = { rtol: 1e-4, atol: 4e-6 * Math.sqrt(c.K * c.KH * c.KW) };
     const tolW = { rtol: 1e-4, atol: 4e-6 * Math.sqrt(c.N * OH * OW) };
-    assertClose(sel(gx, ix), sel(wantX, ix), tolX, `dx ${describe(c)}`);
-    assertClose(sel(gw, iw), sel(wantW, iw), tolW, `dw ${describe(c)}`);
+    assertClose(await read64(tx.grad!), want.dx, tolX, `dx ${describe(c)}`);
+    assertClose(await read64(tw.grad!), want.dw, tolW, `dw ${describe(c)}`);
     if (c.bias) {
-      const wantB = numericGrad(loss, b, 1e-3);
-      assertClose(await read64(tb.grad!), wantB, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.N * OH * OW) }, "db");
+      assertClose(want.db, numericGrad(loss, b, 1e-3), EXACT, `float64 db ${describe(c)}`);
+      assertClose(await read64(tb.grad!), want.db, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.N * OH * OW) }, "db");
     } else {
       assertClose([tb.grad === null ? 1 : 0], [1], {}, "no bias gradient without a bias");
     }
@@ -328,7 +365,7 @@ gpuTest("split weight gradient: uneven parts and tiles that do not divide the ch
     assertClose(gotW, wantW, tol, `split dW ${what}`);
     if (p.bias) assertClose(gotB, wantB, tol, `split dB ${what}`);
     else assert.ok(gotB.every(Number.isNaN), `no bias gradient written without a bias (${what})`);
-    for (const b of [...bufs, part, dw, db]) b.destroy();
+    for (const b of [...bufs, part, dw, db]) rt().release(b);
   }
 });
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { assertClose, gpuTest, randomArray, read64, rng } from "../_util.ts";
-import { Tensor } from "../../tensor/tensor.ts";
+import { guardedOutput } from "../_canary.ts";
+import { rt, Tensor } from "../../tensor/tensor.ts";
+import { sumSquaresKernel, sumSquaresParts, sumSquaresUniform } from "../../kernels/optim.ts";
 import { AdamW, type Optimizer, parameter, SGD } from "../../tensor/optim.ts";
 
 const SHAPES = [[3, 5], [7], [2, 3, 4]];
@@ -193,3 +195,23 @@ gpuTest("exported AdamW state resumes training exactly where it stopped", async 
   for (const o of [optA, optB, optC]) o.dispose();
   for (const p of [...a, ...b, ...c]) p.dispose();
 });
+
+gpuTest(
+  "sumSquaresKernel writes its partial sums at their offset and nowhere else (guards before and after)",
+  async () => {
+    const r = rng(48), rtm = rt();
+    for (const n of [1, 255, 1000, 4099]) {
+      const x = randomArray(r, n), parts = sumSquaresParts(n), before = 5 + r.int(20);
+      const out = guardedOutput(rtm, { before, data: new Float32Array(parts).fill(NaN), after: 64 });
+      const xb = rtm.upload(Float32Array.from(x));
+      rtm.dispatch(sumSquaresKernel, { parts }, [xb, out.buffer], sumSquaresUniform(n, parts, before));
+      await out.check();
+      const want = new Float64Array(parts);
+      x.forEach((v, j) => want[j % parts] += Math.fround(v) ** 2);
+      // f32 sums of <= n / parts squares of size <= 1.
+      assertClose(await rtm.readF32(out.buffer, parts, before), want, { rtol: 1e-5, atol: 1e-6 }, `n ${n}`);
+      rtm.release(xb);
+      rtm.release(out.buffer);
+    }
+  },
+);

@@ -1,7 +1,10 @@
+import assert from "node:assert/strict";
 import { assertClose, gpuTest, randomArray, rng } from "../_util.ts";
+import { guardedOutput } from "../_canary.ts";
+import { copyKernel } from "../../kernels/copy.ts";
 import { checkOp } from "./_check.ts";
 import { poisonPool } from "./_poison.ts";
-import { Tensor, tidy } from "../../tensor/tensor.ts";
+import { rt, Tensor, tidy } from "../../tensor/tensor.ts";
 import { concat, slice, transpose } from "../../tensor/ops_shape.ts";
 
 const strides = (s: number[]) => s.map((_, k) => s.slice(k + 1).reduce((a, b) => a * b, 1));
@@ -121,3 +124,35 @@ gpuTest("transpose(), slice() and concat() keep i32 data intact", async () => {
     "i32 concat",
   );
 });
+
+gpuTest(
+  "the strided copy writes exactly its elements at an offset: guards before and after, gaps untouched",
+  async () => {
+    const r = rng(55), rtm = rt();
+    // [shape, dstStrides] into a destination with gaps; the second case takes the vec4 path (inner 8, offsets % 4 = 0).
+    const cases: [number[], number[], number][] = [[[3, 5], [7, 1], 9], [[2, 3, 8], [40, 12, 1], 4], [[4, 1, 3], [
+      5,
+      3,
+      1,
+    ], 1]];
+    for (const [shape, dstStrides, dstOffset] of cases) {
+      const n = size(shape);
+      const span = dstOffset + shape.reduce((a, d, k) => a + (d - 1) * dstStrides[k], 0) + 1;
+      const src = Float32Array.from(randomArray(r, n));
+      const before = 16 + r.int(8) * 4, poison = new Float32Array(span + 3).fill(NaN);
+      const out = guardedOutput(rtm, { before, data: poison, after: 64 });
+      const x = rtm.upload(src);
+      const p = { shape, srcOffset: 0, srcStrides: strides(shape), dstOffset: before + dstOffset, dstStrides };
+      rtm.dispatch(copyKernel, p, [x, out.buffer]);
+      await out.check();
+      const got = await rtm.readF32(out.buffer, poison.length, before);
+      const want = new Float32Array(poison.length).fill(NaN);
+      for (let i = 0; i < n; i++) {
+        want[dstOffset + coords(i, shape).reduce((a, c, k) => a + c * dstStrides[k], 0)] = src[i];
+      }
+      got.forEach((v, i) => assert.ok(Object.is(v, want[i]), `[${shape}] element ${i}: ${v}, expected ${want[i]}`));
+      rtm.release(x);
+      rtm.release(out.buffer);
+    }
+  },
+);

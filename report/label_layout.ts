@@ -1,0 +1,67 @@
+/**
+ * Where to put box labels so that no two overlap: each label tries a few
+ * spots around its box's corners (above, inside, below), in priority
+ * order, and takes the first that stays on the canvas and clear of the
+ * labels placed before it; a label with no free spot is left out.
+ */
+
+/** An axis-aligned rectangle in canvas pixels. */
+export interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/**
+ * Place one label of size `sizes[i]` next to each box, earlier boxes first
+ * (pass them by descending score). Returns each label's top-left corner,
+ * or null where it does not fit.
+ *
+ * @example
+ * ```ts
+ * import { placeLabels } from "./label_layout.ts";
+ * const boxes = [{ x: 10, y: 30, w: 50, h: 40 }, { x: 12, y: 32, w: 50, h: 40 }];
+ * placeLabels(boxes, [{ w: 40, h: 12 }, { w: 40, h: 12 }], { w: 200, h: 200 });
+ * // [{ x: 10, y: 18 }, { x: 12, y: 32 }]: the second label moves inside its box
+ * ```
+ */
+export function placeLabels(
+  boxes: readonly Rect[],
+  sizes: readonly { w: number; h: number }[],
+  canvas: { w: number; h: number },
+): ({ x: number; y: number } | null)[] {
+  const placed: Rect[] = [];
+  return boxes.map((b, i) => {
+    const { w, h } = sizes[i];
+    const right = b.x + b.w - w;
+    const spots = [
+      { x: b.x, y: b.y - h }, // above, left-aligned
+      { x: b.x, y: b.y }, // inside, top-left
+      { x: b.x, y: b.y + b.h }, // below, left-aligned
+      { x: b.x, y: b.y + b.h - h }, // inside, bottom-left
+      { x: right, y: b.y - h }, // above, right-aligned
+      { x: right, y: b.y }, // inside, top-right
+      { x: right, y: b.y + b.h }, // below, right-aligned
+    ];
+    for (const s of spots) {
+      // Slide onto the canvas, then test against the labels already placed.
+      const r = {
+        x: Math.min(Math.max(s.x, 0), canvas.w - w),
+        y: Math.min(Math.max(s.y, 0), canvas.h - h),
+        w,
+        h,
+      };
+      if (r.x < 0 || r.y < 0) continue;
+      if (placed.some((p) => overlaps(p, r))) continue;
+      placed.push(r);
+      return { x: r.x, y: r.y };
+    }
+    return null;
+  });
+}
+
+/** Whether two rectangles share any area (touching edges do not count). */
+export function overlaps(a: Rect, b: Rect): boolean {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
