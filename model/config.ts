@@ -2,7 +2,7 @@
  * Detector configuration: a zod schema with named presets. `r50_fpn` is
  * torchvision 0.14's Mask R-CNN ResNet-50-FPN; `tiny` (CI) and `small`
  * (the demo and benchmark) are small configurations of the same code, with
- * a group-norm ResNet and no mask head.
+ * a group-norm ResNet and a narrower, shallower mask head.
  */
 import { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
@@ -72,6 +72,8 @@ export const PRESETS: Record<string, z.input<typeof DetectorConfig>> = {
     },
     roi: { batchPerImage: 64, aligned: true },
     boxHead: { kind: "two_fc", poolSize: 5, fcDim: 128, boxLossBeta: 0 },
+    // Objects of 64-128 px images span 4-60 px: 7x7 bins (14x14 masks) resolve them, one conv suffices for CI.
+    maskHead: { kind: "fcn", poolSize: 7, layers: [32], reducedChannels: 32 },
     test: { preNmsTopK: 600, proposals: 200, candidates: 4000 },
   },
   small: {
@@ -86,6 +88,8 @@ export const PRESETS: Record<string, z.input<typeof DetectorConfig>> = {
     },
     roi: { batchPerImage: 128, aligned: true, canonicalSize: 56 },
     boxHead: { kind: "two_fc", poolSize: 5, fcDim: 256, boxLossBeta: 0 },
+    // Two 64-channel convs at 7x7 keep the mask branch's cost within issue 17's 2x (BENCHMARKS.md).
+    maskHead: { kind: "fcn", poolSize: 7, layers: [64, 64], reducedChannels: 64 },
     test: { preNmsTopK: 600, proposals: 200, candidates: 4000 },
   },
   r50_fpn: {

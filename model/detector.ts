@@ -93,7 +93,11 @@ export interface DetectorOptions {
   loss?: string;
 }
 
-type LossParts = Record<"total" | "rpn_cls" | "rpn_box" | "cls" | "box", Tensor> & { mask?: Tensor };
+type LossParts = Record<"total" | "rpn_cls" | "rpn_box" | "cls" | "box", Tensor> & {
+  mask?: Tensor;
+  /** Foreground RoIs the mask loss averaged over (those matched to a ground truth without a mask are left out). */
+  maskRois?: number;
+};
 
 /**
  * RoIs the mask head takes at once: a varying count is padded to a multiple of it and run in
@@ -160,7 +164,7 @@ export class Detector {
     const c = this.backbone.forward(this.params, images);
     const levels = fpn(this.params, this.cfg.fpn, c, this.backbone.channels);
     // Without a graph, the backbone's outputs are dead once the pyramid has them.
-    if (!isGradEnabled()) for (const t of c) t.dispose();
+    if (!isGradEnabled()) { for (const t of c) t.dispose(); }
     return levels;
   }
 
@@ -300,14 +304,22 @@ export class Detector {
     box.order.forEach((i, j) => deltas.set(s.deltas.subarray(4 * i, 4 * i + 4), 4 * j));
     const { cls, box: boxLoss } = this.heads.box.losses(box, labels, deltas, clsLoss);
     let total = add(add(rpn_cls, rpn_box), add(cls, boxLoss));
-    let mask: Tensor | undefined;
+    let mask: { loss: Tensor; rois: number } | undefined;
     if (this.heads.mask && targets.every((t) => t.masks)) {
       mask = this.#maskLoss(levels, s, targets, sizes);
-      total = add(total, mask);
+      total = add(total, mask.loss);
     }
     let fg = 0;
     for (const l of s.labels) fg += l < C ? 1 : 0;
-    return { total, rpn_cls, rpn_box, cls, box: boxLoss, ...(mask ? { mask } : {}), fgFraction: fg / Math.max(1, R) };
+    return {
+      total,
+      rpn_cls,
+      rpn_box,
+      cls,
+      box: boxLoss,
+      ...(mask ? { mask: mask.loss, maskRois: mask.rois } : {}),
+      fgFraction: fg / Math.max(1, R),
+    };
   }
 
   /** Sampled RoIs of the batch: rows [R * 5], category (C for background), targets, matched ground truth. */
@@ -437,8 +449,17 @@ export class Detector {
     return out.build();
   }
 
-  /** The mask loss over the foreground RoIs, padded to a bucketed count. */
-  #maskLoss(levels: Tensor[], s: SampledBatch, targets: ImageTargets[], sizes: [number, number][]): Tensor {
+  /**
+   * The mask loss over the foreground RoIs, padded to a bucketed count. RoIs matched to a ground
+   * truth without a mask get no loss; with none left the loss is 0 (a zero-weighted graph, so
+   * every step has the same terms and shapes).
+   */
+  #maskLoss(
+    levels: Tensor[],
+    s: SampledBatch,
+    targets: ImageTargets[],
+    sizes: [number, number][],
+  ): { loss: Tensor; rois: number } {
     const head = this.heads.mask!, M = head.resolution, C = this.numClasses;
     const fg: number[] = [];
     s.labels.forEach((l, i) => {
@@ -464,12 +485,20 @@ export class Detector {
         matched[j] = s.matched[fg[k]];
       });
       const src = targets[b].masks!;
-      const got = "targets" in src ? src.targets(boxes, matched, M) : maskTargets({ masks: src, boxes, matched, size: M });
+      const got = "targets" in src
+        ? src.targets(boxes, matched, M)
+        : maskTargets({ masks: src, boxes, matched, size: M });
       mine.forEach(([row], j) => t.set(got.subarray(j * M * M, (j + 1) * M * M), row * M * M));
     }
     // Padded rows sit wherever the level sort put them: weigh rows by whether they are real.
-    const real = Float32Array.from(order, (k) => k < fg.length ? 1 : 0);
-    return head.loss(logits, Tensor.from(t, [P, M, M]), fg.length, real);
+    const real = Float32Array.from(order, (k) => {
+      if (k >= fg.length) return 0;
+      const src = targets[s.rois[5 * fg[k]]].masks!;
+      return "missing" in src && src.missing?.[s.matched[fg[k]]] ? 0 : 1;
+    });
+    let withMask = 0;
+    for (const r of real) withMask += r;
+    return { loss: head.loss(logits, Tensor.from(t, [P, M, M]), Math.max(1, withMask), real), rois: withMask };
   }
 
   /**

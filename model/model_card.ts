@@ -23,6 +23,22 @@ export interface ModelCard {
   input?: { shortSide: number; maxSize: number };
   /** The loss's `state()` at the end of training. */
   lossState: unknown;
+  /** How training went (cards written before it lack it). */
+  training?: TrainingSummary;
+}
+
+/** The train stage's summary of a run, in its model card. */
+export interface TrainingSummary {
+  steps: number;
+  /** Each loss term (`total`, `rpn_cls`, ..., `mask`) averaged over the first and the last 10 steps. */
+  firstLoss: Record<string, number>;
+  lastLoss: Record<string, number>;
+  /** Whether the mask head was trained; false when the model has none or no annotation has a mask. */
+  masks: boolean;
+  /** Non-crowd training annotations without a mask (their RoIs got no mask loss). */
+  annotationsWithoutMask: number;
+  /** Steps whose batch had no foreground RoI with a mask (mask loss 0). */
+  stepsWithoutMask: number;
 }
 
 /** The card's file in a model folder. */

@@ -1,7 +1,8 @@
 /**
  * A trained model over a dataset's images: batches decoded at test size,
  * detections turned into LVIS results rows. What the `predict` stage and the
- * tau search of tau-normalisation both run.
+ * tau search of tau-normalisation both run; with a trained mask head, each
+ * row carries its mask as the results file's `segmentation`.
  */
 import type { Dataset } from "../data/dataset.ts";
 import { BatchLoader } from "../data/image/batch_loader.ts";
@@ -21,7 +22,16 @@ export interface PredictDatasetOptions {
 }
 
 /**
- * LVIS results rows of `model` on the images of `dataset`.
+ * Whether `model`'s results carry masks: it has a mask head that was trained (a card written
+ * before training summaries, or a weights file's, counts as trained).
+ */
+export function predictsMasks(model: Pick<TrainedModel, "detector" | "card">): boolean {
+  return model.detector.heads.mask !== null && model.card.training?.masks !== false;
+}
+
+/**
+ * LVIS results rows of `model` on the images of `dataset`, with a `segmentation` per row when
+ * {@link predictsMasks}.
  *
  * @example
  * ```ts
@@ -43,13 +53,17 @@ export async function predictDataset(
     workers: o.workers,
   });
   const results: LvisResult[] = [];
+  const masks = predictsMasks(model);
+  const maskThreshold = model.detector.cfg.maskHead?.threshold;
   let done = 0;
   for await (const lb of loader) {
     const { batch } = toTrainingBatch(lb);
-    const dets = await tidyAsync(() => model.detector.predict(batch, model.loss));
+    const dets = await tidyAsync(() => model.detector.predict(batch, model.loss, { masks }));
     dets.forEach((d, b) => {
       const imageId = dataset.images.ids[lb.imageIndices[b]];
-      results.push(...resultRows(d, { imageId, size: lb.plans[b], categoryIds: model.card.categoryIds }));
+      results.push(
+        ...resultRows(d, { imageId, size: lb.plans[b], categoryIds: model.card.categoryIds, maskThreshold }),
+      );
     });
     done += lb.batch;
     o.onProgress?.(done, order.length);

@@ -76,6 +76,8 @@ export interface StepLog {
   lr: number;
   loss: Record<string, number>;
   fgFraction: number;
+  /** With a mask loss: the foreground RoIs it averaged over (0: the batch had no mask to learn from). */
+  maskRois?: number;
   imagesPerSec: number;
   /** Per-category accumulated gradient magnitudes, every `statsEvery` steps. */
   gradStats?: { pos_grad: number[]; neg_grad: number[] };
@@ -200,7 +202,7 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
         backward(l.total, undefined, { releaseGraph: true });
         opt.step(lr);
         opt.zeroGrad();
-        return { parts, fg: l.fgFraction };
+        return { parts, fg: l.fgFraction, maskRois: l.maskRois };
       });
       const rec: StepLog = {
         step: step + 1,
@@ -208,6 +210,7 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
         lr,
         loss: values.parts,
         fgFraction: values.fg,
+        ...(values.maskRois !== undefined ? { maskRois: values.maskRois } : {}),
         imagesPerSec: o.batchSize / ((performance.now() - tStep) / 1000),
       };
       // At intervals the log line also carries the classifier's per-category gradient statistics.

@@ -1,7 +1,8 @@
 /**
  * `deno task detect IMAGE... --model DIR`: run a trained detector on any
- * image files, and write its detections as JSON and each image with its
- * detections drawn (one colour per category, a legend below). A weights file
+ * image files, and write its detections as JSON (with each instance's mask
+ * as COCO RLE, when the model has a mask head) and each image with its
+ * detections and masks drawn (one colour per category, a legend below). A weights file
  * without a model card works too: `--weights FILE --preset NAME --num-classes N`.
  *
  * @example
@@ -20,6 +21,8 @@ import { PRESETS } from "../model/config.ts";
 import { predictDataset } from "../model/predict_dataset.ts";
 import { loadTrainedModel, loadWeightsModel, type TrainedModel } from "../model/trained_model.ts";
 import { drawDetections, type DrawnBox } from "../report/draw_detections.ts";
+import { decodeRle } from "../eval/rle.ts";
+import type { RleJson } from "../eval/results_file.ts";
 import { initTensors } from "../tensor/tensor.ts";
 
 /** Where the model comes from: a train stage's folder, or a weights file with what it needs. */
@@ -46,15 +49,15 @@ export interface DetectOptions {
   log?: (line: string) => void;
 }
 
-/** One detection in the output: a result row with its category's name, and a place for the mask. */
+/** One detection in the output: a result row with its category's name and its mask. */
 export interface Detection {
   category_id: number;
   category: string;
   /** [x, y, width, height] in the image's pixels. */
   bbox: [number, number, number, number];
   score: number;
-  /** COCO RLE of the instance, once the model has a mask head; null until then. */
-  mask: null;
+  /** The instance's mask over the image, pycocotools' compressed RLE; null when the model predicts no masks. */
+  mask: RleJson | null;
 }
 
 /** The output file: one entry per image, in the order given. */
@@ -109,7 +112,7 @@ export async function detectImages(o: DetectOptions): Promise<{ json: string; ou
         category: nameOf(r.category_id),
         bbox: r.bbox,
         score: r.score,
-        mask: null,
+        mask: r.segmentation ?? null,
       }));
       let drawn: string | null = null;
       if (o.draw ?? true) {
@@ -120,6 +123,7 @@ export async function detectImages(o: DetectOptions): Promise<{ json: string; ou
           label: `${d.category} ${d.score.toFixed(2)}`,
           kind: "result",
           category: d.category,
+          ...(d.mask ? { mask: decodeRle(d.mask) } : {}),
         }));
         await drawDetections(file, boxes, drawn);
       }

@@ -134,6 +134,54 @@ function _datasetStats(ds: Dataset): DatasetStats {
   return { imageCounts: Array.from(imageCount), instanceCounts: Array.from(instanceCount), annotatedImages: annotated };
 }
 
+/** Non-crowd annotations, and those of them without a polygon or RLE mask. */
+function _maskCoverage(ds: Dataset): { annotations: number; without: number } {
+  const a = ds.annotations;
+  let annotations = 0, without = 0;
+  for (let k = 0; k < a.count; k++) {
+    if (a.iscrowd[k]) continue;
+    annotations++;
+    if (a.polyEnd[k] === a.polyStart[k] && a.rleEnd[k] === a.rleStart[k]) without++;
+  }
+  return { annotations, without };
+}
+
+/** Steps averaged for the model card's first and last loss terms. */
+const SUMMARY_STEPS = 10;
+
+/**
+ * The loss terms of a train log, averaged over its first and last `SUMMARY_STEPS` steps,
+ * and the steps whose batch had no foreground RoI with a mask.
+ *
+ * @example
+ * ```ts
+ * lossSummary('{"step":1,"loss":{"total":2,"mask":0.7},"maskRois":12}\n').last.mask; // 0.7
+ * ```
+ */
+export function lossSummary(log: string): {
+  steps: number;
+  first: Record<string, number>;
+  last: Record<string, number>;
+  stepsWithoutMask: number;
+} {
+  const lines = log.split("\n").filter((l) => l.trim()).map((l) =>
+    JSON.parse(l) as { loss: Record<string, number>; maskRois?: number }
+  );
+  const mean = (part: typeof lines) => {
+    const out: Record<string, number> = {};
+    for (const k of Object.keys(part[0]?.loss ?? {})) {
+      out[k] = part.reduce((a, l) => a + (l.loss[k] ?? 0), 0) / part.length;
+    }
+    return out;
+  };
+  return {
+    steps: lines.length,
+    first: mean(lines.slice(0, SUMMARY_STEPS)),
+    last: mean(lines.slice(-SUMMARY_STEPS)),
+    stepsWithoutMask: lines.filter((l) => l.maskRois === 0).length,
+  };
+}
+
 export const trainStage = defineStage({
   kind: "train",
   description: "Train a two-stage detector with a long-tail classification loss",
@@ -141,13 +189,23 @@ export const trainStage = defineStage({
   output: trainOutput,
   async run(p, ctx) {
     await initTensors();
+    const config = detectorConfig(p.model, p.modelOverrides as never);
     const { dataset } = await ingestDataset(p.dataset, {
       imageRoot: p.imageRoot,
-      polygons: false,
+      masks: config.maskHead !== null,
       onProgress: ingestProgress(ctx),
     });
     for (const note of datasetNotes(dataset)) ctx.log(`note: ${note}`);
-    const config = detectorConfig(p.model, p.modelOverrides as never);
+    const masks = config.maskHead ? _maskCoverage(dataset) : null;
+    if (masks && masks.without > 0) {
+      ctx.log(
+        masks.without === masks.annotations
+          ? `note: no training annotation has a mask: the mask head is not trained, and predictions carry no masks`
+          : `note: ${masks.without} of ${masks.annotations} training annotations have no mask: ` +
+            `their RoIs get no mask loss`,
+      );
+    }
+    const trainMasks = masks !== null && masks.without < masks.annotations;
     const numClasses = dataset.categories.count;
     // The completed parameters go into model.json, so predict rebuilds the same loss without the training set.
     const raw = { ...p.lossParamsByLoss[p.loss], ...p.lossParams };
@@ -164,6 +222,7 @@ export const trainStage = defineStage({
       augment: { shortSides: p.shortSides, maxSize: p.maxSize, flipProbability: p.flipProbability },
       workers: p.workers,
       onBadImage: p.onBadImage,
+      masks: trainMasks,
     });
     ctx.log(
       `${numClasses} categories, ${data.epochSize} images per epoch, ${p.iterations} steps of ${p.batchSize}` +
@@ -197,7 +256,8 @@ export const trainStage = defineStage({
         ctx.progress(
           s.step,
           p.iterations,
-          `loss ${f(l.total)} (rpn ${f(l.rpn_cls)}+${f(l.rpn_box)}, cls ${f(l.cls)}, box ${f(l.box)}) ` +
+          `loss ${f(l.total)} (rpn ${f(l.rpn_cls)}+${f(l.rpn_box)}, cls ${f(l.cls)}, box ${f(l.box)}` +
+            `${l.mask !== undefined ? `, mask ${f(l.mask)}` : ""}) ` +
             `lr ${s.lr.toPrecision(3)} ${s.imagesPerSec.toFixed(1)} img/s`,
           "train",
         );
@@ -205,6 +265,10 @@ export const trainStage = defineStage({
       log: ctx.log,
     }).finally(() => compiles.stop());
     if (data.skipped > 0) ctx.log(`${data.skipped} images could not be decoded and were skipped (onBadImage: skip)`);
+    const summary = lossSummary(await Deno.readTextFile(r.trainLog));
+    if (summary.stepsWithoutMask > 0) {
+      ctx.log(`${summary.stepsWithoutMask} of ${summary.steps} steps had no foreground RoI with a mask: mask loss 0`);
+    }
     // The final weights, log and statistics go to the stage's output folder.
     const latest = JSON.parse(await Deno.readTextFile(join(r.checkpointDir, "latest.json")));
     const weights = join(ctx.outDir, MODEL_WEIGHTS);
@@ -225,6 +289,14 @@ export const trainStage = defineStage({
       categoryNames: dataset.categories.names,
       input: { shortSide: Math.max(...p.shortSides), maxSize: p.maxSize },
       lossState: await loss.state(),
+      training: {
+        steps: summary.steps,
+        firstLoss: summary.first,
+        lastLoss: summary.last,
+        masks: trainMasks,
+        annotationsWithoutMask: masks?.without ?? 0,
+        stepsWithoutMask: summary.stepsWithoutMask,
+      },
     });
     loss.dispose();
     r.detector.params.dispose();

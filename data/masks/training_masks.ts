@@ -16,11 +16,16 @@ export interface InstanceMasks {
   width: number;
   /** One `height` x `width` mask per ground-truth box, in the order of the image's boxes. */
   rles: Rle[];
+  /**
+   * 1 for a box whose annotation has no mask at all (its entry in `rles` is empty, not a
+   * true empty mask): the mask loss leaves such boxes out. Absent when every box has one.
+   */
+  missing?: Uint8Array;
 }
 
 /**
  * The masks of `annotations` (indices into `ds.annotations`) for an image
- * resized and flipped by `plan`. An annotation without a mask gets an empty one.
+ * resized and flipped by `plan`. An annotation without a mask gets an empty one, flagged in `missing`.
  *
  * @example
  * ```ts
@@ -36,6 +41,7 @@ export interface InstanceMasks {
 export function trainingMasks(ds: Dataset, annotations: ArrayLike<number>, plan: ResizePlan): InstanceMasks {
   const { outHeight: h, outWidth: w } = plan;
   const rles: Rle[] = [];
+  const missing = new Uint8Array(annotations.length);
   for (let i = 0; i < annotations.length; i++) {
     const a = annotations[i];
     const { rleStart, rleEnd } = ds.annotations;
@@ -44,9 +50,10 @@ export function trainingMasks(ds: Dataset, annotations: ArrayLike<number>, plan:
       continue;
     }
     const polys = annotationPolygons(ds, a);
+    missing[i] = polys.length ? 0 : 1;
     rles.push(
       polys.length ? unionRle(polys.map((p) => polygonToRle(transformPolygon(plan, p), h, w))) : emptyMask(h, w),
     );
   }
-  return { height: h, width: w, rles };
+  return { height: h, width: w, rles, ...(missing.includes(1) ? { missing } : {}) };
 }

@@ -3,7 +3,8 @@
  * loss with the background channel (C+1 logit columns) and one without (C):
  * predict rebuilds the model from the train stage's folder alone and writes
  * valid LVIS results, the very detections that the trained model gives in
- * memory on the same images.
+ * memory on the same images, with masks: each segmentation is the trained
+ * model's mask probabilities pasted into the original image, inside its box.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -19,6 +20,10 @@ import { directContext } from "../../pipeline/stage.ts";
 import { type TrainParams, trainParams, trainStage } from "../../tasks/train.ts";
 import { predictParams, predictStage } from "../../tasks/predict.ts";
 import { tidyAsync } from "../../tensor/tensor.ts";
+import { pasteMasks } from "../../model/masks/paste_masks.ts";
+import { maskToSegmentation } from "../../eval/rle_encode.ts";
+import { decodeRle, rleArea, rleToBbox } from "../../eval/rle.ts";
+import type { ResizePlan } from "../../data/image/resize_plan.ts";
 
 type PredictParams = ReturnType<typeof predictParams.parse>;
 
@@ -27,6 +32,22 @@ interface Row {
   category_id: number;
   bbox: number[];
   score: number;
+  segmentation: { size: [number, number]; counts: string };
+}
+
+/** A memory row: its mask pasted from the model's probabilities, and from poisoned ones (1 - p). */
+interface MemoryRow extends Row {
+  poisoned: string;
+}
+
+const f = Math.fround;
+
+/** Detection k's mask pasted into the original image from `probs` [n, M, M], as torchvision's postprocess does. */
+function pasted(probs: Float32Array, box: ArrayLike<number>, plan: ResizePlan, threshold: number): string {
+  const rx = f(f(plan.width) / f(plan.outWidth)), ry = f(f(plan.height) / f(plan.outHeight));
+  const scaled = Array.from(box, (v, j) => f(v * (j % 2 ? ry : rx)));
+  const [m] = pasteMasks(probs, scaled, { imageHeight: plan.height, imageWidth: plan.width, threshold });
+  return maskToSegmentation(m).counts;
 }
 
 /**
@@ -35,8 +56,13 @@ interface Row {
  * batches and score threshold) and map its detections to LVIS rows with the training set's
  * category ids.
  */
-async function inMemoryRows(p: TrainParams, lossParams: unknown, pp: PredictParams, workDir: string): Promise<Row[]> {
-  const { dataset } = await ingestDataset(p.dataset, { cache: false, polygons: false });
+async function inMemoryRows(
+  p: TrainParams,
+  lossParams: unknown,
+  pp: PredictParams,
+  workDir: string,
+): Promise<MemoryRow[]> {
+  const { dataset } = await ingestDataset(p.dataset, { cache: false, masks: true });
   const loss = createLoss(p.loss, lossParams, { numClasses: dataset.categories.count });
   const config = detectorConfig(p.model, p.modelOverrides as never);
   config.test.scoreThreshold = pp.scoreThreshold ?? config.test.scoreThreshold;
@@ -49,6 +75,7 @@ async function inMemoryRows(p: TrainParams, lossParams: unknown, pp: PredictPara
       repeatThreshold: p.repeatFactor,
       augment: { shortSides: p.shortSides, maxSize: p.maxSize, flipProbability: p.flipProbability },
       workers: p.workers,
+      masks: true,
     }),
     outDir: workDir,
     iterations: p.iterations,
@@ -62,7 +89,8 @@ async function inMemoryRows(p: TrainParams, lossParams: unknown, pp: PredictPara
     statsEvery: p.statsEvery,
   });
   const val = (await ingestDataset(pp.dataset, { cache: false, polygons: false })).dataset;
-  const rows: Row[] = [];
+  const rows: MemoryRow[] = [];
+  const threshold = config.maskHead!.threshold;
   const loader = new BatchLoader({
     dataset: val,
     order: Array.from({ length: val.images.count }, (_, i) => i),
@@ -74,13 +102,17 @@ async function inMemoryRows(p: TrainParams, lossParams: unknown, pp: PredictPara
     const dets = await tidyAsync(() => trained.detector.predict(toTrainingBatch(lb).batch, loss));
     dets.forEach((d, b) => {
       const plan = lb.plans[b], sx = plan.width / plan.outWidth, sy = plan.height / plan.outHeight;
+      const M = d.maskSize!, probs = d.masks!;
       for (let k = 0; k < d.scores.length; k++) {
         const [x1, y1, x2, y2] = [0, 1, 2, 3].map((j) => d.boxes[4 * k + j] * (j % 2 ? sy : sx));
+        const own = probs.slice(k * M * M, (k + 1) * M * M), box = d.boxes.subarray(4 * k, 4 * k + 4);
         rows.push({
           image_id: val.images.ids[lb.imageIndices[b]],
           category_id: dataset.categories.ids[d.labels[k]],
           bbox: [x1, y1, x2 - x1, y2 - y1],
           score: d.scores[k],
+          segmentation: { size: [plan.height, plan.width], counts: pasted(own, box, plan, threshold) },
+          poisoned: pasted(own.map((v) => 1 - v), box, plan, threshold),
         });
       }
     });
@@ -103,7 +135,8 @@ for (const loss of ["eql", "eqlv2"]) {
       dataset: s.trainJson,
       model: "tiny",
       modelOverrides: {
-        roi: { poolSize: 4, samplingRatio: 2, batchPerImage: 16, positiveFraction: 0.25, fcDim: 32, fgIou: 0.5 },
+        roi: { samplingRatio: 2, batchPerImage: 16, positiveFraction: 0.25, fgIou: 0.5 },
+        boxHead: { poolSize: 4, fcDim: 32 },
       },
       loss,
       iterations: 2,
@@ -114,6 +147,10 @@ for (const loss of ["eql", "eqlv2"]) {
     const trained = await trainStage.run(tp, directContext(modelDir));
     assert.equal(trained.steps, 2);
     const card = JSON.parse(await Deno.readTextFile(join(modelDir, "model.json")));
+    assert.equal(card.training.masks, true, "the mask head was trained");
+    assert.ok(card.training.lastLoss.mask > 0, `the card records the mask loss: ${JSON.stringify(card.training)}`);
+    const log = (await Deno.readTextFile(trained.trainLog)).trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(log.every((l) => l.loss.mask > 0 && l.maskRois >= 0), "the train log records the mask loss");
     if (loss === "eql") {
       assert.ok(Array.isArray(card.lossParams.image_counts), "EQL's frequencies are saved with the model");
     }
@@ -152,6 +189,20 @@ for (const loss of ["eql", "eqlv2"]) {
       // predict writes boxes to 2 decimals and scores to 6.
       got.bbox.forEach((v, j) => assert.ok(Math.abs(v - w.bbox[j]) <= 0.005 + 1e-9, `${what} bbox ${got.bbox}`));
       assert.ok(Math.abs(got.score - w.score) <= 5e-7 + 1e-12, `${what} score ${got.score} vs ${w.score}`);
+      assert.deepEqual(got.segmentation, w.segmentation, `${what} mask`);
     });
+    // The comparison sees the probabilities: pasting 1 - p gives other masks.
+    assert.ok(want.some((w, i) => w.poisoned !== results[i].segmentation.counts), "poisoned masks went unnoticed");
+    // Every mask lies in its box, widened as the paste widens it (one pixel of the M x M map each side).
+    let nonEmpty = 0;
+    results.forEach((r: Row, i: number) => {
+      const rle = decodeRle(r.segmentation);
+      if (rleArea(rle) === 0) return;
+      nonEmpty++;
+      const [x, y, w, h] = r.bbox, [mx, my, mw, mh] = rleToBbox(rle), M = 14, padX = w / M + 1, padY = h / M + 1;
+      const inside = mx >= x - padX && my >= y - padY && mx + mw <= x + w + padX && my + mh <= y + h + padY;
+      assert.ok(inside, `detection ${i}: mask [${mx}, ${my}, ${mw}, ${mh}] outside box [${r.bbox}]`);
+    });
+    assert.ok(nonEmpty > 0, "every mask is empty");
   });
 }
