@@ -1,6 +1,7 @@
 /**
  * The README's "Train on your own dataset": pipelines/coco.yaml on the COCO
- * example in examples/coco_tiny, from the command line, train to report.
+ * example in examples/coco_tiny, from the command line, train to report,
+ * with masks: trained, predicted, evaluated as segm and reported first.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -46,10 +47,26 @@ gpuTest("pipelines/coco.yaml trains, evaluates and reports on the COCO example, 
   );
   assert.match(html, /The evaluated ground truth has no neg_category_ids or not_exhaustive_category_ids/);
   const manifest = JSON.parse(await Deno.readTextFile(join(runDir, "manifest.json")));
+  const gt = JSON.parse(await Deno.readTextFile(join(ROOT, "examples/coco_tiny/annotations/instances_val.json")));
+  const sizes = new Map(
+    gt.images.map((i: { id: number; height: number; width: number }) => [i.id, [i.height, i.width]]),
+  );
+  assert.match(html, /<h2>Mask AP and box AP \(%\)<\/h2>/, "the report puts mask AP beside box AP");
   for (const loss of ["bce", "eqlv2"]) {
-    const metrics = JSON.parse(await Deno.readTextFile(manifest.stages[`eval[loss=${loss}]`].outputs.metrics));
+    const outputs = manifest.stages[`eval[loss=${loss}]`].outputs;
+    const metrics = JSON.parse(await Deno.readTextFile(outputs.metrics));
     assert.ok(metrics.results.AP >= 0, `${loss}: AP ${metrics.results.AP}`);
     assert.ok(metrics.per_category.every((c: { frequency: string }) => ["r", "c", "f"].includes(c.frequency)));
+    // Masks all the way: trained (mask loss in the log), predicted at each image's size, evaluated as segm.
+    const log = manifest.stages[`train[loss=${loss}]`].outputs.trainLog;
+    const steps = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(steps.every((st) => st.loss.mask > 0), `${loss}: a step without a mask loss`);
+    const rows = JSON.parse(await Deno.readTextFile(manifest.stages[`predict[loss=${loss}]`].outputs.results));
+    assert.ok(rows.length > 0, `${loss}: no detections`);
+    for (const r of rows) assert.deepEqual(r.segmentation?.size, sizes.get(r.image_id), `${loss}: a mask's size`);
+    const segm = JSON.parse(await Deno.readTextFile(outputs.segmMetrics));
+    assert.ok(segm.results.AP >= 0 && segm.results.AP <= 1, `${loss}: mask AP ${segm.results.AP}`);
+    assert.equal(segm.per_category.length, metrics.per_category.length, `${loss}: segm covers every category`);
   }
   await Deno.remove(runDir, { recursive: true });
 });

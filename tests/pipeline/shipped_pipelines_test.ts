@@ -4,6 +4,7 @@ import { InputErrors } from "../../core/errors.ts";
 import { parsePipeline } from "../../pipeline/pipeline_file.ts";
 import { type Plan, planPipeline } from "../../pipeline/plan.ts";
 import { defaultRegistry } from "../../tasks/registry.ts";
+import { detectorConfig } from "../../model/config.ts";
 
 const dir = new URL("../../pipelines/", import.meta.url);
 const files = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".yaml")).map((e) => e.name).sort();
@@ -51,6 +52,21 @@ Deno.test("shipped pipelines report one run per evaluated matrix instance", () =
     assert.equal(runs.length, evals.length, name);
     assert.equal(new Set(runs.map((r) => r.name)).size, runs.length, `${name}: run names must differ`);
     assert.deepEqual(report.deps.filter((d) => d.startsWith("eval")).sort(), [...evals].sort(), name);
+  }
+});
+
+Deno.test("shipped pipelines train models with mask heads, evaluate bbox and segm, and report mask AP", () => {
+  for (const name of files) {
+    const p = plan(name);
+    for (const st of p.stages.filter((s) => s.kind.kind === "train")) {
+      const { model, modelOverrides } = st.params as { model: string; modelOverrides: Record<string, unknown> };
+      assert.ok(detectorConfig(model, modelOverrides as never).maskHead, `${name}: ${st.id} has no mask head`);
+    }
+    for (const st of p.stages.filter((s) => s.kind.kind === "eval")) {
+      assert.deepEqual((st.params as { iouTypes?: string[] }).iouTypes, ["bbox", "segm"], `${name}: ${st.id}`);
+    }
+    const runs = (p.stages.at(-1)!.params as { runs: { name: string; segmMetrics?: string }[] }).runs;
+    for (const r of runs) assert.ok(r.segmMetrics, `${name}: run ${r.name} has no segmMetrics: ${JSON.stringify(r)}`);
   }
 });
 
