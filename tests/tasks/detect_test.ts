@@ -1,7 +1,8 @@
 /**
  * `deno task detect`: detections on plain image files must be the ones the
  * predict stage finds on the same images through an annotation file, from a
- * model folder or from its exported weights alike; drawings and bad input.
+ * model folder or from its exported weights alike, masks included; drawings
+ * and bad input.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -18,6 +19,8 @@ import { directContext } from "../../pipeline/stage.ts";
 import { detectImages } from "../../tasks/detect.ts";
 import { predictParams, predictStage } from "../../tasks/predict.ts";
 import { gpuTest, SEED } from "../_util.ts";
+import { drawDetections } from "../../report/draw_detections.ts";
+import { decodeRle, rleArea } from "../../eval/rle.ts";
 
 const EXAMPLE = new URL("../../examples/coco_tiny/", import.meta.url).pathname;
 const VAL = join(EXAMPLE, "annotations", "instances_val.json");
@@ -33,7 +36,7 @@ async function randomModel(seed: number): Promise<string> {
   const det = new Detector(config, categoryIds.length, loss.columns, new Rng(seed));
   det.build();
   const r = new Rng(seed + 1);
-  const cls = det.params.get("roi.cls.weight")!;
+  const cls = det.params.get("roi_heads.box_predictor.cls_score.weight")!;
   cls.write(Float32Array.from({ length: cls.size }, () => r.normal() * 0.3));
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [k, t] of det.params.entries()) tensors.set(k, { shape: [...t.shape], data: await t.toF32() });
@@ -54,7 +57,7 @@ async function randomModel(seed: number): Promise<string> {
   return dir;
 }
 
-type Row = { image_id: number; category_id: number; bbox: number[]; score: number };
+type Row = { image_id: number; category_id: number; bbox: number[]; score: number; segmentation: unknown };
 
 gpuTest(
   `detect finds on image files what predict finds on the annotated images, from a folder or weights (seed ${SEED})`,
@@ -84,13 +87,13 @@ gpuTest(
       const want = rows.filter((row) => row.image_id === val.images[k].id && row.score >= threshold)
         .sort((a, b) => b.score - a.score);
       assert.deepEqual(
-        im.detections.map((d) => [d.category_id, d.bbox, d.score]),
-        want.map((w) => [w.category_id, w.bbox, w.score]),
+        im.detections.map((d) => [d.category_id, d.bbox, d.score, d.mask]),
+        want.map((w) => [w.category_id, w.bbox, w.score, w.segmentation]),
         im.file,
       );
       for (const d of im.detections) {
         assert.equal(d.category, categoryNames[categoryIds.indexOf(d.category_id)]);
-        assert.equal(d.mask, null);
+        assert.deepEqual(d.mask?.size, [im.height, im.width], "a mask over the whole image");
       }
       total += want.length;
       assert.deepEqual([im.width, im.height], [val.images[k].width, val.images[k].height]);
@@ -105,6 +108,20 @@ gpuTest(
     const size = new DataView(png.buffer, png.byteOffset + 16, 8);
     assert.equal(size.getUint32(0), 320);
     assert.ok(size.getUint32(4) > 320, "a legend row below the image");
+    // The masks are drawn: the same boxes without them give another picture.
+    const plain = join(out, "plain.png");
+    await drawDetections(
+      drawn.file,
+      drawn.detections.slice(0, 50).map((d) => ({
+        bbox: d.bbox,
+        label: `${d.category} ${d.score.toFixed(2)}`,
+        kind: "result" as const,
+        category: d.category,
+      })),
+      plain,
+    );
+    assert.ok(drawn.detections.some((d) => rleArea(decodeRle(d.mask!)) > 0), "some mask is not empty");
+    assert.notDeepEqual(await Deno.readFile(plain), png, "the drawing shows no mask");
 
     // The exported weights, loaded without the card, give the same detections.
     const weights = join(out, "model.safetensors");
@@ -118,7 +135,8 @@ gpuTest(
       draw: false,
       out: join(out, "w.json"),
     });
-    const key = (o: typeof r.output) => o.images.map((im) => im.detections.map((d) => [d.category, d.bbox, d.score]));
+    const key = (o: typeof r.output) =>
+      o.images.map((im) => im.detections.map((d) => [d.category, d.bbox, d.score, d.mask]));
     assert.deepEqual(key(w.output), key(r.output));
     assert.ok(w.output.images.every((im) => im.drawn === null));
     await assert.rejects(
