@@ -206,3 +206,66 @@ for (const loss of ["eql", "eqlv2"]) {
     assert.ok(nonEmpty > 0, "every mask is empty");
   });
 }
+
+gpuTest(
+  "train on annotations lacking masks: their RoIs get no mask loss; with none at all, no masks are predicted",
+  async () => {
+    const s = await synth;
+    const gt = JSON.parse(await Deno.readTextFile(s.trainJson));
+    const logs: string[] = [];
+    const ctx = (out: string) => ({ ...directContext(out), log: (l: string) => logs.push(l) });
+    for (const strip of ["some", "all"] as const) {
+      const anns = gt.annotations.map((a: Record<string, unknown>, i: number) => {
+        if (strip === "all" || i % 3 === 0) {
+          const { segmentation: _, ...rest } = a;
+          return rest;
+        }
+        return a;
+      });
+      const stripped = anns.filter((a: Record<string, unknown>) => !a.segmentation && !a.iscrowd).length;
+      const counted = anns.filter((a: Record<string, unknown>) => !a.iscrowd).length;
+      const file = join(dir, `train_${strip}.json`);
+      await Deno.writeTextFile(file, JSON.stringify({ ...gt, annotations: anns }));
+      const modelDir = join(dir, `model_nomask_${strip}`);
+      await Deno.mkdir(modelDir);
+      logs.length = 0;
+      const tp = trainParams.parse({
+        dataset: file,
+        imageRoot: s.imageRoot,
+        model: "tiny",
+        modelOverrides: { roi: { batchPerImage: 16 }, boxHead: { poolSize: 4, fcDim: 32 } },
+        loss: "bce",
+        iterations: 2,
+        batchSize: 2,
+        shortSides: [64],
+        workers: 0,
+      });
+      await trainStage.run(tp, ctx(modelDir));
+      const card = JSON.parse(await Deno.readTextFile(join(modelDir, "model.json")));
+      assert.equal(card.training.annotationsWithoutMask, stripped, strip);
+      if (strip === "some") {
+        assert.ok(logs.some((l) => l.includes(`${stripped} of ${counted} training annotations have no mask`)));
+        assert.equal(card.training.masks, true);
+        assert.ok(card.training.lastLoss.mask > 0);
+        continue;
+      }
+      assert.ok(logs.some((l) => l.includes("no training annotation has a mask")), logs.join("\n"));
+      assert.equal(card.training.masks, false);
+      assert.equal(card.training.lastLoss.mask, undefined, "no mask loss without masks");
+      const predDir = join(dir, "pred_nomask");
+      await Deno.mkdir(predDir);
+      const pp = predictParams.parse({
+        model: modelDir,
+        dataset: s.valJson,
+        shortSide: 64,
+        scoreThreshold: 0,
+        workers: 0,
+      });
+      const rows = JSON.parse(await Deno.readTextFile((await predictStage.run(pp, directContext(predDir))).results));
+      assert.ok(
+        rows.length > 0 && rows.every((r: Row) => !("segmentation" in r)),
+        "an untrained mask head predicts nothing",
+      );
+    }
+  },
+);
