@@ -1,7 +1,8 @@
 /**
  * The README's comparison tables from a finished `pipelines/bench.yaml` or `pipelines/compare.yaml`
- * run directory: one row per method and seed (AP, AP50, APr, APc, APf, AR@300, training minutes)
- * and a mean row per method. A method is the loss of an `eval[...]` stage, the suffix of an
+ * run directory: one row per method and seed (mask AP, APr, APc and APf first where the run
+ * evaluated masks, then box AP, AP50, APr, APc, APf, AR@300, training minutes) and a mean row per
+ * method. A method is the loss of an `eval[...]` stage, the suffix of an
  * `eval_rfs[...]` stage, or the `method` of an `eval_retrain[...]` one; its training time is its
  * producer's (`train`, `rfs`, `retrain`; re-training adds the first stage it started from).
  *
@@ -11,7 +12,9 @@
  */
 
 const METRICS = ["AP", "AP50", "APr", "APc", "APf", "AR@300"] as const;
-type Metric = typeof METRICS[number];
+/** Mask metrics shown before the box ones, as the papers lead with mask AP. */
+const MASK_METRICS = ["AP", "APr", "APc", "APf"] as const;
+type Metric = string;
 
 /** Methods in the EQL v2 paper's order: baselines, end-to-end losses, decoupled methods, BAGS. */
 const ORDER = ["bce", "ce", "eql", "eqlv2", "rfs", "crt", "lws", "tau-norm", "bags"];
@@ -39,7 +42,12 @@ export function collectRows(runDir: string): Row[] {
     if (!m || typeof metricsPath !== "string") continue;
     const matrix = Object.fromEntries(m[2].split(",").map((kv) => kv.split("=")));
     const results = (readJson(metricsPath) as { results: Record<string, number> }).results;
-    const values = Object.fromEntries(METRICS.map((k) => [k, results[k]])) as Record<Metric, number>;
+    const values: Record<Metric, number> = Object.fromEntries(METRICS.map((k) => [`box ${k}`, results[k]]));
+    const segmPath = stage.outputs?.segmMetrics;
+    if (typeof segmPath === "string") {
+      const segm = (readJson(segmPath) as { results: Record<string, number> }).results;
+      for (const k of MASK_METRICS) values[`mask ${k}`] = segm[k];
+    }
     const producer = manifest.stages[`${m[1] ?? "train"}[${m[2]}]`];
     let trainSeconds = producer?.seconds;
     if (producer?.kind === "retrain" && trainSeconds !== undefined) {
@@ -66,23 +74,26 @@ function std(xs: number[]): number {
 
 /** Markdown: per-seed rows, then mean ± sample standard deviation per method, in percent; training minutes. */
 export function markdownTable(rows: Row[]): string {
-  const pct = (x: number) => (100 * x).toFixed(2);
+  const masks = rows.some((r) => "mask AP" in r.values);
+  const columns = [...(masks ? MASK_METRICS.map((k) => `mask ${k}`) : []), ...METRICS.map((k) => `box ${k}`)];
+  const pct = (x: number | undefined) => (x === undefined ? "-" : (100 * x).toFixed(2));
   const minutes = (xs: (number | undefined)[]) =>
     xs.every((x) => x !== undefined) ? (mean(xs as number[]) / 60).toFixed(1) : "-";
   const lines = [
-    `| method | seed | ${METRICS.join(" | ")} | training (min) |`,
-    `| --- | --- | ${METRICS.map(() => "---").join(" | ")} | --- |`,
+    `| method | seed | ${columns.join(" | ")} | training (min) |`,
+    `| --- | --- | ${columns.map(() => "---").join(" | ")} | --- |`,
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.loss} | ${r.seed} | ${METRICS.map((k) => pct(r.values[k])).join(" | ")} | ${minutes([r.trainSeconds])} |`,
+      `| ${r.loss} | ${r.seed} | ${columns.map((k) => pct(r.values[k])).join(" | ")} | ${minutes([r.trainSeconds])} |`,
     );
   }
   const losses = [...new Set(rows.map((r) => r.loss))];
   for (const loss of losses) {
     const group = rows.filter((r) => r.loss === loss);
-    const cells = METRICS.map((k) => {
+    const cells = columns.map((k) => {
       const xs = group.map((r) => r.values[k]);
+      if (xs.some((x) => x === undefined)) return "-";
       return `**${pct(mean(xs))}** ± ${pct(std(xs))}`;
     });
     const time = minutes(group.map((r) => r.trainSeconds));
