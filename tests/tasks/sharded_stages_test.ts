@@ -1,7 +1,7 @@
 /**
  * `shards: N` on predict and eval, through the planner and the runner: the
  * merged results file is byte for byte the unsharded stage's, and the merged
- * metrics file bit for bit, for N = 1, 2, 3 and 7 (7 leaves slices of uneven
+ * metrics files (bbox, and segm from the masks) bit for bit, for N = 1, 2, 3 and 7 (7 leaves slices of uneven
  * size and cuts the categories unevenly).
  */
 import assert from "node:assert/strict";
@@ -65,6 +65,9 @@ gpuTest(
       directContext(whole),
     );
     const results = await Deno.readFile(predicted.results), metrics = await Deno.readFile(evaluated.metrics);
+    // The model has a mask head: the results carry masks, and eval scores segm beside bbox.
+    assert.ok(evaluated.segmMetrics, "no segm metrics from results with masks");
+    const segmMetrics = await Deno.readFile(evaluated.segmMetrics);
     const images = predicted.images;
     assert.ok(predicted.detections > 0 && images >= 8, `${predicted.detections} detections on ${images} images`);
 
@@ -84,7 +87,9 @@ gpuTest(
       assert.ok(busy >= Math.min(shards, 2), `${busy} of ${shards} parts found detections: the split is not real`);
       const scored = run.stages.get("eval")!.outputs!;
       assert.deepEqual(await Deno.readFile(scored.metrics as string), metrics, `metrics.json, ${shards} shards`);
-      assert.deepEqual({ ...scored, metrics: "" }, { ...evaluated, metrics: "" });
+      const segm = await Deno.readFile(scored.segmMetrics as string);
+      assert.deepEqual(segm, segmMetrics, `metrics_segm.json, ${shards} shards`);
+      assert.deepEqual({ ...scored, metrics: "", segmMetrics: "" }, { ...evaluated, metrics: "", segmMetrics: "" });
     }
 
     const runDir = join(dir, "too_many");
