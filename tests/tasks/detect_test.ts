@@ -33,7 +33,7 @@ async function randomModel(seed: number): Promise<string> {
   const det = new Detector(config, categoryIds.length, loss.columns, new Rng(seed));
   det.build();
   const r = new Rng(seed + 1);
-  const cls = det.params.get("roi.cls.weight")!;
+  const cls = det.params.get("roi_heads.box_predictor.cls_score.weight")!;
   cls.write(Float32Array.from({ length: cls.size }, () => r.normal() * 0.3));
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [k, t] of det.params.entries()) tensors.set(k, { shape: [...t.shape], data: await t.toF32() });
