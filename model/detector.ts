@@ -160,7 +160,7 @@ export class Detector {
     const c = this.backbone.forward(this.params, images);
     const levels = fpn(this.params, this.cfg.fpn, c, this.backbone.channels);
     // Without a graph, the backbone's outputs are dead once the pyramid has them.
-    if (!isGradEnabled()) for (const t of c) t.dispose();
+    if (!isGradEnabled()) { for (const t of c) t.dispose(); }
     return levels;
   }
 
@@ -464,7 +464,9 @@ export class Detector {
         matched[j] = s.matched[fg[k]];
       });
       const src = targets[b].masks!;
-      const got = "targets" in src ? src.targets(boxes, matched, M) : maskTargets({ masks: src, boxes, matched, size: M });
+      const got = "targets" in src
+        ? src.targets(boxes, matched, M)
+        : maskTargets({ masks: src, boxes, matched, size: M });
       mine.forEach(([row], j) => t.set(got.subarray(j * M * M, (j + 1) * M * M), row * M * M));
     }
     // Padded rows sit wherever the level sort put them: weigh rows by whether they are real.

@@ -9,13 +9,7 @@
  */
 import { join } from "node:path";
 import { InputError } from "../../core/errors.ts";
-import {
-  CLASS_PARAMS,
-  padBackground,
-  repeatRows,
-  type TorchvisionStateDict,
-  toTorchvisionNames,
-} from "./key_map.ts";
+import { CLASS_PARAMS, padBackground, repeatRows, type TorchvisionStateDict, toTorchvisionNames } from "./key_map.ts";
 import { readWeights } from "./read.ts";
 import { type NamedArray, writeSafetensors } from "./safetensors.ts";
 
