@@ -123,8 +123,10 @@ export function detectorConfig(preset: string, overrides: Record<string, unknown
   const r = DetectorConfig.safeParse(merged);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new InputError(
-      `Invalid model configuration at "${i.path.join(".")}" (preset ${quote(preset)}): ${i.message}`,
+    // The issues travel along so that a plan can name the override's own path.
+    throw Object.assign(
+      new InputError(`Invalid model configuration at "${i.path.join(".")}" (preset ${quote(preset)}): ${i.message}`),
+      { issues: r.error.issues },
     );
   }
   return r.data;

@@ -167,6 +167,8 @@ class ClassRows {
     // A model with one mask per foreground class: torchvision's background mask is never used.
     if (kind === "masks" && rows === C) return src.data.slice(src.data.length / (C + 1));
     if (kind === "boxes" && rows === 4 * (C + 1)) return moveRows(src, 4, "first", bg).data;
+    // A class-agnostic regressor (the sigmoid losses' form) takes one as it is.
+    if (kind === "boxes" && rows === 4 && src.shape[0] === 4) return src.data;
     if (kind === "boxes" && rows === 4) {
       // Class-agnostic boxes can take only a regressor whose per-class blocks are all equal.
       const block = src.data.length / (C + 1);

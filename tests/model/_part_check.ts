@@ -34,7 +34,7 @@ function draw(r: Rng, name: string, shape: readonly number[]): Float64Array {
   if (/(norm|gn\d|downsample\.1)\.weight$/.test(name)) v = randomArray(r, n, 0.5, 1.5);
   else if (name.endsWith(".bias")) v = randomArray(r, n, -0.3, 0.3);
   else {
-    const fanIn = shape.length === 4 ? n / shape[0] : shape[0];
+    const fanIn = shape.length === 4 || shape.length === 2 ? n / shape[0] : shape[0];
     const a = Math.sqrt(3 / fanIn);
     v = randomArray(r, n, -a, a);
   }

@@ -82,13 +82,13 @@ export function upsample2x64(x: T64): T64 {
   return { data: y, shape: [N, C, 2 * H, 2 * W] };
 }
 
-/** x [N, din] @ w [din, dout] + b. */
+/** `layers.ts` linear: x [N, din] @ w^T + b, w [dout, din] as torchvision lays it out. */
 export function linear64(x: T64, w: Float64Array, b: Float64Array): T64 {
   const [N, din] = x.shape, dout = b.length, y = new Float64Array(N * dout);
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < dout; o++) {
       let s = b[o];
-      for (let i = 0; i < din; i++) s += x.data[n * din + i] * w[i * dout + o];
+      for (let i = 0; i < din; i++) s += x.data[n * din + i] * w[o * din + i];
       y[n * dout + o] = s;
     }
   }

@@ -36,10 +36,10 @@ Deno.test("the train stage's preset, model overrides, schedule and loss paramete
     `p.yaml:9:27: Invalid "stages.train.with.lossParams.alpah": not a parameter of the eqlv2 loss ` +
     `(expected loss_weight, gamma, mu, alpha, test_with_obj) (got 4) (stage kind "train")`,
   ]);
-  const overrides = trainProblems(["model: small", "modelOverrides: {fpn: yes}"]);
+  const overrides = trainProblems(["model: small", "modelOverrides: {fpn: {extraPool: yes}}"]);
   assert.equal(overrides.length, 1, overrides.join("\n"));
   assert.match(
     overrides[0],
-    /^p\.yaml:7:\d+: Invalid "stages\.train\.with\.modelOverrides\.fpn": .*boolean.*preset small/,
+    /^p\.yaml:7:\d+: Invalid "stages\.train\.with\.modelOverrides\.fpn\.extraPool": .*boolean.*preset small/,
   );
 });

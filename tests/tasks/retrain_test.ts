@@ -21,8 +21,9 @@ import { trainParams, trainStage } from "../../tasks/train.ts";
 const dir = await Deno.makeTempDir({ prefix: "tailor_retrain_" });
 const synth = generateSynthetic({ outDir: join(dir, "data"), preset: "ci", seed: SEED % 1000 });
 const SMALL = { shortSides: [64], workers: 0 };
-const ROI = { poolSize: 4, samplingRatio: 2, batchPerImage: 16, positiveFraction: 0.25, fcDim: 32, fgIou: 0.5 };
-const CLS = ["roi.cls.weight", "roi.cls.bias"];
+const ROI = { samplingRatio: 2, batchPerImage: 16, positiveFraction: 0.25, fgIou: 0.5 };
+const BOX_HEAD = { poolSize: 4, fcDim: 32 };
+const CLS = ["roi_heads.box_predictor.cls_score.weight", "roi_heads.box_predictor.cls_score.bias"];
 
 let trained: Promise<string> | undefined;
 /** A bce model trained for 3 steps, once per file. */
@@ -34,7 +35,7 @@ function firstStage(): Promise<string> {
       trainParams.parse({
         dataset: s.trainJson,
         model: "tiny",
-        modelOverrides: { roi: ROI },
+        modelOverrides: { roi: ROI, boxHead: BOX_HEAD },
         loss: "bce",
         iterations: 3,
         batchSize: 2,
@@ -67,9 +68,10 @@ async function weightsOf(model: string) {
   return (await readSafetensors(join(model, "weights.safetensors"))).tensors;
 }
 
-/** Columns of a [inDim, columns] classifier weight. */
+/** Category j's weights (j = columns - 1: the background) of a classifier stored as torchvision's: [columns, inDim], background row first. */
 function column(w: Float32Array, columns: number, j: number): number[] {
-  return Array.from({ length: w.length / columns }, (_, d) => w[d * columns + j]);
+  const inDim = w.length / columns, row = (j + 1) % columns;
+  return Array.from(w.subarray(row * inDim, (row + 1) * inDim));
 }
 
 gpuTest("retrain: cRT, LWS and tau-norm change only the classifier, and predict takes their models", async () => {
@@ -135,7 +137,7 @@ gpuTest(
     await Deno.copyFile(join(first, "model.json"), join(broken, "model.json"));
     const w = await weightsOf(first);
     const cls = w.get(CLS[0])!;
-    w.set(CLS[0], { shape: [cls.shape[0], cls.shape[1] - 1], data: cls.data.slice(0, cls.data.length - cls.shape[0]) });
+    w.set(CLS[0], { shape: [cls.shape[0] - 1, cls.shape[1]], data: cls.data.slice(0, cls.data.length - cls.shape[1]) });
     await writeSafetensors(join(broken, "weights.safetensors"), w);
     const out = join(dir, "never");
     await Deno.mkdir(out);
@@ -144,7 +146,8 @@ gpuTest(
       () => retrainStage.run(retrainParams.parse({ ...params, model: broken }), directContext(out)),
       (e: Error) =>
         e instanceof InputError &&
-        /"roi\.cls\.weight" of shape \[32,\d+\] \(the bce loss over \d+ categories\), got \[32,\d+\]/.test(e.message),
+        /"roi_heads\.box_predictor\.cls_score\.weight" of shape \[\d+,32\] \(the bce loss over \d+ categories\), got \[\d+,32\]/
+          .test(e.message),
     );
     // A dataset without the model's last category.
     const gt = JSON.parse(await Deno.readTextFile(s.trainJson));

@@ -25,10 +25,11 @@ Deno.test("exportTorchvision() writes the committed bytes for torchvision's pre-
   assert.deepEqual(back.metadata, { format: "pt", producer: "tailor", names: "torchvision" });
 });
 
-Deno.test("exportTorchvision() converts a model folder's background-last heads to torchvision's", async () => {
+Deno.test("exportTorchvision() converts a model folder's class-agnostic boxes and foreground masks", async () => {
   const model = join(dir, "model_tv");
   await Deno.mkdir(model);
-  // The tiny layout as tailor's losses keep it: background last, one box for all classes, masks per class.
+  // The sigmoid losses' layout: classifier rows as torchvision's, one box for all classes, and (as
+  // other tools keep them) masks for the foreground classes only.
   const tailor = new Map(tv);
   const fc = tv.get("roi_heads.box_head.fc7.bias")!.shape[0];
   const agnostic = { shape: [4, fc], data: Float32Array.from({ length: 4 * fc }, (_, i) => i / 7 - 1) };
@@ -36,7 +37,7 @@ Deno.test("exportTorchvision() converts a model folder's background-last heads t
   for (const part of ["weight", "bias"]) {
     const scores = `roi_heads.box_predictor.cls_score.${part}`,
       masks = `roi_heads.mask_predictor.mask_fcn_logits.${part}`;
-    tailor.set(scores, moveRows(tv.get(scores)!, 1, "first", "last"));
+    tailor.set(scores, tv.get(scores)!);
     const m = tv.get(masks)!, row = m.data.length / (C + 1);
     tailor.set(masks, { shape: [C, ...m.shape.slice(1)], data: m.data.slice(row) });
   }

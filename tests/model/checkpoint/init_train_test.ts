@@ -20,6 +20,7 @@ import { trainingData } from "../../../model/training_data.ts";
 import { assertRejectsInput } from "./_fixtures.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "tailor_init_" });
+const PRED = "roi_heads.box_predictor";
 
 function detector(classes: number, seed: number): Detector {
   const det = new Detector(detectorConfig("tiny"), classes, classes + 1, new Rng(seed));
@@ -44,22 +45,24 @@ gpuTest(
     const source = detector(5, SEED % 1000);
     const file = await weightsFile(source, "tiny5.safetensors");
     const same = detector(5, SEED % 1000 + 1), other = detector(7, SEED % 1000 + 1);
-    const otherCls = await other.params.get("roi.cls.weight")!.toF32();
+    const otherCls = await other.params.get(`${PRED}.cls_score.weight`)!.toF32();
     await loadCheckpointInto(same.params, file, { scope: "all" });
     const log: string[] = [];
     await loadCheckpointInto(other.params, file, { scope: "all", log: (l) => log.push(l) });
     for (const [k, t] of source.params.entries()) {
       const want = await t.toF32();
       assert.deepEqual(await same.params.get(k)!.toF32(), want, k);
-      if (!k.startsWith("roi.cls.")) assert.deepEqual(await other.params.get(k)!.toF32(), want, k);
+      if (!k.startsWith(PRED)) assert.deepEqual(await other.params.get(k)!.toF32(), want, k);
     }
-    assert.deepEqual(await other.params.get("roi.cls.weight")!.toF32(), otherCls);
+    assert.deepEqual(await other.params.get(`${PRED}.cls_score.weight`)!.toF32(), otherCls);
     assert.ok(
       log.some((l) => l.includes("left out 1 tensors of the file on purpose (optimizer state)")),
       log.join("\n"),
     );
     assert.ok(
-      log.some((l) => l.startsWith("re-initialised roi.cls.weight, roi.cls.bias: the classifier")),
+      log.some((l) =>
+        l.startsWith(`re-initialised ${PRED}.cls_score.weight`) && l.endsWith("the file has 5 classes, the model 7")
+      ),
       log.join("\n"),
     );
     for (const d of [source, same, other]) d.params.dispose();
@@ -93,9 +96,9 @@ gpuTest("trainDetector() starts from init weights, and refuses a file that does 
   const log: string[] = [];
   const run = await trainDetector({ ...options(join(dir, "run"), file), log: (l) => log.push(l) });
   assert.ok(log.some((l) => l.startsWith(`loaded `) && l.includes(file)), log.join("\n"));
-  const note = `re-initialised roi.cls.weight, roi.cls.bias: the classifier "roi.cls" has ${
-    classes + 3
-  } columns in the file, ${classes + 1} in the model`;
+  // The predictor (classifier and box regressor) is made for the model's classes, as torchvision fine-tuning does.
+  const note = `re-initialised ${PRED}.cls_score.weight, ${PRED}.cls_score.bias, ${PRED}.bbox_pred.weight, ` +
+    `${PRED}.bbox_pred.bias: the file has ${classes + 2} classes, the model ${classes}`;
   assert.ok(log.includes(note), log.join("\n"));
   const [name, t] = run.detector.params.entries()[0];
   assert.deepEqual(await t.toF32(), await source.params.get(name)!.toF32());
