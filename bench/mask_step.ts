@@ -74,5 +74,7 @@ const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length
 const load = Deno.loadavg().map((v) => v.toFixed(1)).join(" ");
 console.log(`${preset}, batch ${batch}, ${rounds} rounds, load ${load}, ${process.arch}`);
 console.log(`box only:        median ${median(r.aMs).toFixed(0)} ms/step`);
-console.log(`with mask head:  median ${median(r.bMs).toFixed(0)} ms/step (last mask loss ${mask.parts.mask?.toFixed(3)})`);
+console.log(
+  `with mask head:  median ${median(r.bMs).toFixed(0)} ms/step (last mask loss ${mask.parts.mask?.toFixed(3)})`,
+);
 console.log(`ratio mask/box:  ${r.ratio.toFixed(2)} (geometric mean; rounds ${r.min.toFixed(2)}-${r.max.toFixed(2)})`);

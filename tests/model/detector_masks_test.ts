@@ -13,7 +13,7 @@ import type { InstanceMasks } from "../../data/masks/training_masks.ts";
 import { createLoss } from "../../losses/registry.ts";
 import { detectorConfig } from "../../model/config.ts";
 import { Detector, type ImageTargets } from "../../model/detector.ts";
-import { type TrainingBatch } from "../../model/trainer.ts";
+import type { TrainingBatch } from "../../model/trainer.ts";
 import { trainingData } from "../../model/training_data.ts";
 import { backward } from "../../tensor/ops.ts";
 import { SGD } from "../../tensor/optim.ts";
