@@ -2,7 +2,8 @@
  * The `predict` stage: run a trained detector over a dataset's images and
  * write an LVIS results file (boxes in the original image coordinates,
  * test-time scores with the background channel for EQL v2, class-wise NMS,
- * top-k per image).
+ * top-k per image; with a trained mask head, each detection's mask as
+ * compressed RLE in the same file, for bbox and segm evaluation).
  */
 import { join } from "node:path";
 import { z } from "zod";
@@ -74,7 +75,8 @@ export const predictStage = defineStage({
       });
       const out = join(ctx.outDir, "results.json");
       await writeJsonAtomic(out, results);
-      ctx.log(`${results.length} detections on ${images.length} images`);
+      const masks = results.length > 0 && results[0].segmentation ? " with masks" : "";
+      ctx.log(`${results.length} detections${masks} on ${images.length} images`);
       return { results: out, images: images.length, detections: results.length };
     } finally {
       compiles?.stop();
