@@ -88,8 +88,9 @@ export const PRESETS: Record<string, z.input<typeof DetectorConfig>> = {
     },
     roi: { batchPerImage: 128, aligned: true, canonicalSize: 56 },
     boxHead: { kind: "two_fc", poolSize: 5, fcDim: 256, boxLossBeta: 0 },
-    // Two 64-channel convs at 7x7 keep the mask branch's cost within issue 17's 2x (BENCHMARKS.md).
-    maskHead: { kind: "fcn", poolSize: 7, layers: [64, 64], reducedChannels: 64 },
+    // One 32-channel conv: inference runs the head on up to 1200 detections per batch, where two
+    // 64-channel convs cost 4-5x the box-only prediction (BENCHMARKS.md).
+    maskHead: { kind: "fcn", poolSize: 7, layers: [32], reducedChannels: 32 },
     test: { preNmsTopK: 600, proposals: 200, candidates: 4000 },
   },
   r50_fpn: {

@@ -104,9 +104,11 @@ type LossParts = Record<"total" | "rpn_cls" | "rpn_box" | "cls" | "box", Tensor>
  * groups, so every group reuses the same compiled pipelines and its im2col columns stay small.
  */
 const MASK_GROUP = 16;
+/** The same at inference, where up to 300 detections per image meet the head: fewer, larger groups. */
+const PREDICT_MASK_GROUP = 128;
 
-function maskRows(n: number): number {
-  return Math.max(1, Math.ceil(n / MASK_GROUP)) * MASK_GROUP;
+function maskRows(n: number, group = MASK_GROUP): number {
+  return Math.max(1, Math.ceil(n / group)) * group;
 }
 
 export class Detector {
@@ -204,23 +206,24 @@ export class Detector {
 
   /**
    * The mask head's logits of category `classes[r]` for RoIs [R * 5], in pooled order, and that
-   * order. R a multiple of `MASK_GROUP` runs group by group.
+   * order. R a multiple of `group` (default `MASK_GROUP`) runs group by group.
    */
   maskLogits(
     levels: Tensor[],
     rois: Float32Array,
     sizes: readonly (readonly [number, number])[],
     classes: ArrayLike<number>,
+    group = MASK_GROUP,
   ): { logits: Tensor; order: Int32Array } {
     const head = this.heads.mask;
     if (!head) throw new Error("This detector has no mask head");
     const { pooled, order } = poolRois(this.#poolLevels(levels), rois, sizes, this.#pooler(head.cfg.poolSize));
     const R = order.length, sorted = Array.from(order, (i) => classes[i]);
-    const G = R % MASK_GROUP === 0 ? MASK_GROUP : R;
+    const G = R % group === 0 ? group : R;
     const parts: Tensor[] = [];
     for (let r0 = 0; r0 < R; r0 += G) {
-      const group = G === R ? pooled : slice(pooled, [r0], [r0 + G]);
-      parts.push(head.logits(this.params, head.features(this.params, group), sorted.slice(r0, r0 + G)));
+      const rows = G === R ? pooled : slice(pooled, [r0], [r0 + G]);
+      parts.push(head.logits(this.params, head.features(this.params, rows), sorted.slice(r0, r0 + G)));
     }
     return { logits: parts.length === 1 ? parts[0] : concat(parts, 0), order };
   }
@@ -562,7 +565,7 @@ export class Detector {
       for (const d of dets) [d.masks, d.maskSize] = [new Float32Array(0), M];
       return;
     }
-    const P = maskRows(n), rois = new Float32Array(5 * P), classes = new Int32Array(P);
+    const P = maskRows(n, PREDICT_MASK_GROUP), rois = new Float32Array(5 * P), classes = new Int32Array(P);
     let k = 0;
     dets.forEach((d, b) => {
       for (let i = 0; i < d.labels.length; i++, k++) {
@@ -573,7 +576,7 @@ export class Detector {
     });
     for (; k < P; k++) rois.set([0, 0, 0, 1, 1], 5 * k);
     const [probs, order] = await noGrad(async () => {
-      const { logits, order } = this.maskLogits(levels, rois, sizes, classes);
+      const { logits, order } = this.maskLogits(levels, rois, sizes, classes, PREDICT_MASK_GROUP);
       return [await this.heads.mask!.probabilities(logits).toF32(), order] as const;
     });
     const all = new Float32Array(P * M * M);
