@@ -5,16 +5,20 @@
  */
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
-import { evaluate } from "./evaluate.ts";
+import { evaluateOnThreads } from "./evaluate_threads.ts";
 import type { IouType } from "./geometry.ts";
 import { readGroundTruth } from "./ground_truth.ts";
 import { type LvisEvalOptions, type LvisEvalReport, readOptionsFor, reportFromState } from "./lvis_eval.ts";
-import { peekResultFields, readResults, type Results } from "./results_file.ts";
+import { peekResultFields, type Results } from "./results_file.ts";
+import { prefetchResults } from "./results_parallel.ts";
+import { evalThreads, WorkerPool } from "./threads.ts";
 
 /** Options of `lvisEvalAll`. */
 export interface LvisEvalAllOptions extends Omit<LvisEvalOptions, "iouType" | "categoryIds"> {
   /** IoU types to evaluate (default: bbox for one results file, bbox and segm for two). */
   iouTypes?: IouType[];
+  /** Threads to use, this one included (default `evalThreads()`; 1: no worker threads). */
+  threads?: number;
 }
 
 /** One report per IoU type, and what was assumed on the way. */
@@ -76,27 +80,37 @@ export async function lvisEvalAll(
 ): Promise<LvisEvalAll> {
   const iouTypes = options.iouTypes ?? (dtPaths.length === 2 ? ["bbox", "segm"] : ["bbox"]);
   const files = await assignResultsFiles(dtPaths, iouTypes);
-  const gt = await readGroundTruth(gtPath, iouTypes.includes("segm"));
-  const notes = [...gt.notes];
-  const read = new Map<string, Results>();
-  const reports: LvisEvalAll["reports"] = [];
-  for (const iouType of iouTypes) {
-    const file = files.get(iouType)!;
-    let dt = read.get(file);
-    if (!dt) {
-      dt = await readResults(file, gt, readOptionsFor(options));
-      read.set(file, dt);
-      if (dt.unknownCategories) {
-        notes.push(
-          `${dt.unknownCategories} results in ${JSON.stringify(basename(file))} are on category ids that ` +
-            `${JSON.stringify(basename(gtPath))} lacks: dropped, as lvis-api drops them`,
-        );
+  const threads = options.threads ?? evalThreads();
+  const pool = threads > 1 ? new WorkerPool(threads - 1) : null;
+  try {
+    // The results files are read on the workers while this thread reads the ground truth.
+    const pending = new Map(
+      [...new Set(files.values())].map((f) => [f, prefetchResults(f, readOptionsFor(options), pool)]),
+    );
+    const gt = await readGroundTruth(gtPath, iouTypes.includes("segm"));
+    const notes = [...gt.notes];
+    const read = new Map<string, Results>();
+    const reports: LvisEvalAll["reports"] = [];
+    for (const iouType of iouTypes) {
+      const file = files.get(iouType)!;
+      let dt = read.get(file);
+      if (!dt) {
+        dt = await pending.get(file)!(gt);
+        read.set(file, dt);
+        if (dt.unknownCategories) {
+          notes.push(
+            `${dt.unknownCategories} results in ${JSON.stringify(basename(file))} are on category ids that ` +
+              `${JSON.stringify(basename(gtPath))} lacks: dropped, as lvis-api drops them`,
+          );
+        }
       }
+      const state = await evaluateOnThreads(gt, dt, { ...options, iouType }, pool);
+      reports.push({ iouType, file, report: reportFromState(state, options) });
     }
-    const state = evaluate(gt, dt, { ...options, iouType });
-    reports.push({ iouType, file, report: reportFromState(state, options) });
+    return { reports, notes };
+  } finally {
+    pool?.close();
   }
-  return { reports, notes };
 }
 
 /** The metric names of lvis-api's `LVISEval.results` (AP-pooled is not one of them). */
