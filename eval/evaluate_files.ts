@@ -3,6 +3,7 @@
  * (`*.bbox.json` and `*.segm.json`), detectron2 (`*_instances_results.json`,
  * boxes and masks in one file) and tailor write, each read once.
  */
+import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
 import { evaluateOnThreads } from "./evaluate_threads.ts";
@@ -10,7 +11,7 @@ import type { IouType } from "./geometry.ts";
 import { readGroundTruth } from "./ground_truth.ts";
 import { type LvisEvalOptions, type LvisEvalReport, readOptionsFor, reportFromState } from "./lvis_eval.ts";
 import { peekResultFields, type Results } from "./results_file.ts";
-import { prefetchResults } from "./results_parallel.ts";
+import { readResultsOnThreads } from "./results_parallel.ts";
 import { evalThreads, WorkerPool } from "./threads.ts";
 
 /** Options of `lvisEvalAll`. */
@@ -80,13 +81,8 @@ export async function lvisEvalAll(
 ): Promise<LvisEvalAll> {
   const iouTypes = options.iouTypes ?? (dtPaths.length === 2 ? ["bbox", "segm"] : ["bbox"]);
   const files = await assignResultsFiles(dtPaths, iouTypes);
-  const threads = options.threads ?? evalThreads();
-  const pool = threads > 1 ? new WorkerPool(threads - 1) : null;
+  const pool = await _poolFor([...files.values()], options.threads ?? evalThreads());
   try {
-    // The results files are read on the workers while this thread reads the ground truth.
-    const pending = new Map(
-      [...new Set(files.values())].map((f) => [f, prefetchResults(f, readOptionsFor(options), pool)]),
-    );
     const gt = await readGroundTruth(gtPath, iouTypes.includes("segm"));
     const notes = [...gt.notes];
     const read = new Map<string, Results>();
@@ -95,7 +91,7 @@ export async function lvisEvalAll(
       const file = files.get(iouType)!;
       let dt = read.get(file);
       if (!dt) {
-        dt = await pending.get(file)!(gt);
+        dt = await readResultsOnThreads(file, gt, readOptionsFor(options), pool);
         read.set(file, dt);
         if (dt.unknownCategories) {
           notes.push(
@@ -111,6 +107,16 @@ export async function lvisEvalAll(
   } finally {
     pool?.close();
   }
+}
+
+/** Results files at least this large are worth worker threads (BENCHMARKS.md, LVIS evaluation). */
+const _THREADS_MIN_BYTES = 64 << 20;
+
+/** Workers for `threads` threads in all, started now so they are up once the ground truth is read. */
+async function _poolFor(dtPaths: string[], threads: number): Promise<WorkerPool | null> {
+  if (threads < 2) return null;
+  const sizes = await Promise.all(dtPaths.map((p) => stat(p).then((s) => s.size, () => 0)));
+  return Math.max(...sizes) >= _THREADS_MIN_BYTES ? new WorkerPool(threads - 1) : null;
 }
 
 /** The metric names of lvis-api's `LVISEval.results` (AP-pooled is not one of them). */

@@ -436,7 +436,10 @@ function _deriveFrequency(
 export async function readGroundTruth(path: string, keepSegmentation: boolean): Promise<GroundTruth> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    // A plain Uint8Array, not the Buffer subclass: the byte scanners shared with the results readers then
+    // see one kind of array and stay optimized.
+    const buffer = await readFile(path);
+    bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (e) {
     throw new InputError(`Cannot read ground truth ${JSON.stringify(path)}: ${(e as Error).message}`);
   }

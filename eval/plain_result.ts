@@ -6,8 +6,8 @@
  */
 import { numberAt, numberEnd, skipWs } from "./json_scan.ts";
 
-/** Where `scanPlainResult` puts each field in its output: image id, category id, score, then x, y, w, h. */
-export const PLAIN_IMAGE = 0, PLAIN_CATEGORY = 1, PLAIN_SCORE = 2, PLAIN_BBOX = 3;
+/** Where `scanPlainResult` puts each field in its output (the box goes to its own array). */
+export const PLAIN_IMAGE = 0, PLAIN_CATEGORY = 1, PLAIN_SCORE = 2;
 /** The shortest plain element with its separating comma, in bytes: a range of B bytes holds at most B / 57. */
 export const MIN_PLAIN_BYTES = 57;
 
@@ -16,6 +16,7 @@ const _KEYS = ["image_id", "category_id", "score", "bbox"].map((k) => new TextEn
 const _FIRST = new Int8Array(256).fill(-1);
 _KEYS.forEach((k, i) => (_FIRST[k[0]] = i));
 const _P10 = Array.from({ length: 16 }, (_, i) => Number(`1e${i}`));
+const _BBOX = 3;
 let _end = 0;
 
 /**
@@ -45,18 +46,19 @@ function _number(b: Uint8Array, p: number): number {
 }
 
 /**
- * Parse the plain result whose `{` is at `b[p]` into `out` (see `PLAIN_IMAGE` ...).
+ * Parse the plain result whose `{` is at `b[p]`: ids and score into `out` (see `PLAIN_IMAGE` ...), the box
+ * into `box[at .. at + 3]`.
  *
  * @returns the position after its `}`, or -1 when it is not a plain result wholly inside `b` (nothing else
- *   is promised about `out` then)
+ *   is promised about `out` and `box` then)
  * @example
  * ```ts
- * const out = new Float64Array(7);
+ * const out = new Float64Array(3), box = new Float64Array(4);
  * const b = new TextEncoder().encode('{"image_id":1,"category_id":2,"bbox":[1,2,3,4],"score":0.5},');
- * scanPlainResult(b, 0, out); // 61; out is [1, 2, 0.5, 1, 2, 3, 4]
+ * scanPlainResult(b, 0, out, box, 0); // 61; out is [1, 2, 0.5], box [1, 2, 3, 4]
  * ```
  */
-export function scanPlainResult(b: Uint8Array, p: number, out: Float64Array): number {
+export function scanPlainResult(b: Uint8Array, p: number, out: Float64Array, box: Float64Array, at: number): number {
   const n = b.length;
   if (b[p] !== 123) return -1;
   p++;
@@ -74,7 +76,7 @@ export function scanPlainResult(b: Uint8Array, p: number, out: Float64Array): nu
     if (b[p] !== 58) return -1;
     p++;
     if (b[p] <= 32) p = skipWs(b, p);
-    if (k === PLAIN_BBOX) {
+    if (k === _BBOX) {
       if (b[p] !== 91) return -1;
       for (let j = 0; j < 4; j++) {
         p++;
@@ -82,7 +84,7 @@ export function scanPlainResult(b: Uint8Array, p: number, out: Float64Array): nu
         const v = _number(b, p);
         // NaN (not a number) and infinities both fail here.
         if (_end >= n || !(Math.abs(v) < Infinity)) return -1;
-        out[PLAIN_BBOX + j] = v;
+        box[at + j] = v;
         p = _end;
         if (b[p] <= 32) p = skipWs(b, p);
         if (b[p] !== (j < 3 ? 44 : 93)) return -1;
@@ -101,5 +103,5 @@ export function scanPlainResult(b: Uint8Array, p: number, out: Float64Array): nu
     p++;
     if (b[p] <= 32) p = skipWs(b, p);
   }
-  return seen === 15 && out[PLAIN_BBOX + 2] >= 0 && out[PLAIN_BBOX + 3] >= 0 ? p + 1 : -1;
+  return seen === 15 && box[at + 2] >= 0 && box[at + 3] >= 0 ? p + 1 : -1;
 }

@@ -8,9 +8,10 @@ import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
 import { type GroundTruth, NEGATIVE, POSITIVE } from "./ground_truth.ts";
 import { BAD, keyOf, numberAt, numberEnd, skipWs } from "./json_scan.ts";
-import { PLAIN_BBOX, PLAIN_CATEGORY, PLAIN_IMAGE, PLAIN_SCORE, scanPlainResult } from "./plain_result.ts";
+import { PLAIN_CATEGORY, PLAIN_IMAGE, PLAIN_SCORE, scanPlainResult } from "./plain_result.ts";
 import { capGroup, CapScratch } from "./select.ts";
 import { jsonError } from "./json_path.ts";
+import { readInRange } from "./range_merge.ts";
 import { sharedFloat64, sharedInt32, sharedUint8 } from "./shared_arrays.ts";
 
 /** A compressed RLE mask as results carry it. */
@@ -314,7 +315,7 @@ function _num(s: _Scanner, index: number, field: number): number {
 function _fastElement(s: _Scanner, gt: GroundTruth, cols: _Columns): boolean {
   const i = cols.count, v = _PLAIN;
   if (i === cols.cap) return false;
-  const end = scanPlainResult(s.buf, skipWs(s.buf, s.pos), v);
+  const end = scanPlainResult(s.buf, skipWs(s.buf, s.pos), v, cols.bbox, 4 * i);
   if (end < 0) return false;
   const imageId = v[PLAIN_IMAGE], categoryId = v[PLAIN_CATEGORY];
   const img = imageId === cols.lastImageId ? cols.lastImage : gt.imageIndex.get(imageId);
@@ -328,15 +329,12 @@ function _fastElement(s: _Scanner, gt: GroundTruth, cols: _Columns): boolean {
   cols.lastImageId = imageId;
   cols.category[i] = cat;
   cols.score[i] = v[PLAIN_SCORE];
-  const bbox = cols.bbox;
-  (bbox[4 * i] = v[PLAIN_BBOX], bbox[4 * i + 1] = v[PLAIN_BBOX + 1]);
-  (bbox[4 * i + 2] = v[PLAIN_BBOX + 2], bbox[4 * i + 3] = v[PLAIN_BBOX + 3]);
   cols.hasBbox[i] = 1;
   if (cols.segmentation) cols.segmentation[i] = undefined;
   s.pos = end;
   return true;
 }
-const _PLAIN = new Float64Array(7);
+const _PLAIN = new Float64Array(3);
 
 function _parseElement(s: _Scanner, gt: GroundTruth, cols: _Columns, index: number): void {
   const file = s.file;
@@ -471,6 +469,11 @@ export interface ReadResultsOptions {
    * first; "drop" ignores them, as lvis-api does (they still count against the per-image cap).
    */
   unknownCategories?: "error" | "drop";
+  /**
+   * With `select`, try the range reader first (`readInRange`: plain results only, about twice as fast);
+   * default true. Either way the results are the same.
+   */
+  ranges?: boolean;
 }
 
 /**
@@ -487,6 +490,10 @@ export interface ReadResultsOptions {
  * ```
  */
 export async function readResults(path: string, gt: GroundTruth, options: ReadResultsOptions = {}): Promise<Results> {
+  if (options.select && options.ranges !== false) {
+    const inRange = await readInRange(path, gt, options);
+    if (inRange) return inRange;
+  }
   let f: FileHandle;
   try {
     f = await open(path);
@@ -504,7 +511,7 @@ export async function readResults(path: string, gt: GroundTruth, options: ReadRe
     await _scanFile(f, path, gt, cols, options.chunkBytes ?? _CHUNK);
   } catch (e) {
     if (e !== _NOT_RUNS) throw e;
-    return readResults(path, gt, { ...options, select: undefined });
+    return readResults(path, gt, { ...options, select: undefined, ranges: false });
   } finally {
     await f.close();
   }

@@ -3,7 +3,11 @@ import { evaluate, readGroundTruth, readResults, writeSyntheticCase } from "../.
 import type { GroundTruth, Results } from "../../eval/mod.ts";
 import { categoryJob, evaluateOnThreads } from "../../eval/evaluate_threads.ts";
 import { prepareEvaluation } from "../../eval/evaluate.ts";
-import { finishRangeRead, prefetchResults, startRangeRead } from "../../eval/results_parallel.ts";
+import { readRangesOnThreads, readResultsOnThreads } from "../../eval/results_parallel.ts";
+import { mergeRanges, planRanges, rangeFilter, readInRange } from "../../eval/range_merge.ts";
+import type { RangeOutcome, RangesRead } from "../../eval/results_range.ts";
+import { newWorkQueue } from "../../eval/work_queue.ts";
+import { open } from "node:fs/promises";
 import { WorkerPool } from "../../eval/threads.ts";
 import { rng, SEED } from "./_util.ts";
 
@@ -29,7 +33,7 @@ async function smallCase(dir: string, images: number) {
   return { ...c, gt: await readGroundTruth(c.gt, false) };
 }
 
-Deno.test(`prefetchResults() reads ranges on workers into readResults()'s selection, runs across cuts included (seed ${SEED})`, async () => {
+Deno.test(`readResultsOnThreads() reads ranges on workers into readResults()'s selection, runs across cuts included (seed ${SEED})`, async () => {
   const dir = await Deno.makeTempDir({ prefix: "tailor_eval_ranges_" });
   const pool = new WorkerPool(2);
   try {
@@ -37,18 +41,28 @@ Deno.test(`prefetchResults() reads ranges on workers into readResults()'s select
     const r = rng(31);
     for (let round = 0; round < 4; round++) {
       // Ranges of 5-50 results, so most image runs (15-70 results) cross a cut; a cap that cuts ties.
-      const maxDets = 8 + r.int(40), rangeBytes = 400 + r.int(3600);
-      const options = { select: { maxDets }, minBytes: 0, rangeBytes };
-      const read = await startRangeRead(c.dt, options, pool);
-      assert.ok(read && read.job.ranges.length > 20, "cut into many ranges");
-      // Every other round the workers read every range before this thread joins in.
-      if (round % 2 === 0) assert.ok((await Promise.all(read.answers)).flat().length === read.job.ranges.length);
-      const got = await finishRangeRead(read, c.gt);
-      assert.ok(got, "read in ranges");
-      const want = await readResults(c.dt, c.gt, options);
+      const maxDets = 8 + r.int(40), rangeBytes = 400 + r.int(3600), chunkBytes = 300 + r.int(3000);
+      const options = { select: { maxDets }, minBytes: 0, rangeBytes, chunkBytes };
+      // The general reader is the reference.
+      const want = await readResults(c.dt, c.gt, { ...options, ranges: false });
       assert.ok(want.selected && want.selected.afterLimits < want.selected.inFile, "the cap cuts");
-      assertSameResults(got, want);
-      assertSameResults(await prefetchResults(c.dt, options, pool)(c.gt), want);
+      assertSameResults(await readResultsOnThreads(c.dt, c.gt, options, pool), want);
+      // The workers alone: they take every range before this thread asks for one.
+      const f = await open(c.dt);
+      const ranges = await planRanges(f, c.dt, (await f.stat()).size, { maxDets, rangeBytes, chunkBytes });
+      await f.close();
+      assert.ok(ranges.length > 20, "cut into many ranges");
+      const job = { ranges, queue: newWorkQueue(2), filter: rangeFilter(c.gt) };
+      const parts = await Promise.all(
+        [0, 1].map((worker) => pool.run<RangesRead>(worker, { kind: "ranges", job, worker })),
+      );
+      assert.equal(parts.reduce((n, p) => n + p!.outcomes.length, 0), ranges.length);
+      const outcomes: RangeOutcome[] = [];
+      for (const p of parts) for (const [i, o] of p!.outcomes) outcomes[i] = o;
+      const counts = parts.map((p) => p!.categoryCounts);
+      assertSameResults(mergeRanges(ranges, outcomes, counts, c.gt, { filter: job.filter, dropUnknown: false })!, want);
+      // This thread alone, in one range.
+      assertSameResults((await readInRange(c.dt, c.gt, options))!, want);
     }
   } finally {
     pool.close();
@@ -56,7 +70,7 @@ Deno.test(`prefetchResults() reads ranges on workers into readResults()'s select
   }
 });
 
-Deno.test("prefetchResults() leaves other files to readResults(), which names their errors", async () => {
+Deno.test("readResultsOnThreads() leaves other files to readResults(), which names their errors", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tailor_eval_ranges_" });
   const pool = new WorkerPool(2);
   try {
@@ -78,15 +92,22 @@ Deno.test("prefetchResults() leaves other files to readResults(), which names th
       await Deno.writeTextFile(path, text);
       for (const unknownCategories of ["error", "drop"] as const) {
         const options = { select: { maxDets: 20 }, minBytes: 0, rangeBytes: 500, unknownCategories };
-        const want = await readResults(path, c.gt, options).catch((e: Error) => e);
-        const got = await prefetchResults(path, options, pool)(c.gt).catch((e: Error) => e);
-        if (want instanceof Error) assert.equal((got as Error).message, want.message, name);
-        else assertSameResults(got as Results, want);
-        const read = await startRangeRead(path, options, pool);
-        const inRanges = read && await finishRangeRead(read, c.gt);
+        const want = await readResults(path, c.gt, { ...options, ranges: false }).catch((e: Error) => e);
+        for (
+          const read of [() => readResultsOnThreads(path, c.gt, options, pool), () => readResults(path, c.gt, options)]
+        ) {
+          const g = await read().catch((e: Error) => e);
+          if (want instanceof Error) assert.equal((g as Error).message, want.message, name);
+          else assertSameResults(g as Results, want);
+        }
         // Only the pretty-printed file and (dropped) unknown categories are plain enough for ranges.
         const plain = name === "pretty" || (name === "unknown category" && unknownCategories === "drop");
+        const f = await open(path);
+        const ranges = await planRanges(f, path, (await f.stat()).size, { maxDets: 20, rangeBytes: 500 });
+        await f.close();
+        const inRanges = await readRangesOnThreads(ranges, c.gt, options, pool);
         assert.equal(inRanges !== null, plain, `${name}, ${unknownCategories}`);
+        assert.equal(await readInRange(path, c.gt, options) !== null, plain, `${name}, ${unknownCategories}`);
       }
     }
   } finally {
