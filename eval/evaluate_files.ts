@@ -18,7 +18,7 @@ import { evalThreads, WorkerPool } from "./threads.ts";
 export interface LvisEvalAllOptions extends Omit<LvisEvalOptions, "iouType" | "categoryIds"> {
   /** IoU types to evaluate (default: bbox for one results file, bbox and segm for two). */
   iouTypes?: IouType[];
-  /** Threads to use, this one included (default `evalThreads()`; 1: no worker threads). */
+  /** Threads to use, this one included (default `evalThreads` of the largest results file; 1: no workers). */
   threads?: number;
 }
 
@@ -81,7 +81,7 @@ export async function lvisEvalAll(
 ): Promise<LvisEvalAll> {
   const iouTypes = options.iouTypes ?? (dtPaths.length === 2 ? ["bbox", "segm"] : ["bbox"]);
   const files = await assignResultsFiles(dtPaths, iouTypes);
-  const pool = await _poolFor([...files.values()], options.threads ?? evalThreads());
+  const pool = await _poolFor([...files.values()], options.threads);
   try {
     const gt = await readGroundTruth(gtPath, iouTypes.includes("segm"));
     const notes = [...gt.notes];
@@ -103,20 +103,18 @@ export async function lvisEvalAll(
       const state = await evaluateOnThreads(gt, dt, { ...options, iouType }, pool);
       reports.push({ iouType, file, report: reportFromState(state, options) });
     }
+    for (const why of pool?.failures ?? []) notes.push(`a worker thread stopped (${why}): its work was done here`);
     return { reports, notes };
   } finally {
     pool?.close();
   }
 }
 
-/** Results files at least this large are worth worker threads (BENCHMARKS.md, LVIS evaluation). */
-const _THREADS_MIN_BYTES = 64 << 20;
-
-/** Workers for `threads` threads in all, started now so they are up once the ground truth is read. */
-async function _poolFor(dtPaths: string[], threads: number): Promise<WorkerPool | null> {
-  if (threads < 2) return null;
+/** Workers for the threads these files call for, started now so they are up once the ground truth is read. */
+async function _poolFor(dtPaths: string[], threads: number | undefined): Promise<WorkerPool | null> {
   const sizes = await Promise.all(dtPaths.map((p) => stat(p).then((s) => s.size, () => 0)));
-  return Math.max(...sizes) >= _THREADS_MIN_BYTES ? new WorkerPool(threads - 1) : null;
+  const n = threads ?? evalThreads(Math.max(...sizes));
+  return n > 1 ? new WorkerPool(n - 1) : null;
 }
 
 /** The metric names of lvis-api's `LVISEval.results` (AP-pooled is not one of them). */

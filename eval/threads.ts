@@ -32,25 +32,38 @@ let _spawn: () => EvalWorker = () => {
 /**
  * Replace how workers are started (the standalone build starts Node worker threads).
  *
+ * @returns the spawner replaced, to put back
  * @example
  * ```ts
- * setWorkerSpawner(() => nodeWorker());
+ * const before = setWorkerSpawner(() => nodeWorker());
  * ```
  */
-export function setWorkerSpawner(spawn: () => EvalWorker): void {
+export function setWorkerSpawner(spawn: () => EvalWorker): () => EvalWorker {
+  const before = _spawn;
   _spawn = spawn;
+  return before;
 }
 
+/** Results files at least this large are worth worker threads by default (BENCHMARKS.md, LVIS evaluation). */
+export const THREADS_MIN_BYTES = 64 << 20;
+
 /**
- * Threads an evaluation may use, this one included: `TAILOR_EVAL_THREADS` where set (1: no workers), else
- * the cores available, at most 8.
+ * Threads to evaluate results files of `bytes` (the largest) with, this one included: `TAILOR_EVAL_THREADS`
+ * where set (1: no workers), else the cores available (at most 8) from `THREADS_MIN_BYTES` on and 1 below:
+ * there, starting workers costs more than they save.
+ *
+ * @example
+ * ```ts
+ * const pool = evalThreads(size) > 1 ? new WorkerPool(evalThreads(size) - 1) : null;
+ * ```
  */
-export function evalThreads(): number {
+export function evalThreads(bytes: number): number {
   let env = NaN;
   try {
     env = Number(process.env.TAILOR_EVAL_THREADS ?? NaN);
   } catch { /* no permission to read the environment: the default */ }
-  return Number.isInteger(env) && env > 0 ? env : Math.min(8, availableParallelism());
+  if (Number.isInteger(env) && env > 0) return env;
+  return bytes >= THREADS_MIN_BYTES ? Math.min(8, availableParallelism()) : 1;
 }
 
 /**
@@ -59,6 +72,8 @@ export function evalThreads(): number {
  */
 export class WorkerPool {
   #workers: { w: EvalWorker | null; queue: ((m: unknown) => void)[] }[];
+  /** Why workers stopped early, one line each (the work they would have done was done here). */
+  readonly failures: string[] = [];
 
   /** Start `size` workers. */
   constructor(readonly size: number) {
@@ -67,17 +82,22 @@ export class WorkerPool {
       try {
         slot.w = _spawn();
         slot.w.listen((m) => {
-          if (m instanceof Error) {
-            slot.w?.terminate();
-            slot.w = null;
-            for (const resolve of slot.queue.splice(0)) resolve(null);
-          } else slot.queue.shift()?.(m);
+          if (!(m instanceof Error)) return slot.queue.shift()?.(m);
+          // An error after close() is the worker's exit, not a failure.
+          if (slot.w) this.#fail(slot, m);
         });
-      } catch {
-        slot.w = null;
+      } catch (e) {
+        this.#fail(slot, e);
       }
       return slot;
     });
+  }
+
+  #fail(slot: { w: EvalWorker | null; queue: ((m: unknown) => void)[] }, e: unknown): void {
+    this.failures.push(String((e as Error)?.message ?? e).split("\n")[0]);
+    slot.w?.terminate();
+    slot.w = null;
+    for (const resolve of slot.queue.splice(0)) resolve(null);
   }
 
   /**
@@ -86,7 +106,7 @@ export class WorkerPool {
    * @example
    * ```ts
    * const pool = new WorkerPool(1);
-   * const outcome = await pool.run(0, { kind: "range", task });
+   * const outcome = await pool.run(0, { kind: "categories", job, worker: 0 });
    * pool.close();
    * ```
    */
@@ -95,15 +115,20 @@ export class WorkerPool {
     if (!slot?.w) return Promise.resolve(null);
     return new Promise((resolve) => {
       slot.queue.push(resolve as (m: unknown) => void);
-      slot.w!.postMessage(task);
+      try {
+        slot.w!.postMessage(task);
+      } catch (e) {
+        this.#fail(slot, e);
+      }
     });
   }
 
   /** Stop every worker; pending tasks resolve with null. */
   close(): void {
     for (const slot of this.#workers) {
-      slot.w?.terminate();
+      const w = slot.w;
       slot.w = null;
+      w?.terminate();
       for (const resolve of slot.queue.splice(0)) resolve(null);
     }
   }

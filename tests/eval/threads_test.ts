@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { evaluate, readGroundTruth, readResults, writeSyntheticCase } from "../../eval/mod.ts";
+import { evaluate, lvisEvalAll, readGroundTruth, readResults, writeSyntheticCase } from "../../eval/mod.ts";
 import type { GroundTruth, Results } from "../../eval/mod.ts";
 import { categoryJob, evaluateOnThreads } from "../../eval/evaluate_threads.ts";
 import { prepareEvaluation } from "../../eval/evaluate.ts";
@@ -8,7 +8,7 @@ import { mergeRanges, planRanges, rangeFilter, readInRange } from "../../eval/ra
 import type { RangeOutcome, RangesRead } from "../../eval/results_range.ts";
 import { newWorkQueue } from "../../eval/work_queue.ts";
 import { open } from "node:fs/promises";
-import { WorkerPool } from "../../eval/threads.ts";
+import { setWorkerSpawner, WorkerPool } from "../../eval/threads.ts";
 import { rng, SEED } from "./_util.ts";
 
 /** Every field a reader fills, compared value for value. */
@@ -152,6 +152,38 @@ Deno.test(`evaluateOnThreads() fills categories on workers into evaluate()'s sta
     }
   } finally {
     pool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test(`lvisEvalAll() does a failed worker's share itself and says so, same numbers (seed ${SEED})`, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tailor_eval_fail_" });
+  // One worker that cannot start, one that fails on its first task, one that works.
+  let n = 0;
+  const real = setWorkerSpawner(() => {
+    const which = n++ % 3;
+    if (which === 0) throw new Error("no threads here");
+    if (which === 2) return real();
+    let callback: (m: unknown) => void = () => {};
+    return {
+      postMessage: () => queueMicrotask(() => callback(new Error("worker crashed\nat somewhere"))),
+      listen: (c) => void (callback = c),
+      terminate: () => {},
+    };
+  });
+  try {
+    const c = await writeSyntheticCase(dir, { images: 60, seed: SEED, groups: [6, 8, 7], resultsPerImage: [15, 70] });
+    const want = await lvisEvalAll(c.gt, [c.dt], { threads: 1 });
+    const got = await lvisEvalAll(c.gt, [c.dt], { threads: 4 });
+    assert.ok(want.reports[0].report.results.AP > 0);
+    assert.deepEqual(got.reports, want.reports);
+    assert.deepEqual(got.notes.filter((s) => s.includes("worker")), [
+      "a worker thread stopped (no threads here): its work was done here",
+      "a worker thread stopped (worker crashed): its work was done here",
+    ]);
+    assert.deepEqual(want.notes, got.notes.filter((s) => !s.includes("worker")));
+  } finally {
+    setWorkerSpawner(real);
     await Deno.remove(dir, { recursive: true });
   }
 });
