@@ -1,35 +1,62 @@
 /**
- * The command line of `deno task pipeline|train|demo|stage`, and the
+ * The command line of `deno task pipeline|train|demo|stage|detect`, and the
  * composition root: the one module that wires the project's stages
  * (`tasks/registry.ts`) to the pipeline commands (`pipeline/cli.ts`,
  * `pipeline/stage_cli.ts`), which know no stage.
+ *
+ * On Linux it first runs itself as a child whose stderr it filters (see
+ * `core/stderr_filter.ts`: wgpu's native log floods), so this process loads
+ * the commands only in the child.
  *
  * @example
  * ```sh
  * deno task pipeline run pipelines/ci.yaml --set train.iterations=20 --explain
  * deno task pipeline diff runs/a runs/b
  * deno task stage run pipelines/ci.yaml "train[loss=bce]" --run-dir runs/ci
+ * deno task train pipelines/ci.yaml --dry
+ * deno task detect photos/ --model runs/demo/stages/train@loss=eqlv2
  * ```
  * @module
  */
 import { fileURLToPath } from "node:url";
 import { InputError } from "./core/errors.ts";
-import { buildProgram } from "./pipeline/cli.ts";
-import { runStageCli } from "./pipeline/stage_cli.ts";
-import { defaultRegistry } from "./tasks/registry.ts";
+import { filterOwnStderr } from "./core/stderr_filter.ts";
 
 /** The pipeline run when none is named: synthetic data, EQL v2 against BCE, evaluation, report. */
 export const DEFAULT_PIPELINE = fileURLToPath(new URL("./pipelines/default.yaml", import.meta.url));
 
-if (import.meta.main && Deno.args[0] === "stage") {
-  Deno.exit(await runStageCli(Deno.args.slice(1), defaultRegistry()));
-} else if (import.meta.main) {
+const FROM_USER = { from: "user" } as const;
+
+/** Run the command; a number is an exit code to leave with. */
+async function _main(args: string[]): Promise<number | void> {
+  if (args[0] === "detect") {
+    const { detectCommand } = await import("./tasks/detect.ts");
+    await detectCommand().parseAsync(args.slice(1), FROM_USER);
+    return;
+  }
+  const { defaultRegistry } = await import("./tasks/registry.ts");
+  if (args[0] === "stage") {
+    const { runStageCli } = await import("./pipeline/stage_cli.ts");
+    return await runStageCli(args.slice(1), defaultRegistry());
+  }
+  const { buildProgram, runCommand } = await import("./pipeline/cli.ts");
+  const options = { registry: defaultRegistry(), defaultPipeline: DEFAULT_PIPELINE };
+  // `deno task train` is `main.ts train`: the run command as a program of its own, so --help names it.
+  if (args[0] === "train") await runCommand("deno task train", options).parseAsync(args.slice(1), FROM_USER);
+  else await buildProgram(options).parseAsync(args, FROM_USER);
+}
+
+if (import.meta.main) {
+  const code = await filterOwnStderr();
+  if (code !== null) Deno.exit(code);
   try {
-    await buildProgram({ registry: defaultRegistry(), defaultPipeline: DEFAULT_PIPELINE })
-      .parseAsync(Deno.args, { from: "user" });
+    const exit = await _main(Deno.args);
+    if (typeof exit === "number") Deno.exit(exit);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    console.error(`error: ${message.split("\n")[0]}`);
+    // An InputError may list several problems, one a line; anything else shows its first line.
+    const lines = e instanceof InputError ? message.split("\n") : [message.split("\n")[0]];
+    for (const line of lines) console.error(`error: ${line}`);
     if (!(e instanceof InputError) && Deno.env.get("TAILOR_DEBUG")) console.error(e);
     Deno.exit(1);
   }

@@ -7,6 +7,23 @@ export class InputError extends Error {
   override name = "InputError";
 }
 
+/**
+ * All the problems found in one input at once (every error of a pipeline
+ * file), one line each; the CLI prints every line.
+ *
+ * @example
+ * ```ts
+ * const e = new InputErrors(['p.yaml:3:9: Unknown stage kind "trian"', 'p.yaml:7:5: Unknown key "lr2"']);
+ * e.message.split("\n").length; // 2
+ * ```
+ */
+export class InputErrors extends InputError {
+  override name = "InputErrors";
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join("\n"));
+  }
+}
+
 /** Quote a value for an error message, cut to a readable length. */
 export function quote(value: unknown, max = 60): string {
   let s: string;

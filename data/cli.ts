@@ -14,6 +14,8 @@ import { writeDirAtomic } from "../core/atomic.ts";
 import { FREQUENCIES } from "./dataset.ts";
 import { ingestDataset } from "./ingest_dataset.ts";
 import { summarizeIssues } from "./ingest/issues.ts";
+import { datasetNotes } from "./dataset_notes.ts";
+import { findMissingImages, missingImagesMessage } from "./image_files.ts";
 import { generateSynthetic } from "./synth/generate.ts";
 import { MAX_SYNTH_CATEGORIES } from "./synth/catalog.ts";
 
@@ -38,6 +40,10 @@ export function buildDataProgram(): Command {
     )
     .requiredOption("--out <dir>", "output folder (replaced when generation succeeds)")
     .addOption(
+      new Option("--format <format>", "annotation format: LVIS v1, or COCO without LVIS's fields")
+        .choices(["lvis", "coco"] as const).default("lvis" as const),
+    )
+    .addOption(
       new Option("--categories <n>", "number of categories").argParser(_int("--categories", 3, MAX_SYNTH_CATEGORIES)),
     )
     .addOption(new Option("--image-size <px>", "image width and height").argParser(_int("--image-size", 32, 4096)))
@@ -50,6 +56,7 @@ export function buildDataProgram(): Command {
         result = await generateSynthetic({
           outDir: dir,
           preset: opts.preset,
+          format: opts.format,
           categories: opts.categories,
           imageSize: opts.imageSize,
           seed: opts.seed,
@@ -89,8 +96,18 @@ export function buildDataProgram(): Command {
             r.fromCache ? " (cached)" : ""
           }`,
       );
-      console.log(summarizeIssues(r.issues));
-      for (const m of r.issues.messages) console.log(`  ${m}`);
+      const missing = await findMissingImages(ds);
+      const missingMessage = missingImagesMessage(missing, ds.images.count, ds.imageRoot);
+      const issues = missingMessage
+        ? {
+          errors: r.issues.errors,
+          warnings: { ...r.issues.warnings, "missing image file": missing.count },
+          messages: [...r.issues.messages, missingMessage],
+        }
+        : r.issues;
+      console.log(summarizeIssues(issues));
+      for (const m of issues.messages) console.log(`  ${m}`);
+      for (const note of datasetNotes(ds)) console.log(`note: ${note}`);
       if (r.cachePath) console.log(`cache: ${r.cachePath}`);
     });
   return program;
@@ -101,7 +118,10 @@ if (import.meta.main) {
     await buildDataProgram().parseAsync(Deno.args, { from: "user" });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    console.error(`error: ${message.split("\n")[0]}`);
+    // An InputError may list several problems, one a line; anything else shows its first line.
+    for (const line of e instanceof InputError ? message.split("\n") : [message.split("\n")[0]]) {
+      console.error(`error: ${line}`);
+    }
     if (!(e instanceof InputError) && Deno.env.get("TAILOR_DEBUG")) console.error(e);
     Deno.exit(1);
   }

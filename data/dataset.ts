@@ -4,7 +4,7 @@
  * index numbers instead of walking millions of JSON objects.
  */
 
-/** Frequency group of a category: rare (< 10 training images), common (10-99), frequent (>= 100). */
+/** Frequency group of a category: rare (1-10 training images), common (11-100), frequent (> 100), as LVIS defines them. */
 export type Frequency = "r" | "c" | "f";
 
 /** Frequency groups in the order of their codes in {@link DatasetCategories.frequency}. */
@@ -80,10 +80,18 @@ export interface Dataset {
   contentHash: string;
   /** False when loaded without mask geometry (then `coords` and `rleCounts` are empty). */
   hasMasks: boolean;
+  /**
+   * LVIS fields the file lacks (a COCO file lacks both), and so what was assumed: `frequency`, each
+   * category's group from its image count; `exhaustive`, every image labelled for every category.
+   */
+  assumed: { frequency: boolean; exhaustive: boolean };
   images: DatasetImages;
   annotations: DatasetAnnotations;
   categories: DatasetCategories;
 }
+
+/** The most training images of a rare category, and of a common one (LVIS's thresholds). */
+export const RARE_MAX_IMAGES = 10, COMMON_MAX_IMAGES = 100;
 
 /**
  * The frequency group of a category shown in `imageCount` training images.
@@ -91,9 +99,10 @@ export interface Dataset {
  * @example
  * ```ts
  * import { frequencyOfImageCount } from "./dataset.ts";
- * frequencyOfImageCount(9); // "r"
+ * frequencyOfImageCount(10); // "r"
+ * frequencyOfImageCount(11); // "c"
  * ```
  */
 export function frequencyOfImageCount(imageCount: number): Frequency {
-  return imageCount < 10 ? "r" : imageCount < 100 ? "c" : "f";
+  return imageCount <= RARE_MAX_IMAGES ? "r" : imageCount <= COMMON_MAX_IMAGES ? "c" : "f";
 }

@@ -8,7 +8,7 @@ import { InputError } from "../core/errors.ts";
 import type { Dataset } from "./dataset.ts";
 
 const MAGIC = "TAILRDS1";
-const VERSION = 2;
+const VERSION = 3;
 /** The columns of mask geometry, the largest ones, left unread for boxes-only use. */
 const _MASK_COLUMNS = new Set(["annotations.coords", "annotations.rleCounts"]);
 
@@ -32,6 +32,7 @@ interface _Column {
 interface _Header {
   version: number;
   format: Dataset["format"];
+  assumed: Dataset["assumed"];
   source: string;
   imageRoot: string;
   contentHash: string;
@@ -75,6 +76,7 @@ export async function writeDatasetCache(ds: Dataset, path: string): Promise<void
   const header: _Header = {
     version: VERSION,
     format: ds.format,
+    assumed: ds.assumed,
     source: ds.source,
     imageRoot: ds.imageRoot,
     contentHash: ds.contentHash,
@@ -176,6 +178,7 @@ export async function readDatasetCache(
       imageRoot: header.imageRoot,
       contentHash: header.contentHash,
       hasMasks: masks,
+      assumed: header.assumed,
       images: groups.images as unknown as Dataset["images"],
       annotations: groups.annotations as unknown as Dataset["annotations"],
       categories: groups.categories as unknown as Dataset["categories"],

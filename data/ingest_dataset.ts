@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
-import { InputError } from "../core/errors.ts";
+import { InputError, InputErrors, quote } from "../core/errors.ts";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import type { Dataset } from "./dataset.ts";
 import { readDatasetCache, writeDatasetCache } from "./dataset_cache.ts";
@@ -26,6 +26,8 @@ export interface IngestOptions {
   onError?: "throw" | "skip";
   /** Chunk size of the streaming reader in bytes (tests use small ones). */
   chunkBytes?: number;
+  /** Told the bytes parsed of the file's total while a file is read (not on a cache hit). */
+  onProgress?: (bytes: number, totalBytes: number) => void;
 }
 
 /** What {@link ingestDataset} returns. */
@@ -72,6 +74,7 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
   } catch {
     throw new InputError(`Cannot read annotation file ${JSON.stringify(path)}: no such file`);
   }
+  if (options.imageRoot !== undefined) await _checkImageRoot(options.imageRoot);
   const cacheDir = options.cache === false ? undefined : resolve(options.cache ?? ".cache/datasets");
   const indexPath = cacheDir && join(cacheDir, "by_path", createHash("sha256").update(source).digest("hex") + ".json");
   if (cacheDir && indexPath) {
@@ -92,11 +95,19 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
   }
   const issues = new IssueLog();
   const name = basename(path);
-  const raw = await readAnnotationFile(source, { issues, name, chunkBytes: options.chunkBytes });
+  const raw = await readAnnotationFile(source, {
+    issues,
+    name,
+    chunkBytes: options.chunkBytes,
+    onProgress: options.onProgress,
+  });
   const dataset = buildDataset(raw, { source, imageRoot, issues, name });
   const report = issues.snapshot();
   if (issues.errorCount > 0 && (options.onError ?? "throw") === "throw") {
-    throw new InputError(`${issues.firstError} (${summarizeIssues(report)})`);
+    const errors = issues.errorMessages, summary = summarizeIssues(report);
+    if (errors.length === 1) throw new InputError(`${errors[0]} (${summary})`);
+    // Every kind of error at once, the first few of each, so that one fix-and-rerun can fix them all.
+    throw new InputErrors([...errors, `${basename(path)}: ${summary}`]);
   }
   const withoutMasks = (): Dataset => ({
     ...dataset,
@@ -116,6 +127,18 @@ export async function ingestDataset(path: string, options: IngestOptions = {}): 
   };
   await writeJsonAtomic(indexPath, index);
   return { dataset: masks ? dataset : withoutMasks(), issues: report, cachePath, fromCache: false };
+}
+
+/** A given image root must be a folder: a wrong one otherwise shows only when training reads the first image. */
+async function _checkImageRoot(root: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(root);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "no such folder" : (e as Error).message.split("\n")[0];
+    throw new InputError(`Cannot use image folder ${quote(root)}: ${why}`);
+  }
+  if (!info.isDirectory) throw new InputError(`Cannot use image folder ${quote(root)}: it is a file`);
 }
 
 async function _cacheHit(indexPath: string, stat: Deno.FileInfo, imageRoot: string): Promise<_CacheIndex | undefined> {

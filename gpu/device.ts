@@ -32,9 +32,10 @@ export interface GpuDevice {
 const HINT = "install Mesa's Vulkan driver (apt-get install mesa-vulkan-drivers), set XDG_RUNTIME_DIR, " +
   "and pick a backend with DENO_WEBGPU_BACKEND=vulkan|gl";
 
-/** Folders where the Vulkan loader looks for driver manifests on Linux (XDG_DATA_DIRS and the fixed ones). */
+/** Folders where the Vulkan loader looks for driver manifests on Linux (the user's, XDG_DATA_DIRS, the fixed ones). */
 function vulkanManifestDirs(env: (name: string) => string | undefined): string[] {
-  const data = (env("XDG_DATA_DIRS") || "/usr/local/share:/usr/share").split(":").filter(Boolean);
+  const home = env("XDG_DATA_HOME") || (env("HOME") ? `${env("HOME")}/.local/share` : "");
+  const data = [home, ...(env("XDG_DATA_DIRS") || "/usr/local/share:/usr/share").split(":")].filter(Boolean);
   return [...new Set(["/etc/vulkan/icd.d", ...data.map((d) => `${d.replace(/\/$/, "")}/vulkan/icd.d`)])];
 }
 
@@ -42,27 +43,52 @@ function vulkanManifestDirs(env: (name: string) => string | undefined): string[]
  * The backend to ask Deno's WebGPU for when the user has not set
  * DENO_WEBGPU_BACKEND: "vulkan" where a Vulkan driver is installed (its
  * manifest is in one of the loader's folders, or named by VK_DRIVER_FILES /
- * VK_ICD_FILENAMES), else null (Deno's default, every backend). Deno's
- * default also loads the GL backend through EGL, whose library destructor
- * races the exit of other threads and aborted about 1 test run in 7 with
- * glibc heap corruption after every test had passed; the adapter it then
- * picks is the Vulkan one anyway. Looks only where read access is already
- * granted, so it never prompts.
+ * VK_ICD_FILENAMES). Deno's default also loads the GL backend through EGL,
+ * whose library destructor races the exit of other threads and aborted
+ * about 1 test run in 7 with glibc heap corruption after every test had
+ * passed; the adapter it then picks is the Vulkan one anyway. On Linux
+ * without a Vulkan driver the only backend left is GL: "gl", so that tailor
+ * knows it (its texture layout and the advice to install the driver depend
+ * on it). Otherwise null (Deno's default). Looks only where read access is
+ * already granted, so it never prompts; a folder it may not read leaves
+ * the answer to Deno.
  */
 export function preferredBackend(
   env: (name: string) => string | undefined = envGranted,
   listDir: (dir: string) => string[] = (d) => [...Deno.readDirSync(d)].map((e) => e.name),
-): "vulkan" | null {
+  os: string = Deno.build.os,
+): "vulkan" | "gl" | null {
   if (env("VK_DRIVER_FILES") || env("VK_ICD_FILENAMES")) return "vulkan";
+  let unknown = false;
   for (const dir of vulkanManifestDirs(env)) {
     try {
-      if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") continue;
+      if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") {
+        unknown = true;
+        continue;
+      }
       if (listDir(dir).some((f) => f.endsWith(".json"))) return "vulkan";
     } catch {
       // A folder that is missing or unreadable has no driver for us.
     }
   }
-  return null;
+  return os === "linux" && !unknown ? "gl" : null;
+}
+
+/**
+ * What to do about the adapter in use, in one line, or undefined when
+ * nothing needs doing: the GL backend works, but slowly, and only because
+ * no Vulkan driver is installed.
+ *
+ * @example
+ * ```ts
+ * const advice = adapterAdvice((await acquireDevice()).report);
+ * if (advice) console.error(`warning: ${advice}`);
+ * ```
+ */
+export function adapterAdvice(report: Pick<AdapterReport, "backend">): string | undefined {
+  if (report.backend !== "gl") return undefined;
+  return "WebGPU runs on the OpenGL backend, the slow fallback used when no Vulkan driver is found: " +
+    "install Mesa's Vulkan driver (apt-get install mesa-vulkan-drivers) for the faster Vulkan adapter";
 }
 
 /** Environment access that never prompts: undefined where --allow-env does not cover the name. */
@@ -86,6 +112,41 @@ function chooseBackend(): string {
   if (!preferred) return "default";
   Deno.env.set(name, preferred);
   return preferred;
+}
+
+/**
+ * The adapter tailor would use, described for a run's manifest, with the
+ * backend and the advice of {@link adapterAdvice}; undefined when there is
+ * none. Chooses the backend first, as {@link acquireDevice} does (Deno
+ * fixes it at the first request).
+ *
+ * @example
+ * ```ts
+ * const a = await describeDefaultAdapter();
+ * if (a?.advice) console.error(`warning: ${a.advice}`);
+ * ```
+ */
+export async function describeDefaultAdapter(): Promise<
+  { description: string; vendor: string; backend: string; isFallbackAdapter: boolean; advice?: string } | undefined
+> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) return undefined;
+  const backend = chooseBackend();
+  try {
+    const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!adapter) return undefined;
+    const info = adapter.info;
+    const advice = adapterAdvice({ backend });
+    return {
+      description: info.description || info.device || "unknown adapter",
+      vendor: info.vendor,
+      backend,
+      isFallbackAdapter: Boolean((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+      ...(advice ? { advice } : {}),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Request the adapter and a device with its full limits. */

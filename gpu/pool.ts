@@ -41,6 +41,25 @@ export interface GuardRegion {
   serial: number;
 }
 
+/**
+ * The layers to allocate for a texture array of `layers` layers on wgpu's GL
+ * backend. GL has no "view as array" of a plain texture: wgpu-hal picks the
+ * GL target from the extent (1 layer: TEXTURE_2D; square layers, 6 of them
+ * or a multiple of 6: a cube map), and a 2d-array view of such a texture
+ * reads zeros (and logs a warning per bind). At least 2 layers, and not a
+ * multiple of 6 when square, always make it a TEXTURE_2D_ARRAY.
+ *
+ * @example
+ * ```ts
+ * glTextureLayers(64, 32, 1); // 2
+ * glTextureLayers(64, 64, 6); // 7
+ * ```
+ */
+export function glTextureLayers(width: number, height: number, layers: number): number {
+  const n = Math.max(2, layers);
+  return width === height && n % 6 === 0 ? n + 1 : n;
+}
+
 export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
   /** Usable size and serial number of each guarded buffer. */
@@ -113,15 +132,22 @@ export class BufferPool {
   }
 
   /**
-   * An rgba32float texture array of `width` x `height` texels and `layers`
-   * layers (bindable as a sampled or a write-only storage texture), from the
-   * pool if one is free; contents undefined.
+   * Whether textures are made for wgpu's GL backend, which picks a texture's GL target from its
+   * extent (see {@link glTextureLayers}); set by the runtime on that backend.
+   */
+  glTextureTargets = false;
+
+  /**
+   * An rgba32float texture array of `width` x `height` texels and at least
+   * `layers` layers (bindable as a sampled or a write-only storage texture),
+   * from the pool if one is free; contents undefined.
    */
   acquireTexture(width: number, height: number, layers: number, label = "operand"): GPUTexture {
-    let tex = this.#freeTextures.get(extentKey(width, height, layers))?.pop();
+    const allocated = this.glTextureTargets ? glTextureLayers(width, height, layers) : layers;
+    let tex = this.#freeTextures.get(extentKey(width, height, allocated))?.pop();
     if (!tex) {
       tex = this.device.createTexture({
-        size: [width, height, layers],
+        size: [width, height, allocated],
         format: "rgba32float",
         usage: TEXTURE_USAGE,
         label,
@@ -130,8 +156,16 @@ export class BufferPool {
     }
     this.#texturesInUse.add(tex);
     this.#inUseBytes += textureBytes(tex);
+    this.#layers.set(tex, layers);
     return tex;
   }
+
+  /** The layers asked for when `tex` was acquired (fewer than it has where {@link glTextureLayers} added some). */
+  layersOf(tex: GPUTexture): number {
+    return this.#layers.get(tex) ?? tex.depthOrArrayLayers;
+  }
+
+  #layers = new WeakMap<GPUTexture, number>();
 
   /** Give a texture back; releasing twice or releasing a foreign texture is a bug and throws. */
   releaseTexture(tex: GPUTexture): void {

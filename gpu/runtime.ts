@@ -52,6 +52,7 @@ export class Runtime {
     this.report = d.report;
     this.hasTimestamps = d.hasTimestamps;
     this.pool = new BufferPool(d.device);
+    this.pool.glTextureTargets = d.report.backend === "gl";
     this.device.addEventListener("uncapturederror", (ev) => {
       const msg = (ev as GPUUncapturedErrorEvent).error.message.trim().replace(/\s*\n\s*/g, " | ");
       // Errors of a submitted batch (e.g. a copy rejected at encoder.finish()) arrive after flush() started a new list.
@@ -134,6 +135,14 @@ export class Runtime {
 
   // ---- compute ----
 
+  /**
+   * Told about each new pipeline once its first dispatch has run. CPU adapters (llvmpipe) compile a
+   * kernel when it first runs, which takes most of a cold first training step; while a listener is
+   * registered, the first dispatch of each new pipeline is submitted alone, so that the listener
+   * hears of each compiled kernel as it is done (`compiled`: pipelines made by this runtime so far).
+   */
+  readonly compileListeners: Set<(e: { name: string; compiled: number }) => void> = new Set();
+
   /** The compiled pipeline of a kernel for these parameters, cached by key. */
   pipeline<P>(kernel: Kernel<P>, params: P): GPUComputePipeline {
     const key = kernel.key ? kernel.key(params) : `${kernel.name}:${JSON.stringify(params)}`;
@@ -163,6 +172,7 @@ export class Runtime {
     uniform?: ArrayBufferView,
   ): void {
     this.#check();
+    const known = this.#pipelines.size;
     const pipeline = this.pipeline(kernel, params);
     // Training loops bind the same pooled buffers step after step: reuse their bind groups.
     const cacheKey = uniform || !this.cacheBindGroups ? null : this.#bindGroupKey(pipeline, buffers);
@@ -220,6 +230,10 @@ export class Runtime {
     // A uniform buffer lives until the GPU is done with it; destroy after submit.
     if (ubuf) this.#trash.push(ubuf);
     if (this.debug) this.flush();
+    if (this.#pipelines.size > known && this.compileListeners.size > 0) {
+      this.flush();
+      for (const listener of this.compileListeners) listener({ name: kernel.name, compiled: this.#pipelines.size });
+    }
   }
 
   #trash: GPUBuffer[] = [];
@@ -290,7 +304,7 @@ export class Runtime {
     this.#encoder.copyBufferToTexture(
       { buffer: src, offset: srcOffset, bytesPerRow, rowsPerImage: tex.height },
       { texture: tex },
-      [tex.width, tex.height, tex.depthOrArrayLayers],
+      [tex.width, tex.height, this.pool.layersOf(tex)],
     );
   }
 

@@ -17,6 +17,10 @@ export interface ModelCard {
   numClasses: number;
   /** The dataset's id of each category index. */
   categoryIds: number[];
+  /** The dataset's name of each category index, for drawings (cards written before it lack it). */
+  categoryNames?: string[];
+  /** The training images' shorter side and longest side, the size to detect at. */
+  input?: { shortSide: number; maxSize: number };
   /** The loss's `state()` at the end of training. */
   lossState: unknown;
 }

@@ -11,6 +11,14 @@ export const LrSchedule = z.object({
   /** For step decay: iterations at which the rate is multiplied by `gamma`. */
   steps: z.array(z.number().int().positive()).default([]),
   gamma: z.number().positive().default(0.1),
+}, {
+  // A bare number is the usual slip: say what the object looks like.
+  error: (issue) =>
+    issue.code === "invalid_type"
+      ? `expected a schedule object like { base: 0.02, warmupIters: 50, decay: cosine }, received ${
+        issue.input === null ? "null" : Array.isArray(issue.input) ? "array" : typeof issue.input
+      }`
+      : undefined,
 });
 export type LrSchedule = z.infer<typeof LrSchedule>;
 

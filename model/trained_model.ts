@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { Rng } from "../core/rng.ts";
 import type { ClassificationLoss, LossState } from "../losses/loss.ts";
 import { createLoss } from "../losses/registry.ts";
-import { DetectorConfig } from "./config.ts";
+import { InputError } from "../core/errors.ts";
+import { loadCheckpointInto } from "./checkpoint/load.ts";
+import { DetectorConfig, detectorConfig } from "./config.ts";
 import { Detector } from "./detector.ts";
 import { type ModelCard, readModelCard } from "./model_card.ts";
 import { readSafetensors } from "./checkpoint/safetensors.ts";
@@ -59,4 +61,70 @@ export async function loadTrainedModel(
       detector.params.dispose();
     },
   };
+}
+
+/** What {@link loadWeightsModel} needs: a weights file, the preset it fits, its class count, the scoring loss. */
+export interface WeightsModelOptions {
+  /** A `.pth` or safetensors file (torchvision, mmdetection, or tailor's own names). */
+  weights: string;
+  /** A preset of `model/config.ts` whose parameters the file holds. */
+  preset: string;
+  /** Foreground classes of the file's classifier. */
+  numClasses: number;
+  /** The loss whose test-time scores turn logits into probabilities: `ce` (softmax) for torchvision's heads. */
+  loss?: string;
+  test?: Partial<DetectorConfig["test"]>;
+  log?: (line: string) => void;
+}
+
+/**
+ * A detector of preset `preset` with the weights of a file that has no model card
+ * (category ids are 1..numClasses); needs `await initTensors()` first. A file whose
+ * classifier has another class count is refused: its class rows would be random.
+ *
+ * @example
+ * ```ts
+ * const model = await loadWeightsModel({ weights: "maskrcnn.pth", preset: "r50_fpn", numClasses: 91 });
+ * ```
+ */
+export async function loadWeightsModel(o: WeightsModelOptions): Promise<TrainedModel> {
+  const lossName = o.loss ?? "ce";
+  const base = detectorConfig(o.preset);
+  const test = Object.fromEntries(Object.entries(o.test ?? {}).filter(([, v]) => v !== undefined));
+  const config = DetectorConfig.parse({ ...base, test: { ...base.test, ...test } });
+  const loss = createLoss(lossName, {}, { numClasses: o.numClasses });
+  const detector = new Detector(config, o.numClasses, loss.columns, new Rng(1));
+  detector.build();
+  const dispose = () => {
+    loss.dispose();
+    detector.params.dispose();
+  };
+  try {
+    // tailor's classifiers keep the background in the last row, whatever the loss.
+    const plan = await loadCheckpointInto(detector.params, o.weights, {
+      scope: "all",
+      numClasses: o.numClasses,
+      background: "last",
+      model: o.preset,
+      log: o.log,
+    });
+    if (plan.reinitialised.length) {
+      throw new InputError(
+        `Cannot detect with "${o.weights}" and --num-classes ${o.numClasses}: ${plan.notes.join("; ")}`,
+      );
+    }
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+  const card: ModelCard = {
+    preset: o.preset,
+    config,
+    loss: lossName,
+    lossParams: {},
+    numClasses: o.numClasses,
+    categoryIds: Array.from({ length: o.numClasses }, (_, i) => i + 1),
+    lossState: null,
+  };
+  return { card, config, detector, loss, dispose };
 }

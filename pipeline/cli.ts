@@ -32,64 +32,25 @@ export interface ProgramOptions {
   defaultPipeline: string;
 }
 
-/** Build the command-line program. */
+/**
+ * Build the command-line program of `deno task pipeline`.
+ *
+ * @example
+ * ```ts
+ * await buildProgram(options).parseAsync(["dag", "pipelines/ci.yaml"], { from: "user" });
+ * ```
+ */
 export function buildProgram({ registry, defaultPipeline }: ProgramOptions): Command {
-  const _plan = async (file: string | undefined, sets: string[]): Promise<Plan> =>
-    planPipeline(await loadPipeline(file ?? defaultPipeline, sets), registry);
-  const program = new Command("pipeline").description("Run and inspect tailor pipelines").showHelpAfterError();
-  program.command("run").description("Run a pipeline; unchanged stages are skipped")
-    .argument("[pipeline]", "pipeline YAML file (default: the embedded default pipeline)")
-    .option("--set <path=value>", "override a parameter: stage.param=value or vars.name=value", collect, [])
-    .option("--dry", "print the plan and stop")
-    .option("--explain", "say why each stage runs or is skipped")
-    .addOption(new Option("--jobs <n>", "stages run at once").argParser((v) => _positiveInt(v, "--jobs")).default(2))
-    .option("--run-dir <dir>", "run directory (default: runs/<pipeline name>)")
-    .action(async (file, opts) => {
-      const plan = await _plan(file, opts.set);
-      const runDir = opts.runDir ?? join("runs", plan.name);
-      if (opts.dry) {
-        console.log(`plan ${plan.name} (${plan.file}) in ${runDir}`);
-        console.log(formatDecisions(await explainPlan(plan, { runDir, registry }), true));
-        return;
-      }
-      const controller = new AbortController();
-      const onInterrupt = () => {
-        if (controller.signal.aborted) Deno.exit(130);
-        console.error("interrupted: stopping after running stages (press again to quit now)");
-        controller.abort();
-      };
-      Deno.addSignalListener("SIGINT", onInterrupt);
-      try {
-        const result = await runPlan(plan, {
-          runDir,
-          registry,
-          jobs: opts.jobs,
-          explain: opts.explain,
-          reporter: defaultReporter(),
-          signal: controller.signal,
-        });
-        console.log(`manifest: ${result.manifestPath}`);
-        const failed = [...result.stages].filter(([, o]) => o.status !== "done" && o.status !== "skipped");
-        if (failed.length) {
-          throw new InputError(`${failed.length} stage(s) did not finish: ${failed.map(_say).join("; ")}`);
-        }
-        const leaves = plan.stages.filter((s) => !plan.stages.some((t) => t.deps.includes(s.id)));
-        for (const leaf of leaves) {
-          const outputs = result.stages.get(leaf.id)?.outputs ?? {};
-          if (typeof outputs.html === "string") console.log(`report: ${outputs.html}`);
-          else {for (const [name, value] of Object.entries(outputs)) {
-              console.log(`${leaf.id}.${name}: ${JSON.stringify(value)}`);
-            }}
-        }
-      } finally {
-        Deno.removeSignalListener("SIGINT", onInterrupt);
-      }
-    });
+  const _plan = async (file: string | undefined, sets: string[], checkInputs = true): Promise<Plan> =>
+    planPipeline(await loadPipeline(file ?? defaultPipeline, sets), registry, { checkInputs });
+  const program = new Command("deno task pipeline").description("Run and inspect tailor pipelines")
+    .showHelpAfterError();
+  program.addCommand(runCommand("run", { registry, defaultPipeline }));
   program.command("dag").description("Print the stages and their dependencies")
     .argument("[pipeline]", "pipeline YAML file")
     .option("--set <path=value>", "override a parameter", collect, [])
     .addOption(new Option("--format <format>", "output format").choices(["text", "dot"] as const).default("text"))
-    .action(async (file, opts) => console.log(formatDag(await _plan(file, opts.set), opts.format)));
+    .action(async (file, opts) => console.log(formatDag(await _plan(file, opts.set, false), opts.format)));
   program.command("explain").description("Say which stages a run would run, and why")
     .argument("[pipeline]", "pipeline YAML file")
     .option("--set <path=value>", "override a parameter", collect, [])
@@ -163,6 +124,68 @@ function _exportCommand(to: string, file: string | undefined, opts: Record<strin
   }
   if (opts.template) words.push("--template");
   return words;
+}
+
+/**
+ * The `run` command, also the whole program of `deno task train` (then named
+ * so, which its `--help` shows).
+ *
+ * @example
+ * ```ts
+ * await runCommand("deno task train", options).parseAsync(["pipelines/ci.yaml", "--dry"], { from: "user" });
+ * ```
+ */
+export function runCommand(name: string, { registry, defaultPipeline }: ProgramOptions): Command {
+  const _plan = async (file: string | undefined, sets: string[]): Promise<Plan> =>
+    planPipeline(await loadPipeline(file ?? defaultPipeline, sets), registry, { checkInputs: true });
+  return new Command(name).description("Run a pipeline; unchanged stages are skipped").showHelpAfterError()
+    .argument("[pipeline]", "pipeline YAML file (default: the embedded default pipeline)")
+    .option("--set <path=value>", "override a parameter: stage.param=value or vars.name=value", collect, [])
+    .option("--dry", "print the plan and stop")
+    .option("--explain", "say why each stage runs or is skipped")
+    .addOption(new Option("--jobs <n>", "stages run at once").argParser((v) => _positiveInt(v, "--jobs")).default(2))
+    .option("--run-dir <dir>", "run directory (default: runs/<pipeline name>)")
+    .action(async (file, opts) => {
+      const plan = await _plan(file, opts.set);
+      const runDir = opts.runDir ?? join("runs", plan.name);
+      if (opts.dry) {
+        console.log(`plan ${plan.name} (${plan.file}) in ${runDir}`);
+        console.log(formatDecisions(await explainPlan(plan, { runDir, registry }), true));
+        return;
+      }
+      const controller = new AbortController();
+      const onInterrupt = () => {
+        if (controller.signal.aborted) Deno.exit(130);
+        console.error("interrupted: stopping after running stages (press again to quit now)");
+        controller.abort();
+      };
+      Deno.addSignalListener("SIGINT", onInterrupt);
+      try {
+        const result = await runPlan(plan, {
+          runDir,
+          registry,
+          jobs: opts.jobs,
+          explain: opts.explain,
+          reporter: defaultReporter(),
+          signal: controller.signal,
+        });
+        console.log(`manifest: ${result.manifestPath}`);
+        const failed = [...result.stages].filter(([, o]) => o.status !== "done" && o.status !== "skipped");
+        if (failed.length) {
+          throw new InputError(`${failed.length} stage(s) did not finish: ${failed.map(_say).join("; ")}`);
+        }
+        const leaves = plan.stages.filter((s) => !plan.stages.some((t) => t.deps.includes(s.id)));
+        for (const leaf of leaves) {
+          const outputs = result.stages.get(leaf.id)?.outputs ?? {};
+          if (typeof outputs.html === "string") console.log(`report: ${outputs.html}`);
+          else {for (const [name, value] of Object.entries(outputs)) {
+              console.log(`${leaf.id}.${name}: ${JSON.stringify(value)}`);
+            }}
+        }
+      } finally {
+        Deno.removeSignalListener("SIGINT", onInterrupt);
+      }
+    }) as unknown as Command;
 }
 
 function _say([id, o]: [string, { status: string; error?: string }]): string {

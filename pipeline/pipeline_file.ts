@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
-import { InputError, quote } from "../core/errors.ts";
+import { InputError, InputErrors, quote } from "../core/errors.ts";
 import { formatPath, YamlSource } from "./yaml_source.ts";
 import { valueAt, zodIssueMessage } from "./zod_issue.ts";
 
@@ -65,12 +65,14 @@ export function parsePipeline(file: string, text: string, sets: readonly string[
   }
   const parsed = pipelineSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue.path as (string | number)[];
-    const overridden = overrides.get(formatPath(path));
-    const message = zodIssueMessage(issue, path, valueAt(raw, path));
-    if (overridden) throw new InputError(`--set ${quote(overridden)}: ${message}`);
-    throw source.error(issue.code === "unrecognized_keys" ? [...path, issue.keys[0]] : path, message, true);
+    const problems = parsed.error.issues.map((issue) => {
+      const path = issue.path as (string | number)[];
+      const overridden = overrides.get(formatPath(path));
+      const message = zodIssueMessage(issue, path, valueAt(raw, path));
+      if (overridden) return `--set ${quote(overridden)}: ${message}`;
+      return source.error(issue.code === "unrecognized_keys" ? [...path, issue.keys[0]] : path, message, true).message;
+    });
+    throw problems.length === 1 ? new InputError(problems[0]) : new InputErrors(problems);
   }
   return { spec: parsed.data, source, overrides, text };
 }

@@ -4,8 +4,9 @@
  * every instance's parameters checked against its kind's schema, all before
  * anything runs. Errors name the file, line and column.
  */
-import type { z } from "zod";
-import { InputError, quote } from "../core/errors.ts";
+import { z } from "zod";
+import { InputError, InputErrors, quote } from "../core/errors.ts";
+import { inputPathProblems } from "./input_path.ts";
 import type { LoadedPipeline } from "./pipeline_file.ts";
 import { collectRefs, findRefs, Interpolation, OutputRef } from "./refs.ts";
 import type { StageRegistry } from "./registry.ts";
@@ -44,16 +45,25 @@ export interface Plan {
   byId: Map<string, PlannedStage>;
 }
 
+/** What else {@link planPipeline} checks. */
+export interface PlanOptions {
+  /**
+   * That the files and folders the stages read (`inputFile`/`inputFolder` parameters written in the
+   * pipeline) exist here; a plan made for another machine (an export) leaves it off.
+   */
+  checkInputs?: boolean;
+}
+
 /**
- * Expand, link and check a pipeline.
+ * Expand, link and check a pipeline; every problem found is reported at once.
  *
  * @example
  * ```ts
- * const plan = planPipeline(parsePipeline("p.yaml", text), defaultRegistry());
+ * const plan = planPipeline(parsePipeline("p.yaml", text), defaultRegistry(), { checkInputs: true });
  * plan.stages.map((s) => s.id);
  * ```
  */
-export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry): Plan {
+export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry, options: PlanOptions = {}): Plan {
   const { spec, source, overrides } = loaded;
   const fail = (path: YamlPath, message: string, key = false): InputError => {
     for (let n = path.length; n > 0; n--) {
@@ -62,18 +72,27 @@ export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry): P
     }
     return source.error(path, message, key);
   };
+  // Every problem is collected, so that one plan shows all of a file's errors at once.
+  const problems: string[] = [];
+  const report = (e: unknown) => {
+    if (!(e instanceof InputError)) throw e;
+    if (!problems.includes(e.message)) problems.push(e.message);
+  };
   const vars = spec.vars ?? {};
   const names = Object.keys(spec.stages);
   const instances = new Map<string, PlannedStage[]>();
+  /** Stages whose kind or parameters could not be resolved: their schemas are not checked. */
+  const unchecked = new Set<string>();
 
   for (const name of names) {
     const stage = spec.stages[name];
-    const kind = registry.find(stage.uses);
+    let kind = registry.find(stage.uses);
     if (!kind) {
-      throw fail(
+      report(fail(
         ["stages", name, "uses"],
         `Unknown stage kind ${quote(stage.uses)} (known: ${registry.names().join(", ")})`,
-      );
+      ));
+      kind = _unknownKind(stage.uses);
     }
     const axes = Object.entries(stage.matrix ?? {});
     // A sharded stage's instances are its merges: what references and $each see.
@@ -94,13 +113,18 @@ export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry): P
     const needs = typeof stage.needs === "string" ? [stage.needs] : stage.needs ?? [];
     needs.forEach((need, i) => {
       const at = typeof stage.needs === "string" ? ["stages", name, "needs"] : ["stages", name, "needs", i];
-      if (!instances.has(need)) throw fail(at, `Unknown stage ${quote(need)} in needs (stages: ${names.join(", ")})`);
+      if (!instances.has(need)) report(fail(at, `Unknown stage ${quote(need)} in needs (stages: ${names.join(", ")})`));
     });
     for (const inst of instances.get(name)!) {
       const ctx: _SubstContext = { vars, instances, matching, fail, outputsOf: (t) => _outputKeys(instances, t) };
-      inst.params = _subst(stage.with ?? {}, ["stages", name, "with"], inst.matrix, ctx);
+      try {
+        inst.params = _subst(stage.with ?? {}, ["stages", name, "with"], inst.matrix, ctx);
+      } catch (e) {
+        report(e);
+        unchecked.add(inst.id);
+      }
       const deps = new Set<string>();
-      for (const need of needs) for (const d of matching(need, inst.matrix)) deps.add(d.id);
+      for (const need of needs) for (const d of instances.has(need) ? matching(need, inst.matrix) : []) deps.add(d.id);
       for (const ref of collectRefs(inst.params)) deps.add(ref.stageId);
       inst.deps = [...deps];
       if (stage.shards !== undefined) {
@@ -112,27 +136,70 @@ export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry): P
 
   const all = names.flatMap((n) => instances.get(n)!.flatMap((inst) => [...partsOf.get(inst) ?? [], inst]));
   const byId = new Map(all.map((s) => [s.id, s]));
-  const ordered = _topologicalOrder(all, byId, (cycle) => {
-    const first = byId.get(cycle[0])!.template;
-    return fail(["stages", first], `Stages form a cycle: ${cycle.join(" -> ")}`, true);
-  });
+  let ordered = all;
+  try {
+    ordered = _topologicalOrder(all, byId, (cycle) => {
+      const first = byId.get(cycle[0])!.template;
+      return fail(["stages", first], `Stages form a cycle: ${cycle.join(" -> ")}`, true);
+    });
+  } catch (e) {
+    report(e);
+  }
 
+  // Matrix instances usually share a mistake: it is reported once, for the first of them.
+  const seen = new Set<string>();
+  const once = (at: YamlPath, message: string) => {
+    const key = `${formatPath(at)}\u0000${message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  };
   for (const inst of all) {
+    if (unchecked.has(inst.id) || inst.kind.kind === _UNKNOWN) continue;
+    const where = (rel: (string | number)[]) => ["stages", inst.template, "with", ...rel];
+    const suffix = inst.id === inst.template ? "" : ` in ${inst.id}`;
     const probe = probeParams(inst.params, (ref) => byId.get(ref.stageId)!.kind.output);
     const result = inst.kind.params.safeParse(probe);
     if (!result.success) {
-      const issue = result.error.issues[0];
-      const rel = issue.path as (string | number)[];
-      const path = ["stages", inst.template, "with", ...rel];
-      const keyed = issue.code === "unrecognized_keys";
-      const written = valueAt(inst.params, rel);
-      const message = zodIssueMessage(issue, path, written instanceof OutputRef ? written.text : valueAt(probe, rel));
-      const where = keyed ? [...path, issue.keys[0]] : path;
-      const suffix = inst.id === inst.template ? "" : ` in ${inst.id}`;
-      throw fail(where, `${message} (stage kind ${quote(inst.kind.kind)}${suffix})`, keyed);
+      for (const issue of result.error.issues) {
+        const rel = issue.path as (string | number)[];
+        const keyed = issue.code === "unrecognized_keys";
+        const written = valueAt(inst.params, rel);
+        const message = zodIssueMessage(
+          issue,
+          where(rel),
+          written instanceof OutputRef ? written.text : valueAt(probe, rel),
+        );
+        const at = keyed ? [...where(rel), issue.keys[0]] : where(rel);
+        if (once(at, message)) report(fail(at, `${message} (stage kind ${quote(inst.kind.kind)}${suffix})`, keyed));
+      }
+      continue;
+    }
+    // A stage ordered after another with needs: may read a file that one writes; it is checked when it runs.
+    if (!options.checkInputs || spec.stages[inst.template].needs) continue;
+    for (const p of inputPathProblems(inst.kind.params, inst.params)) {
+      if (once(where(p.path), p.message)) {
+        report(fail(where(p.path), `${p.message} (${formatPath(where(p.path))}${suffix})`));
+      }
     }
   }
+  if (problems.length === 1) throw new InputError(problems[0]);
+  if (problems.length > 1) throw new InputErrors(problems);
   return { name: spec.name ?? _baseName(loaded.source.file), file: loaded.source.file, stages: ordered, byId };
+}
+
+const _UNKNOWN = "\u0000unknown";
+
+/** A stand-in for a kind that is not registered, so that the rest of the file can still be checked. */
+function _unknownKind(name: string): StageKind {
+  const any = z.any();
+  return {
+    kind: _UNKNOWN,
+    description: name,
+    params: any,
+    output: any,
+    run: () => Promise.reject(new Error(`unknown stage kind ${name}`)),
+  };
 }
 
 interface _SubstContext {

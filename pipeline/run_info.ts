@@ -1,5 +1,6 @@
 /** Facts about where a run happened, for its manifest: git commit and WebGPU adapter. */
 import { dirname, join, resolve } from "node:path";
+import { describeDefaultAdapter } from "../gpu/device.ts";
 
 /**
  * The checked-out commit, read from `.git` without running git; undefined outside a repository.
@@ -30,14 +31,10 @@ export async function gitCommit(from = "."): Promise<string | undefined> {
   }
 }
 
-/** The default WebGPU adapter's description, or undefined when there is none. */
-export async function adapterInfo(): Promise<Record<string, unknown> | undefined> {
-  try {
-    const adapter = await navigator.gpu?.requestAdapter();
-    if (!adapter) return undefined;
-    const { vendor, architecture, device, description } = adapter.info;
-    return { vendor, architecture, device, description, isFallbackAdapter: adapter.info.isFallbackAdapter };
-  } catch {
-    return undefined;
-  }
+/**
+ * The default WebGPU adapter's description (and what to install where it is only the slow fallback),
+ * or undefined when there is none.
+ */
+export function adapterInfo(): ReturnType<typeof describeDefaultAdapter> {
+  return describeDefaultAdapter();
 }

@@ -17,6 +17,10 @@ import { acquireRunLock } from "./run_lock.ts";
 import { readStageRecord, RECORD_FILE, type StageRecord, whyRun } from "./stage_record.ts";
 import type { StageContext } from "./stage.ts";
 
+/** Said at the start of a run without an adapter: the stages that need none still run. */
+const NO_ADAPTER = "no WebGPU adapter was found, so stages that train or predict will fail: install Mesa's Vulkan " +
+  "driver (apt-get install mesa-vulkan-drivers) and set XDG_RUNTIME_DIR";
+
 /** How to run a plan. */
 export interface RunOptions {
   runDir: string;
@@ -71,6 +75,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
   const started = new Date().toISOString();
   const t0 = performance.now();
   const info = await runFacts();
+  if (info.adapter?.advice) reporter.line(`warning: ${info.adapter.advice}`);
+  if (!info.adapter) reporter.line(`warning: ${NO_ADAPTER}`);
   const writeManifest = (status: string) =>
     writeJsonAtomic(
       manifestPath,
@@ -203,7 +209,7 @@ async function _runStage(
             writeLog(m);
             reporter.line(`${stage.id}: ${m}`);
           },
-          progress: (done, total, info) => reporter.progress(stage.id, done, total, info),
+          progress: (done, total, info, phase) => reporter.progress(stage.id, done, total, info, phase),
           signal: options.signal ?? new AbortController().signal,
         };
         const raw = await stage.kind.run(params, ctx);

@@ -24,8 +24,11 @@ export interface StageContext {
   runDir: string;
   /** One line of log for this stage. */
   log(message: string): void;
-  /** Progress within the stage, e.g. images done of total. */
-  progress(done: number, total: number, info?: string): void;
+  /**
+   * Progress within the stage, e.g. images done of total, in a named phase (compile, ingest, train...);
+   * a total of 0 is work of unknown size.
+   */
+  progress(done: number, total: number, info?: string, phase?: string): void;
   /** Aborted when the run is cancelled. */
   signal: AbortSignal;
   /** Set when a part kind runs its stage kind's body on one shard of the input. */

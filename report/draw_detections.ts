@@ -110,7 +110,8 @@ export async function drawDetections(imagePath: string, boxes: DrawnBox[], outPa
     return `<text x="${s.x + 1}" y="${s.y + font}" font-family="DejaVu Sans" font-size="${font}" ` +
       `fill="${colorOf(b)}" stroke="white" stroke-width="${font / 6}" paint-order="stroke">${_escape(b.label)}</text>`;
   });
-  const legend = _legend([...colors], { top: height, width, font, lineHeight });
+  const truth = boxes.some((b) => b.kind === "truth");
+  const legend = _legend([...colors], { top: height, width, font, lineHeight, truth });
   const totalHeight = height + legend.height;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${totalHeight}">` +
     `${shapes.join("")}${labels.join("")}${legend.svg}</svg>`;
@@ -138,13 +139,13 @@ export async function drawDetections(imagePath: string, boxes: DrawnBox[], outPa
   };
 }
 
-/** Swatches and names in rows below the image, and a key to the line styles. */
+/** Swatches and names in rows below the image, and a key to the line styles where both are drawn. */
 function _legend(
   entries: [string, string][],
-  o: { top: number; width: number; font: number; lineHeight: number },
+  o: { top: number; width: number; font: number; lineHeight: number; truth: boolean },
 ): { svg: string; height: number } {
   const pad = Math.round(o.font / 2), swatch = o.font;
-  const items = [...entries.map(([name, color]) => ({ name, color })), { name: "", color: "" }];
+  const items = [...entries.map(([name, color]) => ({ name, color })), ...(o.truth ? [{ name: "", color: "" }] : [])];
   const parts: string[] = [];
   let x = pad, y = o.top + pad;
   for (const item of items) {

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
-import { FREQUENCIES } from "../data/dataset.ts";
+import { FREQUENCIES, frequencyOfImageCount } from "../data/dataset.ts";
 import { readDatasetCache } from "../data/dataset_cache.ts";
 
 const metricsSchema = z.object({
@@ -33,6 +33,8 @@ export interface CategoryStats {
   name: string;
   frequency: string;
   imageCount: number;
+  /** The file had no frequency for it: the group comes from `imageCount` by LVIS's thresholds. */
+  derived?: boolean;
 }
 
 /** Read and check an evaluation metrics file. */
@@ -91,12 +93,13 @@ const MAX_JSON_BYTES = 400 * 1024 * 1024;
  */
 export async function readCategoryStats(path: string): Promise<CategoryStats[]> {
   if (await _isDatasetCache(path)) {
-    const { categories } = await readDatasetCache(path, { polygons: false });
+    const { categories, assumed } = await readDatasetCache(path, { polygons: false });
     return Array.from(categories.ids, (id, i) => ({
       id,
       name: categories.names[i],
       frequency: FREQUENCIES[categories.frequency[i]] ?? "?",
       imageCount: categories.imageCount[i],
+      ...(assumed.frequency ? { derived: true } : {}),
     }));
   }
   const json = await _json(path) as {
@@ -115,12 +118,20 @@ export async function readCategoryStats(path: string): Promise<CategoryStats[]> 
     }
     counted = new Map([...images].map(([k, v]) => [k, v.size]));
   }
-  return json.categories.map((c) => ({
-    id: c.id,
-    name: c.name ?? String(c.id),
-    frequency: c.frequency ?? "?",
-    imageCount: c.image_count ?? counted?.get(c.id) ?? 0,
-  }));
+  return json.categories.map((c) => {
+    const imageCount = c.image_count ?? counted?.get(c.id) ?? 0;
+    // A COCO file has no groups: LVIS's, from the training images, as ingestion derives them.
+    if (c.frequency === undefined) {
+      return {
+        id: c.id,
+        name: c.name ?? String(c.id),
+        frequency: frequencyOfImageCount(imageCount),
+        imageCount,
+        derived: true,
+      };
+    }
+    return { id: c.id, name: c.name ?? String(c.id), frequency: c.frequency, imageCount };
+  });
 }
 
 async function _isDatasetCache(path: string): Promise<boolean> {

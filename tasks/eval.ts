@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
+import { inputFile } from "../pipeline/input_path.ts";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { defineStage } from "../pipeline/stage.ts";
 import { lvisEvalAll } from "../eval/evaluate_files.ts";
@@ -13,9 +14,9 @@ import { peekResultFields } from "../eval/results_file.ts";
 /** Parameters of the eval stage. */
 export const evalParams = z.strictObject({
   /** LVIS v1 ground truth JSON. */
-  gt: z.string().min(1),
+  gt: inputFile(),
   /** Results JSON (list of detections). */
-  dt: z.string().min(1),
+  dt: inputFile(),
   /** The IoU type of metrics.json. */
   iouType: z.enum(["bbox", "segm"]).default("bbox"),
   /**
@@ -63,8 +64,12 @@ export async function evalIouTypes(params: z.infer<typeof evalParams>): Promise<
   return types.length === 2 ? ["bbox", "segm"] : types;
 }
 
-/** Evaluate and write `metrics.json` (and `metrics_segm.json`) into `outDir`. */
-export async function runEval(params: z.infer<typeof evalParams>, outDir: string): Promise<z.infer<typeof evalOutput>> {
+/** Evaluate and write `metrics.json` (and `metrics_segm.json`) into `outDir`; `log` gets the notes on COCO files. */
+export async function runEval(
+  params: z.infer<typeof evalParams>,
+  outDir: string,
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<z.infer<typeof evalOutput>> {
   const maxDets = params.apFixed ? -1 : params.maxDets;
   const iouTypes = await evalIouTypes(params);
   const { reports, notes } = await lvisEvalAll(params.gt, [params.dt], {
@@ -76,7 +81,7 @@ export async function runEval(params: z.infer<typeof evalParams>, outDir: string
     maskArea: params.maskArea,
     unknownCategories: params.unknownCategories,
   });
-  for (const note of notes) console.error(`note: ${note}`);
+  for (const note of notes) log(`note: ${note}`);
   const metrics = join(outDir, "metrics.json");
   await writeJsonAtomic(metrics, reports[0].report);
   let segmMetrics: string | undefined;
@@ -112,5 +117,11 @@ export const evalStage = defineStage({
   params: evalParams,
   output: evalOutput,
   sharding: { part: "eval-part", merge: "eval-merge" },
-  run: (params, ctx) => runEval(params, ctx.outDir),
+  async run(params, ctx) {
+    // The evaluator reports no steps of its own: the phase shows as begun and ended.
+    ctx.progress(0, 1, params.dt, "eval");
+    const out = await runEval(params, ctx.outDir, ctx.log);
+    ctx.progress(1, 1, `AP ${(100 * out.AP).toFixed(2)}`, "eval");
+    return out;
+  },
 });

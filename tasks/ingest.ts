@@ -4,21 +4,32 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
+import { inputFile, inputFolder } from "../pipeline/input_path.ts";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { defineStage } from "../pipeline/stage.ts";
+import { ingestProgress } from "./_compile_progress.ts";
 import { FREQUENCIES } from "../data/dataset.ts";
 import { ingestDataset } from "../data/ingest_dataset.ts";
 import { summarizeIssues } from "../data/ingest/issues.ts";
+import { datasetNotes, frequenciesFromTraining, writeTrainingFrequencies } from "../data/dataset_notes.ts";
+import { findMissingImages, missingImagesMessage } from "../data/image_files.ts";
 
 /** Parameters of the ingest stage. */
 export const ingestParams = z.strictObject({
   /** The annotation file (LVIS v0.5/v1 or COCO JSON). */
-  annotations: z.string().min(1),
+  annotations: inputFile(),
   /** Folder the images' file names are relative to (default: beside an `annotations/` folder). */
-  imageRoot: z.string().min(1).optional(),
+  imageRoot: inputFolder().optional(),
   cacheDir: z.string().min(1).default(".cache/datasets"),
   /** "skip" leaves out annotations with errors instead of failing. */
   onError: z.enum(["throw", "skip"]).default("throw"),
+  /**
+   * The training annotations of the same data, for a file without category frequencies (COCO): its
+   * categories then get LVIS's frequency groups from their training images, in the `gt` file written.
+   */
+  frequencyFrom: inputFile().optional(),
+  /** Check that every image file is there (a count of the missing ones is a warning). */
+  checkImages: z.boolean().default(true),
 });
 
 /** Output of the ingest stage. */
@@ -37,6 +48,11 @@ export const ingestOutput = z.object({
   warnings: z.int(),
   summary: z.string(),
   report: z.string(),
+  /** The ground truth to evaluate against: the source, or a copy with the training set's frequency groups. */
+  gt: z.string(),
+  missingImages: z.int(),
+  /** What was assumed about a file without LVIS's fields, one line each. */
+  notes: z.array(z.string()),
 });
 
 /**
@@ -61,15 +77,34 @@ export const ingestStage = defineStage({
       imageRoot: params.imageRoot,
       cache: params.cacheDir,
       onError: params.onError,
+      onProgress: ingestProgress(ctx),
     });
     const ds = r.dataset;
-    const groups = FREQUENCIES.map((_, g) => ds.categories.frequency.filter((f) => f === g).length);
     const summary = summarizeIssues(r.issues);
     ctx.log(
       `${ds.images.count} images, ${ds.annotations.count} annotations, ${ds.categories.count} categories; ${summary}`,
     );
+    let missingImages = 0;
+    if (params.checkImages) {
+      const missing = await findMissingImages(ds);
+      const message = missingImagesMessage(missing, ds.images.count, ds.imageRoot);
+      if (message) ctx.log(`warning: ${message}`);
+      missingImages = missing.count;
+    }
+    let gt = ds.source;
+    let frequency = ds.categories.frequency;
+    const notes = datasetNotes(ds);
+    if (params.frequencyFrom && ds.assumed.frequency) {
+      const train = (await ingestDataset(params.frequencyFrom, { cache: params.cacheDir, masks: false })).dataset;
+      gt = join(ctx.outDir, "gt.json");
+      notes[0] = await writeTrainingFrequencies(ds.source, train, gt);
+      const groups = frequenciesFromTraining(train, Array.from(ds.categories.ids));
+      frequency = Uint8Array.from(groups, (g) => FREQUENCIES.indexOf(g.frequency));
+    }
+    for (const note of notes) ctx.log(`note: ${note}`);
+    const groups = FREQUENCIES.map((_, g) => frequency.filter((f) => f === g).length);
     const report = join(ctx.outDir, "ingest.json");
-    await writeJsonAtomic(report, { source: ds.source, contentHash: ds.contentHash, issues: r.issues }, 2);
+    await writeJsonAtomic(report, { source: ds.source, contentHash: ds.contentHash, issues: r.issues, notes }, 2);
     const count = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
     return {
       source: ds.source,
@@ -83,9 +118,12 @@ export const ingestStage = defineStage({
       common: groups[1],
       frequent: groups[2],
       errors: count(r.issues.errors),
-      warnings: count(r.issues.warnings),
+      warnings: count(r.issues.warnings) + missingImages,
       summary,
       report,
+      gt,
+      missingImages,
+      notes,
     };
   },
 });

@@ -8,8 +8,10 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
+import { inputFile, inputFolder } from "../pipeline/input_path.ts";
 import { writeFileAtomic } from "../core/atomic.ts";
-import { defineStage } from "../pipeline/stage.ts";
+import { defineStage, type StageContext } from "../pipeline/stage.ts";
+import { EXHAUSTIVE_RULE, FREQUENCY_RULE } from "../data/dataset_notes.ts";
 import { drawSampleDetections } from "../report/sample_detections.ts";
 import {
   apByFrequencySpec,
@@ -25,15 +27,15 @@ import { readCategoryStats, readGradStats, readMetrics, readTrainLog } from "../
 const runSchema = z.strictObject({
   name: z.string().min(1),
   /** metrics.json of the run's evaluation (boxes). */
-  metrics: z.string().min(1),
+  metrics: inputFile(),
   /** metrics_segm.json, where the run's masks were evaluated too. */
-  segmMetrics: z.string().min(1).optional(),
+  segmMetrics: inputFile().optional(),
   /** Training log, JSONL. */
-  trainLog: z.string().min(1).optional(),
+  trainLog: inputFile().optional(),
   /** Accumulated gradient statistics JSON. */
-  gradStats: z.string().min(1).optional(),
+  gradStats: inputFile().optional(),
   /** LVIS results JSON to draw on the sample images. */
-  detections: z.string().min(1).optional(),
+  detections: inputFile().optional(),
   /** The method the run belongs to (runs of several seeds share one): APr against AP is drawn per method. */
   method: z.string().min(1).optional(),
 });
@@ -43,10 +45,10 @@ export const reportParams = z.strictObject({
   title: z.string().default("tailor report"),
   runs: z.array(runSchema).min(1),
   /** LVIS training annotations: categories with `image_count` and `frequency`. */
-  trainAnnotations: z.string().min(1).optional(),
+  trainAnnotations: inputFile().optional(),
   images: z.strictObject({
-    annotations: z.string().min(1),
-    folder: z.string().min(1),
+    annotations: inputFile(),
+    folder: inputFolder(),
     count: z.int().min(1).default(3),
     minScore: z.number().min(0).max(1).default(0.3),
     maxPerImage: z.int().min(1).default(20),
@@ -69,7 +71,9 @@ export async function writeReport(
   params: z.infer<typeof reportParams>,
   outDir: string,
   log: (m: string) => void = () => {},
+  onProgress: StageContext["progress"] = () => {},
 ): Promise<z.infer<typeof reportOutput>> {
+  const progress = (done: number, total: number, what: string) => onProgress(done, total, what, "report");
   await Deno.mkdir(outDir, { recursive: true });
   const runs = await Promise.all(params.runs.map(async (r) => ({
     ...r,
@@ -80,6 +84,16 @@ export async function writeReport(
   })));
   const categories = params.trainAnnotations ? await readCategoryStats(params.trainAnnotations) : undefined;
   const notes: string[] = [];
+  if (categories?.some((c) => c.derived)) {
+    notes.push(
+      `The training annotations have no category frequency: each category's group comes from its training images (${FREQUENCY_RULE}).`,
+    );
+  }
+  if (params.images && await _assumesExhaustive(params.images.annotations)) {
+    notes.push(
+      `The evaluated ground truth has no neg_category_ids or not_exhaustive_category_ids: ${EXHAUSTIVE_RULE}.`,
+    );
+  }
   const charts: { file: string; caption: string; spec: Parameters<typeof renderChart>[0] }[] = [];
   const withMetrics = runs.map((r) => ({ name: r.name, metrics: r.loaded, segm: r.segm }));
   const withSegm = runs.filter((r) => r.segm).map((r) => ({ name: r.name, metrics: r.segm! }));
@@ -107,11 +121,13 @@ export async function writeReport(
     charts.push({ file: "apr_vs_ap.png", caption: "APr against AP per method", spec });
   }
 
-  for (const chart of charts) {
+  for (const [i, chart] of charts.entries()) {
+    progress(i, charts.length, chart.file);
     const { png } = await renderChart(chart.spec);
     await writeFileAtomic(join(outDir, chart.file), png);
     log(`figure ${chart.file}`);
   }
+  progress(charts.length, charts.length, "figures");
   const withDets = params.runs.filter((r) => r.detections).map((r) => ({ name: r.name, results: r.detections! }));
   const detections = params.images && withDets.length
     ? await drawSampleDetections(params.images, withDets, outDir)
@@ -129,6 +145,17 @@ export async function writeReport(
   return { html: htmlPath, figures: [...charts, ...detections].map((f) => join(outDir, f.file)) };
 }
 
+/** Whether a ground-truth file lacks LVIS's per-image label lists (a COCO file). */
+async function _assumesExhaustive(path: string): Promise<boolean> {
+  let images: Record<string, unknown>[];
+  try {
+    images = (JSON.parse(await Deno.readTextFile(path)) as { images?: Record<string, unknown>[] }).images ?? [];
+  } catch {
+    return false; // Drawing the samples reads it again and names what is wrong.
+  }
+  return images.length > 0 && images.every((im) => !im?.neg_category_ids && !im?.not_exhaustive_category_ids);
+}
+
 function _categoriesFromMetrics(metrics: { per_category?: { id: number; frequency?: string }[] }) {
   return (metrics.per_category ?? []).map((c) => ({
     id: c.id,
@@ -144,5 +171,5 @@ export const reportStage = defineStage({
   description: "HTML report comparing runs: mask and box AP, AP vs training images, gradient ratio, losses, detections",
   params: reportParams,
   output: reportOutput,
-  run: (params, ctx) => writeReport(params, ctx.outDir, ctx.log),
+  run: (params, ctx) => writeReport(params, ctx.outDir, ctx.log, ctx.progress),
 });

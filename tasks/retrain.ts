@@ -11,6 +11,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
+import { inputFile, inputFolder } from "../pipeline/input_path.ts";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { InputError, quote } from "../core/errors.ts";
 import { Rng } from "../core/rng.ts";
@@ -40,10 +41,10 @@ const DEFAULT_TAU_GRID = Array.from({ length: 9 }, (_, k) => k / 4);
 
 export const retrainParams = z.strictObject({
   /** A trained model folder (model.json + weights.safetensors), e.g. `${train.model}`. */
-  model: z.string().min(1),
+  model: inputFolder(),
   /** LVIS-format training annotations: the set the model was trained on. */
-  dataset: z.string().min(1),
-  imageRoot: z.string().optional(),
+  dataset: inputFile(),
+  imageRoot: inputFolder().optional(),
   method: z.enum(["crt", "lws", "tau-norm"]),
   /** cRT and LWS: how re-training batches pick images. */
   sampler: z.enum(RETRAIN_SAMPLERS).default("class-balanced"),
@@ -167,6 +168,7 @@ async function _retrain(
         s.step,
         p.iterations,
         `cls ${s.loss.toFixed(3)} lr ${s.lr.toPrecision(3)} ${s.imagesPerSec.toFixed(1)} img/s`,
+        "train",
       ),
     log: ctx.log,
   });

@@ -10,6 +10,8 @@ import { MAX_SYNTH_CATEGORIES } from "../data/synth/catalog.ts";
 /** Parameters of the synth stage: a preset, overridden field by field. */
 export const synthParams = z.strictObject({
   preset: z.enum(["ci", "default", "bench"]).default("default"),
+  /** "coco" writes COCO files (no frequency, no negative lists), as a user's own data would be. */
+  format: z.enum(["lvis", "coco"]).default("lvis"),
   categories: z.int().min(3).max(MAX_SYNTH_CATEGORIES).optional(),
   imageSize: z.int().min(32).max(4096).optional(),
   countScale: z.number().positive().optional(),
@@ -56,7 +58,7 @@ export const synthStage = defineStage({
       ...overrides,
       preset,
       outDir: ctx.outDir,
-      onProgress: (done, total) => ctx.progress(done, total, "images"),
+      onProgress: (done, total) => ctx.progress(done, total, "images", "render"),
     });
     ctx.log(
       `${r.counts.trainImages} train + ${r.counts.valImages} val images, ` +

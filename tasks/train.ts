@@ -6,25 +6,28 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { ingestDataset } from "../data/ingest_dataset.ts";
+import { datasetNotes } from "../data/dataset_notes.ts";
 import type { DatasetStats } from "../losses/loss_definition.ts";
 import { completeLossParams, createLoss, type LossName, lossNames, lossParamsProblem } from "../losses/registry.ts";
-import { detectorConfig } from "../model/config.ts";
+import { detectorConfig, PRESETS } from "../model/config.ts";
 import { writeModelCard } from "../model/model_card.ts";
 import { MODEL_WEIGHTS } from "../model/trained_model.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { LrSchedule } from "../model/schedule.ts";
 import { trainDetector } from "../model/trainer.ts";
 import { trainingData } from "../model/training_data.ts";
+import { inputFile, inputFolder } from "../pipeline/input_path.ts";
 import { defineStage } from "../pipeline/stage.ts";
+import { ingestProgress, watchCompiles } from "./_compile_progress.ts";
 import { initTensors } from "../tensor/tensor.ts";
 
 export const trainParams = z.strictObject({
-  /** LVIS-format training annotations. */
-  dataset: z.string(),
+  /** Training annotations, LVIS or COCO format. */
+  dataset: inputFile(),
   /** Folder the images' file names are relative to (default: beside the annotations). */
-  imageRoot: z.string().optional(),
-  /** Model preset (tiny, small) and field overrides. */
-  model: z.string().default("tiny"),
+  imageRoot: inputFolder().optional(),
+  /** Model preset (`PRESETS` in model/config.ts) and field overrides. */
+  model: z.string().default("tiny").superRefine(_checkPreset),
   modelOverrides: z.record(z.string(), z.unknown()).default({}),
   /** Classification loss of the box head: a name in `losses/registry.ts` (bce, ce, focal, eql, eqlv2, ...). */
   loss: z.enum(lossNames as [LossName, ...LossName[]]).default("eqlv2"),
@@ -51,11 +54,18 @@ export const trainParams = z.strictObject({
    * ResNet's names; `scope: backbone` loads the backbone only, `all` everything but a classifier of
    * another class count.
    */
-  init: z.strictObject({ weights: z.string(), scope: z.enum(["backbone", "all"]).default("all") }).optional(),
+  init: z.strictObject({ weights: inputFile(), scope: z.enum(["backbone", "all"]).default("all") }).optional(),
   workers: z.int().nonnegative().optional(),
   /** A missing or corrupt image: "throw" stops the run naming the file; "skip" leaves it out and counts it. */
   onBadImage: z.enum(["throw", "skip"]).default("throw"),
-}).superRefine(_checkLossParams);
+}).superRefine((p, ctx) => {
+  // Also run when other fields failed (`when` below), so a plan lists these problems with the rest.
+  const object = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (!object(p)) return;
+  const ownLoss = (lossNames as string[]).includes(p.loss);
+  if (ownLoss && object(p.lossParams) && object(p.lossParamsByLoss)) _checkLossParams(p, ctx);
+  if (typeof p.model === "string" && object(p.modelOverrides)) _checkModelOverrides(p, ctx);
+}, { when: () => true });
 export type TrainParams = z.infer<typeof trainParams>;
 
 export const trainOutput = z.object({
@@ -67,6 +77,23 @@ export const trainOutput = z.object({
   steps: z.int(),
   loss: z.string(),
 });
+
+function _checkPreset(name: string, ctx: z.RefinementCtx): void {
+  if (Object.hasOwn(PRESETS, name)) return;
+  ctx.addIssue({ code: "custom", message: `unknown model preset (known: ${Object.keys(PRESETS).join(", ")})` });
+}
+
+/** The preset with its overrides, so that a plan names a wrong override before anything runs. */
+function _checkModelOverrides(p: { model: string; modelOverrides: Record<string, unknown> }, ctx: z.RefinementCtx) {
+  if (!Object.hasOwn(PRESETS, p.model)) return;
+  try {
+    detectorConfig(p.model, p.modelOverrides as never);
+  } catch (e) {
+    const issue = (e as { issues?: { path: PropertyKey[]; message: string }[] }).issues?.[0];
+    const message = issue ? `${issue.message} (preset ${p.model})` : (e as Error).message;
+    ctx.addIssue({ code: "custom", path: ["modelOverrides", ...(issue?.path ?? [])], message });
+  }
+}
 
 /**
  * Each loss's parameters against its schema, so that a plan names a misspelt key before
@@ -114,7 +141,12 @@ export const trainStage = defineStage({
   output: trainOutput,
   async run(p, ctx) {
     await initTensors();
-    const { dataset } = await ingestDataset(p.dataset, { imageRoot: p.imageRoot, polygons: false });
+    const { dataset } = await ingestDataset(p.dataset, {
+      imageRoot: p.imageRoot,
+      polygons: false,
+      onProgress: ingestProgress(ctx),
+    });
+    for (const note of datasetNotes(dataset)) ctx.log(`note: ${note}`);
     const config = detectorConfig(p.model, p.modelOverrides as never);
     const numClasses = dataset.categories.count;
     // The completed parameters go into model.json, so predict rebuilds the same loss without the training set.
@@ -137,6 +169,12 @@ export const trainStage = defineStage({
       `${numClasses} categories, ${data.epochSize} images per epoch, ${p.iterations} steps of ${p.batchSize}` +
         ` with ${p.loss}`,
     );
+    const compiles = await watchCompiles(ctx, {
+      config,
+      loss: p.loss,
+      batch: p.batchSize,
+      sizes: [p.shortSides, p.maxSize],
+    });
     const r = await trainDetector({
       config,
       loss,
@@ -153,16 +191,19 @@ export const trainStage = defineStage({
       statsEvery: p.statsEvery,
       init: p.init,
       onStep: (s) => {
+        // The first step compiles the kernels; its end is the end of that phase.
+        compiles.done().catch(() => {});
         const l = s.loss, f = (x: number) => x.toFixed(3);
         ctx.progress(
           s.step,
           p.iterations,
           `loss ${f(l.total)} (rpn ${f(l.rpn_cls)}+${f(l.rpn_box)}, cls ${f(l.cls)}, box ${f(l.box)}) ` +
             `lr ${s.lr.toPrecision(3)} ${s.imagesPerSec.toFixed(1)} img/s`,
+          "train",
         );
       },
       log: ctx.log,
-    });
+    }).finally(() => compiles.stop());
     if (data.skipped > 0) ctx.log(`${data.skipped} images could not be decoded and were skipped (onBadImage: skip)`);
     // The final weights, log and statistics go to the stage's output folder.
     const latest = JSON.parse(await Deno.readTextFile(join(r.checkpointDir, "latest.json")));
@@ -181,6 +222,8 @@ export const trainStage = defineStage({
       lossParams,
       numClasses,
       categoryIds: Array.from(dataset.categories.ids),
+      categoryNames: dataset.categories.names,
+      input: { shortSide: Math.max(...p.shortSides), maxSize: p.maxSize },
       lossState: await loss.state(),
     });
     loss.dispose();

@@ -3,6 +3,7 @@
  * thread), and normalise it into planar float32 (CHW), per channel
  * (value - mean) / std.
  */
+import { dirname } from "node:path";
 import sharp from "sharp";
 import { InputError } from "../../core/errors.ts";
 import type { ResizePlan } from "./resize_plan.ts";
@@ -41,8 +42,8 @@ export async function decodeImage(path: string, plan?: ResizePlan): Promise<RgbI
     // thread's reason ("unsupported image format"); Deno's own error names the cause exactly.
     bytes = await Deno.readFile(path);
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message.split("\n")[0];
-    throw new InputError(`Cannot decode image ${JSON.stringify(path)}: ${why}`);
+    const why = e instanceof Deno.errors.NotFound ? _notFound(path) : (e as Error).message.split("\n")[0];
+    throw new InputError(`Cannot read image ${JSON.stringify(path)}: ${why}`);
   }
   try {
     let img = sharp(bytes, { failOn: "error" }).removeAlpha().toColourspace("srgb");
@@ -63,6 +64,17 @@ export async function decodeImage(path: string, plan?: ResizePlan): Promise<RgbI
     return { width: info.width, height: info.height, rgb: new Uint8Array(data.buffer, data.byteOffset, data.length) };
   } catch (e) {
     throw new InputError(`Cannot decode image ${JSON.stringify(path)}: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
+
+/** Why a path is not there: its folder is missing (a wrong image root), or just the file. */
+function _notFound(path: string): string {
+  const folder = dirname(path);
+  try {
+    Deno.statSync(folder);
+    return "no such file";
+  } catch {
+    return `no such file (its folder ${JSON.stringify(folder)} does not exist)`;
   }
 }
 

@@ -192,6 +192,10 @@ export function buildDataset(
     imageRoot: options.imageRoot,
     contentHash: raw.contentHash,
     hasMasks: true,
+    assumed: {
+      frequency: raw.categories.frequency.some((f) => f === undefined),
+      exhaustive: !raw.images.neg.some(Boolean) && !raw.images.notExhaustive.some(Boolean),
+    },
     images,
     annotations,
     categories: _categories(raw, catOrder, annotations),

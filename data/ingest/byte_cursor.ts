@@ -25,6 +25,8 @@ export class ByteCursor {
   readonly #file: Deno.FsFile;
   readonly #hash: Hash;
   readonly name: string;
+  /** Told the bytes read so far after each read. */
+  onRead?: (bytes: number) => void;
 
   private constructor(file: Deno.FsFile, name: string, chunkBytes: number) {
     this.#file = file;
@@ -34,8 +36,14 @@ export class ByteCursor {
   }
 
   /** Open `path` for reading in chunks of `chunkBytes`. */
-  static async open(path: string, name: string, chunkBytes = 8 << 20): Promise<ByteCursor> {
+  static async open(
+    path: string,
+    name: string,
+    chunkBytes = 8 << 20,
+    onRead?: (bytes: number) => void,
+  ): Promise<ByteCursor> {
     const c = new ByteCursor(await Deno.open(path), name, chunkBytes);
+    c.onRead = onRead;
     await c.refill(0);
     return c;
   }
@@ -63,6 +71,7 @@ export class ByteCursor {
       this.#hash.update(this.b.subarray(this.e, this.e + n));
       this.e += n;
     }
+    this.onRead?.(this.base + this.e);
   }
 
   /** SHA-256 (hex) of all bytes read; call once at the end. */

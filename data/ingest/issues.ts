@@ -44,6 +44,11 @@ export class IssueLog {
     return this.#errorMessages[0];
   }
 
+  /** The error messages kept (the first few of each kind), in the order found. */
+  get errorMessages(): readonly string[] {
+    return this.#errorMessages;
+  }
+
   snapshot(): IngestIssues {
     return {
       errors: { ...this.errors },

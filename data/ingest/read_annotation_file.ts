@@ -126,7 +126,13 @@ function _fileNameOf(img: { id: number; file_name?: string; coco_url?: string })
  */
 export async function readAnnotationFile(
   path: string,
-  options: { issues: IssueLog; name?: string; chunkBytes?: number },
+  options: {
+    issues: IssueLog;
+    name?: string;
+    chunkBytes?: number;
+    /** Told the bytes read of the file's total after each chunk. */
+    onProgress?: (bytes: number, totalBytes: number) => void;
+  },
 ): Promise<RawAnnotationFile> {
   const name = options.name ?? path.split("/").pop()!;
   const { issues } = options;
@@ -163,7 +169,8 @@ export async function readAnnotationFile(
     }),
   };
   const seen = new Set<string>();
-  const c = await ByteCursor.open(path, name, options.chunkBytes);
+  const onProgress = options.onProgress;
+  const c = await ByteCursor.open(path, name, options.chunkBytes, onProgress && ((n) => onProgress(n, size)));
   try {
     await _step(c, () => c.expect(0x7b));
     for (let first = true;; first = false) {

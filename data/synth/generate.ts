@@ -17,6 +17,11 @@ export interface SynthOptions extends Partial<SynthSettings> {
   /** Folder to write into (created; existing files with the same names are overwritten). */
   outDir: string;
   preset?: SynthPreset;
+  /**
+   * "lvis" (default): LVIS v1 files with federated labels. "coco": COCO files (`instances_{train,val}.json`),
+   * every instance annotated, no frequency or negative lists, as a user's own data would be.
+   */
+  format?: "lvis" | "coco";
   /** Called after each image. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -77,7 +82,7 @@ function _plan(name: "train" | "val", counts: number[], s: SynthSettings, firstI
  * ```
  */
 export async function generateSynthetic(options: SynthOptions): Promise<SynthResult> {
-  const { outDir, preset = "default", onProgress, ...overrides } = options;
+  const { outDir, preset = "default", onProgress, format = "lvis", ...overrides } = options;
   const s: SynthSettings = { ...SYNTH_PRESETS[preset] };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (s as unknown as Record<string, number>)[k] = v;
   const cats = synthCategories({
@@ -93,26 +98,37 @@ export async function generateSynthetic(options: SynthOptions): Promise<SynthRes
   const total = train.show.length + val.show.length;
   let done = 0;
   const tick = () => onProgress?.(++done, total);
-  const trainOut = await _renderSplit(train, cats, s, outDir, tick);
-  const valOut = await _renderSplit(val, cats, s, outDir, tick);
+  const coco = format === "coco";
+  const trainOut = await _renderSplit(train, cats, s, outDir, tick, coco);
+  const valOut = await _renderSplit(val, cats, s, outDir, tick, coco);
   // Category statistics come from the training split as drawn (objects that found no room are not counted).
   const imageCount = new Uint32Array(cats.length);
   const instanceCount = new Uint32Array(cats.length);
   for (const a of trainOut.annotations) instanceCount[a.category_id - 1]++;
   for (const img of trainOut.imageCategories) for (const c of img) imageCount[c]++;
-  const categories = cats.map((c, i) => ({
-    id: c.id,
-    name: c.name,
-    synset: `${c.name}.n.01`,
-    synonyms: [c.name],
-    def: `a ${c.name.replaceAll("_", " ")}`,
-    frequency: c.frequency,
-    image_count: imageCount[i],
-    instance_count: instanceCount[i],
-  }));
+  const categories = cats.map((c, i) =>
+    coco ? { id: c.id, name: c.name, supercategory: "shape" } : {
+      id: c.id,
+      name: c.name,
+      synset: `${c.name}.n.01`,
+      synonyms: [c.name],
+      def: `a ${c.name.replaceAll("_", " ")}`,
+      frequency: c.frequency,
+      image_count: imageCount[i],
+      instance_count: instanceCount[i],
+    }
+  );
   const info = { description: `tailor synthetic long-tailed dataset (${preset})`, version: "1.0", settings: s };
-  const trainJson = join(outDir, "annotations", "lvis_v1_train.json");
-  const valJson = join(outDir, "annotations", "lvis_v1_val.json");
+  if (coco) {
+    // COCO has no federated lists: every image is labelled for every category.
+    for (const img of [...trainOut.images, ...valOut.images]) {
+      delete (img as Partial<_LvisImage>).neg_category_ids;
+      delete (img as Partial<_LvisImage>).not_exhaustive_category_ids;
+    }
+  }
+  const [trainName, valName] = coco ? ["instances_train", "instances_val"] : ["lvis_v1_train", "lvis_v1_val"];
+  const trainJson = join(outDir, "annotations", `${trainName}.json`);
+  const valJson = join(outDir, "annotations", `${valName}.json`);
   await writeJsonAtomic(trainJson, {
     info,
     licenses: [],
@@ -170,6 +186,7 @@ async function _renderSplit(
   s: SynthSettings,
   outDir: string,
   tick: () => void,
+  coco: boolean,
 ): Promise<{ images: _LvisImage[]; annotations: _LvisAnnotation[]; imageCategories: number[][] }> {
   await Deno.mkdir(join(outDir, plan.name), { recursive: true });
   const images: _LvisImage[] = [];
@@ -190,8 +207,8 @@ async function _renderSplit(
     for (const [c, n] of perCat) if (n >= 2 && rng.float() < NOT_EXHAUSTIVE_P) notExhaustive.add(c);
     const kept = new Set<number>();
     for (const o of drawn.objects) {
-      // A not-exhaustive category keeps only its first instance, as in LVIS's federated labels.
-      if (notExhaustive.has(o.category) && kept.has(o.category)) continue;
+      // A not-exhaustive category keeps only its first instance, as in LVIS's federated labels; COCO keeps all.
+      if (!coco && notExhaustive.has(o.category) && kept.has(o.category)) continue;
       kept.add(o.category);
       present.add(o.category);
       annotations.push({

@@ -36,3 +36,23 @@ Deno.test(`data CLI generates a synthetic set, ingests it, and reports a bad fil
     `error: Cannot read "images[0].width" in "bad.json": expected number, got "wide" (1 error (malformed image: 1); 0 warnings)`,
   );
 });
+
+Deno.test("data ingest refuses a missing --image-root, warns of missing images, and states COCO's assumptions", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = join(dir, "coco");
+  const made = await _run("synth", "--preset", "ci", "--categories", "5", "--format", "coco", "--out", out);
+  assert.equal(made.code, 0, made.stderr);
+  const val = join(out, "annotations", "instances_val.json");
+  const nowhere = join(dir, "nonexistent");
+  const refused = await _run("ingest", val, "--image-root", nowhere, "--cache", join(dir, "cache"));
+  assert.equal(refused.code, 1);
+  assert.equal(refused.stderr.trim(), `error: Cannot use image folder "${nowhere}": no such folder`);
+  await Deno.remove(join(out, "val"), { recursive: true });
+  const ok = await _run("ingest", val, "--cache", join(dir, "cache"));
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^0 errors; (\d+) warnings? \(missing image file: \1\)$/m);
+  assert.match(ok.stdout, /^ {2}None of the \d+ image files is in ".*\): is the image folder right\?$/m);
+  assert.match(ok.stdout, /^note: "instances_val\.json" has no category frequency: /m);
+  assert.match(ok.stdout, /^note: "instances_val\.json" has no neg_category_ids or not_exhaustive_category_ids: /m);
+  await Deno.remove(dir, { recursive: true });
+});

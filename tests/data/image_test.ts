@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import sharp from "sharp";
 import { InputError } from "../../core/errors.ts";
 import { BatchLoader, type ImageBatch } from "../../data/image/batch_loader.ts";
@@ -138,8 +138,16 @@ Deno.test("BatchLoader names a missing image, or skips and counts it when asked"
   const missing = join(gone.imageRoot, dataset.images.fileNames[1]);
   await assert.rejects(
     () => _collect(new BatchLoader({ dataset: gone, order: [0, 1, 2], batchSize: 3, workers: 1 })),
+    (e: Error) => e instanceof InputError && e.message === `Cannot read image ${JSON.stringify(missing)}: no such file`,
+  );
+  // A wrong image root is named as a missing folder, not as an undecodable image.
+  const nowhere = { ...dataset, imageRoot: join(gone.imageRoot, "no_such_root") };
+  const nowherePath = join(nowhere.imageRoot, dataset.images.fileNames[0]);
+  await assert.rejects(
+    () => _collect(new BatchLoader({ dataset: nowhere, order: [0], batchSize: 1, workers: 0 })),
     (e: Error) =>
-      e instanceof InputError && e.message === `Cannot decode image ${JSON.stringify(missing)}: no such file`,
+      e instanceof InputError && e.message === `Cannot read image ${JSON.stringify(nowherePath)}: no such file ` +
+          `(its folder ${JSON.stringify(dirname(nowherePath))} does not exist)`,
   );
   const loader = new BatchLoader({ dataset: gone, order: [0, 1, 2], batchSize: 3, workers: 1, onBadImage: "skip" });
   const batches = await _collect(loader);
@@ -248,7 +256,7 @@ Deno.test("missing and undecodable images keep their own reasons while two worke
     outcomes.forEach((o, i) => {
       assert.equal(o.status, "rejected", `job ${i} decoded`);
       const message = ((o as PromiseRejectedResult).reason as Error).message;
-      const prefix = `Cannot decode image ${JSON.stringify(jobs[i].path)}: `;
+      const prefix = `Cannot ${jobs[i].missing ? "read" : "decode"} image ${JSON.stringify(jobs[i].path)}: `;
       assert.ok(message.startsWith(prefix), message);
       if (jobs[i].missing) assert.equal(message, `${prefix}no such file`);
       else assert.match(message, /unsupported image format/);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { InputError } from "../../core/errors.ts";
+import { InputError, InputErrors } from "../../core/errors.ts";
 import type { Dataset } from "../../data/dataset.ts";
 import { ingestDataset } from "../../data/ingest_dataset.ts";
 import { ciSet, FIXTURES, rng, SEED } from "./_fixtures.ts";
@@ -217,4 +217,35 @@ Deno.test("ingestDataset() reads COCO files with crowd RLE regions and computes 
   assert.deepEqual(Array.from(ds.images.annStart), [0, 2, 3]);
   assert.equal(ds.annotations.polyEnd[2] - ds.annotations.polyStart[2], 1);
   assert.equal(ds.annotations.polyEnd[0] - ds.annotations.polyStart[0], 0);
+});
+
+Deno.test(`ingestDataset() shows every kind of error of a file at once, the first few of each (seed ${SEED})`, async () => {
+  const r = rng(6);
+  const bad: number[] = [];
+  const file = await _mutated((j) => {
+    for (let n = 0; n < 5; n++) {
+      const k = r.int(j.annotations.length);
+      if (!bad.includes(k)) bad.push(k);
+    }
+    for (const k of bad) j.annotations[k].bbox.pop();
+    const [a, b] = [...j.annotations.keys()].filter((k) => !bad.includes(k)).slice(-2);
+    j.annotations[b].id = j.annotations[a].id;
+  });
+  await assert.rejects(
+    () => ingestDataset(file, { cache: false }),
+    (e: Error) => {
+      assert.ok(e instanceof InputErrors, String(e));
+      const lines = e.problems;
+      const boxes = lines.filter((l) => /^Cannot read "annotations\[\d+\]\.bbox" in "train\.json": expected 4/.test(l));
+      assert.equal(boxes.length, Math.min(3, bad.length), "the first three of a kind");
+      assert.ok(lines.some((l) => /^Duplicate id in "annotations\[\d+\]\.id" in "train\.json": /.test(l)));
+      assert.equal(lines.length, boxes.length + 2);
+      assert.equal(
+        lines.at(-1),
+        `train.json: ${bad.length + 1} errors (malformed annotation: ${bad.length}, duplicate annotation id: 1); ` +
+          "0 warnings",
+      );
+      return true;
+    },
+  );
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { gpuTest } from "../_util.ts";
 import { checkCanaries } from "../_canary.ts";
 import { acquireDevice, GpuUnavailableError, preferredBackend } from "../../gpu/device.ts";
+import { glTextureLayers } from "../../gpu/pool.ts";
 import { GpuError } from "../../gpu/runtime.ts";
 import { defineKernel } from "../../kernels/kernel.ts";
 import { rt } from "../../tensor/tensor.ts";
@@ -41,6 +42,27 @@ gpuTest("Runtime.pipeline() compiles a kernel once per key and again for other p
   assert.equal(r.pipelineCount, before + 1);
   assert.notEqual(r.pipeline(fill, { n: 128, value: 2 }), a);
   assert.equal(r.pipelineCount, before + 2);
+});
+
+gpuTest("Runtime.compileListeners hear of each new pipeline once, when it is first dispatched", async () => {
+  const r = rt();
+  const buf = r.buffer(4 * 512);
+  const heard: { name: string; compiled: number }[] = [];
+  const salt = 1 + Math.floor(Math.random() * 1000);
+  const listener = (e: { name: string; compiled: number }) => heard.push(e);
+  r.compileListeners.add(listener);
+  try {
+    const before = r.pipelineCount;
+    for (const value of [salt, salt, salt + 1, salt]) r.dispatch(fill, { n: 512, value }, [buf]);
+    r.pipeline(fill, { n: 512, value: salt + 2 }); // made, not dispatched: nothing run, nothing heard
+    assert.deepEqual(heard.map((h) => [h.name, h.compiled - before]), [["test_fill", 1], ["test_fill", 2]]);
+    assert.equal((await r.readF32(buf, 512))[511], Math.fround(salt), "results unchanged by the extra submits");
+  } finally {
+    r.compileListeners.delete(listener);
+  }
+  r.dispatch(fill, { n: 512, value: salt + 3 }, [buf]);
+  assert.equal(heard.length, 2, "no listener, no report");
+  r.release(buf);
 });
 
 gpuTest("Runtime.timeKernels() times every dispatched kernel by name where timestamps exist", async () => {
@@ -110,7 +132,7 @@ Deno.test("acquireDevice() without navigator.gpu is a one-line error that says w
   }
 });
 
-Deno.test("preferredBackend() picks vulkan only where a Vulkan driver manifest is installed or named", () => {
+Deno.test("preferredBackend() picks vulkan only where a Vulkan driver manifest is installed or named, else gl on Linux", () => {
   const env = (vars: Record<string, string>) => (n: string) => vars[n];
   const seen: string[] = [];
   const dirs = (files: Record<string, string[]>) => (d: string) => {
@@ -120,9 +142,20 @@ Deno.test("preferredBackend() picks vulkan only where a Vulkan driver manifest i
   };
   assert.equal(preferredBackend(env({ VK_ICD_FILENAMES: "/opt/icd.json" }), dirs({})), "vulkan");
   assert.equal(preferredBackend(env({ VK_DRIVER_FILES: "/opt/icd.json" }), dirs({})), "vulkan");
-  assert.equal(preferredBackend(env({}), dirs({})), null);
-  assert.deepEqual(seen, ["/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d", "/usr/share/vulkan/icd.d"]);
-  assert.equal(preferredBackend(env({}), dirs({ "/usr/share/vulkan/icd.d": ["README"] })), null);
+  // Without a driver, Linux has only GL left: said outright, so that tailor knows which backend it is on.
+  assert.equal(preferredBackend(env({}), dirs({}), "linux"), "gl");
+  assert.equal(preferredBackend(env({}), dirs({}), "darwin"), null);
+  assert.deepEqual(seen, [
+    "/etc/vulkan/icd.d",
+    "/usr/local/share/vulkan/icd.d",
+    "/usr/share/vulkan/icd.d",
+    ...["/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d", "/usr/share/vulkan/icd.d"],
+  ]);
+  assert.equal(preferredBackend(env({}), dirs({ "/usr/share/vulkan/icd.d": ["README"] }), "linux"), "gl");
+  seen.length = 0;
+  const home = env({ HOME: "/home/u" });
+  assert.equal(preferredBackend(home, dirs({ "/home/u/.local/share/vulkan/icd.d": ["lvp.json"] })), "vulkan");
+  assert.deepEqual(seen, ["/etc/vulkan/icd.d", "/home/u/.local/share/vulkan/icd.d"]);
   assert.equal(preferredBackend(env({}), dirs({ "/usr/share/vulkan/icd.d": ["lvp_icd.x86_64.json"] })), "vulkan");
   seen.length = 0;
   const custom = env({ XDG_DATA_DIRS: "/opt/share/:/srv" });
@@ -196,4 +229,17 @@ gpuTest("checkCanaries() names the buffer a kernel wrote past the end of, and re
   r.dispatch(fill, { n: 61, value: 7 }, [buf]);
   await checkCanaries(r);
   r.release(buf);
+});
+
+Deno.test("glTextureLayers() gives every texture array a GL array target: 2+ layers, no square multiple of 6", () => {
+  for (let w = 1; w <= 9; w++) {
+    for (let h = 1; h <= 9; h++) {
+      for (let layers = 1; layers <= 40; layers++) {
+        const n = glTextureLayers(w, h, layers);
+        assert.ok(n >= layers && n >= 2, `${w}x${h}x${layers} -> ${n}`);
+        assert.ok(!(w === h && n % 6 === 0), `${w}x${h}x${layers} -> ${n} would be a cube map`);
+        assert.ok(n <= Math.max(2, layers) + 1, "at most one layer more than needed");
+      }
+    }
+  }
 });

@@ -1,6 +1,7 @@
 /** Small stage kinds used only by the runner's tests. */
 import { join } from "node:path";
 import { z } from "zod";
+import { inputFile, inputFolder } from "../../pipeline/input_path.ts";
 import { StageRegistry } from "../../pipeline/registry.ts";
 import { defineStage } from "../../pipeline/stage.ts";
 
@@ -69,8 +70,23 @@ export const countStage = defineStage({
   },
 });
 
+/** Reads a file (and lists a folder): its paths are checked when the pipeline is planned. */
+export const readStage = defineStage({
+  kind: "read",
+  description: "read a file",
+  params: z.strictObject({
+    file: inputFile(),
+    folder: inputFolder().optional(),
+    more: z.array(z.strictObject({ file: inputFile() })).default([]),
+  }),
+  output: z.object({ bytes: z.number() }),
+  async run(params) {
+    return { bytes: (await Deno.readFile(params.file)).length };
+  },
+});
+
 /** A registry holding the test kinds. */
 export function testRegistry(): StageRegistry {
   return new StageRegistry().register(writeStage, import.meta.url).register(joinStage, import.meta.url)
-    .register(countStage, import.meta.url);
+    .register(countStage, import.meta.url).register(readStage, import.meta.url);
 }

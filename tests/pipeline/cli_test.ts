@@ -76,3 +76,25 @@ Deno.test("pipeline prints one 'error:' line with file, line and column and exit
   assert.match(missing.err, /^error: Cannot read pipeline "nope\.yaml": /);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("the command line prints every problem of a file, one 'error:' line each, and names itself in --help", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    join(dir, "bad.yaml"),
+    "stages:\n  r:\n    uses: report\n    with:\n      runs: 3\n      titel: x\n  s: {uses: nope}\n",
+  );
+  const bad = await cli(["run", "bad.yaml", "--dry"], dir);
+  assert.equal(bad.code, 1);
+  const lines = bad.err.trimEnd().split("\n");
+  assert.match(lines.shift()!, /^error: bad\.yaml:7:13: Unknown stage kind "nope" \(known: .*\btrain\b.*\)$/);
+  assert.deepEqual(lines, [
+    `error: bad.yaml:5:13: Invalid "stages.r.with.runs": expected array, received number (got 3) (stage kind "report")`,
+    `error: bad.yaml:6:7: Unknown key "titel" in "stages.r.with" (stage kind "report")`,
+  ]);
+  const train = await cli(["train", "--help"], dir);
+  assert.equal(train.code, 0, train.err);
+  assert.match(train.out, /^Usage: deno task train \[options\] \[pipeline\]\n/);
+  const run = await cli(["run", "--help"], dir);
+  assert.match(run.out, /^Usage: deno task pipeline run \[options\] \[pipeline\]\n/);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { InputError } from "../../core/errors.ts";
+import { join } from "node:path";
+import { InputError, InputErrors } from "../../core/errors.ts";
 import { parsePipeline } from "../../pipeline/pipeline_file.ts";
 import { planPipeline } from "../../pipeline/plan.ts";
 import { Interpolation, OutputRef } from "../../pipeline/refs.ts";
 import { testRegistry } from "./_test_stages.ts";
 
 function plan(text: string, sets: string[] = []) {
-  return planPipeline(parsePipeline("p.yaml", text, sets), testRegistry());
+  return planPipeline(parsePipeline("p.yaml", text, sets), testRegistry(), { checkInputs: true });
 }
 
 function errorOf(text: string, sets: string[] = []): string {
@@ -50,7 +51,7 @@ const cases: [string, string, RegExp][] = [
   [
     "unknown stage kind",
     "stages:\n  a:\n    uses: train\n",
-    /^p\.yaml:3:11: Unknown stage kind "train" \(known: count, join, write\)/,
+    /^p\.yaml:3:11: Unknown stage kind "train" \(known: count, join, read, write\)/,
   ],
   [
     "cycle",
@@ -155,4 +156,78 @@ Deno.test("--set overrides parameters, variables and matrices, and errors name t
   assert.equal((q.stages[0].params as { count: number }).count, count + 1);
   assert.match(errorOf(text, ["a.count=lots"]), /^--set "a\.count=lots": Invalid "stages\.a\.with\.count"/);
   assert.match(errorOf(text, ["b.count=1"]), /^Cannot use --set "b\.count=1": no stage "b"/);
+});
+
+function errorsOf(text: string, sets: string[] = []): string[] {
+  try {
+    plan(text, sets);
+  } catch (e) {
+    assert.ok(e instanceof InputError, `expected an InputError, got ${e}`);
+    return e instanceof InputErrors ? [...e.problems] : [e.message];
+  }
+  throw new Error("expected an error");
+}
+
+Deno.test("planPipeline() reports every problem of a file at once, each with its line and column", () => {
+  const problems = errorsOf(
+    "stages:\n  a: {uses: nope}\n  b:\n    uses: write\n    with: {word: 1, count: three}\n" +
+      "  c:\n    uses: write\n    with: {word: '${vars.zz}', count: 1}\n  d:\n    uses: join\n    needs: [zz]\n" +
+      "    with: {files: [x]}\n",
+  );
+  assert.equal(problems.length, 5, problems.join("\n"));
+  assert.match(problems[0], /^p\.yaml:2:13: Unknown stage kind "nope"/);
+  assert.match(problems[1], /^p\.yaml:8:18: Unknown variable "\$\{vars\.zz\}"/);
+  assert.match(problems[2], /^p\.yaml:11:13: Unknown stage "zz" in needs/);
+  assert.match(problems[3], /^p\.yaml:5:18: Invalid "stages\.b\.with\.word": expected string, received number/);
+  assert.match(problems[4], /^p\.yaml:5:28: Invalid "stages\.b\.with\.count": expected number/);
+  const joined = new InputErrors(problems);
+  assert.equal(joined.message.split("\n").length, 5, "one line per problem");
+});
+
+Deno.test("planPipeline() reports a mistake shared by all matrix instances once", () => {
+  const problems = errorsOf(
+    "stages:\n  a:\n    uses: write\n    matrix: {w: [x, y, z]}\n    with: {word: 1, count: 1}\n",
+  );
+  assert.equal(problems.length, 1, problems.join("\n"));
+  assert.match(problems[0], /^p\.yaml:5:18: Invalid "stages\.a\.with\.word": .* in a\[w=x\]\)$/);
+});
+
+Deno.test("parsePipeline() reports every structural problem at once", () => {
+  const problems = errorsOf("stages:\n  a: {uses: write, wiht: {}}\n  b: {uses: write, neds: a}\nnmae: x\n");
+  assert.equal(problems.length, 3, problems.join("\n"));
+  assert.deepEqual(problems.map((p) => p.match(/^p\.yaml:(\d+):/)?.[1]), ["2", "3", "4"]);
+});
+
+Deno.test("planPipeline() checks the files and folders a stage reads before anything runs", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = join(dir, "in.txt"), folder = join(dir, "sub");
+  await Deno.writeTextFile(file, "x");
+  await Deno.mkdir(folder);
+  const ok = plan(`stages:\n  r: {uses: read, with: {file: "${file}", folder: "${folder}"}}\n`);
+  assert.equal(ok.stages.length, 1);
+  const more = `      more: [{file: "${dir}/gone.txt"}, {file: "${dir}/no/such/dir/x.txt"}]`;
+  const problems = errorsOf(
+    `stages:\n  r:\n    uses: read\n    with:\n      file: "${folder}"\n      folder: "${file}"\n${more}\n`,
+  );
+  const col = (text: string, nth = 0) => more.split(text)[0].length + 1 + nth;
+  assert.deepEqual(problems, [
+    `p.yaml:5:13: ${JSON.stringify(folder)} is a folder, expected a file (stages.r.with.file)`,
+    `p.yaml:6:15: ${JSON.stringify(file)} is a file, expected a folder (stages.r.with.folder)`,
+    `p.yaml:7:${col(`"${dir}/gone.txt"`)}: No such file "${dir}/gone.txt" (stages.r.with.more[0].file)`,
+    `p.yaml:7:${col(`"${dir}/no/`)}: No such file "${dir}/no/such/dir/x.txt" (folder "${dir}/no" does not exist) ` +
+    `(stages.r.with.more[1].file)`,
+  ]);
+  // What another stage will write does not exist yet; nor, maybe, what a stage ordered by needs: reads.
+  const later = plan(
+    `stages:\n  w: {uses: write, with: {word: a, count: 1}}\n  r: {uses: read, with: {file: "\${w.file}"}}\n` +
+      `  s: {uses: read, needs: w, with: {file: "${dir}/made_by_w.txt"}}\n`,
+  );
+  assert.deepEqual(later.stages.map((s) => s.id), ["w", "r", "s"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("planPipeline() leaves the inputs unchecked unless asked (a plan for another machine)", () => {
+  const text = `stages:\n  r: {uses: read, with: {file: "/nowhere/at/all.txt"}}\n`;
+  assert.equal(planPipeline(parsePipeline("p.yaml", text), testRegistry()).stages.length, 1);
+  assert.match(errorOf(text), /^p\.yaml:2:32: No such file "\/nowhere\/at\/all\.txt"/);
 });
