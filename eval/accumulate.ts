@@ -89,7 +89,8 @@ export class CurveScratch {
  *
  * @param input detections ranked by score (`order`, positions into `base` and `rec`), their match records,
  *   and the category's non-ignored ground truth per area
- * @param precision receives `[A][T][R]` rows at `precisionOffset` (areas without ground truth untouched)
+ * @param precision receives `[A][T][R]` rows at `precisionOffset`, which must hold zeros: only the entries
+ *   before the last recall point reached are written (areas without ground truth are left alone)
  * @param recall receives `[A][T]` at `recallOffset`
  * @example
  * ```ts
@@ -142,22 +143,27 @@ export function categoryCurves(
   for (let a = 0; a < A; a++) {
     if (numGt[a] === 0) continue;
     for (let t = 0; t < T; t++) {
-      const s = a * T + t, m = tp[s], at = seg[s], out = precisionOffset + s * R;
-      if (n === 0) {
-        precision.fill(0, out, out + R);
-        recall[recallOffset + s] = 0;
-        continue;
-      }
-      // Interpolated precision is a suffix maximum; the recall points land on true positives.
-      for (let i = m - 1; i > 0; i--) if (pr[at + i] > pr[at + i - 1]) pr[at + i - 1] = pr[at + i];
-      precision[out] = m > 0 ? pr[at] : 0;
-      let i = 0;
-      for (let q = 1; q < R; q++) {
-        const point = RECALL_POINTS[q];
-        while (i < m && rc[at + i] < point) i++;
-        precision[out + q] = i < m ? pr[at + i] : 0;
-      }
+      const s = a * T + t, m = tp[s], at = seg[s];
       recall[recallOffset + s] = m > 0 ? rc[at + m - 1] : 0;
+      // Zeros (no true positive, recall points past the last one) are already there: untouched pages of
+      // fresh memory cost nothing.
+      if (m > 0) _precisionRow(pr, rc, at, m, precision, precisionOffset + s * R);
     }
+  }
+}
+
+/**
+ * One interpolated precision row from the `m` true positives' precision and recall at `at`: a suffix
+ * maximum, read at the recall points, which always land on true positives. A function of its own, so the
+ * JIT sees it run whole before optimizing it.
+ */
+function _precisionRow(pr: Float64Array, rc: Float64Array, at: number, m: number, out: Float64Array, o: number) {
+  for (let i = m - 1; i > 0; i--) if (pr[at + i] > pr[at + i - 1]) pr[at + i - 1] = pr[at + i];
+  out[o] = pr[at];
+  for (let q = 1, i = 0; q < R; q++) {
+    const point = RECALL_POINTS[q];
+    while (i < m && rc[at + i] < point) i++;
+    if (i === m) break;
+    out[o + q] = pr[at + i];
   }
 }

@@ -16,6 +16,7 @@ import { chmod, copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promise
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inject } from "postject";
+import { BUNDLE_ASSET } from "./threads.ts";
 
 /** The fuse that marks a Node binary as carrying an application (Node's documented sentinel). */
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
@@ -46,7 +47,14 @@ async function buildNode(out: string, node: string): Promise<void> {
   try {
     const bundle = join(work, "tailor_eval.cjs"), blob = join(work, "sea.blob");
     await run(Deno.execPath(), ["bundle", "--quiet", "--format", "cjs", "--platform", "deno", "-o", bundle, ENTRY]);
-    const config = { main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true };
+    // The bundle is also an asset: worker threads run it again (eval/main.ts).
+    const config = {
+      main: bundle,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      useCodeCache: true,
+      assets: { [BUNDLE_ASSET]: bundle },
+    };
     await writeFile(join(work, "sea.json"), JSON.stringify(config));
     await run(node, ["--experimental-sea-config", join(work, "sea.json")]);
     await mkdir(dirname(out), { recursive: true });

@@ -62,6 +62,9 @@ export interface CategoryContext {
   dtUsed: Grouped;
 }
 
+/** The parts of a state that evaluating a category writes (its rows only). */
+export type CategoryOutputs = Pick<EvalState, "precision" | "recall" | "numGt" | "present">;
+
 /** Evaluates categories one by one into a state's arrays. */
 export class CategoryEvaluator {
   #records = new MatchRecords();
@@ -91,7 +94,7 @@ export class CategoryEvaluator {
    *
    * @returns nothing; a category without ground truth or detections is left untouched
    */
-  run(k: number, state: EvalState, pooled: PooledDetections | null): void {
+  run(k: number, state: CategoryOutputs, pooled: PooledDetections | null): void {
     const { dtUsed, gtUsed } = this.ctx;
     const ds = dtUsed.catStart[k], de = dtUsed.catStart[k + 1];
     if (ds === de && gtUsed.catStart[k] === gtUsed.catStart[k + 1]) return;
@@ -169,7 +172,7 @@ export class CategoryEvaluator {
   }
 
   /** Rank the category's detections by score (stable over image, then in-image order) and fill its curves. */
-  #accumulate(k: number, nc: number, state: EvalState): void {
+  #accumulate(k: number, nc: number, state: CategoryOutputs): void {
     const { dt, dtUsed } = this.ctx;
     const ds = dtUsed.catStart[k], dOrder = dtUsed.order;
     if (this.#score.length < nc) {

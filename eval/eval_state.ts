@@ -5,6 +5,7 @@
  */
 import type { IouType } from "./geometry.ts";
 import { A, R, T } from "./params.ts";
+import { sharedFloat64 } from "./shared_arrays.ts";
 
 /** Detection statuses at area "all", kept to rank pools across categories. */
 export interface PooledDetections {
@@ -69,5 +70,5 @@ export function recallAt(s: EvalState, t: number, k: number, a: number): number 
 
 /** Fresh precision and recall arrays for `numCategories`; untouched rows cost no memory until written. */
 export function emptyCurves(numCategories: number): { precision: Float64Array; recall: Float64Array } {
-  return { precision: new Float64Array(numCategories * A * T * R), recall: new Float64Array(numCategories * A * T) };
+  return { precision: sharedFloat64(numCategories * A * T * R), recall: sharedFloat64(numCategories * A * T) };
 }

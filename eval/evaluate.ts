@@ -2,7 +2,7 @@
  * LVIS evaluation in the reference's phases: limits, areas, the federated
  * filter, then matching and accumulation category by category.
  */
-import { CategoryEvaluator } from "./category_eval.ts";
+import { type CategoryContext, CategoryEvaluator } from "./category_eval.ts";
 import { emptyCurves, type EvalState, type PooledDetections } from "./eval_state.ts";
 import { usedItems } from "./federated.ts";
 import { type IouType, requireMasks, resultAreas } from "./geometry.ts";
@@ -11,6 +11,7 @@ import { A, T } from "./params.ts";
 import type { Results } from "./results_file.ts";
 import type { Rle } from "./rle.ts";
 import { selectResults } from "./select.ts";
+import { sharedFloat64, sharedInt32, sharedUint8 } from "./shared_arrays.ts";
 
 /** Options of `evaluate`. */
 export interface EvaluateOptions {
@@ -45,6 +46,27 @@ export interface EvaluateOptions {
  * ```
  */
 export function evaluate(gt: GroundTruth, dt: Results, options: EvaluateOptions = {}): EvalState {
+  const { state, context } = prepareEvaluation(gt, dt, options);
+  const evaluator = new CategoryEvaluator(context);
+  for (let k = 0; k < state.evaluated.length; k++) if (state.evaluated[k]) evaluator.run(k, state, state.pooled);
+  return state;
+}
+
+/**
+ * Steps 1-4 of `evaluate` (limits, areas, valid ground truth, the federated filter): the empty state and
+ * what its per-category loop reads. Its arrays lie on shared memory, so worker threads can fill categories.
+ *
+ * @example
+ * ```ts
+ * const { state, context } = prepareEvaluation(gt, dt, { iouType: "bbox" });
+ * new CategoryEvaluator(context).run(0, state, state.pooled);
+ * ```
+ */
+export function prepareEvaluation(
+  gt: GroundTruth,
+  dt: Results,
+  options: EvaluateOptions = {},
+): { state: EvalState; context: CategoryContext } {
   const iouType = options.iouType ?? "bbox";
   const maxDets = options.maxDets ?? 300;
   const detsPerCat = options.detsPerCat ?? -1;
@@ -68,7 +90,7 @@ export function evaluate(gt: GroundTruth, dt: Results, options: EvaluateOptions 
   const used = usedItems(gt, dt, keep, area, evaluated);
   const nd = used.dt.order.length;
 
-  // 5. Matching and 6. accumulation, category by category.
+  // 5. Matching and 6. accumulation fill the state category by category.
   const { precision, recall } = emptyCurves(K);
   const state: EvalState = {
     iouType,
@@ -80,8 +102,8 @@ export function evaluate(gt: GroundTruth, dt: Results, options: EvaluateOptions 
     evaluated,
     precision,
     recall,
-    numGt: new Int32Array(K * A),
-    present: new Uint8Array(K),
+    numGt: sharedInt32(K * A),
+    present: sharedUint8(K),
     pooled: options.pooled ? _emptyPooled(nd) : null,
     counts: {
       images: I,
@@ -93,9 +115,7 @@ export function evaluate(gt: GroundTruth, dt: Results, options: EvaluateOptions 
       dtUsed: nd,
     },
   };
-  const evaluator = new CategoryEvaluator({ gt, dt, iouType, area, masks, gtUsed: used.gt, dtUsed: used.dt });
-  for (let k = 0; k < K; k++) if (evaluated[k]) evaluator.run(k, state, state.pooled);
-  return state;
+  return { state, context: { gt, dt, iouType, area, masks, gtUsed: used.gt, dtUsed: used.dt } };
 }
 
 function _evaluatedCategories(gt: GroundTruth, ids: readonly number[] | undefined): Uint8Array {
@@ -111,10 +131,10 @@ function _evaluatedCategories(gt: GroundTruth, ids: readonly number[] | undefine
 function _emptyPooled(n: number): PooledDetections {
   return {
     count: n,
-    score: new Float64Array(n),
-    image: new Int32Array(n),
-    category: new Int32Array(n),
-    rank: new Int32Array(n),
-    status: new Uint8Array(T * n),
+    score: sharedFloat64(n),
+    image: sharedInt32(n),
+    category: sharedInt32(n),
+    rank: sharedInt32(n),
+    status: sharedUint8(T * n),
   };
 }

@@ -3,18 +3,23 @@
  * (`*.bbox.json` and `*.segm.json`), detectron2 (`*_instances_results.json`,
  * boxes and masks in one file) and tailor write, each read once.
  */
+import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
-import { evaluate } from "./evaluate.ts";
+import { evaluateOnThreads } from "./evaluate_threads.ts";
 import type { IouType } from "./geometry.ts";
 import { readGroundTruth } from "./ground_truth.ts";
 import { type LvisEvalOptions, type LvisEvalReport, readOptionsFor, reportFromState } from "./lvis_eval.ts";
-import { peekResultFields, readResults, type Results } from "./results_file.ts";
+import { peekResultFields, type Results } from "./results_file.ts";
+import { readResultsOnThreads } from "./results_parallel.ts";
+import { evalThreads, WorkerPool } from "./threads.ts";
 
 /** Options of `lvisEvalAll`. */
 export interface LvisEvalAllOptions extends Omit<LvisEvalOptions, "iouType" | "categoryIds"> {
   /** IoU types to evaluate (default: bbox for one results file, bbox and segm for two). */
   iouTypes?: IouType[];
+  /** Threads to use, this one included (default `evalThreads` of the largest results file; 1: no workers). */
+  threads?: number;
 }
 
 /** One report per IoU type, and what was assumed on the way. */
@@ -76,27 +81,40 @@ export async function lvisEvalAll(
 ): Promise<LvisEvalAll> {
   const iouTypes = options.iouTypes ?? (dtPaths.length === 2 ? ["bbox", "segm"] : ["bbox"]);
   const files = await assignResultsFiles(dtPaths, iouTypes);
-  const gt = await readGroundTruth(gtPath, iouTypes.includes("segm"));
-  const notes = [...gt.notes];
-  const read = new Map<string, Results>();
-  const reports: LvisEvalAll["reports"] = [];
-  for (const iouType of iouTypes) {
-    const file = files.get(iouType)!;
-    let dt = read.get(file);
-    if (!dt) {
-      dt = await readResults(file, gt, readOptionsFor(options));
-      read.set(file, dt);
-      if (dt.unknownCategories) {
-        notes.push(
-          `${dt.unknownCategories} results in ${JSON.stringify(basename(file))} are on category ids that ` +
-            `${JSON.stringify(basename(gtPath))} lacks: dropped, as lvis-api drops them`,
-        );
+  const pool = await _poolFor([...files.values()], options.threads);
+  try {
+    const gt = await readGroundTruth(gtPath, iouTypes.includes("segm"));
+    const notes = [...gt.notes];
+    const read = new Map<string, Results>();
+    const reports: LvisEvalAll["reports"] = [];
+    for (const iouType of iouTypes) {
+      const file = files.get(iouType)!;
+      let dt = read.get(file);
+      if (!dt) {
+        dt = await readResultsOnThreads(file, gt, readOptionsFor(options), pool);
+        read.set(file, dt);
+        if (dt.unknownCategories) {
+          notes.push(
+            `${dt.unknownCategories} results in ${JSON.stringify(basename(file))} are on category ids that ` +
+              `${JSON.stringify(basename(gtPath))} lacks: dropped, as lvis-api drops them`,
+          );
+        }
       }
+      const state = await evaluateOnThreads(gt, dt, { ...options, iouType }, pool);
+      reports.push({ iouType, file, report: reportFromState(state, options) });
     }
-    const state = evaluate(gt, dt, { ...options, iouType });
-    reports.push({ iouType, file, report: reportFromState(state, options) });
+    for (const why of pool?.failures ?? []) notes.push(`a worker thread stopped (${why}): its work was done here`);
+    return { reports, notes };
+  } finally {
+    pool?.close();
   }
-  return { reports, notes };
+}
+
+/** Workers for the threads these files call for, started now so they are up once the ground truth is read. */
+async function _poolFor(dtPaths: string[], threads: number | undefined): Promise<WorkerPool | null> {
+  const sizes = await Promise.all(dtPaths.map((p) => stat(p).then((s) => s.size, () => 0)));
+  const n = threads ?? evalThreads(Math.max(...sizes));
+  return n > 1 ? new WorkerPool(n - 1) : null;
 }
 
 /** The metric names of lvis-api's `LVISEval.results` (AP-pooled is not one of them). */

@@ -6,6 +6,7 @@
 import { type GroundTruth, NEGATIVE, POSITIVE } from "./ground_truth.ts";
 import { resultArea } from "./geometry.ts";
 import type { Results } from "./results_file.ts";
+import { sharedInt32 } from "./shared_arrays.ts";
 
 /** Item positions grouped by category, then by image position, file order inside. */
 export interface Grouped {
@@ -37,7 +38,7 @@ export function groupByCategoryImage(
   for (let j = 0; j < n; j++) imgFill[image[items[j]] + 1]++;
   for (let i = 0; i < numImages; i++) imgFill[i + 1] += imgFill[i];
   for (let j = 0; j < n; j++) byImage[imgFill[image[items[j]]]++] = items[j];
-  const catStart = new Int32Array(numCategories + 1);
+  const catStart = sharedInt32(numCategories + 1);
   for (let j = 0; j < n; j++) catStart[category[items[j]] + 1]++;
   for (let k = 0; k < numCategories; k++) catStart[k + 1] += catStart[k];
   const fill = catStart.slice(0, numCategories);
@@ -73,7 +74,7 @@ export function usedItems(
   // Ground truth: a valid area and a known image and category.
   let ng = 0;
   for (let a = 0; a < gt.annotationCount; a++) if (_gtUsed(gt, a, evaluated)) ng++;
-  const gtItems = new Int32Array(ng);
+  const gtItems = sharedInt32(ng);
   ng = 0;
   for (let a = 0; a < gt.annotationCount; a++) if (_gtUsed(gt, a, evaluated)) gtItems[ng++] = a;
   // Results: kept, valid area, and in the image's positive or negative set.
@@ -88,7 +89,7 @@ export function usedItems(
       nd++;
     }
   }
-  const dtItems = new Int32Array(nd);
+  const dtItems = sharedInt32(nd);
   nd = 0;
   for (let i = 0; i < dt.count; i++) {
     const cat = dtCat[i], ar = resultArea(dt, area, i);

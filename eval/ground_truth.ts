@@ -7,6 +7,7 @@ import { FREQUENCIES } from "./params.ts";
 import { jsonError, kindOf } from "./json_path.ts";
 import { BAD, keyOf, numberAt, numberEnd, skipString, skipValue, skipWs } from "./json_scan.ts";
 import { readFile } from "node:fs/promises";
+import { sharedFloat64, sharedInt32, sharedUint8 } from "./shared_arrays.ts";
 import { basename } from "node:path";
 
 /**
@@ -15,7 +16,7 @@ import { basename } from "node:path";
  */
 export const NEGATIVE = 1, NOT_EXHAUSTIVE = 2, POSITIVE = 4;
 
-/** Ground truth ready for evaluation. */
+/** Ground truth ready for evaluation; the arrays box matching reads lie on shared memory, for worker threads. */
 export interface GroundTruth {
   /** File name used in messages. */
   file: string;
@@ -152,7 +153,7 @@ function _build(file: string, images: unknown[], categories: unknown[], ann: _An
   const imageIds = new Float64Array(nImg);
   const imageHeight = new Float64Array(nImg), imageWidth = new Float64Array(nImg);
   const imageIndex = new Map<number, number>();
-  const imageCategoryFlags = new Uint8Array(nImg * nCat);
+  const imageCategoryFlags = sharedUint8(nImg * nCat);
   const exhaustive = imgOrder.length > 0 && imgOrder.every(({ o }) => _LISTS.every(([key]) => o[key] === undefined));
   if (exhaustive) {
     // COCO: every image is labelled for every category, so each absent category is a verified negative.
@@ -181,7 +182,7 @@ function _build(file: string, images: unknown[], categories: unknown[], ann: _An
   });
 
   const n = ann.count;
-  const annotationImage = new Int32Array(n), annotationCategory = new Int32Array(n);
+  const annotationImage = sharedInt32(n), annotationCategory = sharedInt32(n);
   for (let i = 0; i < n; i++) {
     const img = annotationImage[i] = imageIndex.get(ann.imageId[i]) ?? -1;
     const cat = annotationCategory[i] = categoryIndex.get(ann.categoryId[i]) ?? -1;
@@ -227,12 +228,12 @@ interface _Annotations {
 function _newAnnotations(capacity: number, keepSegmentation: boolean): _Annotations {
   return {
     count: 0,
-    id: new Float64Array(capacity),
+    id: sharedFloat64(capacity),
     imageId: new Float64Array(capacity),
     categoryId: new Float64Array(capacity),
-    bbox: new Float64Array(4 * capacity),
-    area: new Float64Array(capacity),
-    ignore: new Uint8Array(capacity),
+    bbox: sharedFloat64(4 * capacity),
+    area: sharedFloat64(capacity),
+    ignore: sharedUint8(capacity),
     segmentation: keepSegmentation ? [] : null,
   };
 }
@@ -435,7 +436,10 @@ function _deriveFrequency(
 export async function readGroundTruth(path: string, keepSegmentation: boolean): Promise<GroundTruth> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    // A plain Uint8Array, not the Buffer subclass: the byte scanners shared with the results readers then
+    // see one kind of array and stay optimized.
+    const buffer = await readFile(path);
+    bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (e) {
     throw new InputError(`Cannot read ground truth ${JSON.stringify(path)}: ${(e as Error).message}`);
   }

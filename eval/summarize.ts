@@ -41,44 +41,64 @@ export interface EvalSummary {
  * without materialising the flattened array.
  */
 class _OrderedMean {
-  #buf = new Float64Array(8192);
-  #fill = 0;
+  buf = new Float64Array(8192);
+  fill = 0;
   #sum = 0;
   #count = 0;
   reset(): void {
-    this.#fill = this.#sum = this.#count = 0;
+    this.fill = this.#sum = this.#count = 0;
   }
-  push(v: number): void {
-    this.#buf[this.#fill++] = v;
-    if (this.#fill === 8192) (this.#sum += numpySum(this.#buf, 8192), this.#count += 8192, this.#fill = 0);
+  /** Sum the full buffer; callers write `buf[fill++]` themselves and call this when `fill` reaches 8192. */
+  flush(): void {
+    this.#sum += numpySum(this.buf, 8192);
+    this.#count += 8192;
+    this.fill = 0;
   }
-  /** The mean, or -1 when nothing was pushed. */
+  /** The mean, or -1 when nothing was fed. */
   mean(): number {
-    const n = this.#count + this.#fill;
-    return n === 0 ? -1 : (this.#sum + numpySum(this.#buf, this.#fill)) / n;
+    const n = this.#count + this.fill;
+    return n === 0 ? -1 : (this.#sum + numpySum(this.buf, this.fill)) / n;
   }
 }
 
 const _mean = new _OrderedMean();
+/** Recall points read per category at a time: each category's run of them is contiguous, the order is not. */
+const _TILE = 16;
+let _tile = new Float64Array(0);
 
 /** The reference's AP over thresholds `ts`, categories `ks` and one area: valid precision in [T][R][K] order. */
 function _ap(s: EvalState, ts: readonly number[], ks: Int32Array, area: number): number {
-  const valid = ks.filter((k) => s.numGt[k * A + area] > 0);
-  _mean.reset();
+  const valid = ks.filter((k) => s.numGt[k * A + area] > 0), nv = valid.length, P = s.precision;
+  if (_tile.length < nv * _TILE) _tile = new Float64Array(nv * _TILE);
+  const tile = _tile, m = _mean;
+  m.reset();
   for (const t of ts) {
-    for (let r = 0; r < R; r++) {
-      for (let j = 0; j < valid.length; j++) _mean.push(s.precision[((valid[j] * A + area) * T + t) * R + r]);
+    for (let r0 = 0; r0 < R; r0 += _TILE) {
+      const w = Math.min(_TILE, R - r0);
+      for (let j = 0; j < nv; j++) {
+        const row = ((valid[j] * A + area) * T + t) * R + r0;
+        for (let i = 0; i < w; i++) tile[i * nv + j] = P[row + i];
+      }
+      for (let i = 0; i < w * nv; i++) {
+        m.buf[m.fill++] = tile[i];
+        if (m.fill === 8192) m.flush();
+      }
     }
   }
-  return _mean.mean();
+  return m.mean();
 }
 
 /** The reference's AR: valid recall in [T][K] order. */
 function _ar(s: EvalState, ts: readonly number[], ks: Int32Array, area: number): number {
-  const valid = ks.filter((k) => s.numGt[k * A + area] > 0);
-  _mean.reset();
-  for (const t of ts) for (let j = 0; j < valid.length; j++) _mean.push(s.recall[(valid[j] * A + area) * T + t]);
-  return _mean.mean();
+  const valid = ks.filter((k) => s.numGt[k * A + area] > 0), m = _mean;
+  m.reset();
+  for (const t of ts) {
+    for (let j = 0; j < valid.length; j++) {
+      m.buf[m.fill++] = s.recall[(valid[j] * A + area) * T + t];
+      if (m.fill === 8192) m.flush();
+    }
+  }
+  return m.mean();
 }
 
 /** One category's AP (`t` = -1: all thresholds) and AR for one area: its own contiguous rows. */

@@ -177,6 +177,10 @@ export function runCommand(name: string, { registry, defaultPipeline }: ProgramO
         const leaves = plan.stages.filter((s) => !plan.stages.some((t) => t.deps.includes(s.id)));
         for (const leaf of leaves) {
           const outputs = result.stages.get(leaf.id)?.outputs ?? {};
+          // A stage's plain-text summary (the report's AP table) is what a user came for: show it.
+          if (typeof outputs.summary === "string") {
+            console.log(`\n${(await Deno.readTextFile(outputs.summary)).trimEnd()}\n`);
+          }
           if (typeof outputs.html === "string") console.log(`report: ${outputs.html}`);
           else {for (const [name, value] of Object.entries(outputs)) {
               console.log(`${leaf.id}.${name}: ${JSON.stringify(value)}`);

@@ -23,6 +23,7 @@ import {
 import { renderChart } from "../report/render_chart.ts";
 import { reportHtml } from "../report/report_html.ts";
 import { readCategoryStats, readGradStats, readMetrics, readTrainLog } from "../report/report_inputs.ts";
+import { summaryTable } from "../report/summary_table.ts";
 
 const runSchema = z.strictObject({
   name: z.string().min(1),
@@ -56,7 +57,12 @@ export const reportParams = z.strictObject({
 });
 
 /** Output of the report stage. */
-export const reportOutput = z.object({ html: z.string(), figures: z.array(z.string()) });
+export const reportOutput = z.object({
+  html: z.string(),
+  figures: z.array(z.string()),
+  /** summary.txt: mask and box AP, APr, APc, APf per run, the table the CLI prints at the end. */
+  summary: z.string().optional(),
+});
 
 /**
  * Write the report into `outDir`.
@@ -142,7 +148,10 @@ export async function writeReport(
   });
   const htmlPath = join(outDir, "index.html");
   await writeFileAtomic(htmlPath, html);
-  return { html: htmlPath, figures: [...charts, ...detections].map((f) => join(outDir, f.file)) };
+  const summary = join(outDir, "summary.txt");
+  const table = summaryTable(runs.map((r) => ({ name: r.name, box: r.loaded.results, mask: r.segm?.results })));
+  await writeFileAtomic(summary, `${table}\n`);
+  return { html: htmlPath, figures: [...charts, ...detections].map((f) => join(outDir, f.file)), summary };
 }
 
 /** Whether a ground-truth file lacks LVIS's per-image label lists (a COCO file). */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { FIXTURES } from "./_util.ts";
+import { writeSyntheticCase } from "../../eval/mod.ts";
+import { FIXTURES, SEED } from "./_util.ts";
 
 const BUILD = fileURLToPath(new URL("../../eval/build.ts", import.meta.url));
 const CLI = fileURLToPath(new URL("../../eval/main.ts", import.meta.url));
@@ -41,6 +42,21 @@ Deno.test("deno task build makes a tailor-eval that runs without Deno and prints
     const bad = await run(exe, ["--gt", `${c02}gt.json`, "--dt", `${dir}/missing.json`], {});
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^error: Cannot read results ".*missing\.json": .*\n$/);
+    // Worker threads (Node's under the executable, Deno's under deno task eval): a results file large enough
+    // to be read in ranges, the same bytes out as with one thread.
+    const big = await writeSyntheticCase(`${dir}/big`, { images: 400, seed: SEED });
+    assert.ok((await Deno.stat(big.dt)).size > 8 << 20);
+    const args = (out: string) => ["--gt", big.gt, "--dt", big.dt, "--quiet", "--out", `${dir}/${out}.json`];
+    const env = (threads: string) => ({ ...Deno.env.toObject(), TAILOR_EVAL_THREADS: threads });
+    const one = await run(Deno.execPath(), ["run", "-A", CLI, ...args("one")], env("1"));
+    const exeThreads = await run(exe, args("exe3"), { TAILOR_EVAL_THREADS: "3" });
+    const denoThreads = await run(Deno.execPath(), ["run", "-A", CLI, ...args("deno3")], env("3"));
+    // No note: every worker started and answered.
+    for (const r of [one, exeThreads, denoThreads]) (assert.equal(r.code, 0, r.stderr), assert.equal(r.stderr, ""));
+    const want = await Deno.readTextFile(`${dir}/one.json`);
+    assert.equal(await Deno.readTextFile(`${dir}/exe3.json`), want);
+    assert.equal(await Deno.readTextFile(`${dir}/deno3.json`), want);
+    assert.ok(JSON.parse(want).results.AP > 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

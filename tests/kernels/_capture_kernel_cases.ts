@@ -29,6 +29,8 @@ Runtime.prototype.pipeline = function (kernel, params) {
 
 const TESTS = [
   "../tensor/conv2d_test.ts",
+  "../tensor/conv_gemm_test.ts",
+  "../tensor/conv_transpose_test.ts",
   "../tensor/core_ops_test.ts",
   "../tensor/gemm_test.ts",
   "../tensor/group_norm_test.ts",

@@ -39,6 +39,13 @@ Deno.test("writeReport() writes a page whose table and figures match its inputs"
     );
     assert.ok(html.includes(`<tr><th>${run.name}</th>${cells.join("")}`), run.name);
   }
+  // The terminal's table: one line per run with its box AP, APr, APc, APf in percent.
+  const summary = (await Deno.readTextFile(result.summary!)).trimEnd().split("\n");
+  assert.equal(summary.length, 1 + fake.runs.length);
+  fake.runs.forEach((run, i) => {
+    const want = ["AP", "APr", "APc", "APf"].map((k) => (100 * fake.results[run.name][k]).toFixed(1));
+    assert.deepEqual(summary[i + 1].trim().split(/\s+/), [run.name, ...want]);
+  });
   await Deno.remove(fake.dir, { recursive: true });
 });
 

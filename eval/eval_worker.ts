@@ -1,0 +1,10 @@
+/**
+ * The Deno worker behind `WorkerPool`: answers each task with `handleTask`'s result.
+ */
+import { handleTask, type WorkerTask } from "./worker_tasks.ts";
+
+const scope = self as unknown as {
+  onmessage: (e: MessageEvent<WorkerTask>) => void;
+  postMessage(m: unknown): void;
+};
+scope.onmessage = (e) => scope.postMessage(handleTask(e.data));

@@ -1,0 +1,41 @@
+/**
+ * The runs' headline metrics as a plain-text table for the terminal: mask
+ * AP first where masks were evaluated, then box AP; AP, APr, APc and APf in
+ * percent with one decimal, n/a where no category of a group had ground
+ * truth.
+ */
+
+/** One row: a run's box metrics and, where evaluated, its mask metrics. */
+export interface SummaryRun {
+  name: string;
+  box: Record<string, number>;
+  mask?: Record<string, number>;
+}
+
+const METRICS = ["AP", "APr", "APc", "APf"];
+
+function _cell(v: number | undefined): string {
+  return v === undefined ? "" : v < 0 ? "n/a" : (100 * v).toFixed(1);
+}
+
+/**
+ * The table, one line per run, columns aligned.
+ *
+ * @example
+ * ```ts
+ * summaryTable([{ name: "eqlv2", box: { AP: 0.021, APr: 0.002, APc: 0.01, APf: 0.05 } }]);
+ * // "run    box AP  APr  APc  APf\neqlv2     2.1  0.2  1.0  5.0"
+ * ```
+ */
+export function summaryTable(runs: SummaryRun[]): string {
+  const withMask = runs.some((r) => r.mask);
+  const groups: [string, (r: SummaryRun) => Record<string, number> | undefined][] = withMask
+    ? [["mask", (r) => r.mask], ["box", (r) => r.box]]
+    : [["box", (r) => r.box]];
+  const header = ["run", ...groups.flatMap(([g]) => METRICS.map((m, i) => i === 0 ? `${g} ${m}` : m))];
+  const rows = runs.map((r) => [r.name, ...groups.flatMap(([, of]) => METRICS.map((m) => _cell(of(r)?.[m])))]);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  const line = (cells: string[]) =>
+    cells.map((s, c) => c === 0 ? s.padEnd(widths[c]) : s.padStart(widths[c])).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
