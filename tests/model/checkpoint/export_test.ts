@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { exportTorchvision } from "../../../model/checkpoint/export.ts";
-import { moveRows, repeatRows } from "../../../model/checkpoint/key_map.ts";
+import { repeatRows } from "../../../model/checkpoint/key_map.ts";
 import { decodeWeights } from "../../../model/checkpoint/read.ts";
 import { encodeSafetensors, type NamedArray, readSafetensors } from "../../../model/checkpoint/safetensors.ts";
 import { assertRejectsInput, assertSameTensors, fixture, readFixture, TINY_CLASSES } from "./_fixtures.ts";
