@@ -155,7 +155,7 @@ export class Detector {
     const c = this.backbone.forward(this.params, images);
     const levels = fpn(this.params, this.cfg.fpn, c, this.backbone.channels);
     // Without a graph, the backbone's outputs are dead once the pyramid has them.
-    if (!isGradEnabled()) for (const t of c) t.dispose();
+    if (!isGradEnabled()) { for (const t of c) t.dispose(); }
     return levels;
   }
 

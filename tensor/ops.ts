@@ -139,7 +139,12 @@ function reluRaw(inputs: Tensor[], backward: boolean): Tensor {
   }
   const out = new Tensor(x.shape);
   const n = x.size;
-  rt().dispatch(reluKernel, { n, backward, add }, [...inputs.map((t) => t.buffer), out.buffer], new Uint32Array([n / 4]));
+  rt().dispatch(
+    reluKernel,
+    { n, backward, add },
+    [...inputs.map((t) => t.buffer), out.buffer],
+    new Uint32Array([n / 4]),
+  );
   return out;
 }
 

@@ -9,7 +9,7 @@
  */
 import type { ConvGeometry } from "../kernels/conv2d.ts";
 import { gemm } from "../kernels/gemm.ts";
-import { col2imKernel, type Im2colParams, im2colKernel } from "../kernels/im2col.ts";
+import { col2imKernel, im2colKernel, type Im2colParams } from "../kernels/im2col.ts";
 import { record } from "./autograd.ts";
 import { mapRaw, reduceRaw, reshape, sum } from "./ops.ts";
 import { rt, Tensor } from "./tensor.ts";

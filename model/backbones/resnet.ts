@@ -131,7 +131,7 @@ export class ResNet implements Backbone {
       })
       : x;
     const out = addRelu(y, skip);
-    if (!isGradEnabled()) for (const t of [h1, h2, y, ...(o.down ? [skip] : [])]) t.dispose();
+    if (!isGradEnabled()) { for (const t of [h1, h2, y, ...(o.down ? [skip] : [])]) t.dispose(); }
     return out;
   }
 }

@@ -107,7 +107,7 @@ export class RpnHead {
       del.push(reshape(transpose(d, [0, 2, 3, 1]), [B, h * w * A, 4]));
       perLevel.push(h * w * A);
       // Without a graph, the level's maps are dead once transposed.
-      if (!isGradEnabled()) for (const m of [t, o, d]) m.dispose();
+      if (!isGradEnabled()) { for (const m of [t, o, d]) m.dispose(); }
     }
     const out = {
       objectness: obj.length === 1 ? obj[0] : concat(obj, 1),
@@ -115,7 +115,7 @@ export class RpnHead {
       perLevel,
     };
     // The per-level rows are views of their transposes: free those.
-    if (!isGradEnabled() && obj.length > 1) for (const m of [...obj, ...del]) (m.base ?? m).dispose();
+    if (!isGradEnabled() && obj.length > 1) { for (const m of [...obj, ...del]) (m.base ?? m).dispose(); }
     return out;
   }
 
