@@ -25,7 +25,8 @@ for (const loss of ["eql", "eqlv2"]) {
         dataset: s.trainJson,
         model: "tiny",
         modelOverrides: {
-          roi: { poolSize: 4, samplingRatio: 2, batchPerImage: 16, positiveFraction: 0.25, fcDim: 32, fgIou: 0.5 },
+          roi: { samplingRatio: 2, batchPerImage: 16, positiveFraction: 0.25, fgIou: 0.5 },
+          boxHead: { poolSize: 4, fcDim: 32 },
         },
         loss,
         iterations: 2,
