@@ -1,12 +1,7 @@
 /**
- * The command line of `deno task pipeline|train|demo|stage|detect`, and the
- * composition root: the one module that wires the project's stages
- * (`tasks/registry.ts`) to the pipeline commands (`pipeline/cli.ts`,
- * `pipeline/stage_cli.ts`), which know no stage.
- *
- * On Linux it first runs itself as a child whose stderr it filters (see
- * `core/stderr_filter.ts`: wgpu's native log floods), so this process loads
- * the commands only in the child.
+ * The command line of `deno task pipeline|train|demo|stage|detect`, and the composition root: the one module
+ * that wires the stages (`tasks/registry.ts`) to the pipeline commands, which know no stage. On Linux it
+ * reruns itself as a child whose stderr it filters (`core/stderr_filter.ts`).
  *
  * @example
  * ```sh
@@ -27,7 +22,6 @@ export const DEFAULT_PIPELINE = fileURLToPath(new URL("./pipelines/default.yaml"
 
 const FROM_USER = { from: "user" } as const;
 
-/** Run the command; a number is an exit code to leave with. */
 async function _main(args: string[]): Promise<number | void> {
   if (args[0] === "detect") {
     const { detectCommand } = await import("./tasks/detect.ts");
@@ -54,7 +48,6 @@ if (import.meta.main) {
     if (typeof exit === "number") Deno.exit(exit);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    // An InputError may list several problems, one a line; anything else shows its first line.
     const lines = e instanceof InputError ? message.split("\n") : [message.split("\n")[0]];
     for (const line of lines) console.error(`error: ${line}`);
     if (!(e instanceof InputError) && Deno.env.get("TAILOR_DEBUG")) console.error(e);

@@ -1,11 +1,7 @@
 /**
- * tailor: long-tailed object detection on WebGPU.
- *
- * Trains R-CNN-style detectors for long-tailed vocabularies (LVIS) with
- * Equalization Loss v2 and its relatives on hand-written WGSL kernels, and
- * evaluates them exactly as the LVIS API does, only much faster. Every stage
- * a pipeline runs (synth, ingest, train, retrain, predict, eval, report) is
- * also a library call here.
+ * tailor: long-tailed object detection on WebGPU. Trains R-CNN-style detectors for LVIS with EQL v2 and its
+ * relatives on hand-written WGSL kernels and evaluates them exactly as the LVIS API does, only faster. Every
+ * pipeline stage is also a library call here.
  *
  * @example
  * ```ts

@@ -101,6 +101,7 @@ async function tailor(which: "train" | "infer"): Promise<Record<string, unknown>
   return {
     ms: Math.round(steady[steady.length >> 1]),
     all_ms: times.map(Math.round),
+    ...(which === "train" ? { positives } : {}),
     ...counts,
     peak_rss_mb: peakRssMb(),
   };

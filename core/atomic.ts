@@ -1,7 +1,4 @@
-/**
- * Atomic file output: write beside the target under a temporary name, then
- * rename, so a killed process never leaves a torn file behind.
- */
+// Atomic file output: write beside the target, then rename, so a killed process never leaves a torn file.
 import { dirname } from "node:path";
 
 function tempPath(path: string): string {
@@ -9,7 +6,6 @@ function tempPath(path: string): string {
   return `${path}.${tag}.tmp`;
 }
 
-/** Write bytes or text to `path` atomically, creating parent folders. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = tempPath(path);
@@ -23,15 +19,11 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
-/** Write a value as JSON to `path` atomically. */
 export function writeJsonAtomic(path: string, value: unknown, indent = 0): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value, null, indent || undefined) + "\n");
 }
 
-/**
- * Build a folder's content under a temporary name and rename it into place
- * once `fill` succeeds; an existing folder at `path` is replaced only then.
- */
+/** Fill a temporary folder, then rename it into place: `path` is replaced only once `fill` succeeds. */
 export async function writeDirAtomic(path: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = tempPath(path);

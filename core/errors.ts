@@ -1,22 +1,9 @@
-/**
- * Errors a user can act on. `InputError` carries a one-line message that names
- * the file, line or JSON path and the offending value; the CLI prints it
- * without a stack trace.
- */
+/** An error the user can act on: one line naming the file, line or JSON path and the value; shown without a stack. */
 export class InputError extends Error {
   override name = "InputError";
 }
 
-/**
- * All the problems found in one input at once (every error of a pipeline
- * file), one line each; the CLI prints every line.
- *
- * @example
- * ```ts
- * const e = new InputErrors(['p.yaml:3:9: Unknown stage kind "trian"', 'p.yaml:7:5: Unknown key "lr2"']);
- * e.message.split("\n").length; // 2
- * ```
- */
+/** Every problem found in one input, one a line; the CLI prints them all. */
 export class InputErrors extends InputError {
   override name = "InputErrors";
   constructor(readonly problems: readonly string[]) {
@@ -24,7 +11,6 @@ export class InputErrors extends InputError {
   }
 }
 
-/** Quote a value for an error message, cut to a readable length. */
 export function quote(value: unknown, max = 60): string {
   let s: string;
   try {

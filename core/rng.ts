@@ -1,8 +1,4 @@
-/**
- * A small seeded random number generator (xoshiro128**), so that datasets,
- * sampling and initialisation are reproducible and their state can be saved
- * in checkpoints.
- */
+/** Seeded xoshiro128**, so data, sampling and init are reproducible and the state can go in a checkpoint. */
 export class Rng {
   #s: Uint32Array;
 
@@ -28,7 +24,6 @@ export class Rng {
     return new Uint32Array(this.#s);
   }
 
-  /** A uniform 32-bit unsigned integer. */
   nextU32(): number {
     const s = this.#s;
     const r = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
@@ -42,7 +37,6 @@ export class Rng {
     return r;
   }
 
-  /** A uniform double in [lo, hi). */
   uniform(lo = 0, hi = 1): number {
     return lo + (hi - lo) * this.float();
   }
@@ -52,19 +46,16 @@ export class Rng {
     return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;
   }
 
-  /** A uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.float() * n);
   }
 
-  /** A standard normal sample (Box-Muller). */
   normal(): number {
     const u = 1 - this.float();
     const v = this.float();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
-  /** Shuffle an array in place (Fisher-Yates). */
   shuffle<T>(a: T[]): T[] {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);

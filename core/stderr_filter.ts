@@ -1,30 +1,11 @@
-/**
- * Deno's WebGPU (wgpu) logs from native code straight to the process's
- * stderr, where JavaScript cannot intercept it: one driver quirk logged per
- * dispatch became hundreds of identical multi-line blocks. The command line
- * therefore runs itself as a child and passes the child's stderr through
- * {@link StderrFilter}: each distinct wgpu block is shown once, repeats are
- * counted in one line at the end, and everything else passes unchanged and
- * at once (progress bars included).
- */
+// wgpu logs from native code straight to stderr, out of JavaScript's reach (one driver quirk per dispatch
+// became hundreds of blocks), so the CLI runs itself as a child and shows each distinct wgpu block once.
 
-/** The first line of a block that wgpu's native logging writes. */
 const WGPU_BLOCK = /^(wgpu-hal\b|wgpu_hal\b|wgpu_core\b|wgpu\b)/;
 /** A block's continuation lines (indented, or starting with a backquote as wgpu-hal's texture notes do). */
 const CONTINUATION = /^[\s`]/;
 
-/**
- * Filters a text stream: call `push` with each chunk, `end` once.
- *
- * @example
- * ```ts
- * const out: string[] = [];
- * const f = new StderrFilter((t) => out.push(t));
- * f.push("wgpu-hal note\n`D2` detail\n\nwgpu-hal note\n`D2` detail\n\nreal error\n");
- * f.end();
- * out.join(""); // "wgpu-hal note\n`D2` detail\n\nreal error\nnote: 1 repeat of the wgpu message above ..."
- * ```
- */
+/** Filters a text stream: `push` each chunk, then `end` once; non-wgpu text passes at once. */
 export class StderrFilter {
   #held = "";
   #block: string[] | null = null;
@@ -34,7 +15,6 @@ export class StderrFilter {
 
   constructor(private readonly write: (text: string) => void) {}
 
-  /** Take the next chunk; writes what can be decided now. */
   push(chunk: string): void {
     let text = this.#held + chunk;
     this.#held = "";
@@ -52,7 +32,6 @@ export class StderrFilter {
     }
   }
 
-  /** Flush what is held and say how many repeats were left out. */
   end(): void {
     if (this.#held) {
       const rest = this.#held;
@@ -75,7 +54,6 @@ export class StderrFilter {
     }
   }
 
-  /** How many blocks were shown and how many repeats left out, for tests and logs. */
   get counts(): { shown: number; repeats: number } {
     let repeats = 0;
     for (const n of this.#seen.values()) repeats += n - 1;
@@ -114,15 +92,8 @@ function _mayStartBlock(partial: string): boolean {
 }
 
 /**
- * Run `command` with its stderr through a {@link StderrFilter} onto this
- * process's stderr (stdin and stdout inherited), and return its exit code.
- * An interrupt reaches the child from the terminal; one sent to this
- * process alone (kill) is passed on.
- *
- * @example
- * ```ts
- * Deno.exit(await runFilteringStderr([Deno.execPath(), "run", "main.ts"], { TAILOR_STDERR_CHILD: "1" }));
- * ```
+ * Run `command` with its stderr filtered onto ours and return its exit code. An interrupt from the
+ * terminal reaches the child itself; one sent to this process alone (kill) is passed on.
  */
 export async function runFilteringStderr(command: string[], env: Record<string, string> = {}): Promise<number> {
   const child = new Deno.Command(command[0], {
@@ -171,18 +142,9 @@ const CHILD = "TAILOR_STDERR_CHILD";
 export const STDERR_TTY = "TAILOR_STDERR_TTY";
 
 /**
- * Run this very command line again as a child with its stderr filtered, and
- * return the child's exit code; null where that is not possible or not
- * wanted (then run the command here): in the child, with `TAILOR_STDERR=raw`,
- * off Linux (the command line is read from /proc/self/cmdline, so the child
- * gets exactly the same Deno flags and permissions), or without the
- * permission to run Deno.
- *
- * @example
- * ```ts
- * const code = await filterOwnStderr();
- * if (code !== null) Deno.exit(code);
- * ```
+ * Rerun this command line as a child with its stderr filtered and return its exit code; null where not
+ * possible or not wanted (in the child, `TAILOR_STDERR=raw`, off Linux since the flags come from
+ * /proc/self/cmdline, or without permission to run Deno): then run the command here.
  */
 export async function filterOwnStderr(): Promise<number | null> {
   if (Deno.build.os !== "linux") return null;

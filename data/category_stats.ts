@@ -1,12 +1,7 @@
-/**
- * Category statistics the losses need: EQL's per-category frequency and the
- * r/c/f group sizes.
- */
 import type { Dataset } from "./dataset.ts";
 
 /**
- * EQL's frequency per category: image_count / (training images with at
- * least one annotation), in category index order.
+ * EQL's frequency per category: image_count / (training images with at least one annotation).
  *
  * @example
  * ```ts

@@ -1,16 +1,8 @@
-/**
- * Class-aware image sampling for detection, as the decoupled re-training
- * baselines use it (Kang et al., ICLR 2020, "Decoupling Representation and
- * Classifier"; class-aware sampling, Shen et al., ECCV 2016): each draw picks
- * a category with probability proportional to n_c^q, n_c the training images
- * showing it, then one of those images uniformly. q = 0 is class-balanced
- * sampling, q = 1/2 square-root sampling (q = 1 is close to uniform over
- * images). An epoch has as many draws as images with annotations.
- */
+// Class-aware sampling (Shen et al., ECCV 2016) as the decoupled baselines use it (Kang et al., ICLR 2020): each
+// draw picks a category with probability n_c^q (n_c its training images), then one of its images uniformly.
 import { Rng } from "../core/rng.ts";
 import type { Dataset } from "./dataset.ts";
 
-/** Options of {@link ClassAwareSampler}. */
 export interface ClassAwareOptions {
   dataset: Dataset;
   /** The exponent q of the per-category image count: 0 class-balanced, 0.5 square-root. */
@@ -19,8 +11,7 @@ export interface ClassAwareOptions {
 }
 
 /**
- * Seeded epochs of image indices drawn category first. Epoch `e` is a pure function of
- * (seed, e), so resuming needs only the epoch number.
+ * Seeded epochs of image indices drawn category first; epoch `e` is a pure function of (seed, e).
  *
  * @example
  * ```ts
@@ -32,9 +23,7 @@ export interface ClassAwareOptions {
  * ```
  */
 export class ClassAwareSampler {
-  /** Images showing each category (image indices, ascending, no repeats). */
   readonly imagesOf: Uint32Array[];
-  /** Cumulative category weights n_c^q over the categories with images. */
   readonly #cumulative: Float64Array;
   readonly #categories: number[];
   readonly #epochSize: number;
@@ -61,12 +50,10 @@ export class ClassAwareSampler {
     this.#seed = options.seed ?? 1;
   }
 
-  /** Draws per epoch: the images with annotations. */
   get epochSize(): number {
     return this.#epochSize;
   }
 
-  /** The probability that a draw picks category `c` (0 for categories without images). */
   categoryProbability(c: number): number {
     const k = this.#categories.indexOf(c);
     if (k < 0) return 0;
@@ -74,7 +61,6 @@ export class ClassAwareSampler {
     return (this.#cumulative[k] - (k > 0 ? this.#cumulative[k - 1] : 0)) / total;
   }
 
-  /** The image indices of epoch `epoch`. */
   epoch(epoch: number): Uint32Array {
     if (this.#categories.length === 0) return new Uint32Array(0);
     const out = new Uint32Array(this.#epochSize);

@@ -1,7 +1,5 @@
 /**
- * `deno run -A data/cli.ts synth|ingest`: generate the synthetic long-tailed
- * dataset, or ingest an LVIS/COCO annotation file into the columnar cache.
- *
+ * `deno run -A data/cli.ts synth|ingest`: generate the synthetic dataset, or ingest an annotation file.
  * @example
  * ```sh
  * deno run -A data/cli.ts synth --preset ci --out runs/data/synth_ci
@@ -29,7 +27,6 @@ function _int(flag: string, lo: number, hi = Infinity) {
   };
 }
 
-/** Build the command-line program. */
 export function buildDataProgram(): Command {
   const program = new Command("data").description("Synthetic data and annotation ingestion").showHelpAfterError();
   program.command("synth").description("Generate the long-tailed synthetic dataset (PNG + LVIS v1 JSON)")
@@ -118,7 +115,6 @@ if (import.meta.main) {
     await buildDataProgram().parseAsync(Deno.args, { from: "user" });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    // An InputError may list several problems, one a line; anything else shows its first line.
     for (const line of e instanceof InputError ? message.split("\n") : [message.split("\n")[0]]) {
       console.error(`error: ${line}`);
     }

@@ -1,19 +1,12 @@
-/**
- * The columnar, in-memory form of a detection dataset (LVIS or COCO): typed
- * arrays per image, annotation and category, so training and evaluation
- * index numbers instead of walking millions of JSON objects.
- */
+// Detection datasets in typed columns, so training and evaluation index numbers instead of walking JSON objects.
 
-/** Frequency group of a category: rare (1-10 training images), common (11-100), frequent (> 100), as LVIS defines them. */
+/** LVIS's groups: rare (1-10 training images), common (11-100), frequent (> 100). */
 export type Frequency = "r" | "c" | "f";
 
-/** Frequency groups in the order of their codes in {@link DatasetCategories.frequency}. */
 export const FREQUENCIES: readonly Frequency[] = ["r", "c", "f"];
 
-/** Per-image columns. Ranges index the annotation and category columns. */
 export interface DatasetImages {
   count: number;
-  /** Image ids as in the file. */
   ids: Float64Array;
   width: Int32Array;
   height: Int32Array;
@@ -29,15 +22,11 @@ export interface DatasetImages {
   notExhaustiveCategories: Uint32Array;
 }
 
-/** Per-annotation columns, grouped by image (file order kept within an image). */
 export interface DatasetAnnotations {
   count: number;
   ids: Float64Array;
-  /** Image index (not id). */
   image: Uint32Array;
-  /** Category index (not id). */
   category: Uint32Array;
-  /** Boxes [x, y, w, h] in pixels, 4 per annotation. */
   bbox: Float64Array;
   area: Float64Array;
   iscrowd: Uint8Array;
@@ -57,7 +46,6 @@ export interface DatasetAnnotations {
   rleCounts: Uint32Array;
 }
 
-/** Per-category columns, sorted by id. */
 export interface DatasetCategories {
   count: number;
   ids: Int32Array;
@@ -69,14 +57,10 @@ export interface DatasetCategories {
   instanceCount: Uint32Array;
 }
 
-/** A whole dataset in columns. */
 export interface Dataset {
   format: "lvis" | "coco";
-  /** The annotation file it came from. */
   source: string;
-  /** Folder that `images.fileNames` are relative to. */
   imageRoot: string;
-  /** SHA-256 of the source file's bytes (hex). */
   contentHash: string;
   /** False when loaded without mask geometry (then `coords` and `rleCounts` are empty). */
   hasMasks: boolean;
@@ -99,7 +83,6 @@ export const RARE_MAX_IMAGES = 10, COMMON_MAX_IMAGES = 100;
  * @example
  * ```ts
  * import { frequencyOfImageCount } from "./dataset.ts";
- * frequencyOfImageCount(10); // "r"
  * frequencyOfImageCount(11); // "c"
  * ```
  */

@@ -1,8 +1,4 @@
-/**
- * A dataset's columns in one binary file: magic, a JSON header (counts,
- * strings, column table), then each typed array 8-byte aligned. Loading is
- * a few large reads straight into typed arrays, no parsing.
- */
+// A dataset's columns in one binary file (magic, JSON header, 8-byte aligned arrays): loading is a few large reads.
 import { dirname } from "node:path";
 import { InputError } from "../core/errors.ts";
 import type { Dataset } from "./dataset.ts";
@@ -54,7 +50,7 @@ function _columnsOf(ds: Dataset): { name: string; array: _Typed }[] {
 }
 
 /**
- * Write `ds` to `path` atomically (a temporary file renamed into place).
+ * Write `ds` to `path` atomically.
  *
  * @example
  * ```ts
@@ -126,11 +122,7 @@ async function _readExactly(f: Deno.FsFile, into: Uint8Array, path: string): Pro
   }
 }
 
-/**
- * Load a cache written by {@link writeDatasetCache}; `masks: false` skips
- * the mask geometry (polygon coordinates and RLE runs, the largest columns)
- * when only boxes are needed.
- */
+/** `masks: false` skips the mask geometry (the largest columns) when only boxes are needed. */
 export async function readDatasetCache(
   path: string,
   options: {

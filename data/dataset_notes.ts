@@ -1,32 +1,18 @@
-/**
- * What tailor assumed about a dataset that lacks LVIS's fields (a COCO
- * file lacks all three), in words for logs and reports, and the frequency
- * groups of another set's categories taken from a training set's counts.
- */
+// What tailor assumed about a dataset lacking LVIS's fields, in words for logs and reports.
 import { basename } from "node:path";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
 import { COMMON_MAX_IMAGES, type Dataset, FREQUENCIES, type Frequency, RARE_MAX_IMAGES } from "./dataset.ts";
 
-/** LVIS's definition of the groups, as the notes state it. */
 export const FREQUENCY_RULE =
   `LVIS's thresholds: rare 1-${RARE_MAX_IMAGES} training images, common ${RARE_MAX_IMAGES + 1}-${COMMON_MAX_IMAGES}, ` +
   `frequent > ${COMMON_MAX_IMAGES}`;
 
-/** The exhaustive-labels assumption, as the notes state it. */
 export const EXHAUSTIVE_RULE =
   "every image is taken as exhaustively labelled for every category (COCO's semantics: a category not annotated " +
   "in an image is absent from it)";
 
-/**
- * One line per assumption made about `ds`, naming its file; none for a complete LVIS file.
- *
- * @example
- * ```ts
- * const { dataset } = await ingestDataset("my_coco/train.json");
- * for (const note of datasetNotes(dataset)) console.log(`note: ${note}`);
- * ```
- */
+/** One line per assumption made about `ds`, naming its file; none for a complete LVIS file. */
 export function datasetNotes(ds: Dataset): string[] {
   const name = JSON.stringify(basename(ds.source));
   const notes: string[] = [];
@@ -42,23 +28,13 @@ export function datasetNotes(ds: Dataset): string[] {
   return notes;
 }
 
-/** `3 rare, 5 common, 2 frequent` for frequency codes (see {@link FREQUENCIES}). */
 export function groupCounts(frequency: ArrayLike<number>): string {
   const n = [0, 0, 0];
   for (let i = 0; i < frequency.length; i++) n[frequency[i]]++;
   return `${n[0]} rare, ${n[1]} common, ${n[2]} frequent`;
 }
 
-/**
- * The training set's image count and frequency group for each category id of
- * `ids` (another split of the same data), for a ground-truth file that lacks them.
- * A category the training set lacks is rare with 0 images.
- *
- * @example
- * ```ts
- * const groups = frequenciesFromTraining(train, [1, 2, 3]); // [{ id: 1, imageCount: 40, frequency: "c" }, ...]
- * ```
- */
+/** The training set's image count and frequency group per category id of `ids`; a category it lacks is rare with 0. */
 export function frequenciesFromTraining(
   train: Dataset,
   ids: readonly number[],
@@ -72,15 +48,8 @@ export function frequenciesFromTraining(
 }
 
 /**
- * Write `source` (an LVIS or COCO ground-truth file) to `out` with each category's `frequency` and
- * `image_count` taken from the training set `train`, so that an evaluation of it groups categories as
- * LVIS does, by training images. Everything else is copied unchanged. Returns the note to show.
- *
- * @example
- * ```ts
- * const train = (await ingestDataset("my_coco/train.json")).dataset;
- * await writeTrainingFrequencies("my_coco/val.json", train, "runs/x/gt.json");
- * ```
+ * Copy `source` to `out` with each category's `frequency` and `image_count` from `train`, so that an evaluation
+ * groups categories as LVIS does, by training images. Returns the note to show.
  */
 export async function writeTrainingFrequencies(source: string, train: Dataset, out: string): Promise<string> {
   let json: { categories?: unknown };

@@ -1,29 +1,13 @@
-/**
- * Whether a dataset's image files are where its annotations say, checked
- * when a file is ingested so that a wrong image root or a partial download
- * shows before training reads the first batch.
- */
+// Checked at ingestion, so a wrong image root or a partial download shows before training reads a batch.
 import type { Dataset } from "./dataset.ts";
 import { imagePath } from "./image_path.ts";
 
-/** What {@link findMissingImages} found. */
 export interface MissingImages {
-  /** Images whose file is not there. */
   count: number;
-  /** The first few of their paths, in file order. */
   examples: string[];
 }
 
-/**
- * Stat every image file of `ds` (`concurrency` at a time).
- *
- * @example
- * ```ts
- * const { dataset } = await ingestDataset("train.json", { imageRoot: "images" });
- * const missing = await findMissingImages(dataset);
- * if (missing.count) console.log(`${missing.count} images missing, e.g. ${missing.examples[0]}`);
- * ```
- */
+/** Stat every image file of `ds` (`concurrency` at a time). */
 export async function findMissingImages(ds: Dataset, { concurrency = 32, keep = 3 } = {}): Promise<MissingImages> {
   const missing: number[] = [];
   let next = 0;
@@ -42,15 +26,6 @@ export async function findMissingImages(ds: Dataset, { concurrency = 32, keep = 
   return { count: missing.length, examples: missing.slice(0, keep).map((i) => imagePath(ds, i)) };
 }
 
-/**
- * The warning for missing images, or undefined when none is missing.
- *
- * @example
- * ```ts
- * missingImagesMessage({ count: 2, examples: ["img/a.jpg", "img/b.jpg"] }, 10, "img");
- * // '2 of 10 image files are missing under "img", e.g. "img/a.jpg"'
- * ```
- */
 export function missingImagesMessage(m: MissingImages, total: number, root: string): string | undefined {
   if (m.count === 0) return undefined;
   const [dir, example] = [JSON.stringify(root), JSON.stringify(m.examples[0])];

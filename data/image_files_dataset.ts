@@ -1,26 +1,12 @@
-/**
- * Plain image files as a dataset without annotations, so that the batch
- * loader (decoding in workers, resizing, padding) serves a detector run on
- * any pictures a user has, as it serves a validation split.
- */
+// Plain image files as a dataset without annotations, so the batch loader serves a detector run on any pictures.
 import { extname, join, resolve } from "node:path";
 import sharp from "sharp";
 import { InputError, InputErrors } from "../core/errors.ts";
 import type { Dataset } from "./dataset.ts";
 
-/** File extensions taken from a folder (what the decoder reads). */
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".avif"]);
 
-/**
- * The image files named by `paths`: files as given, folders as their image files
- * (by name, not recursive). Every path that is missing, or a folder without images,
- * is reported at once.
- *
- * @example
- * ```ts
- * await listImageFiles(["photos/", "extra.jpg"]); // ["/abs/photos/a.jpg", "/abs/photos/b.png", "/abs/extra.jpg"]
- * ```
- */
+/** Image files of `paths`: files as given, folders by name (not recursive); every missing path reported at once. */
 export async function listImageFiles(paths: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   const problems: string[] = [];
@@ -52,16 +38,7 @@ export async function listImageFiles(paths: readonly string[]): Promise<string[]
   return out;
 }
 
-/**
- * A dataset of the image `files` (absolute paths), image ids 1..n in order, no
- * annotations and no categories; each file's size is read from its header.
- *
- * @example
- * ```ts
- * const ds = await imageFilesDataset(await listImageFiles(["photos/"]));
- * ds.images.width[0]; // 640
- * ```
- */
+/** A dataset of `files`, image ids 1..n, no annotations; each file's size is read from its header. */
 export async function imageFilesDataset(files: readonly string[]): Promise<Dataset> {
   const width = new Int32Array(files.length), height = new Int32Array(files.length);
   for (const [i, file] of files.entries()) {

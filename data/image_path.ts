@@ -1,9 +1,5 @@
-/**
- * Where an image of a dataset lives on disk. LVIS v1 names images by their
- * COCO URL ("train2017/000000391895.jpg"), and its val split draws from
- * both COCO train2017 and val2017, so file names are kept relative to the
- * COCO root; an image root that points into one split folder still works.
- */
+// LVIS v1 names images by COCO URL ("train2017/000000391895.jpg") and its val split draws from both COCO splits,
+// so names stay relative to the COCO root; a root pointing into one split folder still works.
 import { basename, dirname, join } from "node:path";
 import type { Dataset } from "./dataset.ts";
 

@@ -1,7 +1,3 @@
-/**
- * Ingest an LVIS or COCO annotation file: stream, validate, index, and keep
- * a content-hashed columnar cache so the JSON is parsed once.
- */
 import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import { InputError, InputErrors, quote } from "../core/errors.ts";
@@ -12,11 +8,9 @@ import { buildDataset } from "./ingest/build_dataset.ts";
 import { type IngestIssues, IssueLog, summarizeIssues } from "./ingest/issues.ts";
 import { readAnnotationFile } from "./ingest/read_annotation_file.ts";
 
-/** Options of {@link ingestDataset}. */
 export interface IngestOptions {
   /** Folder the images' file names are relative to; default: the parent of an `annotations/` folder, else the file's folder. */
   imageRoot?: string;
-  /** Cache folder, or false for none. Default `.cache/datasets`. */
   cache?: string | false;
   /** Load the mask geometry, polygons and RLE (default true); boxes-only training skips it. */
   masks?: boolean;
@@ -24,17 +18,14 @@ export interface IngestOptions {
   polygons?: boolean;
   /** "throw" (default): any error stops ingestion. "skip": leave the offending annotations out and go on. */
   onError?: "throw" | "skip";
-  /** Chunk size of the streaming reader in bytes (tests use small ones). */
   chunkBytes?: number;
   /** Told the bytes parsed of the file's total while a file is read (not on a cache hit). */
   onProgress?: (bytes: number, totalBytes: number) => void;
 }
 
-/** What {@link ingestDataset} returns. */
 export interface IngestResult {
   dataset: Dataset;
   issues: IngestIssues;
-  /** The cache file used or written, if any. */
   cachePath?: string;
   fromCache: boolean;
 }
@@ -54,8 +45,7 @@ function _defaultImageRoot(path: string): string {
 }
 
 /**
- * Ingest `path`. A cache hit (same path, size and modification time, and the
- * cache file named by the content hash present) skips parsing entirely.
+ * Stream, validate and index `path`; a cache hit (same path, size, mtime, content-hash file present) skips parsing.
  *
  * @example
  * ```ts

@@ -1,13 +1,8 @@
-/**
- * A dataset's images, as an LVIS v1 ground-truth object: for evaluating
- * on a split made in memory (the held-out images of a tau search) with the
- * evaluator's file reader, whatever format the dataset came from.
- */
 import { type Dataset, FREQUENCIES } from "./dataset.ts";
 
 /**
- * The LVIS JSON of images `imageIndices` of `dataset`: those images with their annotations,
- * negative and not-exhaustive categories, and every category.
+ * The LVIS v1 JSON of images `imageIndices` of `dataset`, with their annotations and every category, so the
+ * evaluator's file reader can score an in-memory split (a tau search's held-out images) whatever its format.
  *
  * @example
  * ```ts

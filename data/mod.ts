@@ -1,8 +1,6 @@
 /**
- * Data for tailor: the columnar {@link Dataset}, ingestion of LVIS/COCO
- * annotation files (streaming, validated, cached), the long-tailed
- * synthetic dataset, image batches decoded in workers, and repeat-factor
- * sampling.
+ * Data for tailor: the columnar {@link Dataset}, LVIS/COCO ingestion (streaming, validated, cached), the
+ * long-tailed synthetic dataset, batches decoded in workers, and sampling.
  *
  * @example
  * ```ts

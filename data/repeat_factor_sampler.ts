@@ -1,10 +1,5 @@
-/**
- * Repeat-factor sampling (Gupta et al., LVIS, CVPR 2019): images with rare
- * categories are visited more often. Per category r_c = max(1, sqrt(t / f_c)),
- * f_c the fraction of training images showing c; per image r = the largest
- * r_c of its categories; each epoch an image appears floor(r) times plus
- * once more with probability r - floor(r), drawn afresh every epoch.
- */
+// Repeat-factor sampling (Gupta et al., LVIS, CVPR 2019): r_c = max(1, sqrt(t / f_c)), an image's r the largest
+// of its categories'; it appears floor(r) times per epoch, plus once with probability r - floor(r).
 import { Rng } from "../core/rng.ts";
 import type { Dataset } from "./dataset.ts";
 
@@ -43,19 +38,16 @@ export function repeatFactors(dataset: Dataset, threshold = 0.001): Float64Array
   return factors;
 }
 
-/** Options of {@link RepeatFactorSampler}. */
 export interface RepeatFactorOptions {
   dataset: Dataset;
   /** t in the paper (default 0.001). */
   threshold?: number;
   seed?: number;
-  /** Shuffle the epoch (default true). */
   shuffle?: boolean;
 }
 
 /**
- * Seeded, reproducible epochs of image indices with repeats. Epoch `e` is a
- * pure function of (seed, e), so resuming needs only the epoch number.
+ * Seeded epochs of image indices with repeats; epoch `e` is a pure function of (seed, e).
  *
  * @example
  * ```ts
@@ -78,7 +70,6 @@ export class RepeatFactorSampler {
     this.#shuffle = options.shuffle ?? true;
   }
 
-  /** Expected images per epoch: the sum of the repeat factors. */
   get expectedEpochSize(): number {
     return this.factors.reduce((s, r) => s + r, 0);
   }

@@ -1,14 +1,10 @@
-/**
- * Precision and recall of one ranked detection list (one category, or one
- * pool) at one IoU threshold, exactly as the reference's `accumulate`.
- */
+// Precision and recall of one ranked detection list at one IoU threshold, exactly as the reference's `accumulate`.
 import type { MatchRecords } from "./match.ts";
 import { A, AT, EPS, R, RECALL_POINTS, T } from "./params.ts";
 
 /** Status of a detection at one (area, threshold): false positive, true positive, or ignored. */
 export const FP = 0, TP = 1, IGNORED = 2;
 
-/** Scratch space reused across calls. */
 export class AccumulateScratch {
   pr = new Float64Array(1024);
   rc = new Float64Array(1024);
@@ -21,18 +17,8 @@ export class AccumulateScratch {
 }
 
 /**
- * Fill the 101 interpolated precision values and return the final recall.
- *
- * @param status detection statuses; detection `order[i]` is read at `status[offset + order[i]]`
- * @param order detections ranked by score, descending, ties already in reference order
- * @param numGt non-ignored ground truth count (> 0)
- * @param out receives precision at recall point r at `out[outOffset + r * outStride]`
- * @returns recall at the end of the list (0 for an empty list)
- * @example
- * ```ts
- * const p = new Float64Array(101);
- * precisionAtRecall({ status: new Uint8Array([1]), offset: 0, order: new Int32Array([0]), numGt: 1 }, p, 0, 1, new AccumulateScratch());
- * ```
+ * Fill the 101 interpolated precision values at `out[outOffset + r * outStride]` and return the final recall;
+ * `order` ranks detections by score, ties already in reference order; `numGt` > 0.
  */
 export function precisionAtRecall(
   list: { status: Uint8Array; offset: number; order: Int32Array; numGt: number },
@@ -72,7 +58,6 @@ export function precisionAtRecall(
   return m > 0 ? rc[m - 1] : 0;
 }
 
-/** Scratch for `categoryCurves`. */
 export class CurveScratch {
   seg = new Int32Array(A * T);
   tp = new Int32Array(A * T);
@@ -83,20 +68,10 @@ export class CurveScratch {
 }
 
 /**
- * One category's precision and recall at every (area, threshold) in one walk over its ranked detections,
- * from sparse match records: a detection's false-positive count is the unmatched false positives ranked
- * before it less those overridden by a match, so only true positives need work per threshold.
- *
- * @param input detections ranked by score (`order`, positions into `base` and `rec`), their match records,
- *   and the category's non-ignored ground truth per area
- * @param precision receives `[A][T][R]` rows at `precisionOffset`, which must hold zeros: only the entries
- *   before the last recall point reached are written (areas without ground truth are left alone)
- * @param recall receives `[A][T]` at `recallOffset`
- * @example
- * ```ts
- * categoryCurves({ order, count: nc, records, numGt: state.numGt.subarray(k * A, k * A + A) },
- *   state.precision, k * A * T * R, state.recall, k * A * T, new CurveScratch());
- * ```
+ * One category's precision and recall at every (area, threshold) in one walk over its ranked detections: a
+ * detection's false-positive count is the unmatched false positives ranked before it less those overridden by a
+ * match, so only true positives need work per threshold. `precision` must hold zeros: only entries before the
+ * last recall point reached are written.
  */
 export function categoryCurves(
   input: { order: Int32Array; count: number; records: MatchRecords; numGt: Int32Array },
@@ -152,11 +127,7 @@ export function categoryCurves(
   }
 }
 
-/**
- * One interpolated precision row from the `m` true positives' precision and recall at `at`: a suffix
- * maximum, read at the recall points, which always land on true positives. A function of its own, so the
- * JIT sees it run whole before optimizing it.
- */
+/** A function of its own, so the JIT sees it run whole before optimizing it. */
 function _precisionRow(pr: Float64Array, rc: Float64Array, at: number, m: number, out: Float64Array, o: number) {
   for (let i = m - 1; i > 0; i--) if (pr[at + i] > pr[at + i - 1]) pr[at + i - 1] = pr[at + i];
   out[o] = pr[at];

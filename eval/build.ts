@@ -5,12 +5,9 @@
  *   deno task build [--out dist/tailor-eval] [--node /usr/bin/node]
  *   deno task build --deno-compile [--target x86_64-apple-darwin]
  *
- * The default bundles `eval/main.ts` (`deno bundle`, CommonJS) into a Node.js
- * single executable application: a copy of the `node` binary (20 or later)
- * with the bundle injected (postject). `deno compile` needs the `denort`
- * runtime from dl.deno.land, which some machines cannot reach; where it can,
- * `--deno-compile` builds with it instead, for any target Deno supports
- * (x86_64/aarch64 linux-gnu, x86_64/aarch64 apple-darwin, x86_64 pc-windows-msvc).
+ * The default bundles `eval/main.ts` into a Node.js single executable application (a copy of `node` >= 20
+ * with the bundle injected by postject). `deno compile` needs `denort` from dl.deno.land, which some machines
+ * cannot reach; where it can, `--deno-compile` builds with it instead, for any target Deno supports.
  */
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -32,7 +29,6 @@ async function run(cmd: string, args: string[]): Promise<void> {
   if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${out.code})`);
 }
 
-/** Find `name` on PATH. */
 function which(name: string): string {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     try {

@@ -1,8 +1,3 @@
-/**
- * One category at a time: match its detections image by image (every area
- * range and IoU threshold), then accumulate precision and recall over its
- * score-ranked detections. Scratch space is reused across categories.
- */
 import { categoryCurves, CurveScratch, FP, IGNORED } from "./accumulate.ts";
 import type { EvalState, PooledDetections } from "./eval_state.ts";
 import type { Grouped } from "./federated.ts";
@@ -49,23 +44,19 @@ function _rankByScore(score: Float64Array, n: number, out: Int32Array, tmp: Int3
   if (src !== out) out.set(src.subarray(0, n));
 }
 
-/** Inputs shared by every category of one evaluation. */
 export interface CategoryContext {
   gt: GroundTruth;
   dt: Results;
   iouType: IouType;
   /** Result areas (the reference's box-area quirk applied), null for box areas. */
   area: Float64Array | null;
-  /** Decoded result masks, filled on demand. */
   masks: (Rle | undefined)[];
   gtUsed: Grouped;
   dtUsed: Grouped;
 }
 
-/** The parts of a state that evaluating a category writes (its rows only). */
 export type CategoryOutputs = Pick<EvalState, "precision" | "recall" | "numGt" | "present">;
 
-/** Evaluates categories one by one into a state's arrays. */
 export class CategoryEvaluator {
   #records = new MatchRecords();
   #score = new Float64Array(0);
@@ -89,11 +80,7 @@ export class CategoryEvaluator {
 
   constructor(readonly ctx: CategoryContext) {}
 
-  /**
-   * Match and accumulate category position `k` into `state` (precision, recall, numGt, present) and `pooled`.
-   *
-   * @returns nothing; a category without ground truth or detections is left untouched
-   */
+  /** Match and accumulate category position `k`; a category without ground truth or detections is left untouched. */
   run(k: number, state: CategoryOutputs, pooled: PooledDetections | null): void {
     const { dtUsed, gtUsed } = this.ctx;
     const ds = dtUsed.catStart[k], de = dtUsed.catStart[k + 1];
@@ -106,7 +93,6 @@ export class CategoryEvaluator {
     if (pooled) this.#pool(k, ds, nc, pooled);
   }
 
-  /** Match every image of category k into the match records. */
   #match(k: number, numGt: Int32Array): void {
     const { gt, dt, iouType, area, masks, dtUsed, gtUsed } = this.ctx;
     const K = gt.categoryIds.length, I = gt.imageIds.length;
@@ -115,7 +101,6 @@ export class CategoryEvaluator {
     const mx = this.#mx;
     let d0 = ds, g0 = gs;
     while (d0 < de || g0 < ge) {
-      // The next image with ground truth or detections of category k.
       const imgD = d0 < de ? dt.image[dOrder[d0]] : I, imgG = g0 < ge ? gt.annotationImage[gOrder[g0]] : I;
       const img = Math.min(imgD, imgG);
       let d1 = d0, g1 = g0;
@@ -194,7 +179,6 @@ export class CategoryEvaluator {
     );
   }
 
-  /** Keep the category's statuses at area "all" for AP-pooled. */
   #pool(k: number, ds: number, nc: number, pooled: PooledDetections): void {
     const { dt, dtUsed } = this.ctx;
     const nd = pooled.count, { base, rec, codes } = this.#records;

@@ -33,7 +33,6 @@ function _shard(v: string): [number, number] {
   return [Number(m[1]), Number(m[2])];
 }
 
-/** Run a write, turning a refused or failed write into a one-line InputError. */
 async function _write(path: string, write: () => Promise<void>): Promise<void> {
   try {
     await write();
@@ -50,7 +49,6 @@ function _iouTypes(v: string): IouType[] {
   return types as IouType[];
 }
 
-/** Build the command (exported for tests). */
 export function evalCommand() {
   return new Command()
     .name("tailor-eval")
@@ -79,7 +77,6 @@ export function evalCommand() {
     .option("--quiet", "do not print the summary table");
 }
 
-/** Run the CLI with `args`; returns the exit code. */
 export async function runEvalCli(args: string[]): Promise<number> {
   const cmd = evalCommand().exitOverride();
   try {
@@ -135,7 +132,6 @@ export async function runEvalCli(args: string[]): Promise<number> {
   }
 }
 
-/** Evaluate one category shard and write its partial state. */
 async function _writeShard(
   gtPath: string,
   dtPaths: string[],

@@ -1,11 +1,8 @@
 /**
- * Correctly rounded decimal-to-double conversion for up to 19 significant
- * digits without building a string: detectors print float32 values as the
- * doubles they became (`258.1531677246094`, 16-17 digits), past the 15 digits
- * of the plain fast path, and `Number(string)` per value was 10x the parse.
- * The value is formed in double-double arithmetic (~104 bits), which decides
- * the rounding except within 2^-98 of a midpoint; there the caller parses
- * the text.
+ * Correctly rounded decimal-to-double for up to 19 significant digits without a string: detectors print
+ * float32 values as 16-17 digit doubles, past the 15-digit fast path, and `Number(string)` was 10x the parse.
+ * Double-double arithmetic (~104 bits) decides the rounding except within 2^-98 of a midpoint: there the
+ * caller parses the text.
  */
 
 const _P10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
@@ -22,7 +19,6 @@ function _productError(a: number, b: number, p: number): number {
   return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 }
 
-/** The distance from positive `h` to the next double up (`up`) or down. */
 function _gap(h: number, up: boolean): number {
   _F64[0] = h;
   const lo = _U32[0];
@@ -33,15 +29,8 @@ function _gap(h: number, up: boolean): number {
 }
 
 /**
- * The double nearest to `(hi * 10^loDigits + lo) * 10^exp10`, or NaN when this method cannot decide it.
- *
- * @param hi the first (at most 15) significant digits as an integer
- * @param lo the next `loDigits` (at most 4) digits as an integer
- * @param exp10 the decimal exponent of the last digit, within [-22, 22]
- * @example
- * ```ts
- * decimalToDouble(258153167724609, 3, 1, -12); // 258.1531677246093 (the double nearest to 258.15316772460933)
- * ```
+ * The double nearest to `(hi * 10^loDigits + lo) * 10^exp10` (hi: at most 15 digits, lo: at most 4, exp10 in
+ * [-22, 22]), or NaN when this method cannot decide it.
  */
 export function decimalToDouble(hi: number, lo: number, loDigits: number, exp10: number): number {
   if (loDigits > 4 || exp10 < -22 || exp10 > 22) return NaN;

@@ -1,13 +1,8 @@
-/**
- * The evaluated state: raw precision/recall arrays, per-category ground truth
- * counts and (for AP-pooled) the ranked detection statuses. A state can cover
- * a subset of categories; states of disjoint subsets merge exactly.
- */
+// States of disjoint category subsets merge exactly.
 import type { IouType } from "./geometry.ts";
 import { A, R, T } from "./params.ts";
 import { sharedFloat64 } from "./shared_arrays.ts";
 
-/** Detection statuses at area "all", kept to rank pools across categories. */
 export interface PooledDetections {
   count: number;
   score: Float64Array;
@@ -19,7 +14,6 @@ export interface PooledDetections {
   status: Uint8Array;
 }
 
-/** Counts that tell what was used, as the fixtures report them. */
 export interface EvalCounts {
   images: number;
   categories: number;
@@ -30,7 +24,6 @@ export interface EvalCounts {
   dtUsed: number;
 }
 
-/** Evaluation of some (or all) categories. */
 export interface EvalState {
   iouType: IouType;
   /** Per-image cap used (-1 when none); names the AR keys. */
@@ -39,18 +32,14 @@ export interface EvalState {
   categoryIds: Float64Array;
   /** 0 = r, 1 = c, 2 = f. */
   frequency: Uint8Array;
-  /** Category names ("" when the ground truth has none). */
   categoryNames: string[];
-  /** 1 for categories this state covers. */
   evaluated: Uint8Array;
   /**
    * Interpolated precision, category-major: `[K][A][T][R]`. Only rows with `numGt[k * A + a] > 0` are
    * meaningful (the reference's -1 elsewhere); `precisionAt` reads it the reference's way.
    */
   precision: Float64Array;
-  /** Final recall, `[K][A][T]`, meaningful where `numGt[k * A + a] > 0`. */
   recall: Float64Array;
-  /** [K][A] non-ignored ground truth, summed over the images that take part. */
   numGt: Int32Array;
   /** 1 where the category has any ground truth or detection (the reference's non-empty E). */
   present: Uint8Array;
@@ -68,7 +57,7 @@ export function recallAt(s: EvalState, t: number, k: number, a: number): number 
   return s.numGt[k * A + a] > 0 ? s.recall[(k * A + a) * T + t] : -1;
 }
 
-/** Fresh precision and recall arrays for `numCategories`; untouched rows cost no memory until written. */
+/** Untouched rows cost no memory until written. */
 export function emptyCurves(numCategories: number): { precision: Float64Array; recall: Float64Array } {
   return { precision: sharedFloat64(numCategories * A * T * R), recall: sharedFloat64(numCategories * A * T) };
 }

@@ -1,6 +1,3 @@
-/**
- * The Deno worker behind `WorkerPool`: answers each task with `handleTask`'s result.
- */
 import { handleTask, type WorkerTask } from "./worker_tasks.ts";
 
 const scope = self as unknown as {

@@ -1,7 +1,3 @@
-/**
- * LVIS evaluation in the reference's phases: limits, areas, the federated
- * filter, then matching and accumulation category by category.
- */
 import { type CategoryContext, CategoryEvaluator } from "./category_eval.ts";
 import { emptyCurves, type EvalState, type PooledDetections } from "./eval_state.ts";
 import { usedItems } from "./federated.ts";
@@ -13,15 +9,12 @@ import type { Rle } from "./rle.ts";
 import { selectResults } from "./select.ts";
 import { sharedFloat64, sharedInt32, sharedUint8 } from "./shared_arrays.ts";
 
-/** Options of `evaluate`. */
 export interface EvaluateOptions {
-  /** "bbox" (default) or "segm". */
   iouType?: IouType;
   /** Per-image cap, across categories (default 300; -1 for none). */
   maxDets?: number;
   /** Keep only the top results per category over the file (AP-fixed: 10000; default -1, off). */
   detsPerCat?: number;
-  /** Keep what AP-pooled needs. */
   pooled?: boolean;
   /** Evaluate only these category ids (default all); states of disjoint subsets merge. */
   categoryIds?: readonly number[];
@@ -33,8 +26,8 @@ export interface EvaluateOptions {
 }
 
 /**
- * Evaluate results against ground truth: selection, federated filter,
- * matching per (category, area, image) and accumulation.
+ * Evaluate results against ground truth: selection, federated filter, matching per (category, area, image)
+ * and accumulation.
  *
  * @param gt ground truth from `readGroundTruth`
  * @param dt results from `readResults`
@@ -53,14 +46,8 @@ export function evaluate(gt: GroundTruth, dt: Results, options: EvaluateOptions 
 }
 
 /**
- * Steps 1-4 of `evaluate` (limits, areas, valid ground truth, the federated filter): the empty state and
- * what its per-category loop reads. Its arrays lie on shared memory, so worker threads can fill categories.
- *
- * @example
- * ```ts
- * const { state, context } = prepareEvaluation(gt, dt, { iouType: "bbox" });
- * new CategoryEvaluator(context).run(0, state, state.pooled);
- * ```
+ * Steps 1-4 of `evaluate`: the empty state and what its per-category loop reads, on shared memory so that
+ * worker threads can fill categories.
  */
 export function prepareEvaluation(
   gt: GroundTruth,

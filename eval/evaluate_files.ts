@@ -1,8 +1,5 @@
-/**
- * Files in, one report per IoU type out: the results files that mmdetection
- * (`*.bbox.json` and `*.segm.json`), detectron2 (`*_instances_results.json`,
- * boxes and masks in one file) and tailor write, each read once.
- */
+// Reads the results files of mmdetection (`*.bbox.json`, `*.segm.json`), detectron2 (`*_instances_results.json`,
+// boxes and masks in one) and tailor, each once.
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
@@ -14,7 +11,6 @@ import { peekResultFields, type Results } from "./results_file.ts";
 import { readResultsOnThreads } from "./results_parallel.ts";
 import { evalThreads, WorkerPool } from "./threads.ts";
 
-/** Options of `lvisEvalAll`. */
 export interface LvisEvalAllOptions extends Omit<LvisEvalOptions, "iouType" | "categoryIds"> {
   /** IoU types to evaluate (default: bbox for one results file, bbox and segm for two). */
   iouTypes?: IouType[];
@@ -22,7 +18,6 @@ export interface LvisEvalAllOptions extends Omit<LvisEvalOptions, "iouType" | "c
   threads?: number;
 }
 
-/** One report per IoU type, and what was assumed on the way. */
 export interface LvisEvalAll {
   reports: { iouType: IouType; file: string; report: LvisEvalReport }[];
   /** One line each: ground truth taken as COCO, results dropped. */
@@ -110,7 +105,6 @@ export async function lvisEvalAll(
   }
 }
 
-/** Workers for the threads these files call for, started now so they are up once the ground truth is read. */
 async function _poolFor(dtPaths: string[], threads: number | undefined): Promise<WorkerPool | null> {
   const sizes = await Promise.all(dtPaths.map((p) => stat(p).then((s) => s.size, () => 0)));
   const n = threads ?? evalThreads(Math.max(...sizes));

@@ -1,9 +1,5 @@
-/**
- * `evaluate` with the per-category loop shared between this thread and a pool's workers: each takes the
- * next chunk of categories from a shared counter and fills their rows of the shared state in place.
- * Categories never mix, so the state is the single-threaded one to the bit. Box evaluation only: masks
- * are decoded into per-thread caches that the threads could not share.
- */
+// `evaluate`'s per-category loop shared with a pool's workers, each filling its chunk of categories in the shared
+// state in place; categories never mix, so the state is bit-identical. Boxes only: mask caches are per thread.
 import { type CategoryContext, CategoryEvaluator } from "./category_eval.ts";
 import type { EvalState } from "./eval_state.ts";
 import { evaluate, type EvaluateOptions, prepareEvaluation } from "./evaluate.ts";
@@ -17,7 +13,6 @@ import { newWorkQueue, takeWork, workerJoined } from "./work_queue.ts";
 /** Categories a thread takes at a time: small enough to even out, large enough that the counter is cold. */
 const _CHUNK = 16;
 
-/** What a thread needs to evaluate categories of a box evaluation; every array is shared. */
 export interface CategoryJob {
   gt: Pick<
     GroundTruth,
@@ -38,17 +33,7 @@ export interface CategoryJob {
   queue: Int32Array;
 }
 
-/**
- * Evaluate as `evaluate` does, on this thread and the pool's workers.
- *
- * @returns the state `evaluate(gt, dt, options)` gives
- * @example
- * ```ts
- * const pool = new WorkerPool(1);
- * const state = await evaluateOnThreads(gt, dt, { iouType: "bbox" }, pool);
- * pool.close();
- * ```
- */
+/** Evaluate as `evaluate` does, on this thread and the pool's workers. */
 export async function evaluateOnThreads(
   gt: GroundTruth,
   dt: Results,
@@ -74,18 +59,7 @@ export async function evaluateOnThreads(
   return done.some((d) => d === null) ? evaluate(gt, dt, options) : state;
 }
 
-/**
- * The job of filling `state`'s categories, for this thread and `workers` workers.
- *
- * @returns the job, or null when the context is not a box evaluation on shared memory (a worker would
- *   otherwise fill a copy)
- * @example
- * ```ts
- * const { state, context } = prepareEvaluation(gt, dt);
- * const job = categoryJob(state, context, 1);
- * if (job) await pool.run(0, { kind: "categories", job, worker: 0 });
- * ```
- */
+/** The job of filling `state`'s categories; null unless a box evaluation on shared memory (a worker would fill a copy). */
 export function categoryJob(
   state: EvalState,
   context: CategoryContext,
@@ -128,17 +102,7 @@ export function categoryJob(
   return allShared(written) ? job : null;
 }
 
-/**
- * Take chunks of categories from the job's queue until none is left and evaluate them (any thread).
- *
- * @param worker this worker's number in the queue, -1 on the caller's thread
- * @param evaluator for this thread; built from the job when left out (in a worker)
- * @returns the number of categories evaluated here
- * @example
- * ```ts
- * self.onmessage = (e) => self.postMessage(evaluateCategories(e.data.job, e.data.worker));
- * ```
- */
+/** Take chunks of categories from the job's queue until none is left and evaluate them (`worker` -1: this thread). */
 export function evaluateCategories(
   job: CategoryJob,
   worker: number,
@@ -154,10 +118,7 @@ export function evaluateCategories(
   return done;
 }
 
-/**
- * An evaluator over the job's arrays. The ground truth and results get the fields that box matching
- * reads; the others stay empty.
- */
+/** An evaluator over the job's arrays with only the fields box matching reads. */
 function _evaluatorFor(job: CategoryJob): CategoryEvaluator {
   const none = new Float64Array(0);
   const gt: GroundTruth = {

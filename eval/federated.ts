@@ -1,30 +1,22 @@
-/**
- * Which ground truth and results take part, grouped for the per-category
- * loop: ground truth with a valid area, and kept results with a valid area
- * that pass LVIS's federated filter (the image's positive or negative set).
- */
+// Ground truth with a valid area, and kept results with a valid area that pass LVIS's federated filter
+// (the image's positive or negative set), grouped for the per-category loop.
 import { type GroundTruth, NEGATIVE, POSITIVE } from "./ground_truth.ts";
 import { resultArea } from "./geometry.ts";
 import type { Results } from "./results_file.ts";
 import { sharedInt32 } from "./shared_arrays.ts";
 
-/** Item positions grouped by category, then by image position, file order inside. */
 export interface Grouped {
   /** Positions of category k at `order[catStart[k] .. catStart[k + 1])`. */
   catStart: Int32Array;
   order: Int32Array;
 }
 
-/** What the per-category loop evaluates. */
 export interface UsedItems {
   gt: Grouped;
   dt: Grouped;
 }
 
-/**
- * Stable two-pass counting sort of `items` by (category, image): the image pass first, so that the
- * category pass keeps image order inside a category.
- */
+/** Stable two-pass counting sort by (category, image): the image pass first keeps image order inside a category. */
 export function groupByCategoryImage(
   items: Int32Array,
   category: ArrayLike<number>,
@@ -51,17 +43,7 @@ export function groupByCategoryImage(
   return { catStart, order };
 }
 
-/**
- * The ground truth and results that take part, grouped by (category, image).
- *
- * @param keep 1 for results that survive the limits (null: all)
- * @param area result areas, or null for box areas (see `resultAreas`)
- * @param evaluated 1 for the categories to cover
- * @example
- * ```ts
- * const used = usedItems(gt, dt, sel.keep, null, new Uint8Array(gt.categoryIds.length).fill(1));
- * ```
- */
+/** `keep`: 1 for results that survive the limits (null: all); `area`: result areas, or null for box areas. */
 export function usedItems(
   gt: GroundTruth,
   dt: Results,
@@ -71,7 +53,6 @@ export function usedItems(
 ): UsedItems {
   const K = gt.categoryIds.length, I = gt.imageIds.length;
   const flags = gt.imageCategoryFlags;
-  // Ground truth: a valid area and a known image and category.
   let ng = 0;
   for (let a = 0; a < gt.annotationCount; a++) if (_gtUsed(gt, a, evaluated)) ng++;
   const gtItems = sharedInt32(ng);

@@ -1,20 +1,13 @@
-/**
- * What IoU and area ranges need from each used result and ground truth: boxes
- * for bbox evaluation, masks (and their boxes) for segm evaluation, and the
- * result areas with the reference's box-area quirk.
- */
 import { jsonError } from "./json_path.ts";
 import type { GroundTruth } from "./ground_truth.ts";
 import { resultPath, type Results } from "./results_file.ts";
 import { decodeRle, polygonToRle, type Rle, rleArea, rleToBbox, unionRle } from "./rle.ts";
 
-/** Box or mask evaluation. */
 export type IouType = "bbox" | "segm";
 
 /**
- * Result areas for the kept results (`keep` null: all), following the reference: if the result it lists
- * first carries a box (`boxAreas`), every area is the box's w * h (returned as null: `resultArea` computes
- * it), otherwise the mask area.
+ * Result areas as the reference takes them: if the result it lists first carries a box, every area is the box's
+ * w * h (returned as null), otherwise the mask area.
  */
 export function resultAreas(
   dt: Results,
@@ -35,12 +28,10 @@ export function resultAreas(
   return area;
 }
 
-/** The area of result `i`: from `areas` when given, else its box's w * h. */
 export function resultArea(dt: Results, areas: Float64Array | null, i: number): number {
   return areas ? areas[i] : dt.bbox[4 * i + 2] * dt.bbox[4 * i + 3];
 }
 
-/** The decoded mask of result `i` (cached in `masks`). */
 export function resultMask(dt: Results, i: number, masks: (Rle | undefined)[]): Rle {
   let m = masks[i];
   if (m) return m;
@@ -94,7 +85,6 @@ export function groundTruthMask(gt: GroundTruth, a: number): Rle {
   throw jsonError(gt.file, path, "expected polygons or an RLE");
 }
 
-/** Box [x, y, w, h] of a result for bbox IoU: its own, or its mask's. */
 export function resultBox(dt: Results, i: number, masks: (Rle | undefined)[], out: Float64Array, at: number): void {
   if (dt.hasBbox[i]) {
     const b = dt.bbox;

@@ -1,7 +1,3 @@
-/**
- * LVIS v1 ground truth, validated and laid out in typed arrays indexed by
- * sorted image and category position.
- */
 import { InputError } from "../core/errors.ts";
 import { FREQUENCIES } from "./params.ts";
 import { jsonError, kindOf } from "./json_path.ts";
@@ -16,42 +12,29 @@ import { basename } from "node:path";
  */
 export const NEGATIVE = 1, NOT_EXHAUSTIVE = 2, POSITIVE = 4;
 
-/** Ground truth ready for evaluation; the arrays box matching reads lie on shared memory, for worker threads. */
+/** The arrays box matching reads lie on shared memory, for worker threads. */
 export interface GroundTruth {
-  /** File name used in messages. */
   file: string;
-  /** What was assumed about the file (COCO instead of LVIS), one line each, for the user. */
+  /** What was assumed about the file (COCO instead of LVIS), for the user. */
   notes: string[];
-  /** Image ids, ascending. */
   imageIds: Float64Array;
-  /** Image id -> position in `imageIds`. */
   imageIndex: Map<number, number>;
   imageHeight: Float64Array;
   imageWidth: Float64Array;
-  /** Category ids, ascending. */
   categoryIds: Float64Array;
-  /** Category id -> position in `categoryIds`. */
   categoryIndex: Map<number, number>;
-  /** 0 = r, 1 = c, 2 = f, per category position. */
   frequency: Uint8Array;
-  /** `name` per category position ("" when absent). */
   categoryNames: string[];
   /** `NEGATIVE | NOT_EXHAUSTIVE | POSITIVE` bits at `image * numCategories + category`. */
   imageCategoryFlags: Uint8Array;
-  /** Annotations in file order. */
   annotationCount: number;
   annotationId: Float64Array;
-  /** Image position, or -1 when the image is not in `images`. */
   annotationImage: Int32Array;
-  /** Category position, or -1 when the category is unknown. */
   annotationCategory: Int32Array;
-  /** x, y, w, h per annotation. */
   annotationBbox: Float64Array;
   /** The `area` field (not recomputed, as in the reference). */
   annotationArea: Float64Array;
-  /** 1 where the `ignore` field is truthy. */
   annotationIgnore: Uint8Array;
-  /** Raw `segmentation` values (polygons), kept only when asked for. */
   annotationSegmentation: unknown[] | null;
 }
 
@@ -60,7 +43,7 @@ function _number(file: string, path: string, v: unknown): number {
   return v;
 }
 
-/** `_number` for `list[i].field`, building the path only when it fails (the annotation loop is hot). */
+/** Builds the path only when it fails (the annotation loop is hot). */
 function _field(file: string, list: string, i: number, field: string, v: unknown): number {
   return typeof v === "number" && Number.isFinite(v) ? v : _number(file, `${list}[${i}].${field}`, v);
 }
@@ -77,7 +60,6 @@ function _object(file: string, path: string, v: unknown): Record<string, unknown
   return v as Record<string, unknown>;
 }
 
-/** Check the 4 numbers of a box, width and height not negative. */
 export function readBox(file: string, path: string, v: unknown, out: Float64Array, at: number): void {
   const box = _array(file, path, v);
   if (box.length !== 4) throw jsonError(file, path, `expected 4 numbers, got ${box.length}`);
@@ -118,7 +100,6 @@ export function parseGroundTruth(data: unknown, file: string, keepSegmentation: 
   return _build(file, images, categories, ann);
 }
 
-/** Ground truth from validated images and categories and read annotations. */
 function _build(file: string, images: unknown[], categories: unknown[], ann: _Annotations): GroundTruth {
   const keepSegmentation = ann.segmentation !== null;
   const notes: string[] = [];
@@ -213,7 +194,7 @@ function _build(file: string, images: unknown[], categories: unknown[], ann: _An
   };
 }
 
-/** Annotations as read, ids not yet resolved (a file may list them before its images and categories). */
+/** Ids not yet resolved: a file may list annotations before its images and categories. */
 interface _Annotations {
   count: number;
   id: Float64Array;
@@ -245,7 +226,6 @@ function _growAnnotations(a: _Annotations): _Annotations {
   return { ...b, count: a.count, segmentation: a.segmentation };
 }
 
-/** Validate annotation `i` (a parsed JSON value) into `ann`. */
 function _readAnnotation(file: string, v: unknown, i: number, ann: _Annotations): void {
   const L = "annotations";
   const o = (v !== null && typeof v === "object" && !Array.isArray(v) ? v : _object(file, `${L}[${i}]`, v)) as Record<
@@ -276,9 +256,8 @@ const _ANN_KEYS = ["id", "image_id", "category_id", "bbox", "area", "segmentatio
 const _UTF8 = new TextDecoder();
 
 /**
- * The annotations array at `b[start]` read in place: the plain fields of each annotation parsed where they
- * lie, polygons skipped (or parsed alone for segm); an annotation with anything unusual is parsed whole and
- * validated as `parseGroundTruth` does, so messages are the same. Null when the bytes are not a well-formed
+ * The annotations array read in place: plain fields parsed where they lie, polygons skipped (or parsed alone for
+ * segm); anything unusual is parsed whole, so messages match `parseGroundTruth`'s. Null when not a well-formed
  * array (the caller then parses the file whole, for JSON.parse's message).
  */
 function _annotationsFromBytes(file: string, b: Uint8Array, start: number, keep: boolean): _Annotations | null {
@@ -311,7 +290,6 @@ function _annotationsFromBytes(file: string, b: Uint8Array, start: number, keep:
   }
 }
 
-/** One annotation of plain numbers (and polygons) read in place; -1 when it needs the general path. */
 function _fastAnnotation(b: Uint8Array, p: number, i: number, ann: _Annotations): number {
   if (b[p] !== 123) return -1;
   let seen = 0;
@@ -365,9 +343,6 @@ function _fastAnnotation(b: Uint8Array, p: number, i: number, ann: _Annotations)
   return (seen & need) === need ? p + 1 : -1;
 }
 
-/**
- * The values of the root object's keys, as byte ranges; null when the bytes are not a JSON object.
- */
 function _topLevel(b: Uint8Array): Map<string, [number, number]> | null {
   const out = new Map<string, [number, number]>();
   let p = skipWs(b, 0);
@@ -391,7 +366,6 @@ function _topLevel(b: Uint8Array): Map<string, [number, number]> | null {
   }
 }
 
-/** Frequency groups from `image_count` where every category has one, else from the images annotated here. */
 function _deriveFrequency(
   cats: { count: number }[],
   annotationImage: Int32Array,

@@ -1,27 +1,18 @@
-/**
- * Byte-level JSON scanning shared by the results and ground-truth readers:
- * numbers parsed in place (correctly rounded), whitespace, keys, and values
- * skipped without building them.
- */
+// Byte-level JSON scanning shared by the results and ground-truth readers.
 import { decimalToDouble } from "./decimal.ts";
 
 const _POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 const _LATIN1 = new TextDecoder("latin1");
 
-/** Where `numberAt` stopped, or `BAD` when the text there was not a JSON number. */
 let _end = 0;
 /** `numberEnd()` after text that is not a number. */
 export const BAD = -1;
 
-/** Where the last `numberAt` stopped (the buffer's end when the number may go on past it), or `BAD`. */
 export function numberEnd(): number {
   return _end;
 }
 
-/**
- * The JSON number at `b[p]`, correctly rounded; `numberEnd()` then tells where it stopped.
- * Significant digits: the first 15 exactly in `hi`, the next 4 in `lo`; beyond that the text decides.
- */
+/** Correctly rounded; the first 15 significant digits exactly in `hi`, the next 4 in `lo`, beyond that the text decides. */
 export function numberAt(b: Uint8Array, p: number): number {
   const start = p, n = b.length;
   let neg = false;
@@ -64,13 +55,11 @@ export function numberAt(b: Uint8Array, p: number): number {
   return neg ? -v : v;
 }
 
-/** Skip JSON whitespace from `p`. */
 export function skipWs(b: Uint8Array, p: number): number {
   while (p < b.length && (b[p] === 32 || b[p] === 10 || b[p] === 13 || b[p] === 9)) p++;
   return p;
 }
 
-/** Which of `keys` the `len` bytes at `b[at]` spell, or -1. */
 export function keyOf(b: Uint8Array, at: number, len: number, keys: Uint8Array[]): number {
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k];
@@ -82,7 +71,6 @@ export function keyOf(b: Uint8Array, at: number, len: number, keys: Uint8Array[]
   return -1;
 }
 
-/** The end of the string whose opening quote is at `b[p]`, or -1 when it does not end. */
 export function skipString(b: Uint8Array, p: number): number {
   for (p++; p < b.length; p++) {
     if (b[p] === 34) return p + 1;
@@ -91,7 +79,6 @@ export function skipString(b: Uint8Array, p: number): number {
   return -1;
 }
 
-/** The end of the JSON value at `b[p]` (after whitespace), or -1 when it is cut short or malformed. */
 export function skipValue(b: Uint8Array, p: number): number {
   let depth = 0;
   do {

@@ -1,7 +1,3 @@
-/**
- * The evaluator end to end: files in, the reference's metrics out, as one
- * JSON-ready report.
- */
 import { type EvalState, precisionAt, recallAt } from "./eval_state.ts";
 import { evaluate, type EvaluateOptions } from "./evaluate.ts";
 import { type GroundTruth, readGroundTruth } from "./ground_truth.ts";
@@ -10,7 +6,6 @@ import { summaryLines } from "./print_summary.ts";
 import { readResults, type ReadResultsOptions, type Results } from "./results_file.ts";
 import { type CategoryMetrics, summarize } from "./summarize.ts";
 
-/** Options of `lvisEval`. */
 export interface LvisEvalOptions extends EvaluateOptions {
   /** Include the raw `precision_TRKA` and `recall_TKA` arrays. */
   raw?: boolean;
@@ -18,7 +13,6 @@ export interface LvisEvalOptions extends EvaluateOptions {
   unknownCategories?: "error" | "drop";
 }
 
-/** The metrics file's content. */
 export interface LvisEvalReport {
   iou_type: string;
   params: { max_dets: number; dets_per_cat: number; ap_pooled: boolean };

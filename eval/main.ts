@@ -1,8 +1,7 @@
 /**
- * The evaluator's entry point for any runtime: `deno task eval` runs it under Deno, and `deno task build`
- * bundles it into the standalone `tailor-eval` (Node's single executable application). The evaluator reads
- * through node: modules; the one Deno API it reaches, core/atomic.ts's file writes, gets node:fs under Node.
- * Under Node the same bundle is also what each worker thread runs.
+ * The evaluator's entry point for any runtime: `deno task eval` runs it under Deno, `deno task build` bundles it
+ * into the standalone `tailor-eval` (Node SEA), which also runs it in each worker thread. Its one Deno API,
+ * core/atomic.ts's file writes, gets node:fs under Node.
  */
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import process from "node:process";

@@ -1,26 +1,17 @@
-/**
- * Greedy matching of one category's detections and ground truth on one image,
- * for every area range and IoU threshold, exactly as the reference's
- * `evaluate_img`, but only over ground truth with IoU >= 0.5 (the others can
- * never match, and skipping them never changes where the scan stops), and
- * recording only what differs from a detection's unmatched status.
- */
+// Greedy matching exactly as the reference's `evaluate_img`, but only over ground truth with IoU >= 0.5 (the
+// others never match nor change where the scan stops), recording only what differs from the unmatched status.
 import { IGNORED, TP } from "./accumulate.ts";
 import { A, AREA_RANGES, AT, IOU_THRESHOLDS, T } from "./params.ts";
 
 const _MAX_THR = 1 - 1e-10;
 const _MIN_THR = Math.min(IOU_THRESHOLDS[0], _MAX_THR);
 
-/** One (category, image) to match: detections in score order, ground truth in file order. */
 export interface MatchInput {
-  /** Number of detections and ground truth. */
   m: number;
   n: number;
   /** IoU of detection d and ground truth g at `iou[d * n + g]`. */
   iou: Float64Array;
-  /** Detection areas (result area field). */
   dtArea: Float64Array;
-  /** Ground truth `area` fields, `ignore` flags and ids. */
   gtArea: Float64Array;
   gtIgnore: Uint8Array;
   gtId: Float64Array;
@@ -36,18 +27,15 @@ export interface MatchInput {
 export class MatchRecords {
   /** Per detection: bit a set when it counts as a false positive at area a if unmatched. */
   base = new Uint8Array(64);
-  /** Per detection: its record, or -1. */
   rec = new Int32Array(64);
   codes = new Uint8Array(64 * AT);
   count = 0;
 
-  /** Make room for `n` detections and drop the records. */
   reset(n: number): void {
     if (this.base.length < n) (this.base = new Uint8Array(2 * n), this.rec = new Int32Array(2 * n));
     this.count = 0;
   }
 
-  /** A new record, all codes 0. */
   add(): number {
     if ((this.count + 1) * AT > this.codes.length) {
       const grown = new Uint8Array(2 * (this.count + 1) * AT);
@@ -58,10 +46,7 @@ export class MatchRecords {
   }
 }
 
-/**
- * The areas at which an unmatched detection of area `ar` is a false positive, as bits (bit a for area a): those
- * whose range holds it (the others ignore it), unless the category is not exhaustively labelled there.
- */
+/** Bit a set where an unmatched detection of area `ar` is a false positive: the area ranges that hold it. */
 export function unmatchedFalsePositive(ar: number): number {
   let bits = 0;
   for (let a = 0; a < A; a++) if (!(ar < _LO[a] || ar > _HI[a])) bits |= 1 << a;
@@ -70,7 +55,6 @@ export function unmatchedFalsePositive(ar: number): number {
 
 const _LO = Float64Array.from(AREA_RANGES, (r) => r[0]), _HI = Float64Array.from(AREA_RANGES, (r) => r[1]);
 
-/** Reusable matcher; writes match records and counts non-ignored ground truth per area. */
 export class Matcher {
   #candStart = new Int32Array(65);
   #cand = new Int32Array(256);
@@ -79,11 +63,7 @@ export class Matcher {
   #taken = new Uint8Array(64);
   #withCand = new Int32Array(64);
 
-  /**
-   * Match one image's detections, which are detections `offset .. offset + m - 1` of the category in `out`.
-   *
-   * @returns nothing; adds each area's non-ignored ground truth count to `numGt[numGtOffset + a]`
-   */
+  /** Match one image's detections (`offset .. offset + m - 1` in `out`); adds non-ignored ground truth to `numGt`. */
   run(x: MatchInput, out: MatchRecords, offset: number, numGt: Int32Array, numGtOffset: number): void {
     const { m, n, iou } = x;
     if (this.#candStart.length < m + 1) this.#candStart = new Int32Array(2 * m + 2);
@@ -94,7 +74,6 @@ export class Matcher {
       out.base[offset + d] = x.notExhaustive ? 0 : unmatchedFalsePositive(x.dtArea[d]);
       out.rec[offset + d] = -1;
     }
-    // Candidates: ground truth a detection could ever match.
     let total = 0;
     for (let d = 0; d < m; d++) for (let g = 0; g < n; g++) if (iou[d * n + g] >= _MIN_THR) total++;
     if (this.#cand.length < total) (this.#cand = new Int32Array(2 * total), this.#ordered = new Int32Array(2 * total));

@@ -1,9 +1,4 @@
-/**
- * Split evaluation: states of disjoint category subsets (from other processes
- * or machines) merge into exactly the single-process state, since matching
- * and accumulation never mix categories (AP-pooled re-ranks the merged
- * detections).
- */
+// States of disjoint category subsets merge exactly: matching and accumulation never mix categories.
 import { InputError } from "../core/errors.ts";
 import { emptyCurves, type EvalState, type PooledDetections } from "./eval_state.ts";
 import { A, R, T } from "./params.ts";
@@ -47,7 +42,6 @@ export function mergeStates(states: EvalState[]): EvalState {
       out.evaluated[k] = 1;
       out.present[k] = s.present[k];
       for (let a = 0; a < A; a++) out.numGt[k * A + a] = s.numGt[k * A + a];
-      // A category's curves are contiguous rows.
       out.recall.set(s.recall.subarray(k * A * T, (k + 1) * A * T), k * A * T);
       out.precision.set(s.precision.subarray(k * A * T * R, (k + 1) * A * T * R), k * A * T * R);
     }

@@ -1,7 +1,6 @@
 /**
- * LVIS evaluation with the official API's numbers (bbox and segm, AP-fixed,
- * AP-pooled), over typed arrays, split-and-merge by category; the results
- * files of tailor, mmdetection and detectron2, LVIS or COCO ground truth.
+ * LVIS evaluation with the official API's numbers (bbox and segm, AP-fixed, AP-pooled), split-and-merge by
+ * category; results of tailor, mmdetection and detectron2, LVIS or COCO ground truth.
  *
  * @example
  * ```ts

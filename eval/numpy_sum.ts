@@ -1,8 +1,6 @@
 /**
- * Sums and means in numpy's order, so summaries agree to the last bit with the
- * reference (numpy 1.24): the reduction starts at 0, walks buffers of 8192
- * elements left to right, and sums each buffer pairwise (8-way unrolled leaves
- * of at most 128 elements).
+ * Sums and means in numpy 1.24's order, bit-identical to the reference: from 0, buffers of 8192 elements left to
+ * right, each summed pairwise (8-way unrolled leaves of at most 128 elements).
  */
 
 const _BUFFER = 8192;

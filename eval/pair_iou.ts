@@ -1,22 +1,8 @@
-/**
- * IoU matrices of one (category, image): boxes with pycocotools' `bbIou`
- * arithmetic (never crowd), masks with its `rleIou`.
- */
+// IoU matrices of one (category, image): boxes with pycocotools' `bbIou` arithmetic (never crowd), masks with `rleIou`.
 import type { Rle } from "./rle.ts";
 import { rleIou, rleToBbox } from "./rle.ts";
 
-/**
- * Box IoU of detections `dtBox[4 * (dtStart + d)]` against ground truth `gtBox[4 * gtIndex[gtStart + g]]`,
- * written to `out[d * n + g]`.
- *
- * @example
- * ```ts
- * const out = new Float64Array(1);
- * boxIouMatrix({ dtBox: new Float64Array([0, 0, 10, 10]), dtStart: 0, m: 1 },
- *   { gtBox: new Float64Array([0, 0, 10, 20]), gtIndex: new Int32Array([0]), gtStart: 0, n: 1 }, out);
- * out[0]; // 0.5
- * ```
- */
+/** Box IoU of detections `dtBox[4 * (dtStart + d)]` against ground truth `gtBox[4 * gtIndex[gtStart + g]]` at `out[d * n + g]`. */
 export function boxIouMatrix(
   dts: { dtBox: Float64Array; dtStart: number; m: number },
   gts: { gtBox: Float64Array; gtIndex: Int32Array; gtStart: number; n: number },
@@ -43,14 +29,6 @@ export function boxIouMatrix(
   }
 }
 
-/**
- * Mask IoU of `dt[d]` against `gt[g]`, written to `out[d * n + g]`.
- *
- * @example
- * ```ts
- * maskIouMatrix([mask], [mask], new Float64Array(1));
- * ```
- */
 export function maskIouMatrix(dt: Rle[], gt: Rle[], out: Float64Array): void {
   const dtBox = dt.map(rleToBbox), gtBox = gt.map(rleToBbox), n = gt.length;
   for (let d = 0; d < dt.length; d++) {

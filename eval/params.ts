@@ -1,8 +1,5 @@
-/**
- * The fixed evaluation grid of the LVIS API: IoU thresholds, recall points and
- * area ranges, built with the same float operations as numpy's `linspace`, so
- * every threshold is the identical double (the ninth IoU is 0.8999999999999999).
- */
+// The LVIS API's grid, built with numpy's `linspace` float operations, so every threshold is the identical double
+// (the ninth IoU is 0.8999999999999999).
 
 function _linspace(start: number, stop: number, num: number): Float64Array {
   const out = new Float64Array(num);
@@ -23,20 +20,14 @@ export const AREA_RANGES: readonly (readonly [number, number])[] = [
   [32 * 32, 96 * 96],
   [96 * 96, 1e10],
 ];
-/** Labels of `AREA_RANGES`, in order. */
 export const AREA_LABELS = ["all", "small", "medium", "large"] as const;
 /** Frequency groups, in the order the reference bins categories. */
 export const FREQUENCIES = ["r", "c", "f"] as const;
-/** A frequency group label. */
 export type Frequency = typeof FREQUENCIES[number];
 
 /** numpy's `np.spacing(1)`, added to the precision denominator. */
 export const EPS = 2.220446049250313e-16;
-/** Number of IoU thresholds (T). */
 export const T = 10;
-/** Number of recall points (R). */
 export const R = 101;
-/** Number of area ranges (A). */
 export const A = 4;
-/** Number of (area, threshold) pairs. */
 export const AT = A * T;

@@ -1,12 +1,9 @@
 /**
- * The result element that detectors write, `{"image_id": I, "category_id": C, "bbox": [x, y, w, h],
- * "score": S}` in any key order and spacing, parsed in one tight pass and without the ground truth: the
- * sequential reader and the parallel range readers both try it first and leave anything else (other keys,
- * masks, malformed values, an element cut by the buffer's end) to the general path, which names errors.
+ * The result element detectors write, `{"image_id", "category_id", "bbox", "score"}` in any key order, parsed in one
+ * tight pass; both readers try it first and leave anything else to the general path, which names errors.
  */
 import { numberAt, numberEnd, skipWs } from "./json_scan.ts";
 
-/** Where `scanPlainResult` puts each field in its output (the box goes to its own array). */
 export const PLAIN_IMAGE = 0, PLAIN_CATEGORY = 1, PLAIN_SCORE = 2;
 /** The shortest plain element with its separating comma, in bytes: a range of B bytes holds at most B / 57. */
 export const MIN_PLAIN_BYTES = 57;
@@ -19,11 +16,7 @@ const _P10 = Array.from({ length: 16 }, (_, i) => Number(`1e${i}`));
 const _BBOX = 3;
 let _end = 0;
 
-/**
- * A number at `b[p]`; sets `_end` (the buffer's length when it may go on past it). Plain decimals of at most
- * 15 digits are formed here, exactly as `numberAt`'s fast path forms them (an exact integer over an exact
- * power of ten); everything else goes to `numberAt`.
- */
+/** Plain decimals of at most 15 digits are formed exactly as `numberAt`'s fast path does; others go to it. */
 function _number(b: Uint8Array, p: number): number {
   const start = p;
   let v = 0, c = b[p];
@@ -46,17 +39,8 @@ function _number(b: Uint8Array, p: number): number {
 }
 
 /**
- * Parse the plain result whose `{` is at `b[p]`: ids and score into `out` (see `PLAIN_IMAGE` ...), the box
- * into `box[at .. at + 3]`.
- *
- * @returns the position after its `}`, or -1 when it is not a plain result wholly inside `b` (nothing else
- *   is promised about `out` and `box` then)
- * @example
- * ```ts
- * const out = new Float64Array(3), box = new Float64Array(4);
- * const b = new TextEncoder().encode('{"image_id":1,"category_id":2,"bbox":[1,2,3,4],"score":0.5},');
- * scanPlainResult(b, 0, out, box, 0); // 61; out is [1, 2, 0.5], box [1, 2, 3, 4]
- * ```
+ * Parse the plain result at `b[p]`: ids and score into `out`, the box into `box[at .. at + 3]`; returns the
+ * position after its `}`, or -1 when it is not a plain result wholly inside `b`.
  */
 export function scanPlainResult(b: Uint8Array, p: number, out: Float64Array, box: Float64Array, at: number): number {
   const n = b.length;

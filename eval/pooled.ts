@@ -1,8 +1,5 @@
-/**
- * AP-pooled (Dave et al. 2021): per pool of categories (all, r, c, f), rank
- * the detections of all its categories together (image-major, then category,
- * stable by score) against the pool's summed ground truth.
- */
+// AP-pooled (Dave et al. 2021): per pool (all, r, c, f), rank all its categories' detections together (image-major,
+// then category, stable by score) against the pool's summed ground truth.
 import { InputError } from "../core/errors.ts";
 import { AccumulateScratch, precisionAtRecall } from "./accumulate.ts";
 import type { EvalState } from "./eval_state.ts";

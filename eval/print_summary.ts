@@ -1,7 +1,4 @@
-/**
- * The reference's summary table (`LVISEval.print_results`), character for
- * character, including Python's round-half-even on exact ties.
- */
+// The reference's summary table (`LVISEval.print_results`), character for character.
 import { IOU_THRESHOLDS } from "./params.ts";
 
 /**

@@ -1,9 +1,5 @@
-/**
- * Results files read in byte ranges (`results_range.ts`): planning the ranges, and merging what the ranges
- * held into the `Results` that `readResults` gives with `select`, row for row. The merge checks what the
- * ranges could not (images known and each in one run, categories known), caps the runs that cross a cut
- * and filters the runs read before the ground truth was known.
- */
+// Merges byte ranges (`results_range.ts`) into what `readResults` gives with `select`, row for row, checking what
+// ranges could not (images known and in one run, categories known) and capping runs that cross a cut.
 import { type FileHandle, stat } from "node:fs/promises";
 import type { GroundTruth } from "./ground_truth.ts";
 import { MIN_PLAIN_BYTES } from "./plain_result.ts";
@@ -28,16 +24,7 @@ import { CapScratch } from "./select.ts";
 import type { ReadResultsOptions, Results } from "./results_file.ts";
 import { sharedUint8 } from "./shared_arrays.ts";
 
-/**
- * Cut `[0, size)` into ranges of about `rangeBytes` at element boundaries, each with rows for as many
- * elements as its bytes could hold (so none runs out), on one set of shared columns.
- *
- * @param f the open file (cut points are found by reading a small window at each)
- * @example
- * ```ts
- * const ranges = await planRanges(f, path, size, { maxDets: 300, rangeBytes: 4 << 20 });
- * ```
- */
+/** Cut `[0, size)` into ranges of about `rangeBytes` at element boundaries, rows for as many elements as fit. */
 export async function planRanges(
   f: FileHandle | null,
   path: string,
@@ -65,10 +52,7 @@ export async function planRanges(
   }));
 }
 
-/**
- * Byte offsets that cut the file into `parts` ranges of about equal size, each at an element's `{` after
- * `},`; fewer where a window holds no such place. Only a plausible cut: the range readers check it.
- */
+/** Cut points at an element's `{` after `},`; only plausible: the range readers check them. */
 async function _findCuts(f: FileHandle, size: number, parts: number): Promise<number[]> {
   const cuts: number[] = [];
   const window = new Uint8Array(1 << 16);
@@ -92,14 +76,6 @@ async function _findCuts(f: FileHandle, size: number, parts: number): Promise<nu
   return cuts;
 }
 
-/**
- * The ground truth's side of the federated filter for range readers.
- *
- * @example
- * ```ts
- * const job = { ranges, queue, round: 1, filter: rangeFilter(gt) };
- * ```
- */
 export function rangeFilter(gt: GroundTruth): RangeFilter {
   const lookup = new Int32Array(MAX_RANGE_CATEGORY_ID).fill(-1);
   gt.categoryIds.forEach((id, k) => {
@@ -113,16 +89,7 @@ export function rangeFilter(gt: GroundTruth): RangeFilter {
   };
 }
 
-/**
- * Read a results file in one range on this thread, the ground truth known: the fast path of a selecting
- * `readResults` for the files detectors write.
- *
- * @returns the results `readResults` gives with `select`, or null when the file is not read this way
- * @example
- * ```ts
- * const dt = readInRange(path, gt, { select: { maxDets: 300 } }) ?? await readResults(path, gt, options);
- * ```
- */
+/** One range on this thread, the ground truth known: `readResults`'s fast path; null when not read this way. */
 export async function readInRange(path: string, gt: GroundTruth, options: ReadResultsOptions): Promise<Results | null> {
   const maxDets = options.select?.maxDets ?? -1;
   if (maxDets < 0) return null;
@@ -143,11 +110,8 @@ export async function readInRange(path: string, gt: GroundTruth, options: ReadRe
 }
 
 /**
- * Merge what the ranges of one file held.
- *
- * @param categoryCounts elements per category id, one array per thread that read ranges
- * @returns the selected results, or null when the file must be read the general way (an image the ground
- *   truth lacks or in two runs, a category it lacks unless `dropUnknown`, an empty list)
+ * Merge what the ranges of one file held; null when the file must be read the general way (an image the ground
+ * truth lacks or in two runs, an unknown category unless `dropUnknown`, an empty list).
  */
 export function mergeRanges(
   tasks: RangeTask[],

@@ -1,8 +1,4 @@
-/**
- * Streaming reader for an LVIS results file (a JSON list of detections). It
- * scans bytes chunk by chunk straight into typed arrays, so a 6M-result file
- * never becomes millions of JS objects.
- */
+// Streams a results file chunk by chunk into typed arrays, so a 6M-result file never becomes millions of objects.
 import { type FileHandle, open } from "node:fs/promises";
 import { basename } from "node:path";
 import { InputError } from "../core/errors.ts";
@@ -14,42 +10,32 @@ import { jsonError } from "./json_path.ts";
 import { readInRange } from "./range_merge.ts";
 import { sharedFloat64, sharedInt32, sharedUint8 } from "./shared_arrays.ts";
 
-/** A compressed RLE mask as results carry it. */
 export interface RleJson {
   size: [number, number];
   counts: string;
 }
 
-/** Detections in file order. */
 export interface Results {
   file: string;
   count: number;
-  /** Image position in the ground truth. */
   image: Int32Array;
   /** Category position; -1 (only with `unknownCategories: "drop"`) when the ground truth lacks the category. */
   category: Int32Array;
-  /** Results on category ids the ground truth lacks (kept as -1, never evaluated). */
   unknownCategories?: number;
   score: Float64Array;
-  /** x, y, w, h; meaningful where `hasBbox` is 1. */
   bbox: Float64Array;
   hasBbox: Uint8Array;
-  /** Masks where results carry `segmentation`, else null. */
   segmentation: (RleJson | undefined)[] | null;
   /** Set when the reader already applied the per-image cap and the federated filter (see `readResults`). */
   selected?: Preselection;
 }
 
-/** What a reader that selects while reading did, and what evaluation needs to know of the dropped results. */
 export interface Preselection {
-  /** The per-image cap applied. */
   maxDets: number;
-  /** Results in the file, and after the cap. */
   inFile: number;
   afterLimits: number;
   /** Whether the result the reference lists first carries a box (it decides box or mask areas). */
   firstHasBbox: boolean;
-  /** File position of the first result without a mask, or -1. */
   firstWithoutMask: number;
 }
 
@@ -103,7 +89,6 @@ class _Scanner {
     this.pos++;
   }
 
-  /** Skip a string starting at the quote; returns the position after it. */
   skipString(): void {
     const b = this.buf;
     let p = this.pos + 1;
@@ -120,7 +105,6 @@ class _Scanner {
     this.pos = p;
   }
 
-  /** Which known key the string at pos is (-1 for others); leaves pos after it. */
   key(): number {
     if (this.ws() !== 34) throw this.syntax("expected a key");
     const start = this.pos + 1;
@@ -148,7 +132,7 @@ class _Scanner {
     } while (depth > 0);
   }
 
-  /** Parse a JSON number; NaN when the token is not a number (the caller reports it). */
+  /** NaN when the token is not a number (the caller reports it). */
   number(): number {
     this.ws();
     const b = this.buf, start = this.pos;
@@ -180,10 +164,8 @@ class _Columns {
   bbox: Float64Array;
   hasBbox: Uint8Array;
   segmentation: (RleJson | undefined)[] | null = null;
-  /** Keep results on category ids the ground truth lacks (as category -1) instead of refusing them. */
   dropUnknown = false;
   unknownCategories = 0;
-  /** Selection while reading, or null to keep every result. */
   runs: _ImageRuns | null = null;
   lastImageId = NaN;
   lastImage = -1;
@@ -220,7 +202,6 @@ class _Columns {
   }
 }
 
-/** Thrown when a file does not keep each image's results together: the reader then keeps everything. */
 const _NOT_RUNS = Symbol("not image runs");
 
 /**
@@ -241,7 +222,6 @@ class _ImageRuns {
     this.seen = new Uint8Array(gt.imageIds.length);
   }
 
-  /** The element just parsed (file position `index`) is at `cols.count - 1`. */
   added(cols: _Columns, index: number): void {
     const i = cols.count - 1;
     // Boxes decide the areas; a result without one goes through the general path and its checks.
@@ -259,7 +239,6 @@ class _ImageRuns {
     this.runImage = img;
   }
 
-  /** Cap and filter the run `[start, end)`, compacting its survivors to `start`. */
   flush(cols: _Columns, end: number): void {
     const s = this.start, m = end - s;
     this.inFile += m;
@@ -280,7 +259,6 @@ class _ImageRuns {
   }
 }
 
-/** Copy result `from` to position `to` (to <= from). */
 function _move(cols: _Columns, from: number, to: number): void {
   if (from === to) return;
   cols.image[to] = cols.image[from];
@@ -298,7 +276,6 @@ function _move(cols: _Columns, from: number, to: number): void {
 
 const _FIELDS = ["image_id", "category_id", "score", "bbox[0]", "bbox[1]", "bbox[2]", "bbox[3]"];
 
-/** A finite number for field `_FIELDS[field]` (an index, so no string is built unless it fails). */
 function _num(s: _Scanner, index: number, field: number): number {
   const v = s.number();
   if (!Number.isFinite(v)) {
@@ -308,10 +285,7 @@ function _num(s: _Scanner, index: number, field: number): number {
   return v;
 }
 
-/**
- * The common result (see `scanPlainResult`), valid, its ids known, and wholly inside the buffer. Returns
- * false, having changed nothing, for anything else, which `_parseElement` then reads and reports.
- */
+/** The common result (see `scanPlainResult`), or false with nothing changed, for `_parseElement` to read and report. */
 function _fastElement(s: _Scanner, gt: GroundTruth, cols: _Columns): boolean {
   const i = cols.count, v = _PLAIN;
   if (i === cols.cap) return false;
@@ -423,7 +397,6 @@ function _rle(file: string, index: number, v: unknown): RleJson {
   return { size: [size[0] as number, size[1] as number], counts: o.counts };
 }
 
-/** Parse what the buffer holds; throws _INCOMPLETE when an element runs past its end. */
 function _scan(s: _Scanner, gt: GroundTruth, cols: _Columns, st: { phase: number; index: number; keep: number }): void {
   // phase 0: before "[", 1: a result, 2: "," or "]", 3: after "]", 4: done
   if (st.phase === 0) {
@@ -453,15 +426,12 @@ function _scan(s: _Scanner, gt: GroundTruth, cols: _Columns, st: { phase: number
   st.phase = 4;
 }
 
-/** Options of `readResults`. */
 export interface ReadResultsOptions {
   /** Read size (default 1 MiB: reused buffers stay in cache; fresh ones cost page faults). */
   chunkBytes?: number;
   /**
-   * Apply the per-image cap and the federated filter while reading, keeping only the results that
-   * evaluation can use (a large file then never holds all its results in memory). Taken where each image's
-   * results are one run of the file and every result has a box, as detectors write them; otherwise every
-   * result is kept. `evaluate` accepts both.
+   * Cap and filter while reading, keeping only results evaluation can use; taken where each image's results are
+   * one run and every result has a box, as detectors write them, else every result is kept.
    */
   select?: { maxDets: number };
   /**
@@ -469,10 +439,7 @@ export interface ReadResultsOptions {
    * first; "drop" ignores them, as lvis-api does (they still count against the per-image cap).
    */
   unknownCategories?: "error" | "drop";
-  /**
-   * With `select`, try the range reader first (`readInRange`: plain results only, about twice as fast);
-   * default true. Either way the results are the same.
-   */
+  /** With `select`, try the range reader first (plain results only, about twice as fast); same results. */
   ranges?: boolean;
 }
 
@@ -585,15 +552,7 @@ async function _scanFile(f: FileHandle, path: string, gt: GroundTruth, cols: _Co
   }
 }
 
-/**
- * Which of `bbox` and `segmentation` the first result of a file carries, reading only as far as it ends
- * (both false for an empty list; a malformed file is left for `readResults` to name).
- *
- * @example
- * ```ts
- * if ((await peekResultFields("r.segm.json")).segmentation) console.log("masks");
- * ```
- */
+/** Which of `bbox` and `segmentation` the first result carries, reading only that far (both false when empty). */
 export async function peekResultFields(path: string): Promise<{ bbox: boolean; segmentation: boolean }> {
   let f: FileHandle;
   try {

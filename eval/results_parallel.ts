@@ -1,10 +1,5 @@
-/**
- * Reading a results file on this thread and a pool's workers once the ground truth is known: the file is
- * cut into byte ranges at element boundaries (`planRanges`), each thread takes the next range from a
- * shared queue and reads it with the federated filter, and `mergeRanges` gives, row for row, what
- * `readResults` gives with `select`. A file the ranges cannot take (masks, other keys, errors, images out of
- * runs) is read by `readResults` instead.
- */
+// A results file read on this thread and a pool's workers in byte ranges; a file the ranges cannot take (masks,
+// other keys, errors, images out of runs) is read by `readResults` instead.
 import { open } from "node:fs/promises";
 import type { GroundTruth } from "./ground_truth.ts";
 import { mergeRanges, planRanges, rangeFilter } from "./range_merge.ts";
@@ -14,7 +9,6 @@ import type { WorkerPool } from "./threads.ts";
 import type { WorkerTask } from "./worker_tasks.ts";
 import { newWorkQueue, workerJoined } from "./work_queue.ts";
 
-/** Options of `readResultsOnThreads`, beyond `readResults`'s. */
 export interface ThreadedReadOptions extends ReadResultsOptions {
   /** Smaller files are read on this thread alone (default 8 MiB: below that, workers gain little). */
   minBytes?: number;
@@ -22,18 +16,7 @@ export interface ThreadedReadOptions extends ReadResultsOptions {
   rangeBytes?: number;
 }
 
-/**
- * `readResults` on this thread and the pool's workers. Only a selecting read (`select`, as
- * `readOptionsFor` gives for the default limits) is shared out; anything else is `readResults`.
- *
- * @returns the results `readResults(path, gt, options)` gives
- * @example
- * ```ts
- * const pool = new WorkerPool(1);
- * const dt = await readResultsOnThreads("results.json", gt, { select: { maxDets: 300 } }, pool);
- * pool.close();
- * ```
- */
+/** `readResults` on this thread and the pool's workers; only a selecting read (`select`) is shared out. */
 export async function readResultsOnThreads(
   path: string,
   gt: GroundTruth,
@@ -64,16 +47,7 @@ async function _plan(path: string, options: ThreadedReadOptions, pool: WorkerPoo
   }
 }
 
-/**
- * Read planned ranges on this thread and the pool's workers and merge them.
- *
- * @returns the results `readResults` gives with `select`, or null when a range could not be read this way
- *   (the caller then reads the file with `readResults`, which also names any error)
- * @example
- * ```ts
- * const dt = await readRangesOnThreads(await planRanges(f, path, size, plan), gt, options, pool);
- * ```
- */
+/** Read planned ranges on threads and merge them; null when a range could not be read this way. */
 export async function readRangesOnThreads(
   ranges: RangeTask[],
   gt: GroundTruth,

@@ -1,10 +1,8 @@
 /**
- * One byte range of a results file, read the way detectors write results: plain elements only
- * (`scanPlainResult`), written to the range's own rows of shared columns, each image run capped to the
- * `maxDets` best as soon as it ends and, where the ground truth is known (`RangeFilter`), passed through the
- * federated filter. Runs at the range's edges may go on in the neighbouring ranges, so they are left whole,
- * with raw ids, for the merge. Anything else, and any doubt about the range's edges, ends the read with
- * `ok: false`: the caller then reads the file the general way, which also names the error.
+ * One byte range of a results file: plain elements only, each image run capped to `maxDets` when it ends and,
+ * with a `RangeFilter`, filtered. Runs at the edges may go on next door, so they stay whole with raw ids for the
+ * merge. Anything else, or any doubt about the edges, ends with `ok: false`: the file is then read the general
+ * way, which names the error.
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { NEGATIVE, POSITIVE } from "./ground_truth.ts";
@@ -21,13 +19,10 @@ export interface SharedColumns {
   /** Category ids as read, or positions in filtered runs; the merge leaves positions in every kept row. */
   category: Int32Array;
   score: Float64Array;
-  /** x, y, w, h per row. */
   bbox: Float64Array;
-  /** Image positions, in filtered runs and, after the merge, in every kept row. */
   image: Int32Array;
 }
 
-/** The shared buffers behind `SharedColumns`, as they travel to a worker. */
 export interface ColumnBuffers {
   category: SharedArrayBuffer;
   score: SharedArrayBuffer;
@@ -35,7 +30,6 @@ export interface ColumnBuffers {
   image: SharedArrayBuffer;
 }
 
-/** Typed views of the buffers. */
 export function columnViews(b: ColumnBuffers): SharedColumns {
   return {
     category: new Int32Array(b.category),
@@ -45,7 +39,7 @@ export function columnViews(b: ColumnBuffers): SharedColumns {
   };
 }
 
-/** Shared columns for `rows` rows (untouched rows cost no memory). */
+/** Untouched rows cost no memory. */
 export function newColumnBuffers(rows: number): ColumnBuffers {
   return {
     category: new SharedArrayBuffer(4 * rows),
@@ -55,9 +49,7 @@ export function newColumnBuffers(rows: number): ColumnBuffers {
   };
 }
 
-/** The ground truth's side of the federated filter, for readers that run once it is known. */
 export interface RangeFilter {
-  /** Image id -> position. */
   imageIndex: Map<number, number>;
   /** Category id -> position, -1 where the ground truth lacks the id (`MAX_RANGE_CATEGORY_ID` entries). */
   categoryLookup: Int32Array;
@@ -66,12 +58,9 @@ export interface RangeFilter {
   categories: number;
 }
 
-/** One range to read. */
 export interface RangeTask {
   path: string;
-  /** Byte offset of the list's `[` (the first range) or of an element's `{`. */
   start: number;
-  /** Where the next range's first element starts, or the file's size for the last range. */
   end: number;
   first: boolean;
   last: boolean;
@@ -79,11 +68,9 @@ export interface RangeTask {
   buffers: ColumnBuffers;
   rowStart: number;
   rowEnd: number;
-  /** Read size (default 1 MiB). */
   chunkBytes?: number;
 }
 
-/** Ranges that threads take one at a time from a shared queue (`newWorkQueue`). */
 export interface RangeJob {
   ranges: RangeTask[];
   queue: Int32Array;
@@ -92,15 +79,12 @@ export interface RangeJob {
 
 /** A run that the reader capped and filtered: its rows hold positions and are final. */
 export const RUN_FILTERED = 2;
-/** A run that the reader capped; ids raw. */
 export const RUN_CAPPED = 1;
 /** A run left whole (it may go on in a neighbouring range); ids raw. */
 export const RUN_WHOLE = 0;
 
-/** What a range held. */
 export interface RangeOutcome {
   ok: boolean;
-  /** Elements in the range. */
   elements: number;
   /**
    * Per image run, 5 numbers: raw image id, first row, end row, `RUN_WHOLE | RUN_CAPPED | RUN_FILTERED`, and
@@ -109,10 +93,8 @@ export interface RangeOutcome {
   runs: Float64Array;
 }
 
-/** What a thread read of a job: each range by index, and its elements per raw category id. */
 export interface RangesRead {
   outcomes: [number, RangeOutcome][];
-  /** Elements per category id, `MAX_RANGE_CATEGORY_ID` counts. */
   categoryCounts: Int32Array;
 }
 
@@ -132,17 +114,8 @@ const _FAILED: RangeOutcome = { ok: false, elements: 0, runs: new Float64Array(0
 const _LOOKAHEAD = 1 << 16;
 
 /**
- * Read one range. The reads are synchronous: a worker has nothing else to do meanwhile.
- *
- * @param filter the ground truth's side of the federated filter, when known
- * @param scratch buffers to reuse; also counts the range's elements per category id
- * @returns the outcome; `ok: false` when the range is not a run of plain elements that ends exactly where
- *   the next range starts (or, for the last, at the list's end and the file's)
- * @example
- * ```ts
- * const out = readRange({ path: "dt.json", start: 0, end: size, first: true, last: true, maxDets: 300,
- *   buffers: newColumnBuffers(rows), rowStart: 0, rowEnd: rows }, null, new RangeScratch());
- * ```
+ * Read one range, synchronously: a worker has nothing else to do meanwhile. `ok: false` unless it is a run of
+ * plain elements ending exactly where the next range starts (the last: at the list's end and the file's).
  */
 export function readRange(task: RangeTask, filter: RangeFilter | null, scratch: RangeScratch): RangeOutcome {
   let fd: number;
@@ -160,18 +133,7 @@ export function readRange(task: RangeTask, filter: RangeFilter | null, scratch: 
   }
 }
 
-/**
- * Take ranges of `job` until none is left (or one fails) and read them; the other threads of the job do
- * the same, so a slower thread simply reads fewer.
- *
- * @param worker this worker's number in the queue, -1 on the caller's thread
- * @returns the ranges read here, and their elements per category id
- * @example
- * ```ts
- * const job = { ranges, queue: newWorkQueue(1), filter: rangeFilter(gt) };
- * const mine = readRanges(job, -1); // { outcomes: [[0, outcome], [3, outcome], ...], categoryCounts }
- * ```
- */
+/** Take and read ranges of `job` until none is left (or one fails); a slower thread simply reads fewer. */
 export function readRanges(job: RangeJob, worker: number): RangesRead {
   const outcomes: [number, RangeOutcome][] = [];
   const scratch = new RangeScratch(job.ranges[0]?.chunkBytes);
@@ -202,12 +164,7 @@ export function capRows(
   return to;
 }
 
-/**
- * Keep the rows `[s, e)` of image position `img` that the federated filter keeps (a known category in the
- * image's positive or negative set), compacted at `to` (<= s) with category and image positions.
- *
- * @returns the end of the kept rows
- */
+/** Keep the rows of image `img` that the federated filter keeps, compacted at `to` (<= s); returns their end. */
 export function filterRows(cols: SharedColumns, s: number, e: number, img: number, to: number, f: RangeFilter): number {
   const row = img * f.categories, lookup = f.categoryLookup, flags = f.flags;
   for (let j = s; j < e; j++) {
@@ -256,12 +213,10 @@ class _RangeReader {
     this.row = this.runStart = task.rowStart;
   }
 
-  /** Skip whitespace from `p`, reading on until `lookahead` bytes (or the range's end) lie beyond it. */
   ready(p: number): number {
     for (;;) {
       p = skipWs(this.view, p);
       if (this.len - p >= this.lookahead || this.next >= this.task.end) return p;
-      // Keep what is left, then fill the rest of the buffer.
       const buf = this.scratch.buf;
       buf.copyWithin(0, p, this.len);
       (this.len -= p, this.base += p, p = 0);
@@ -322,7 +277,6 @@ class _RangeReader {
     }
   }
 
-  /** The last position with `lookahead` bytes after it; everything, once the range's end is in the buffer. */
   #limit(): number {
     return this.next >= this.task.end ? this.len : this.len - this.lookahead;
   }

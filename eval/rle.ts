@@ -1,10 +1,5 @@
-/**
- * Run-length masks with COCO's conventions (column-major runs, starting with
- * a background run), behaving bit for bit like pycocotools: polygon
- * rasterisation, union, area, bounding box and IoU.
- */
+// Run-length masks with COCO's conventions (column-major, background run first), bit for bit like pycocotools.
 
-/** A mask of `h` x `w` pixels as alternating background/foreground run lengths. */
 export interface Rle {
   h: number;
   w: number;
@@ -151,7 +146,6 @@ export function unionRle(masks: Rle[]): Rle {
   return { h, w, counts: acc };
 }
 
-/** Foreground pixel count. */
 export function rleArea(mask: Rle): number {
   let a = 0;
   for (let j = 1; j < mask.counts.length; j += 2) a += mask.counts[j];

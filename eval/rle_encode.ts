@@ -1,21 +1,12 @@
-/**
- * Binary masks to COCO run-length encoding in pycocotools' format: runs over
- * the pixels in column-major (Fortran) order, starting with a background
- * run, and the compressed `counts` string that `maskUtils.encode` writes
- * into results files.
- */
+// Binary masks to COCO RLE in pycocotools' format: column-major runs, background first, and the compressed
+// `counts` string that `maskUtils.encode` writes.
 import type { RleJson } from "./results_file.ts";
 import type { Rle } from "./rle.ts";
 
-/**
- * A binary mask of a `height` x `width` image that is zero outside one
- * rectangle, e.g. a detection's mask pasted into its box. A whole-image
- * mask is the rectangle `x = y = 0`, `cropWidth = width`, `cropHeight = height`.
- */
+/** A mask that is zero outside one rectangle (e.g. a detection's mask pasted into its box). */
 export interface CroppedMask {
   height: number;
   width: number;
-  /** Left column and top row of the rectangle, inside the image. */
   x: number;
   y: number;
   cropWidth: number;

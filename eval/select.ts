@@ -1,20 +1,14 @@
-/**
- * Which results take part: the per-image cap (top scores across categories,
- * ties in file order) and the per-category top-k of AP-fixed, both applied
- * before any category filtering, as in the reference.
- */
+// The per-image cap (top scores across categories, ties in file order) and AP-fixed's per-category top-k, both
+// applied before any category filtering, as in the reference.
 import type { Results } from "./results_file.ts";
 
-/** The kept results and the one the reference would see first. */
 export interface Selection {
-  /** 1 where the result is kept. */
   keep: Uint8Array;
   keptCount: number;
   /** Index of the result the reference lists first (it decides box vs mask areas). */
   first: number;
 }
 
-/** Group indices 0..n-1 by `key` (0..buckets-1), keeping file order inside a group. */
 export function groupBy(key: ArrayLike<number>, n: number, buckets: number): { start: Int32Array; order: Int32Array } {
   const start = new Int32Array(buckets + 1);
   for (let i = 0; i < n; i++) start[key[i] + 1]++;
@@ -25,16 +19,11 @@ export function groupBy(key: ArrayLike<number>, n: number, buckets: number): { s
   return { start, order };
 }
 
-/** Scratch for `capGroup`. */
 export class CapScratch {
   scores = new Float64Array(64);
 }
 
-/**
- * Keep the `k` best of one group, the members `order[s..e)` (or `s..e` when `order` is null; score
- * descending, ties in file order) by clearing `keep` for the others; returns the group's best member (its
- * first maximum).
- */
+/** Keep the `k` best of `order[s..e)` (or `s..e`; ties in file order), clearing `keep` for the others; returns the best. */
 export function capGroup(
   score: Float64Array,
   order: Int32Array | null,
@@ -65,7 +54,6 @@ export function capGroup(
   return top;
 }
 
-/** Keep the `k` best of each group (score descending, ties in file order); returns the best one per group. */
 function _topPerGroup(
   dt: Results,
   key: ArrayLike<number>,
@@ -82,11 +70,7 @@ function _topPerGroup(
   return best;
 }
 
-/**
- * The per-image cap where each image's results are one run in the file (as detectors write them): the runs
- * are the groups, so nothing is regrouped. Returns the best result of the first image, or -1 when an image
- * comes back after another one (the caller then groups).
- */
+/** The per-image cap where each image's results are one run (as detectors write them); -1 when an image recurs. */
 function _capImageRuns(dt: Results, numImages: number, k: number, keep: Uint8Array): number {
   const n = dt.count, image = dt.image;
   const seen = new Uint8Array(numImages);
@@ -108,7 +92,6 @@ function _capImageRuns(dt: Results, numImages: number, k: number, keep: Uint8Arr
   return firstBest;
 }
 
-/** The per-image cap among the results still kept, by regrouping; returns the result the reference lists first. */
 function _capGrouped(
   dt: Results,
   numImages: number,
@@ -129,14 +112,7 @@ function _capGrouped(
   return count > limits.maxDets ? best[img] : 0;
 }
 
-/**
- * Apply the per-category top-k (when `detsPerCat` >= 0) and then the per-image cap (when `maxDets` >= 0).
- *
- * @example
- * ```ts
- * const { keep } = selectResults(dt, gt.imageIds.length, gt.categoryIds.length, { maxDets: 300, detsPerCat: -1 });
- * ```
- */
+/** The per-category top-k (`detsPerCat` >= 0), then the per-image cap (`maxDets` >= 0). */
 export function selectResults(
   dt: Results,
   numImages: number,

@@ -1,8 +1,4 @@
-/**
- * A partial evaluation on disk, so category shards can run in separate
- * processes or machines and be merged later. Doubles are written as JSON
- * numbers (shortest round-trip), so reading gives the identical values.
- */
+// A partial evaluation on disk, for category shards merged later; shortest round-trip JSON numbers read back identical.
 import { readFile } from "node:fs/promises";
 import { InputError } from "../core/errors.ts";
 import { writeJsonAtomic } from "../core/atomic.ts";

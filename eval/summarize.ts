@@ -1,16 +1,10 @@
-/**
- * Summary metrics from an evaluated state: the reference's 13 numbers (or the
- * AP-fixed names), per-category AP/AR, and AP-pooled when asked.
- */
 import { A, FREQUENCIES, R, T } from "./params.ts";
 import type { EvalState } from "./eval_state.ts";
 import { numpySum } from "./numpy_sum.ts";
 import { pooledAp } from "./pooled.ts";
 
-/** Per-category numbers, as the fixtures' `per_category` entries. */
 export interface CategoryMetrics {
   id: number;
-  /** Present when the ground truth names the category. */
   name?: string;
   frequency: string;
   AP: number;
@@ -23,23 +17,17 @@ export interface CategoryMetrics {
   ARm: number;
   APl: number;
   ARl: number;
-  /** Non-ignored ground truth for all/small/medium/large. */
   num_gt: [number, number, number, number];
 }
 
-/** What `summarize` returns. */
 export interface EvalSummary {
   /** Metric name -> value, in the reference's order and with its names (-1 = undefined). */
   results: Record<string, number>;
   perCategory: CategoryMetrics[];
-  /** Categories with a valid AP per frequency group. */
   categoriesWithAp: { r: number; c: number; f: number };
 }
 
-/**
- * The mean of values fed in numpy's flattening order, summed as numpy does (buffers of 8192, each pairwise),
- * without materialising the flattened array.
- */
+/** A mean summed as numpy sums the flattened array (buffers of 8192, each pairwise), without flattening it. */
 class _OrderedMean {
   buf = new Float64Array(8192);
   fill = 0;
@@ -48,13 +36,11 @@ class _OrderedMean {
   reset(): void {
     this.fill = this.#sum = this.#count = 0;
   }
-  /** Sum the full buffer; callers write `buf[fill++]` themselves and call this when `fill` reaches 8192. */
   flush(): void {
     this.#sum += numpySum(this.buf, 8192);
     this.#count += 8192;
     this.fill = 0;
   }
-  /** The mean, or -1 when nothing was fed. */
   mean(): number {
     const n = this.#count + this.fill;
     return n === 0 ? -1 : (this.#sum + numpySum(this.buf, this.fill)) / n;

@@ -1,24 +1,15 @@
 /**
- * LVIS v1-like synthetic cases for tests and benchmarks: 1203 categories
- * (337 r / 461 c / 405 f), ~11.4 boxes, ~6 negative and ~0.8 not-exhaustive
- * categories per image, and 250-350 results per image (about half the images
- * over the 300 cap), with ties and area edges sprinkled in.
- *
- * CLI: `deno run -A eval/synthetic_case.ts --images 5000 --seed 1 --out /tmp/lvis5k`
- * writes `gt.json` and `dt.json` there.
+ * LVIS v1-like synthetic cases: 1203 categories (337 r / 461 c / 405 f), ~11.4 boxes and 250-350 results per
+ * image, ties and area edges sprinkled in. `deno run -A eval/synthetic_case.ts --images 5000 --seed 1 --out DIR`.
  */
 import { join } from "node:path";
 import { Rng } from "../core/rng.ts";
 
-/** Options of `writeSyntheticCase`. */
 export interface SyntheticOptions {
   images: number;
   seed?: number;
-  /** Category counts per frequency group (default 337/461/405). */
   groups?: [number, number, number];
-  /** Results per image, inclusive range (default [250, 350]). */
   resultsPerImage?: [number, number];
-  /** Mean ground-truth boxes per image (default 11.4). */
   boxesPerImage?: number;
 }
 

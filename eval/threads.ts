@@ -1,18 +1,11 @@
-/**
- * Worker threads for the evaluator, under Deno (Web Workers running `eval_worker.ts`) and under Node
- * (`node:worker_threads`, installed by `main.ts` for the standalone build). A worker answers each task it
- * is sent (`handleTask`) with one message.
- */
+// Worker threads: Web Workers under Deno, `node:worker_threads` under Node (installed by `main.ts`).
 import { availableParallelism } from "node:os";
 import process from "node:process";
 
-/** The name under which `deno task build` stores the bundle in the executable, for its worker threads. */
 export const BUNDLE_ASSET = "tailor_eval.cjs";
 
-/** What the evaluator needs of a worker thread. */
 export interface EvalWorker {
   postMessage(message: unknown): void;
-  /** Called with each answer, or with an Error when the worker failed. */
   listen(callback: (message: unknown) => void): void;
   terminate(): void;
 }
@@ -29,15 +22,7 @@ let _spawn: () => EvalWorker = () => {
   };
 };
 
-/**
- * Replace how workers are started (the standalone build starts Node worker threads).
- *
- * @returns the spawner replaced, to put back
- * @example
- * ```ts
- * const before = setWorkerSpawner(() => nodeWorker());
- * ```
- */
+/** Replace how workers are started (the standalone build starts Node worker threads); returns the old spawner. */
 export function setWorkerSpawner(spawn: () => EvalWorker): () => EvalWorker {
   const before = _spawn;
   _spawn = spawn;
@@ -47,16 +32,7 @@ export function setWorkerSpawner(spawn: () => EvalWorker): () => EvalWorker {
 /** Results files at least this large are worth worker threads by default (BENCHMARKS.md, LVIS evaluation). */
 export const THREADS_MIN_BYTES = 64 << 20;
 
-/**
- * Threads to evaluate results files of `bytes` (the largest) with, this one included: `TAILOR_EVAL_THREADS`
- * where set (1: no workers), else the cores available (at most 8) from `THREADS_MIN_BYTES` on and 1 below:
- * there, starting workers costs more than they save.
- *
- * @example
- * ```ts
- * const pool = evalThreads(size) > 1 ? new WorkerPool(evalThreads(size) - 1) : null;
- * ```
- */
+/** `TAILOR_EVAL_THREADS` where set, else up to 8 cores from `THREADS_MIN_BYTES` on: below, workers cost more than they save. */
 export function evalThreads(bytes: number): number {
   let env = NaN;
   try {
@@ -75,7 +51,6 @@ export class WorkerPool {
   /** Why workers stopped early, one line each (the work they would have done was done here). */
   readonly failures: string[] = [];
 
-  /** Start `size` workers. */
   constructor(readonly size: number) {
     this.#workers = Array.from({ length: size }, () => {
       const slot = { w: null as EvalWorker | null, queue: [] as ((m: unknown) => void)[] };
@@ -100,16 +75,7 @@ export class WorkerPool {
     for (const resolve of slot.queue.splice(0)) resolve(null);
   }
 
-  /**
-   * Send `task` to worker `index`; resolves with its answer, or null when that worker is gone.
-   *
-   * @example
-   * ```ts
-   * const pool = new WorkerPool(1);
-   * const outcome = await pool.run(0, { kind: "categories", job, worker: 0 });
-   * pool.close();
-   * ```
-   */
+  /** Resolves with the worker's answer, or null when it is gone. */
   run<T>(index: number, task: unknown): Promise<T | null> {
     const slot = this.#workers[index];
     if (!slot?.w) return Promise.resolve(null);
@@ -123,7 +89,6 @@ export class WorkerPool {
     });
   }
 
-  /** Stop every worker; pending tasks resolve with null. */
   close(): void {
     for (const slot of this.#workers) {
       const w = slot.w;

@@ -1,16 +1,9 @@
-/**
- * Adapter and device acquisition. The device is requested with the adapter's
- * full limits (the defaults cap buffers at 256 MiB and workgroups at 256
- * invocations), and every way of not getting one is a one-line error that
- * says what to install or set.
- */
+// The device gets the adapter's full limits: the defaults cap buffers at 256 MiB and workgroups at 256 invocations.
 
-/** No usable WebGPU adapter or device; the message says what to do. */
 export class GpuUnavailableError extends Error {
   override name = "GpuUnavailableError";
 }
 
-/** What the adapter is, for logs, manifests and benchmark tables. */
 export interface AdapterReport {
   description: string;
   vendor: string;
@@ -21,7 +14,6 @@ export interface AdapterReport {
   limits: Record<string, number>;
 }
 
-/** An acquired device with its adapter's report. */
 export interface GpuDevice {
   adapter: GPUAdapter;
   device: GPUDevice;
@@ -32,7 +24,6 @@ export interface GpuDevice {
 const HINT = "install Mesa's Vulkan driver (apt-get install mesa-vulkan-drivers), set XDG_RUNTIME_DIR, " +
   "and pick a backend with DENO_WEBGPU_BACKEND=vulkan|gl";
 
-/** Folders where the Vulkan loader looks for driver manifests on Linux (the user's, XDG_DATA_DIRS, the fixed ones). */
 function vulkanManifestDirs(env: (name: string) => string | undefined): string[] {
   const home = env("XDG_DATA_HOME") || (env("HOME") ? `${env("HOME")}/.local/share` : "");
   const data = [home, ...(env("XDG_DATA_DIRS") || "/usr/local/share:/usr/share").split(":")].filter(Boolean);
@@ -40,18 +31,9 @@ function vulkanManifestDirs(env: (name: string) => string | undefined): string[]
 }
 
 /**
- * The backend to ask Deno's WebGPU for when the user has not set
- * DENO_WEBGPU_BACKEND: "vulkan" where a Vulkan driver is installed (its
- * manifest is in one of the loader's folders, or named by VK_DRIVER_FILES /
- * VK_ICD_FILENAMES). Deno's default also loads the GL backend through EGL,
- * whose library destructor races the exit of other threads and aborted
- * about 1 test run in 7 with glibc heap corruption after every test had
- * passed; the adapter it then picks is the Vulkan one anyway. On Linux
- * without a Vulkan driver the only backend left is GL: "gl", so that tailor
- * knows it (its texture layout and the advice to install the driver depend
- * on it). Otherwise null (Deno's default). Looks only where read access is
- * already granted, so it never prompts; a folder it may not read leaves
- * the answer to Deno.
+ * DENO_WEBGPU_BACKEND when the user set none: "vulkan" where a Vulkan driver is installed, since Deno's default
+ * also loads GL through EGL, whose destructor races other threads at exit (glibc aborts in ~1 test run in 7);
+ * "gl" on Linux without one (texture layout and advice depend on it); else null. Reads only granted paths.
  */
 export function preferredBackend(
   env: (name: string) => string | undefined = envGranted,
@@ -74,17 +56,7 @@ export function preferredBackend(
   return os === "linux" && !unknown ? "gl" : null;
 }
 
-/**
- * What to do about the adapter in use, in one line, or undefined when
- * nothing needs doing: the GL backend works, but slowly, and only because
- * no Vulkan driver is installed.
- *
- * @example
- * ```ts
- * const advice = adapterAdvice((await acquireDevice()).report);
- * if (advice) console.error(`warning: ${advice}`);
- * ```
- */
+/** One line of advice about the adapter (GL works, slowly, without a Vulkan driver), or undefined. */
 export function adapterAdvice(report: Pick<AdapterReport, "backend">): string | undefined {
   if (report.backend !== "gl") return undefined;
   return "WebGPU runs on the OpenGL backend, the slow fallback used when no Vulkan driver is found: " +
@@ -98,11 +70,7 @@ function envGranted(name: string): string | undefined {
     : undefined;
 }
 
-/**
- * Set DENO_WEBGPU_BACKEND to {@link preferredBackend} if the user has not
- * set it and the environment may be written; Deno reads it once, when the
- * first adapter is requested. Returns the backend in force.
- */
+/** Set DENO_WEBGPU_BACKEND unless the user did (Deno reads it at the first adapter request); returns it. */
 function chooseBackend(): string {
   const name = "DENO_WEBGPU_BACKEND";
   if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return "default";
@@ -114,18 +82,7 @@ function chooseBackend(): string {
   return preferred;
 }
 
-/**
- * The adapter tailor would use, described for a run's manifest, with the
- * backend and the advice of {@link adapterAdvice}; undefined when there is
- * none. Chooses the backend first, as {@link acquireDevice} does (Deno
- * fixes it at the first request).
- *
- * @example
- * ```ts
- * const a = await describeDefaultAdapter();
- * if (a?.advice) console.error(`warning: ${a.advice}`);
- * ```
- */
+/** The adapter tailor would use, for a run's manifest; chooses the backend first, as Deno fixes it at once. */
 export async function describeDefaultAdapter(): Promise<
   { description: string; vendor: string; backend: string; isFallbackAdapter: boolean; advice?: string } | undefined
 > {

@@ -1,21 +1,11 @@
 /**
- * The kernel protocol: a kernel is a value, a name, a WGSL generator, a
- * dispatch rule and a cache key, all functions of the kernel's parameters
- * (shapes, flags, tile sizes). The runtime compiles and dispatches any such
- * value; `kernels/` holds the project's. Shapes are baked into the source
- * as constants, which lets the compiler unroll and keeps bind groups small;
- * the key must cover every parameter that the source depends on.
- *
- * Binding convention: storage buffers are `@group(0) @binding(i)` in the
- * order they are passed to `Runtime.dispatch`; an optional uniform block
- * comes right after them.
+ * A kernel is a value: name, WGSL generator, dispatch rule and cache key, all functions of its parameters.
+ * Shapes are baked in as constants (the compiler unrolls), so the key must cover every parameter the source reads.
+ * Storage buffers bind as `@group(0) @binding(i)` in dispatch order; an optional uniform block comes after them.
  */
 export interface Kernel<P> {
-  /** Shown in errors and timings. */
   name: string;
-  /** The WGSL source for these parameters. */
   wgsl(p: P): string;
-  /** Workgroup counts along x, y, z. */
   dispatch(p: P): [number, number, number];
   /** Pipeline cache key; defaults to the name plus JSON of the parameters. */
   key?(p: P): string;

@@ -20,7 +20,6 @@ export class GpuError extends Error {
   override name = "GpuError";
 }
 
-/** Accumulated GPU time per kernel name, from timestamp queries. */
 export type KernelTimes = Map<string, { count: number; ms: number }>;
 
 const MAX_QUERIES = 4096;
@@ -85,14 +84,11 @@ export class Runtime {
     }
   }
 
-  // ---- memory ----
-
   /** A pooled storage buffer of at least `bytes` bytes; contents undefined. */
   buffer(bytes: number, label?: string): GPUBuffer {
     return this.pool.acquire(bytes, label);
   }
 
-  /** A pooled storage buffer holding `data`. */
   upload(data: ArrayBufferView, label?: string): GPUBuffer {
     const buf = this.pool.acquire(data.byteLength, label);
     this.write(buf, data);
@@ -117,12 +113,10 @@ export class Runtime {
     this.pool.release(buf);
   }
 
-  /** Number of compiled pipelines in the cache. */
   get pipelineCount(): number {
     return this.#pipelines.size;
   }
 
-  /** Compiled pipelines per kernel name. */
   pipelineCounts(): Map<string, number> {
     const m = new Map<string, number>();
     for (const p of this.#pipelines.values()) m.set(p.label, (m.get(p.label) ?? 0) + 1);
@@ -133,17 +127,12 @@ export class Runtime {
     return this.pool.stats;
   }
 
-  // ---- compute ----
-
   /**
-   * Told about each new pipeline once its first dispatch has run. CPU adapters (llvmpipe) compile a
-   * kernel when it first runs, which takes most of a cold first training step; while a listener is
-   * registered, the first dispatch of each new pipeline is submitted alone, so that the listener
-   * hears of each compiled kernel as it is done (`compiled`: pipelines made by this runtime so far).
+   * Told of each new pipeline after its first dispatch. llvmpipe compiles a kernel when it first runs, so while a
+   * listener is registered that dispatch is submitted alone (`compiled`: pipelines made by this runtime so far).
    */
   readonly compileListeners: Set<(e: { name: string; compiled: number }) => void> = new Set();
 
-  /** The compiled pipeline of a kernel for these parameters, cached by key. */
   pipeline<P>(kernel: Kernel<P>, params: P): GPUComputePipeline {
     const key = kernel.key ? kernel.key(params) : `${kernel.name}:${JSON.stringify(params)}`;
     let p = this.#pipelines.get(key);
@@ -160,11 +149,7 @@ export class Runtime {
     return p;
   }
 
-  /**
-   * Queue a dispatch; `buffers` (storage buffers, or texture views for
-   * kernels that read or write textures) bind in order, then `uniform` (if
-   * given) as the next binding.
-   */
+  /** Queue a dispatch: `buffers` (or texture views) bind in order, then `uniform` if given. */
   dispatch<P>(
     kernel: Kernel<P>,
     params: P,
@@ -242,7 +227,6 @@ export class Runtime {
   /** Reuse the bind group of a pipeline and buffers bound before (off: a new one per dispatch). */
   cacheBindGroups = true;
 
-  /** Bind groups by pipeline and bound buffers (least recently used first), and the ids that key them. */
   #bindGroups = new Map<string, GPUBindGroup>();
   #ids = new WeakMap<object, number>();
   #nextId = 0;
@@ -253,11 +237,7 @@ export class Runtime {
     return id;
   }
 
-  /**
-   * The cache key of a bind group, or null for one not worth keeping: texture views are
-   * made afresh for each dispatch. A destroyed buffer's entries are never hit again (a new
-   * buffer is a new object) and age out.
-   */
+  /** Null for texture views (made afresh per dispatch); a destroyed buffer's entries are never hit again and age out. */
   #bindGroupKey(pipeline: GPUComputePipeline, buffers: (GPUBuffer | GPUTextureView)[]): string | null {
     let key = `${this.#id(pipeline)}`;
     for (const b of buffers) {
@@ -274,13 +254,9 @@ export class Runtime {
     }
   }
 
-  /**
-   * What this runtime has done since it started: dispatches, buffer copies, command submits,
-   * and read-backs (each waits for the GPU) with their bytes. Subtract two snapshots to count a step.
-   */
+  /** Work since start (dispatches, copies, submits, read-backs and their bytes); diff two snapshots to count a step. */
   readonly counters = { dispatches: 0, copies: 0, submits: 0, readbacks: 0, readBytes: 0 };
 
-  /** Queue a buffer-to-buffer copy. */
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     this.counters.copies++;
     this.#check();
@@ -289,21 +265,15 @@ export class Runtime {
     this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, Math.ceil(bytes / 4) * 4);
   }
 
-  /** A pooled rgba32float texture array (see `BufferPool.acquireTexture`). */
   texture(width: number, height: number, layers: number, label?: string): GPUTexture {
     return this.pool.acquireTexture(width, height, layers, label);
   }
 
-  /** Return a texture to the pool. Dispatches already queued that use it still see its data. */
   releaseTexture(tex: GPUTexture): void {
     this.pool.releaseTexture(tex);
   }
 
-  /**
-   * Queue a copy of rows of vec4s from a buffer into a texture array: layer
-   * z, row y is `width` texels at byte `srcOffset + (z * height + y) *
-   * bytesPerRow` (a multiple of 256, as WebGPU requires).
-   */
+  /** Queue a copy of vec4 rows into a texture array, row (z, y) at `srcOffset + (z * height + y) * bytesPerRow`. */
   copyToTexture(src: GPUBuffer, tex: GPUTexture, bytesPerRow: number, srcOffset = 0): void {
     this.#check();
     this.#closePass();
@@ -316,7 +286,6 @@ export class Runtime {
     );
   }
 
-  /** Submit everything queued. */
   flush(): void {
     this.#closePass();
     if (this.#encoder) {
@@ -341,7 +310,6 @@ export class Runtime {
     this.#submitted = [];
   }
 
-  /** Read `bytes` bytes of a buffer back to the host. */
   async read(buf: GPUBuffer, bytes = buf.size, offsetBytes = 0): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
     this.counters.readbacks++;
@@ -376,12 +344,7 @@ export class Runtime {
     return new Uint32Array(await this.read(buf, length * 4, offset * 4));
   }
 
-  // ---- timing ----
-
-  /**
-   * Run `fn` with a timestamp query around every dispatch and return the GPU
-   * time per kernel name; null where the adapter has no timestamp queries.
-   */
+  /** GPU time per kernel name of every dispatch in `fn` (timestamp queries); null without them. */
   async timeKernels(fn: () => void | Promise<void>): Promise<KernelTimes | null> {
     if (!this.hasTimestamps) {
       await fn();

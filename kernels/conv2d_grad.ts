@@ -1,29 +1,17 @@
 /**
- * Weight gradient of a 2-D convolution as an implicit GEMM over N x OH x OW:
- * dW[k][c][kh][kw] = sum over n, oh, ow of dY[n][k][oh][ow] * Xp[n][c][oh*sh + kh*dh][ow*sw + kw*dw],
- * with Xp the zero-padded input and dY padded to a width of a multiple of 4
- * (both from `padPlanesKernel`). Each invocation owns TM output channels x
- * TC input channels x KW taps of one kernel row and walks the pixels four
- * at a time with vec4 loads; the four lanes of each accumulator are summed
- * at the end; with `bias`, the same pass sums dY for the bias gradient
- * (saving a reduction over dY). `conv2dWeightGradSplitKernel` is the CPU
- * adapters' variant: rows split across invocations, all taps per invocation,
- * parts added by `weightGradSumKernel`. The input gradient needs no kernel of
- * its own: it is `conv2dKernel` over the zero-inserted, padded dY with the
- * flipped weight.
+ * Weight gradient of a 2-D convolution as an implicit GEMM over N x OH x OW, from the zero-padded input and dY
+ * padded to a width of a multiple of 4 (`padPlanesKernel`), vec4 loads along the pixels. The input gradient is
+ * `conv2dKernel` over the zero-inserted, padded dY with the flipped weight.
  */
 import { defineKernel, flatIndex, grid1d, groups } from "./kernel.ts";
 import { rowVec4s } from "./conv2d.ts";
 
-/** What both weight-gradient kernels read: the geometry of the convolution and of its padded operands. */
 export interface WeightGradGeometry {
   N: number;
   C: number;
   K: number;
-  /** Padded input plane (Wp a multiple of 4: `paddedWidth` with OW = OW4, tn = 4). */
   Hp: number;
   Wp: number;
-  /** Output plane, and dY's padded width (a multiple of 4); dY is [N][K][OH][OW4]. */
   OH: number;
   OW4: number;
   KH: number;
@@ -36,18 +24,12 @@ export interface WeightGradGeometry {
 
 export interface Conv2dWeightGradParams extends WeightGradGeometry {
   /**
-   * Read dY from a uniform buffer holding this many consecutive (n, oh) rows laid out
-   * [row][K][OW4] (dY transposed; at most 64 KiB), with a second uniform U = (first row,
-   * rows, accumulate, 0) per dispatch; 0: dY [N][K][OH][OW4] in a storage buffer.
-   * Uniform reads whose index is the same across the workgroup are scalar loads on llvmpipe.
+   * Rows of dY per uniform chunk (dY transposed, [row][K][OW4], at most 64 KiB; U = (first row, rows,
+   * accumulate, 0)); 0: dY in a storage buffer. Uniform reads at a workgroup-uniform index are scalar loads on llvmpipe.
    */
   dyChunkRows?: number;
-  /**
-   * Also write the bias gradient, the sum of dY over N x OH x OW, to a buffer [K] bound after dW
-   * (invocations of kernel row 0 and the first input channels add up the dY they read anyway).
-   */
+  /** Also write the bias gradient to a buffer [K] after dW, from the dY this pass reads anyway. */
   bias?: boolean;
-  /** Output channels and input channels per invocation; invocations per workgroup. */
   tm?: number;
   tc?: number;
   wgx?: number;
@@ -148,24 +130,18 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: 
 });
 
 export interface Conv2dWeightGradSplitParams extends WeightGradGeometry {
-  /** Also sum dY for the bias gradient (into the last K entries of each partial row). */
   bias?: boolean;
-  /** The N x OH rows are cut into this many consecutive parts, each summed by its own invocations. */
   splits: number;
-  /** Output channels and input channels per invocation (each with all KH x KW taps); invocations per workgroup. */
   tm?: number;
   tc?: number;
   wgx?: number;
 }
 
-/** Accumulators per invocation of the split weight gradient by default: 16 x 4 x 3 x 3. */
 const SPLIT_ACCUMULATORS = 576;
 
 /**
- * Tiles of the split weight gradient, 8 invocations per workgroup: for a 3 x 3 kernel
- * 16 output x 4 input channels (576 accumulators); larger kernels take fewer channels so that
- * the accumulators stay near 576, as llvmpipe's compile time grows faster than the kernel
- * (the sweep: BENCHMARKS.md, seventh session).
+ * Tiles of the split weight gradient: accumulators near 576 (16 x 4 x 3 x 3), as llvmpipe's compile time grows
+ * faster than the kernel (BENCHMARKS.md, seventh session).
  */
 export function splitWeightGradTiles(
   p: Pick<Conv2dWeightGradSplitParams, "K" | "C" | "KH" | "KW" | "tm" | "tc" | "wgx">,
@@ -176,20 +152,14 @@ export function splitWeightGradTiles(
   return { tm, tc, wgx: p.wgx ?? 8 };
 }
 
-/** Length of one partial row: K x C x KH x KW weight-gradient entries, then K bias entries, rounded up to 4. */
 export function splitPartialLength(p: Pick<Conv2dWeightGradSplitParams, "K" | "C" | "KH" | "KW" | "bias">): number {
   return Math.ceil((p.K * p.C * p.KH * p.KW + (p.bias ? p.K : 0)) / 4) * 4;
 }
 
-/** Rows per part: `splits` parts of ceil(N x OH / splits) rows, the last one shorter. */
 export function splitRows(p: Pick<Conv2dWeightGradSplitParams, "N" | "OH" | "splits">): number {
   return Math.ceil((p.N * p.OH) / p.splits);
 }
 
-/**
- * Parts that give about `lanes` invocations (at least one row each), trimmed so that
- * none is empty.
- */
 export function splitCount(
   p: Pick<Conv2dWeightGradSplitParams, "N" | "OH" | "K" | "C" | "KH" | "KW" | "tm" | "tc">,
   lanes: number,
@@ -201,23 +171,10 @@ export function splitCount(
 }
 
 /**
- * Weight gradient with the reduction over N x OH rows split across
- * invocations: each invocation takes one block of TM output channels x TC
- * input channels x all KH x KW taps and one part of the rows, keeps one
- * scalar accumulator per weight (the four pixels of each vec4 summed as it
- * goes), and writes its part's sums to a partial row [splits][L]
- * (`splitPartialLength`); `weightGradSumKernel` adds the parts. The point
- * is CPU adapters: on llvmpipe each storage load is a loop over the SIMD
- * lanes, so an invocation that loads TM + TC x KH x (vec4s per row) values
- * per four pixels and does TM x TC x KH x KW x 4 FMAs with them beats
- * `conv2dWeightGradKernel`'s TM + TC x (vec4s per row) loads for TM x TC x
- * KW x 4 FMAs, and every lane has work even when C x KH is small (a first
- * layer's 3 x 3 (c, kh) pairs fill 9 lanes of `conv2dWeightGradKernel`).
- * Where consecutive output rows read consecutive input rows (stride and
- * dilation 1 along height), each invocation walks its rows per column block,
- * image by image, and keeps the last KH - 1 input rows in registers, loading
- * one new row per output row instead of KH. On a GPU the accumulators would
- * not fit in registers: it keeps the other kernel. Figures: BENCHMARKS.md.
+ * Weight gradient for CPU adapters, the rows split across invocations: each takes TM x TC channels, all taps and
+ * one part of the rows, one scalar accumulator per weight, and writes a partial row that `weightGradSumKernel`
+ * adds up. On llvmpipe each storage load is a loop over the SIMD lanes, so more FMAs per load wins, and every lane
+ * has work even when C x KH is small. GPUs keep the other kernel (registers). Figures: BENCHMARKS.md.
  */
 export const conv2dWeightGradSplitKernel = defineKernel<Conv2dWeightGradSplitParams>({
   name: "conv2d_weight_grad_split",
@@ -289,7 +246,6 @@ export const conv2dWeightGradSplitKernel = defineKernel<Conv2dWeightGradSplitPar
     // Column block q outermost; then the part's rows image by image: the first KH - 1 input rows of an image's
     // run are loaded before its loop, each row then loads one more and shifts the window down.
     const rotatingLoop = () => {
-      // One statement per held vec4 x{c}_{k}_{v}, for each input channel c, the kernel rows ks and each v.
       const eachX = (ks: number[], f: (c: number, k: number, v: number) => string) => {
         const out: string[] = [];
         for (let c = 0; c < tc; c++) for (const k of ks) for (let v = 0; v < nv; v++) out.push(f(c, k, v));
@@ -358,16 +314,12 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 });
 
 export interface WeightGradSumParams {
-  /** Parts, and the weight-gradient entries (K x C x KH x KW) and bias entries (0 without a bias) of a part. */
   splits: number;
   weights: number;
   biases: number;
 }
 
-/**
- * Adds the parts of `conv2dWeightGradSplitKernel`: DW[j] (and DB[j - weights])
- * = the sum over parts of P[part][j]; four entries per invocation, read as vec4s.
- */
+/** Adds the parts of `conv2dWeightGradSplitKernel`, four entries per invocation as vec4s. */
 export const weightGradSumKernel = defineKernel<WeightGradSumParams>({
   name: "conv2d_weight_grad_sum",
   wgsl(p) {

@@ -1,20 +1,10 @@
-/**
- * Layout kernels that feed the convolution: `padPlanesKernel` copies NCHW
- * planes into zero-padded planes whose width is a multiple of 4 (so the
- * convolution reads aligned vec4s with no bounds checks), optionally
- * inserting zeros between pixels (the input-gradient of a strided
- * convolution); `convWeightKernel` lays the weight out as
- * [Cin * KH * KW, Cout rounded up to 4], optionally flipped and with the
- * channel roles swapped (the input-gradient's weight).
- */
+// Zero-padded planes of a width that is a multiple of 4, so the convolution reads aligned vec4s without bounds checks.
 import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface PadPlanesParams {
-  /** Planes (N * C), and the source plane size. */
   planes: number;
   inH: number;
   inW: number;
-  /** Destination plane size; outW must be a multiple of 4. */
   outH: number;
   outW: number;
   /** Source pixel (y, x) lands at (top + y * sy, left + x * sx); may be negative (cropping). */
@@ -26,17 +16,14 @@ export interface PadPlanesParams {
 
 const WG = 64;
 
-/** Output vec4s per invocation of the vec4 path of `padPlanesKernel` (neighbours share a source vec4). */
 const PAD_RUN = 4;
 
 export const padPlanesKernel = defineKernel<PadPlanesParams>({
   name: "pad_planes",
   wgsl(p) {
     const mod = (v: string, s: number) => (s === 1 ? "true" : `(${v} % ${s}) == 0`);
-    // Without zeros inserted along rows, and with rows of whole vec4s, the 4 source pixels of an output vec4 lie in
-    // 2 aligned vec4s at the same offset for every output (x0 is a multiple of 4), and neighbouring outputs share
-    // one of them: a run of PAD_RUN outputs per invocation loads PAD_RUN + 1 vec4s. Otherwise one output vec4 per
-    // invocation from 4 scalar loads.
+    // Without zeros inserted along rows and with rows of whole vec4s, an output vec4's 4 source pixels lie in 2
+    // aligned vec4s, shared with the neighbour: PAD_RUN outputs load PAD_RUN + 1 vec4s. Else 4 scalar loads.
     const vec = p.sx === 1 && p.inW % 4 === 0;
     const run = vec ? PAD_RUN : 1, q4 = p.outW / 4, runs = Math.ceil(q4 / run);
     const n = p.planes * p.outH * runs;
@@ -90,7 +77,6 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 });
 
 export interface ConvWeightParams {
-  /** The weight is [K, C, KH, KW]. */
   K: number;
   C: number;
   KH: number;
@@ -100,14 +86,10 @@ export interface ConvWeightParams {
    * true: out[(k * KH + kh) * KW + kw][c] = w[k][c][KH-1-kh][KW-1-kw] (input gradient).
    */
   flip: boolean;
-  /**
-   * Columns per block (a multiple of 4; default all): the layout is then [blocks][rows][colsPerBlock],
-   * each block the weight of `colsPerBlock` consecutive output channels, contiguous for a uniform chunk.
-   */
+  /** Columns per block (a multiple of 4): layout [blocks][rows][colsPerBlock], contiguous for a uniform chunk. */
   colsPerBlock?: number;
 }
 
-/** Columns of the laid-out weight: output channels of the convolution it feeds, rounded up to 4. */
 export function convWeightCols(p: ConvWeightParams): number {
   const cols = Math.ceil((p.flip ? p.C : p.K) / 4) * 4;
   return p.colsPerBlock ? Math.ceil(cols / p.colsPerBlock) * p.colsPerBlock : cols;

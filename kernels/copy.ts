@@ -1,11 +1,6 @@
 /**
- * Strided copy: for every coordinate c of `shape`,
- * Y[dstOffset + c . dstStrides] = X[srcOffset + c . srcStrides].
- * One kernel covers transpose/permute (permuted source strides), slice
- * (offset source) and concat (offset destination), and their gradients.
- * When the innermost axis is contiguous on both sides and everything else
- * is a multiple of 4, it copies vec4s: on llvmpipe each storage load is a
- * loop over the SIMD lanes, so a vec4 costs little more than one value.
+ * Strided copy, Y[dstOffset + c . dstStrides] = X[srcOffset + c . srcStrides]: permute, slice, concat and their
+ * gradients. Copies vec4s where the layout allows: on llvmpipe a vec4 load costs about one scalar load.
  */
 import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
@@ -20,7 +15,6 @@ export interface CopyParams {
 
 const WG = 64;
 
-/** The same copy in units of 4 elements, where the layout allows it; null otherwise. */
 function _asVec4(p: CopyParams): CopyParams | null {
   const last = p.shape.length - 1;
   if (last < 0 || p.shape[last] % 4 !== 0 || p.srcStrides[last] !== 1 || p.dstStrides[last] !== 1) return null;

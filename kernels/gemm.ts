@@ -1,27 +1,8 @@
 /**
- * Batched GEMM, C[b] = op(A[b]) @ op(B[b]) (+ C[b] when accumulating), with
- * either operand transposed and either operand broadcast over the batch.
- *
- * `gemm` is what `matmul` calls; it runs the variant chosen for the
- * adapter (see `chooseGemm`): the register-blocked kernel below, or the
- * workgroup-memory tiled one in gemm_tiled.ts for real GPUs. Large blocked
- * products read their operands through textures instead of storage
- * buffers (gemm_texture.ts), which llvmpipe loads far more cheaply.
- *
- * Register-blocked: each invocation computes a tm x tn block of C in
- * registers, reading each operand as vec4 along its contiguous axis. On
- * llvmpipe an invocation is one SIMD lane and every storage load becomes a
- * serial loop over the 8 lanes, so the cost is per load instruction, not
- * per byte: vec4 loads and a large block per lane (a 32 x 32 block does
- * 1024 FMAs per 64 values loaded) are what make it fast there. Rows and
- * columns past M and N are read on clamped indices and never stored, so no
- * shape needs to be a multiple of the block.
- *
- * @example
- * ```ts
- * import { gemmKernel } from "./gemm.ts";
- * // rt.dispatch(gemmKernel, { batch: 1, M: 64, N: 64, K: 64, transA: false, transB: false }, [a, b, c]);
- * ```
+ * Batched GEMM, C[b] = op(A[b]) @ op(B[b]) (+ C[b]), either operand transposed or broadcast. `gemm` runs the
+ * variant chosen for the adapter (`chooseGemm`): this register-blocked kernel, or the tiled one for GPUs.
+ * Each invocation keeps a tm x tn block of C in registers and reads vec4s: llvmpipe pays per load instruction,
+ * not per byte. Rows and columns past M and N are read clamped and never stored.
  */
 import { defineKernel, groups } from "./kernel.ts";
 import { currentGemmVariant } from "./gemm_choice.ts";
@@ -32,7 +13,6 @@ import { gemmTextureFits, gemmThroughTextures, type TextureHost } from "./gemm_t
 
 export type { GemmParams } from "./gemm_params.ts";
 
-/** Every parameter filled in, as the blocked kernel uses them. */
 export function gemmDefaults(p: GemmParams): Required<GemmParams> {
   // Bigger blocks load less per FMA but compile for seconds, so only big matrices get them; small ones get
   // small blocks, which also waste no lanes.
@@ -52,7 +32,6 @@ export function gemmDefaults(p: GemmParams): Required<GemmParams> {
   };
 }
 
-/** How an operand is read: vec4 along K, vec4 along M (or N), or scalar. */
 type Mode = "k" | "mn" | "s";
 
 function _modes(p: Required<GemmParams>): { a: Mode; b: Mode; vecC: boolean } {
@@ -76,7 +55,6 @@ fn main() { if (arrayLength(&C) == 0u) { C[0] = A[0] + B[0]; } }`;
   const { a: am, b: bm, vecC } = _modes(p);
   const [M4, N4, K4] = [M / 4, N / 4, Math.floor(K / 4)];
   const u = (x: number) => `${x}u`;
-  // Flat element index of A[m, k] and B[k, n] as stored.
   const aIdx = (m: string, k: string) => p.transA ? `(${k}) * ${u(M)} + ${m}` : `(${m}) * ${u(K)} + ${k}`;
   const bIdx = (k: string, n: string) => p.transB ? `(${n}) * ${u(K)} + ${k}` : `(${k}) * ${u(N)} + ${n}`;
   const aScalar = (e: string) => am === "s" ? `A[aB + ${e}]` : `A[(aB + ${e}) / 4u][(aB + ${e}) % 4u]`;
@@ -174,23 +152,16 @@ fn main(@builtin(workgroup_id) w: vec3<u32>, @builtin(local_invocation_id) l: ve
 }`;
 }
 
-/**
- * Where `gemm` switches to texture operands: products of at least
- * `textureMinMacs` multiply-adds (below it the layout passes cost more than
- * they save on llvmpipe); `Infinity` keeps every product on storage buffers.
- */
+/** Products of at least `textureMinMacs` multiply-adds read textures (below, the layout costs more on llvmpipe). */
 export const gemmTuning = { textureMinMacs: 2 ** 24 };
 
-/** A host that can dispatch kernels and lay out texture operands, with the device's limits (the `Runtime`). */
 export interface GemmHost extends TextureHost {
   device: { limits: Pick<GPUSupportedLimits, "maxTextureDimension2D" | "maxTextureArrayLayers"> };
 }
 
 /**
- * Queue C = op(A) @ op(B) (+ C) on `host` with the adapter's variant. The
- * blocked variant reads its operands through textures when `textures` says
- * so, by default when the product has at least
- * `gemmTuning.textureMinMacs` multiply-adds and both operands fit the adapter's texture limits.
+ * Queue C = op(A) @ op(B) (+ C) on `host` with the adapter's variant; the blocked one reads textures when
+ * `opts.textures` says so, by default from `gemmTuning.textureMinMacs` where the operands fit.
  *
  * @param host the runtime
  * @param p shapes and options
@@ -209,7 +180,6 @@ export function gemm(
   else host.dispatch(gemmKernel, p, [a, b, c]);
 }
 
-/** The GEMM kernel over storage buffers, in the variant chosen for the adapter. */
 export const gemmKernel = defineKernel<GemmParams>({
   name: "gemm",
   key: (p) => `gemm:${JSON.stringify(gemmDefaults(p))}`,

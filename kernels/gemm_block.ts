@@ -1,11 +1,4 @@
-/**
- * What the two register-blocked GEMM kernels (storage operands in gemm.ts,
- * texture operands in gemm_texture.ts) share: writing an invocation's
- * block of C. The block is rows m0 .. m0 + tm - 1 and the vec4 columns
- * g0 .. g{tn/4 - 1}, held in accumulators c{i}_{j}; C is bound as
- * `array<vec4<f32>>` where N is a multiple of 4, else as `array<f32>`, and
- * `cB` is the batch entry's offset in floats.
- */
+// The block store shared by the register-blocked GEMMs: rows m0 .. m0 + tm - 1, vec4 columns g0 .. g{tn/4 - 1}.
 import type { GemmParams } from "./gemm_params.ts";
 
 /** WGSL statements that store (or, accumulating, add) the block into C, skipping rows and columns past M and N. */

@@ -1,4 +1,3 @@
-/** The parameters of a batched GEMM, shared by its kernels (blocked, tiled, through textures). */
 import type { GemmVariant } from "./gemm_choice.ts";
 
 export interface GemmParams {
@@ -13,13 +12,11 @@ export interface GemmParams {
   /** A (or B) is one matrix shared by every batch entry. */
   broadcastA?: boolean;
   broadcastB?: boolean;
-  /** Add into C instead of overwriting it. */
   accumulate?: boolean;
   /** Rows and columns of C per invocation (tn a multiple of 4), and invocations per workgroup along N and M. */
   tm?: number;
   tn?: number;
   wgx?: number;
   wgy?: number;
-  /** Which implementation; default: the one chosen for the adapter (`chooseGemm`). */
   variant?: GemmVariant;
 }

@@ -1,30 +1,18 @@
 /**
- * The register-blocked GEMM with both operands read through the texture
- * unit: A and B are first laid out as rgba32float texture arrays (one layer
- * per batch entry, vec4s along K for A and along N for B, zero-padded to
- * whole vec4s), then the kernel reads them with `textureLoad`.
- *
- * Why: on llvmpipe every storage-buffer load is a loop over the 8 SIMD
- * lanes with a bounds check and a branch per lane, while a texel fetch is
- * a branch-free gather of 16-byte texels (figures: BENCHMARKS.md, texture
- * operands). The layout pass costs one buffer-to-texture copy per operand
- * where the operand is already in that layout (rows of a multiple of 64
- * floats, WebGPU's 256-byte row alignment), else one small packing kernel
- * that also transposes and pads; so only large products take this path
- * (see `gemmTextureFits`).
+ * The register-blocked GEMM reading A and B as rgba32float texture arrays: on llvmpipe a storage load is a loop over
+ * the 8 lanes, a texel fetch a branch-free 16-byte gather (BENCHMARKS.md, texture operands). The layout costs a copy
+ * or a packing pass per operand, so only large products take this path.
  */
 import { defineKernel, groups } from "./kernel.ts";
 import type { GemmParams } from "./gemm_params.ts";
 import { blockStores } from "./gemm_block.ts";
 
-/** How one operand is laid out into a texture array: element (layer z, row r, column c) of the source. */
 export interface PackParams {
   /** Layers, rows of the source, texture rows (>= rows; the rest is zero), columns (elements). */
   layers: number;
   rows: number;
   texRows: number;
   cols: number;
-  /** Element strides of the source along layers, rows and columns. */
   zs: number;
   rs: number;
   cs: number;
@@ -32,7 +20,6 @@ export interface PackParams {
 
 const PACK_WG = [16, 4] as const;
 
-/** Write an operand into an rgba32float texture array, vec4s along its columns, zeros past its rows and columns. */
 export const packTextureKernel = defineKernel<PackParams>({
   name: "gemm_pack",
   wgsl(p) {
@@ -55,7 +42,6 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   dispatch: (p) => [groups(Math.ceil(p.cols / 4), PACK_WG[0]), groups(p.texRows, PACK_WG[1]), p.layers],
 });
 
-/** The texture-operand kernel's parameters: the GEMM's, every field filled in (see `gemmDefaults`). */
 export type GemmTextureParams = Required<GemmParams>;
 
 /** WGSL of the GEMM over texture operands (A: [layers, M, ceil(K/4)], B: [layers, 4 ceil(K/4), ceil(N/4)]). */
@@ -101,14 +87,13 @@ fn main(@builtin(workgroup_id) w: vec3<u32>, @builtin(local_invocation_id) l: ve
 }`;
 }
 
-/** The GEMM over texture operands; bind [A texture view, B texture view, C buffer]. */
+/** Bind [A texture view, B texture view, C buffer]. */
 export const gemmTextureKernel = defineKernel<GemmTextureParams>({
   name: "gemm_texture",
   wgsl: gemmTextureWgsl,
   dispatch: (p) => [groups(Math.ceil(p.N / p.tn), p.wgx), groups(Math.ceil(p.M / p.tm), p.wgy), p.batch],
 });
 
-/** The texture extents of both operands: [width in texels, rows, layers]. */
 export function gemmTextureExtents(p: GemmParams): { a: number[]; b: number[] } {
   const K4 = Math.ceil(p.K / 4);
   return {
@@ -117,7 +102,6 @@ export function gemmTextureExtents(p: GemmParams): { a: number[]; b: number[] } 
   };
 }
 
-/** Whether both operands fit the adapter's texture limits (and the product is not empty). */
 export function gemmTextureFits(
   p: GemmParams,
   limits: Pick<GPUSupportedLimits, "maxTextureDimension2D" | "maxTextureArrayLayers">,
@@ -129,7 +113,6 @@ export function gemmTextureFits(
   );
 }
 
-/** What the host needs to run a texture GEMM: dispatch, copy, and the texture pool. */
 export interface TextureHost {
   dispatch<P>(kernel: import("./kernel.ts").Kernel<P>, p: P, b: (GPUBuffer | GPUTextureView)[]): void;
   texture(width: number, height: number, layers: number, label?: string): GPUTexture;
@@ -137,10 +120,7 @@ export interface TextureHost {
   copyToTexture(src: GPUBuffer, tex: GPUTexture, bytesPerRow: number): void;
 }
 
-/**
- * Lay out one operand into a pooled texture: a plain copy where its rows are
- * already whole, 256-byte-aligned vec4 rows, else the packing kernel.
- */
+/** A plain copy where rows are already whole, 256-byte-aligned vec4 rows, else the packing kernel. */
 function layOut(h: TextureHost, src: GPUBuffer, extent: number[], pack: PackParams, label: string): GPUTexture {
   const [w, texRows, layers] = extent;
   const tex = h.texture(w, texRows, layers, label);

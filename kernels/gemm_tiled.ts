@@ -1,19 +1,6 @@
-/**
- * Tiled GEMM for real GPUs: a 16 x 16 workgroup stages 64 x 16 tiles of A
- * and 16 x 64 tiles of B in workgroup memory and each invocation keeps a
- * 4 x 4 block of C in registers. Same parameters and semantics as the
- * register-blocked kernel in gemm.ts, which `gemmKernel` renders instead on
- * CPU adapters, where barriers are costly (see gemm_choice.ts).
- *
- * @example
- * ```ts
- * import { gemmKernel } from "./gemm.ts";
- * // rt.dispatch(gemmKernel, { batch: 1, M: 64, N: 64, K: 64, transA: false, transB: false, variant: "tiled" }, [a, b, c]);
- * ```
- */
+// For real GPUs: a 16 x 16 workgroup stages 64 x 16 and 16 x 64 tiles in workgroup memory, 4 x 4 of C per invocation.
 import { groups } from "./kernel.ts";
 
-/** The GEMM shape and flags the tiled kernel reads. */
 export interface GemmTiledParams {
   batch: number;
   M: number;
@@ -31,7 +18,6 @@ const BK = 16;
 const WG = 16;
 const PER = TILE / WG;
 
-/** WGSL of the tiled GEMM for these parameters. */
 export function gemmTiledWgsl(p: GemmTiledParams): string {
   const { M, N, K } = p;
   const u = (x: number) => `${x}u`;
@@ -99,7 +85,6 @@ fn main(@builtin(workgroup_id) w: vec3<u32>, @builtin(local_invocation_id) l: ve
 }`;
 }
 
-/** Workgroup counts of the tiled GEMM. */
 export function gemmTiledDispatch(p: GemmTiledParams): [number, number, number] {
   return [groups(p.N, TILE), groups(p.M, TILE), p.batch];
 }

@@ -1,25 +1,17 @@
-/**
- * Group normalization, NC(spatial): the C channels split into G groups of
- * C/G, each (sample, group) normalized over its (C/G) x HW values, then
- * scaled and shifted per channel. Reductions run one workgroup per group
- * (or per channel) with a tree in workgroup memory: a handful of barriers,
- * and 64 invocations share each long sum. Statistics are two-pass (mean,
- * then squared deviations), which stays accurate when |mean| >> std.
- */
+// One workgroup per group reduces with a tree in workgroup memory; statistics are two-pass (mean, then squared
+// deviations), which stays accurate when |mean| >> std.
 import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 export interface GroupNormParams {
   N: number;
   C: number;
   G: number;
-  /** Spatial size per channel (H * W). */
   HW: number;
   eps: number;
 }
 
 const WG = 64;
 
-/** WGSL that sums `v` over the workgroup into `total` (all invocations), reusing `red`. */
 function wgSum(v: string, total: string): string {
   return `red[li] = ${v};
   workgroupBarrier();

@@ -1,18 +1,11 @@
-/**
- * Elementwise map over up to four inputs with numpy broadcasting: the
- * output element at index i is `expr` of x0..x3, each read through its own
- * strides (0 along broadcast axes). Covers unary ops, binary arithmetic,
- * bias add and the fused pieces of backward rules.
- */
+// Elementwise map over up to four inputs with numpy broadcasting (stride 0 along broadcast axes).
 import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface MapParams {
   /** WGSL expression of x0..x{n-1} (f32) and the linear index `i` (u32). */
   expr: string;
   outShape: number[];
-  /** Strides of each input in elements, aligned with outShape (0 = broadcast). */
   inStrides: number[][];
-  /** Element type of the inputs and output; default f32. */
   dtype?: "f32" | "i32" | "u32";
 }
 
@@ -24,17 +17,12 @@ function contiguous(shape: number[]): number[] {
   return s;
 }
 
-/** How input k is read: "i" (same layout as the output), "0" (one broadcast value) or "s" (strided). */
 function modes({ outShape, inStrides }: MapParams): string[] {
   const cont = contiguous(outShape).join();
   return inStrides.map((s) => s.join() === cont ? "i" : s.every((v) => v === 0) ? "0" : "s");
 }
 
-/**
- * Whether the kernel can ignore the shape: every input is read at the
- * output index or is a single broadcast value. Such kernels take the element
- * count from a uniform, so one compiled pipeline serves every shape.
- */
+/** Every input read at the output index or broadcast: the count then comes from a uniform, one pipeline for all shapes. */
 export function mapIsFlat(p: MapParams): boolean {
   return modes(p).every((m) => m !== "s");
 }
@@ -76,7 +64,6 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   dispatch: ({ outShape }) => grid1d(outShape.reduce((a, b) => a * b, 1), WG),
 });
 
-/** Strides of `shape` read as if broadcast to `outShape` (right-aligned). */
 export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
   const cs = contiguous([...shape]);
   const off = outShape.length - shape.length;
@@ -89,7 +76,6 @@ export function broadcastStrides(shape: readonly number[], outShape: readonly nu
   });
 }
 
-/** The broadcast shape of several shapes (numpy rules). */
 export function broadcastShape(...shapes: (readonly number[])[]): number[] {
   const rank = Math.max(...shapes.map((s) => s.length));
   const out = new Array(rank).fill(1);

@@ -1,18 +1,11 @@
 /**
- * The IoU bitmask of non-maximum suppression over boxes sorted into group
- * (class) segments, each by descending score. Row i covers the later boxes
- * of its own segment only, j in [i + 1, END[i]): bit (j - i - 1) of the row,
- * which starts at word OFFSET[i], is set when IoU(i, j) > threshold, i.e.
- * when keeping i suppresses j. Rows are triangular and stop at the segment
- * end, so class-wise NMS over many classes costs the sum of the per-class
- * squares, not the square of the total; and comparing within a segment is
- * exactly per-class NMS, which the coordinate-offset trick only
- * approximates in f32 once the offsets grow large.
+ * NMS IoU bitmask over boxes sorted into class segments: row i covers j in [i + 1, END[i]) of its own segment, so
+ * class-wise NMS costs the sum of the per-class squares, and stays exact where the coordinate-offset trick
+ * degrades in f32 for large offsets.
  */
 import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 export interface NmsMaskParams {
-  /** Suppress when IoU > this. */
   iouThreshold: number;
   /** Number of boxes: sets the dispatch only, the kernel reads it from the uniform. */
   boxes: number;
@@ -20,7 +13,6 @@ export interface NmsMaskParams {
 
 const WG = 64;
 
-/** Words of the mask row of a box at sorted position i in a segment ending at `end`. */
 export const nmsRowWords = (i: number, end: number): number => Math.ceil((end - i - 1) / 32);
 
 /** Bindings: BOXES (vec4 per box, sorted), END (u32 per box), OFFSET (u32 per box), MASK (u32), uniform {n}. */

@@ -1,20 +1,7 @@
 /**
- * Optimizer kernels: SGD with momentum and AdamW updates in place, and the
- * two passes of the global gradient norm for clipping. Step-dependent
- * values (learning rate, bias corrections, element count) arrive in a
- * uniform block, so one pipeline serves every step and every parameter;
- * the clip factor is read from a GPU buffer, so clipping never waits for
- * the host.
- *
- * Buffer `S` holds `[globalNorm, clipScale]`; gradients are multiplied by
- * `S[1]` (1 when not clipping) before anything else, as
- * `torch.nn.utils.clip_grad_norm_` followed by `optimizer.step()` would.
- *
- * @example
- * ```ts
- * import { sgdKernel } from "./optim.ts";
- * // rt.dispatch(sgdKernel, { momentum: 0.9, weightDecay: 1e-4, nesterov: false }, [p, g, v, s], sgdUniform(0.1, n));
- * ```
+ * SGD and AdamW in place, and the global gradient norm for clipping. Step values come in a uniform (one pipeline
+ * for every step); gradients are scaled by S[1] from a GPU buffer, so clipping never waits for the host, as
+ * `clip_grad_norm_` then `optimizer.step()`.
  */
 import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
@@ -27,7 +14,6 @@ export interface SgdParams {
   momentum: number;
   weightDecay: number;
   nesterov: boolean;
-  /** Element count, for the dispatch only (it reaches the kernel through the uniform). */
   n?: number;
 }
 
@@ -60,7 +46,6 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   dispatch: (p) => grid1d(p.n ?? 1, WG),
 });
 
-/** The uniform block of `sgdKernel`. */
 export function sgdUniform(lr: number, n: number): Uint8Array {
   const buf = new ArrayBuffer(16);
   new Float32Array(buf, 0, 1)[0] = lr;
@@ -103,7 +88,6 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   dispatch: (p) => grid1d(p.n ?? 1, WG),
 });
 
-/** The uniform block of `adamwKernel` at 1-based step `t`. */
 export function adamwUniform(o: { lr: number; beta1: number; beta2: number; t: number; n: number }): Uint8Array {
   const buf = new ArrayBuffer(16);
   const f = new Float32Array(buf, 0, 3);
@@ -142,15 +126,11 @@ export function sumSquaresParts(n: number): number {
   return Math.max(1, Math.min(1024, Math.ceil(n / 256)));
 }
 
-/** The uniform block of `sumSquaresKernel`. */
 export function sumSquaresUniform(n: number, parts: number, offset: number): Uint32Array {
   return new Uint32Array([n, parts, offset, 0]);
 }
 
-/**
- * One workgroup sums `total` partials into S = [norm, scale], with
- * scale = min(1, maxNorm / (norm + 1e-6)) as in torch's clip_grad_norm_.
- */
+/** S = [norm, min(1, maxNorm / (norm + 1e-6))], as torch's clip_grad_norm_. */
 export const clipScaleKernel = defineKernel<Record<string, never>>({
   name: "clipScale",
   key: () => "clipScale",
@@ -179,7 +159,6 @@ fn main(@builtin(local_invocation_index) li: u32) {
   dispatch: () => [1, 1, 1],
 });
 
-/** The uniform block of `clipScaleKernel`. */
 export function clipScaleUniform(total: number, maxNorm: number): Uint8Array {
   const buf = new ArrayBuffer(16);
   new Uint32Array(buf, 0, 1)[0] = total;

@@ -1,21 +1,11 @@
 /**
- * Max pooling over KH x KW windows with stride and padding (padded cells
- * never win), NCHW. The
- * forward writes the flat input index of each window's maximum (first one
- * on ties); the backward gathers, for each input pixel, the gradients of
- * the windows whose maximum it was, so no atomics are needed when windows
- * overlap. Windows that tile the plane exactly (stride = kernel, no
- * padding) have cheaper kernels, `maxPoolTiledKernel` and
- * `maxPoolTiledBackwardKernel`: one invocation per 4 windows of a row, vec4 loads and stores (on llvmpipe each
- * storage load is a loop over the SIMD lanes, so fewer, wider loads win).
+ * Max pooling, NCHW: the forward records each window's argmax (first on ties) and the backward gathers, so
+ * overlapping windows need no atomics. Exactly tiling windows get vec4 kernels (fewer, wider loads for llvmpipe).
  * With `relu`, both pool relu(x) in the same pass (relu and max commute).
- * Global average pooling of relu(x) has its own pair, `avgPoolGlobalReluKernel`
- * and its backward (without relu it is `mean(x, [2, 3], true)`, reduce.ts).
  */
 import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 export interface MaxPoolParams {
-  /** N * C planes of H x W, pooled to OH x OW. */
   planes: number;
   H: number;
   W: number;
@@ -34,7 +24,6 @@ export interface MaxPoolParams {
   relu?: boolean;
 }
 
-/** The argmax of a window that passed no gradient (relu of a non-positive max). */
 const NO_ARG = "0xffffffffu";
 
 const WG = 64;
@@ -107,7 +96,6 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   dispatch: (p) => grid1d(p.planes * p.H * p.W, WG),
 });
 
-/** Whether `maxPoolTiledKernel` and `maxPoolTiledBackwardKernel` apply: windows tile the plane exactly, 4 windows per vec4 of outputs. */
 export function maxPoolTiles(p: MaxPoolParams): boolean {
   return p.sh === p.KH && p.sw === p.KW && p.ph === 0 && p.pw === 0 && p.H === p.OH * p.KH &&
     p.W === p.OW * p.KW && p.OW % 4 === 0;
@@ -195,12 +183,10 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 });
 
 export interface AvgPoolGlobalParams {
-  /** N * C planes of HW pixels each. */
   planes: number;
   HW: number;
 }
 
-/** Planes are read as vec4s where a plane is a whole number of them: elements per plane and their WGSL type. */
 function planeLayout(p: AvgPoolGlobalParams): { n: number; t: string } {
   return p.HW % 4 === 0 ? { n: p.HW / 4, t: "vec4<f32>" } : { n: p.HW, t: "f32" };
 }

@@ -1,14 +1,9 @@
-/**
- * Reduction (sum or max) over any set of axes. One invocation per output
- * element walks the reduced elements; when few outputs reduce many inputs,
- * the caller splits the work in two passes (see `reducePlan`).
- */
+// One invocation per output; when few outputs reduce many inputs the caller splits the work (`reducePlan`).
 import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 export interface ReduceParams {
   op: "sum" | "max";
   inShape: number[];
-  /** Axes reduced, ascending. */
   axes: number[];
   /** Multiplies the result (1/n for a mean). */
   scale?: number;

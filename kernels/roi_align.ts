@@ -1,13 +1,7 @@
 /**
- * RoIAlign (detectron2 / torchvision semantics). Forward and backward
- * share one WGSL prelude (RoI geometry, the per-axis bilinear rule), so
- * both use the exact same arithmetic. The backward is a gather, since WGSL
- * has no f32 atomics: a binning pass lists for each 8x8 pixel tile the RoIs
- * that can touch it, a pass computes each RoI's separable bin weights per
- * row and column, and each feature-gradient element sums its contributions
- * in RoI order, which is also deterministic. Both read their per-RoI inputs
- * channels last, in vec4s. The RoI count is a uniform, so a new count needs
- * no new pipeline.
+ * RoIAlign (detectron2 / torchvision semantics); forward and backward share one WGSL prelude, so the arithmetic
+ * is the same. The backward is a deterministic gather (no f32 atomics in WGSL): RoIs binned per 8x8 pixel tile,
+ * separable bin weights per RoI, then contributions summed in RoI order.
  */
 import { defineKernel, f32, flatIndex, grid1d, groups } from "./kernel.ts";
 
@@ -16,36 +10,28 @@ export interface RoiAlignParams {
   channels: number;
   height: number;
   width: number;
-  /** Output bins per side. */
   pooled: number;
   /** Samples per bin and axis; 0 = adaptive, ceil(RoI size / pooled). */
   samplingRatio: number;
-  /** Feature pixels per image pixel (1 / stride). */
   spatialScale: number;
   /** Half-pixel offset (detectron2 ROIAlignV2); without it, RoIs are at least 1 pixel. */
   aligned: boolean;
-  /** Number of RoIs: sets the dispatch only, the kernels read it from the uniform. */
   rois: number;
-  /** Channels per invocation, rounded up to whole vec4s (a tuning knob); default 16. */
   chunk?: number;
 }
 
-/** Side of the square pixel tiles of the backward. */
 export const TILE = 8;
 const WG = 64;
 
-/** Pipeline key: every parameter but the RoI count. */
 const roiAlignKey = (name: string) => (p: RoiAlignParams) => {
   const { rois: _, ...rest } = p;
   return `${name}:${JSON.stringify({ ...rest, chunk: p.chunk ?? 16 })}`;
 };
 
-/** Tiles per feature map, across and down. */
 export function roiAlignTiles(p: RoiAlignParams): [number, number] {
   return [Math.ceil(p.width / TILE), Math.ceil(p.height / TILE)];
 }
 
-/** Shared WGSL: constants, the RoI geometry and the per-axis bilinear rule. */
 function roiAlignPrelude(p: RoiAlignParams): string {
   const s = p.samplingRatio;
   const grid = (len: string) => s > 0 ? `${s}u` : `u32(max(ceil(${len} / f32(P)), 0.0))`;
@@ -85,21 +71,13 @@ fn axis_w(v: f32, q: i32, n: i32) -> f32 {
 }`;
 }
 
-/**
- * Channels-last layout: X [N, C, S] to Y [N, S, C4 * 4], zero-padded to
- * whole vec4s, so that a kernel can load four channels of one position at
- * once. On llvmpipe every scalar storage load is a bounds-checked gather,
- * so RoIAlign is faster on this layout, transposes included (BENCHMARKS.md).
- */
+/** Channels-last [N, S, C4 * 4]: llvmpipe's scalar loads are bounds-checked gathers, so vec4s win (BENCHMARKS.md). */
 export interface ChannelsLastParams {
   channels: number;
-  /** Elements per channel plane (H * W, or P * P). */
   spatial: number;
-  /** Leading count N: sets the dispatch only, the kernel reads it from the uniform. */
   n: number;
 }
 
-/** Channels rounded up to whole vec4s. */
 export const paddedChannels = (c: number): number => Math.ceil(c / 4) * 4;
 
 /** The channels-last copy. Bindings: X, Y (vec4), uniform {n}. */
@@ -131,18 +109,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   },
 });
 
-/** vec4 channel groups per invocation: `chunk` channels (default 16), at most all of them. */
 function vecsPerInvocation(p: RoiAlignParams): number {
   return Math.min(Math.ceil((p.chunk ?? 16) / 4), paddedChannels(p.channels) / 4);
 }
 
-/**
- * Forward: Y[r, c, ph, pw] = mean over the bin's samples of bilinear(X[b, c]),
- * from channels-last features X4 [B, H, W, C4] (`channelsLastKernel`). One
- * invocation per (RoI, group of `chunk` channels, bin), the lanes over
- * neighbouring bins, whose loads share cache lines.
- * Bindings: X4, ROIS, Y, uniform.
- */
+/** Y[r, c, ph, pw] = mean of bilinear(X) over the bin; lanes over neighbouring bins, whose loads share cache lines. */
 export const roiAlignForwardKernel = defineKernel<RoiAlignParams>({
   name: "roi_align_fwd",
   key: roiAlignKey("roi_align_fwd"),
@@ -197,11 +168,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   },
 });
 
-/**
- * Binning: for each (image, tile), COUNT[t] and the indices of the RoIs whose
- * samples can touch the tile, in RoI order, at LIST[t * rois + k].
- * Bindings: ROIS, COUNT, LIST, uniform.
- */
+/** Per (image, tile): COUNT[t] and the RoIs that can touch it, in RoI order, at LIST[t * rois + k]. */
 export const roiAlignBinKernel = defineKernel<RoiAlignParams>({
   name: "roi_align_bin",
   key: roiAlignKey("roi_align_bin"),
@@ -243,13 +210,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 });
 
 /**
- * Separable weights of the backward: the weight of a sample is a product of
- * a y factor and an x factor, so the weight of bin (ph, pw) on pixel (y, x)
- * is WY[r, y, ph] * WX[r, x, pw], each the axis weight summed over the bin's
- * samples and divided by their count along that axis. RY[r, y] (RX[r, x])
- * packs the range of bins with non-zero weight as lo | (end << 16). One
- * invocation per (RoI, row) or (RoI, column).
- * Bindings: ROIS, WY [R, H, P], WX [R, W, P], RY [R, H], RX [R, W], uniform.
+ * Separable backward weights: bin (ph, pw) on pixel (y, x) weighs WY[r, y, ph] * WX[r, x, pw]; RY, RX pack the
+ * range of non-zero bins as lo | (end << 16).
  */
 export const roiAlignWeightsKernel = defineKernel<RoiAlignParams>({
   name: "roi_align_weights",
@@ -289,7 +251,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   },
 });
 
-/** Backward layout: 8 SIMD lanes, each with `perLane` vec4 channel groups strided by 8. */
 function laneLayout(p: RoiAlignParams): { perLane: number; blocks: number } {
   const c4 = paddedChannels(p.channels) / 4;
   const perLane = Math.min(Math.ceil((p.chunk ?? 16) / 4), Math.ceil(c4 / 8));
@@ -297,13 +258,8 @@ function laneLayout(p: RoiAlignParams): { perLane: number; blocks: number } {
 }
 
 /**
- * Backward: DX[b, c, y, x] = sum over the tile's RoIs r and the bins (ph, pw)
- * in the pixel's ranges of WY[r, y, ph] * WX[r, x, pw] * DY[r, c, ph, pw],
- * with DY channels last (DY4 [R, P, P, C4], `channelsLastKernel`). One
- * workgroup of 8 invocations per pixel and block of channels, the lanes over
- * vec4 channel groups: all RoI and bin logic is uniform across the SIMD
- * lanes (no divergence) and runs once per up to 32 * `chunk` channels.
- * Bindings: DY4, WY, WX, RY, RX, COUNT, LIST, DX, uniform.
+ * DX by gather, with DY channels last: 8 invocations per pixel and channel block, lanes over vec4 channel groups,
+ * so all RoI and bin logic is uniform across the SIMD lanes.
  */
 export const roiAlignBackwardKernel = defineKernel<RoiAlignParams>({
   name: "roi_align_bwd",

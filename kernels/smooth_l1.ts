@@ -1,19 +1,10 @@
-/**
- * Smooth L1 over one block of 4 columns per row: row n of PRED [N, D] is
- * compared at columns [4k, 4k + 4), k = BLOCK[n] (the row's class for
- * class-specific regression, 0 for class-agnostic, < 0 to skip the row),
- * with row n of TARGET [N, 4]. The forward gives the scaled loss per row,
- * the backward the gradient of PRED (zero outside the chosen blocks).
- * Row count and scale are uniforms, so a new batch needs no new pipeline.
- */
+// Smooth L1 on the 4 columns [4k, 4k + 4) of each row, k = BLOCK[n] (< 0 skips the row); rows and scale are uniforms.
 import { defineKernel, f32, flatIndex, grid1d } from "./kernel.ts";
 
 export interface SmoothL1Params {
-  /** Columns of PRED (a multiple of 4). */
   cols: number;
   /** Quadratic below |x| < beta; plain L1 when beta < 1e-5. */
   beta: number;
-  /** Rows: sets the dispatch only. */
   rows: number;
 }
 

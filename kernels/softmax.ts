@@ -1,21 +1,14 @@
-/**
- * Softmax and log-softmax over the last axis, one invocation per row, with
- * the row maximum subtracted first so exp never overflows. The backward of
- * softmax is y * (dy - sum(dy * y)); of log-softmax, dy - exp(y) * sum(dy).
- */
+// Softmax and log-softmax over the last axis, the row maximum subtracted first so exp never overflows.
 import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface SoftmaxParams {
   rows: number;
-  /** Length of the last axis. */
   D: number;
-  /** Log-softmax instead of softmax. */
   log: boolean;
 }
 
 const WG = 64;
 
-/** WGSL: row r's start b and maximum m (of X, D columns), for an invocation per row. */
 function rowMax(rows: number, D: number): string {
   return `let r = ${flatIndex("g", WG)};
   if (r >= ${rows}u) { return; }
@@ -65,16 +58,10 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 
 export interface SoftmaxCrossEntropyParams {
   rows: number;
-  /** Length of the last axis (classes). */
   D: number;
 }
 
-/**
- * Per row r of logits X and targets T (both [rows, D]): the row's cross
- * entropy L[r] = -sum_j T[r][j] * (X[r][j] - lse_r), and S[2r] = lse_r (the
- * log-sum-exp, max subtracted first), S[2r + 1] = sum_j T[r][j], which the
- * backward reads.
- */
+/** Row r's cross entropy L[r] and S[2r] = lse_r, S[2r + 1] = sum_j T[r][j] for the backward. */
 export const softmaxCrossEntropyKernel = defineKernel<SoftmaxCrossEntropyParams>({
   name: "softmax_cross_entropy",
   wgsl({ rows, D }) {
@@ -104,11 +91,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   dispatch: ({ rows }) => grid1d(rows, WG),
 });
 
-/**
- * Gradients of the mean over rows of `softmaxCrossEntropyKernel`'s row losses, scaled by
- * the upstream gradient G[0]: DX = G / rows * (softmax(X) * sum(T) - T) and, when `target`,
- * DT = -G / rows * logSoftmax(X). Binds X, T, S, G, DX (then DT).
- */
+/** DX = G / rows * (softmax(X) * sum(T) - T) and, with `target`, DT = -G / rows * logSoftmax(X). */
 export const softmaxCrossEntropyBackwardKernel = defineKernel<SoftmaxCrossEntropyParams & { target: boolean }>({
   name: "softmax_cross_entropy_backward",
   wgsl({ rows, D, target }) {

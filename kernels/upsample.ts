@@ -1,8 +1,4 @@
-/**
- * Nearest-neighbour 2x upsampling of NCHW planes: Y[y][x] = X[y / 2][x / 2].
- * The backward sums each 2 x 2 block of the output gradient back into its
- * source pixel, one invocation per input pixel.
- */
+// Nearest 2x upsampling; the backward sums each 2 x 2 block of the gradient, one invocation per input pixel.
 import { defineKernel, flatIndex, grid1d } from "./kernel.ts";
 
 export interface UpsampleParams {

@@ -1,9 +1,4 @@
-/**
- * Shared host code of the GPU losses: input validation, the sticky
- * non-finite/label flag, the per-category state buffer [pos_grad, neg_grad,
- * ratio] (f32, 3C), the finalize pass with the all-reduce hook, scores and
- * checkpoint (de)serialisation.
- */
+// Host code shared by the GPU losses; the per-category state buffer is [pos_grad, neg_grad, ratio] (f32, 3C).
 import { InputError, quote } from "../core/errors.ts";
 import { record } from "../tensor/autograd.ts";
 import { mapRaw } from "../tensor/ops.ts";
@@ -14,7 +9,6 @@ import type { AllReduceHook, ClassificationLoss, ForwardOptions, GradStats, Loss
 
 const NO_FLAG = 0xffffffff;
 
-/** What the shared host code needs to know of a loss (fields as in `SigmoidRule`). */
 export interface GpuLossLayout {
   name: string;
   numClasses: number;
@@ -29,14 +23,12 @@ export abstract class _GpuLossBase implements ClassificationLoss {
   readonly numClasses: number;
   readonly columns: number;
   allReduce: AllReduceHook | null = null;
-  /** [pos_grad, neg_grad, ratio], each C floats. */
   protected stateBuf: GPUBuffer;
   /** [min index of a non-finite logit, min row of a bad label]. */
   protected flagBuf: GPUBuffer;
   protected stepStats: Tensor;
   #partials: GPUBuffer | null = null;
   #partialsBytes = 0;
-  /** Per-column loss sums of the step. */
   #lossColumns: GPUBuffer;
   protected readonly initialRatio: number;
   protected readonly clampRatio: boolean;
@@ -64,7 +56,6 @@ export abstract class _GpuLossBase implements ClassificationLoss {
 
   abstract forward(logits: Tensor, labels: Tensor | Int32Array, opts?: ForwardOptions): LossStep;
 
-  /** Validate shapes and host labels; returns the labels as a tensor and whether it was made here. */
   protected inputs(logits: Tensor, labels: Tensor | Int32Array): { rows: number; labels: Tensor; owned: boolean } {
     const where = `the ${this.name} loss`;
     if (logits.dtype !== "f32" || logits.shape.length !== 2 || logits.shape[1] !== this.columns) {
@@ -98,7 +89,6 @@ export abstract class _GpuLossBase implements ClassificationLoss {
     return { rows, labels: Tensor.from(labels, [rows], "i32"), owned: true };
   }
 
-  /** A pooled partial-sums buffer of at least `floats` floats. */
   protected partials(floats: number): GPUBuffer {
     if (this.#partialsBytes < floats * 4) {
       if (this.#partials) rt().release(this.#partials);
@@ -169,7 +159,6 @@ export abstract class _GpuLossBase implements ClassificationLoss {
     return out;
   }
 
-  /** A buffer the inference rule reads as `K`, or null (most losses). */
   protected scoreConstants(): GPUBuffer | null {
     return null;
   }

@@ -1,5 +1,3 @@
-/** Float64 scalar helpers shared by the loss references. */
-
 /** The logistic sigmoid, without overflow for large |x|. */
 export function _sigmoid(x: number): number {
   const e = Math.exp(-Math.abs(x));
@@ -11,7 +9,6 @@ export function _bce(x: number, t: number): number {
   return Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x)));
 }
 
-/** log(sum(exp(v[k]))) over `v[from..to)`, shifted by the max. */
 export function _logSumExp(v: ArrayLike<number>, from: number, to: number): number {
   let m = -Infinity;
   for (let k = from; k < to; k++) m = Math.max(m, v[k]);
@@ -25,7 +22,6 @@ export function _powg(m: number, g: number): number {
   return g === 0 ? 1 : m <= 0 ? 0 : Math.pow(m, g);
 }
 
-/** Softmax of `v[from..to)` written to `out` at the same offsets. */
 export function _softmaxInto(v: ArrayLike<number>, out: Float64Array, from: number, to: number): void {
   const lse = _logSumExp(v, from, to);
   for (let k = from; k < to; k++) out[k] = Math.exp(v[k] - lse);

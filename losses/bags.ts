@@ -1,46 +1,11 @@
 /**
- * Balanced group softmax, BAGS (Li et al., CVPR 2020, "Overcoming Classifier
- * Imbalance for Long-tail Object Detection with Balanced Group Softmax"), as
- * a classification loss and its inference rule.
- *
- * Categories are grouped by their number of training instances; each group
- * gets its own softmax with an extra "others" class, so a frequent category
- * only suppresses the rare ones through "others", never directly.
- *
- * Following both the paper and the authors' code (FishYuLi/BalancedGroupSoftmax
- * at 90e04fd, `gs_bbox_head_with0.py`, `tools/lvis_analyse.py`):
- * - group 0 holds the background and one "others" class that stands for every
- *   foreground category;
- * - foreground groups by training instances n: [0, 10), [10, 100),
- *   [100, 1000), [1000, inf) by default (`group_bounds: [10, 100, 1000]`; the
- *   issue's "1-10, 11-100, ..." is this split), each with its own "others";
- * - a RoI's target in a group is its category if the category belongs there,
- *   else that group's "others" (background RoIs are "others" in every
- *   foreground group);
- * - the loss is the sum over groups of each group's cross-entropy;
- * - at test time, a category's score is its probability within its group
- *   times group 0's "others" probability (the foreground probability); the
- *   background column holds group 0's background probability.
- *
- * Where the paper leaves it open, the code decides:
- * - "others" rows are sub-sampled in each foreground group with a group
- *   member: floor(members x `others_sample_ratio`) of them (8 by default),
- *   drawn without replacement, or all of them when there are not that many;
- *   a group without members in the batch contributes nothing; group 0 is not
- *   sub-sampled;
- * - each group's cross-entropy is averaged over its sampled rows (at least 1),
- *   and `avgFactor` is ignored;
- * - groups come from instance counts (LVIS `instance_count`), not image counts.
- *
- * Where tailor differs from the code, the results do not:
- * - columns: categories first in their own order, then the background, group
- *   0's "others", and each foreground group's "others" (C + 2 + G columns), so
- *   the first C + 1 columns line up with the other losses' layouts; the code
- *   orders columns group by group;
- * - a foreground group with no category (the code keeps a lone "others"
- *   column, which has no loss, gradient or score) is left out;
- * - the sub-sampling draws from the loss's own seeded generator (checkpointed
- *   with its state), not numpy's.
+ * Balanced group softmax, BAGS (Li et al., CVPR 2020), as the authors' code has it (FishYuLi/BalancedGroupSoftmax
+ * at 90e04fd, `gs_bbox_head_with0.py`): group 0 is the background plus one "others" for all foreground; foreground
+ * groups by training instances ([0, 10), [10, 100), [100, 1000), [1000, inf)), each with an "others"; loss: the sum
+ * of the groups' CEs, each averaged over its rows, "others" rows sub-sampled (`others_sample_ratio`); score:
+ * in-group probability x group 0's "others" probability. Deviations that leave results unchanged: columns are
+ * categories, background, then the "others" (so the first C + 1 line up with other losses); empty groups are
+ * dropped; sub-sampling uses the loss's own checkpointed generator, not numpy's.
  */
 import { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
@@ -61,30 +26,20 @@ const params = z.strictObject({
   loss_weight: lossWeight,
   /** Training instances of each category (length C), from the training set unless given. */
   instance_counts: z.array(z.number().int().min(0)),
-  /** Instance counts where a new foreground group starts. */
   group_bounds: z.array(z.number().int().positive()).min(1).max(MAX_GROUPS - 1).default([10, 100, 1000])
     .refine((b) => b.every((v, i) => i === 0 || v > b[i - 1]), { message: "expected strictly increasing bounds" }),
-  /** "Others" rows kept per member row of a foreground group. */
   others_sample_ratio: z.number().positive().finite().default(8),
-  /** Seed of the "others" sub-sampling. */
   seed: z.number().int().min(0).default(0),
 });
 type Params = z.output<typeof params>;
 
-/** The groups of a BAGS classifier and its column layout. */
 export interface BagsGroups {
-  /** C, foreground categories. */
   numClasses: number;
   /** G, foreground groups with at least one category; groups are 0 (background) and 1 .. G. */
   groups: number;
-  /** Logit columns: C + 2 + G. */
   columns: number;
-  /**
-   * The group of each column: categories 1 .. G; the background (column C) and group 0's
-   * "others" (C + 1) 0; group g's "others" is column C + 1 + g.
-   */
+  /** Each column's group: categories 1 .. G; background (C) and group 0's "others" (C + 1) 0; g's "others" C + 1 + g. */
   groupOf: Int32Array;
-  /** Instance counts [from, to) of each foreground group 1 .. G (index g - 1). */
   ranges: [number, number][];
 }
 
@@ -112,10 +67,8 @@ export function bagsGroups(instanceCounts: ArrayLike<number>, bounds: readonly n
 }
 
 /**
- * Which rows count in each group this step, as the authors' code samples them: [rows, G + 1]
- * of 0 or 1. Group 0 takes every row; a foreground group its members and floor(members x
- * ratio) of the other rows drawn without replacement (all of them if there are not that many),
- * or no row when it has no member.
+ * Which rows count in each group this step, [rows, G + 1] of 0 or 1, as the authors' code samples them: group 0
+ * every row; a foreground group with members those and floor(members x ratio) other rows without replacement.
  *
  * @example
  * ```ts
@@ -148,10 +101,7 @@ export function bagsMasks(labels: ArrayLike<number>, g: BagsGroups, ratio: numbe
   return masks;
 }
 
-/**
- * One float64 step with given masks (from `bagsMasks`): the summed group cross-entropies, the
- * gradient, the masks as per-element weights and the categories' gradient statistics.
- */
+/** One float64 step with given masks (from `bagsMasks`). */
 export function bagsStep64(
   g: BagsGroups,
   input: StepInput64,
@@ -208,30 +158,23 @@ export function bagsScores64(g: BagsGroups, logits: ArrayLike<number>): Float64A
   return out;
 }
 
-/** The columns of each group 0 .. G. */
 function _columnsOfGroups(g: BagsGroups): number[][] {
   const members = Array.from({ length: g.groups + 1 }, () => [] as number[]);
   g.groupOf.forEach((k, j) => members[k].push(j));
   return members;
 }
 
-/**
- * Layout of the `Cum` buffer the host writes each step (f32): each column's group (padded to
- * `p`, a whole number of vec4s), each group's loss scale (padded to `q`), then each row's group
- * masks (`q` per row).
- */
+/** The host-written `Cum` buffer (f32): each column's group (padded to `p`, whole vec4s), each group's loss
+ * scale (padded to `q`), then each row's group masks (`q` per row). */
 function _inputsLayout(g: BagsGroups) {
   return { p: 4 * Math.ceil(g.columns / 4), q: 4 * Math.ceil((g.groups + 1) / 4) };
 }
 
-/** `x`, `y`, `z` or `w` for component k. */
 const FIELD = ["x", "y", "z", "w"];
 
 /**
- * The row pass: one walk over the row keeps an online max, sum and sum without the target per
- * group (one vec4 exp per 4 columns, at each lane's own group max), then leaves per group
- * (max, mask / sum, -mask x sum without the target / sum, mask x its -log p of the target) and
- * the label's group.
+ * The row pass: one walk keeps per group an online max, sum and sum without the target (one vec4 exp per 4
+ * columns, at each lane's own group max), then leaves per group (max, mask / sum, -mask so / sum, mask (-log p_t)).
  */
 function rowPass(g: BagsGroups): SoftmaxRule["rowPass"] {
   const { numClasses: c, columns: cols } = g, ng = g.groups + 1;
@@ -287,11 +230,7 @@ function rowPass(g: BagsGroups): SoftmaxRule["rowPass"] {
   };
 }
 
-/**
- * The fused pass: each element reads its own group's row constants (a gather, one load per
- * element, where picking from every group's would load them all), so d = mask (p - t), the
- * gradient scale_g d, the loss scale_g mask (-log p_t) at targets.
- */
+/** The fused pass: each element gathers its own group's row constants (loading every group's would cost more). */
 function fusedPass(g: BagsGroups, width: 1 | 4): ReturnType<SoftmaxRule["fusedPass"]> {
   const { numClasses: c, columns: cols } = g, ng = g.groups + 1;
   const { U, splat, gather } = vecTypes(width);
@@ -336,7 +275,6 @@ function scoresWgsl(g: BagsGroups): string {
   Y[i * ${c + 1}u + ${c}u] = exp(X[o + ${c}u] - mx[0]) / sm[0];`;
 }
 
-/** Where each step's group masks come from: the seeded sampler, or (tests) given ones. */
 export interface BagsMaskSource {
   masks(labels: Int32Array): Float64Array;
   state?(): { rng: number[] };
@@ -356,8 +294,7 @@ function _sampler(g: BagsGroups, p: Params): BagsMaskSource {
 }
 
 /**
- * The BAGS rule for `SoftmaxLoss` and `softmaxReference`, from its groups and where its masks
- * come from.
+ * The BAGS rule for `SoftmaxLoss` and `softmaxReference`, from its groups and where its masks come from.
  *
  * @example
  * ```ts
@@ -416,17 +353,7 @@ function _rule(p: Params, numClasses: number): SoftmaxRule {
   return bagsRule(g, { lossWeight: p.loss_weight, masks: _sampler(g, p) });
 }
 
-/**
- * The `bags` loss: `createLoss("bags", ...)`; the training set fills in `instance_counts`.
- *
- * @example
- * ```ts
- * const loss = createLoss("bags", { instance_counts: [3, 250, 12, 4000] }, { numClasses: 4 });
- * loss.columns; // 4 + 2 + 4: categories, background, group 0's "others", one "others" per group
- * const { grad } = loss.forward(logits, Int32Array.from([0, 4, 3])); // host labels: rows are sampled
- * const scores = loss.scores(logits); // [N, 5]: in-group probability x foreground, then background
- * ```
- */
+/** The `bags` loss; the training set fills in `instance_counts`. */
 export const bags = defineLoss({
   name: "bags",
   params,

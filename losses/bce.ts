@@ -1,8 +1,4 @@
-/**
- * Binary cross-entropy on sigmoid logits, the baseline. With the background
- * channel (the default) the logits have C + 1 columns and label C is a target
- * 1 in column C; without it, C columns and background rows are all negatives.
- */
+// Binary cross-entropy on sigmoid logits, the baseline.
 import { z } from "zod";
 import { vecTypes } from "../kernels/losses/row_blocks.ts";
 import { weightedBceWgsl } from "../kernels/losses/sigmoid_fused.ts";

@@ -1,7 +1,4 @@
-/**
- * Softmax cross-entropy over C + 1 columns (the background last): the
- * softmax baseline.
- */
+// Softmax cross-entropy over C + 1 columns, background last: the softmax baseline.
 import { z } from "zod";
 import { vecTypes } from "../kernels/losses/row_blocks.ts";
 import { softmaxScoresWgsl } from "../kernels/losses/loss_scores.ts";

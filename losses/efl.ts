@@ -1,11 +1,6 @@
-/**
- * Equalized Focal Loss (Li et al., CVPR 2022): focal loss whose focusing
- * factor grows for categories with little positive gradient,
- * gamma_j = gamma_b + s (1 - g_j), and whose loss is scaled by
- * gamma_j / gamma_b; g_j is the ratio of accumulated positive to negative
- * gradient clamped to [0, 1], accumulated from the logits' actual gradient
- * (normaliser included), as the official code does with a backward hook.
- */
+// Equalized Focal Loss (Li et al., CVPR 2022): focal loss with gamma_j = gamma_b + s (1 - g_j), scaled by
+// gamma_j / gamma_b; g_j = positive / negative gradient clamped to [0, 1], from the logits' actual gradient
+// (normaliser included), as the official code's backward hook does.
 import { z } from "zod";
 import { f32 } from "../kernels/kernel.ts";
 import { vecTypes } from "../kernels/losses/row_blocks.ts";

@@ -1,9 +1,5 @@
-/**
- * Equalization Loss (Tan et al., CVPR 2020): BCE over C columns that ignores
- * the negatives of rare categories (frequency f_j < lambda) in foreground
- * rows, so that other categories' objects do not suppress them. The
- * frequencies come from the training set unless given.
- */
+// Equalization Loss (Tan et al., CVPR 2020): BCE over C columns without the negatives of rare categories
+// (f_j < lambda) in foreground rows; frequencies from the training set unless given.
 import { z } from "zod";
 import { InputError } from "../core/errors.ts";
 import { vecTypes } from "../kernels/losses/row_blocks.ts";
@@ -23,14 +19,7 @@ const params = z.strictObject({
 });
 type Params = z.output<typeof params>;
 
-/**
- * EQL's threshold T_j: 1 where f_j < lambda, compared in float32 as the official code does.
- *
- * @example
- * ```ts
- * eqlRareMask(parseLossParams("eql", { lambda: 0.1, frequencies: [0.05, 0.5] }), 2); // [1, 0]
- * ```
- */
+/** EQL's threshold T_j: 1 where f_j < lambda, compared in float32 as the official code does. */
 export function eqlRareMask(p: Params, numClasses: number): Float64Array {
   let freq = p.frequencies;
   if (!freq) {

@@ -1,10 +1,5 @@
-/**
- * Equalization Loss v2 (Tan et al., CVPR 2021): BCE whose positives and
- * negatives of category j are weighted by the ratio of the category's
- * accumulated positive to negative gradient, negatives by
- * f(r) = 1 / (1 + exp(-gamma (r - mu))) and positives by 1 + alpha (1 - f(r)).
- * C + 1 columns; test scores times 1 - sigma(x_C) with `test_with_obj`.
- */
+// Equalization Loss v2 (Tan et al., CVPR 2021): with r_j the accumulated positive / negative gradient ratio,
+// negatives weighted by f(r) = 1 / (1 + exp(-gamma (r - mu))), positives by 1 + alpha (1 - f(r)). C + 1 columns.
 import { z } from "zod";
 import { f32 } from "../kernels/kernel.ts";
 import { vecTypes } from "../kernels/losses/row_blocks.ts";
@@ -23,15 +18,7 @@ const params = z.strictObject({
 });
 type Params = z.output<typeof params>;
 
-/**
- * Per-column (positive weight, negative weight) from the state's ratio before the step; the
- * background column's are 1.
- *
- * @example
- * ```ts
- * eqlv2ChannelWeights({ gamma: 12, mu: 0.8, alpha: 4 }, 2, Float64Array.of(100, 0)).pos; // [1, ~5, 1]
- * ```
- */
+/** Per-column (positive, negative) weights from the ratio before the step; the background column's are 1. */
 export function eqlv2ChannelWeights(
   p: Pick<Params, "gamma" | "mu" | "alpha">,
   numClasses: number,

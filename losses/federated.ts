@@ -1,10 +1,5 @@
-/**
- * The federated loss (Zhou et al., 2021, Detic): BCE over C + 1 columns in
- * which only a sampled subset of categories gets negatives each step: the
- * batch's labels topped up to `num_sample_cats` by drawing categories with
- * probability image_count^power (`federated_sampler.ts`). The image counts
- * come from the training set unless given.
- */
+// The federated loss (Zhou et al., 2021, Detic): BCE over C + 1 columns in which only a sampled subset of
+// categories gets negatives each step (`federated_sampler.ts`); image counts from the training set unless given.
 import { z } from "zod";
 import { InputError } from "../core/errors.ts";
 import { Rng } from "../core/rng.ts";

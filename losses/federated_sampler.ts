@@ -1,8 +1,4 @@
-/**
- * The federated loss's category subset for one step: the batch's unique
- * labels, topped up to `numSample` by drawing without replacement with
- * probability proportional to image_count^power (Detic's recipe).
- */
+// Detic's recipe: the batch's labels, topped up by drawing without replacement with probability image_count^power.
 import type { Rng } from "../core/rng.ts";
 
 /**
@@ -16,7 +12,6 @@ import type { Rng } from "../core/rng.ts";
 export function federatedMask(opts: {
   labels: ArrayLike<number>;
   numClasses: number;
-  /** image_count_j ^ power, length C. */
   weights: ArrayLike<number>;
   numSample: number;
   rng: Rng;

@@ -1,8 +1,4 @@
-/**
- * Focal loss (Lin et al., ICCV 2017) over C sigmoid columns: BCE weighted by
- * alpha_t (1 - p_t)^gamma, so that easy elements count little. Its element
- * rule, with a per-category gamma, is also EFL's.
- */
+// Focal loss (Lin et al., ICCV 2017): BCE weighted by alpha_t (1 - p_t)^gamma; its element rule is also EFL's.
 import { z } from "zod";
 import { f32 } from "../kernels/kernel.ts";
 import { vecTypes } from "../kernels/losses/row_blocks.ts";

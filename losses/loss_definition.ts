@@ -1,25 +1,15 @@
-/**
- * A loss as one value: name, parameter schema, completion from the training
- * set, and its GPU loss and float64 reference. Each loss file exports one.
- */
 import { z } from "zod";
 import type { ClassificationLoss, ReferenceLoss } from "./loss.ts";
 
-/** Per-category statistics of a training set that a loss's parameters may come from. */
 export interface DatasetStats {
-  /** Training images in which each category appears (length C). */
   imageCounts: number[];
-  /** Training annotations of each category (length C). */
   instanceCounts: number[];
-  /** Training images with at least one annotation. */
   annotatedImages: number;
 }
 
-/** Parameters a loss takes from the training set when the user gives none. */
 export interface DatasetHook {
   /** The keys `complete` may fill: a plan, which has no dataset yet, does not require them. */
   keys: readonly string[];
-  /** `params` (raw, as written) completed from `stats`. */
   complete(params: Record<string, unknown>, stats: DatasetStats): Record<string, unknown>;
 }
 
@@ -31,9 +21,7 @@ export interface LossDefinition<N extends string = string, S extends z.ZodObject
   /** Other spellings accepted for keys (e.g. the official fixtures' `lambda_`). */
   readonly aliases?: Readonly<Record<string, string>>;
   readonly fromDataset?: DatasetHook;
-  /** The GPU loss over `numClasses` categories (needs `await initTensors()`). */
   create(params: z.output<S>, numClasses: number): ClassificationLoss;
-  /** The float64 reference with the same parameters. */
   reference(params: z.output<S>, numClasses: number): ReferenceLoss;
 }
 
@@ -57,5 +45,4 @@ export function defineLoss<N extends string, S extends z.ZodObject>(def: LossDef
 /** `loss_weight`, which every loss takes: a factor on the loss and its gradient. */
 export const lossWeight = z.number().positive().finite().default(1);
 
-/** A number in [0, 1]. */
 export const fraction = z.number().min(0).max(1);

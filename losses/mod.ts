@@ -1,15 +1,7 @@
 /**
- * Long-tail classification losses as fused WGSL kernels, each with a
- * float64 reference: bce, ce, focal, eql, eqlv2, seesaw, federated, efl,
- * bags (balanced group softmax, with its own inference rule).
- * Each is one file (`eqlv2.ts`, ...) exporting its definition; `registry.ts`
- * lists them.
- *
- * A step on the GPU computes the loss, the per-element weights, the
- * gradient w.r.t. the logits and the per-category gradient statistics in
- * one pass; `backward(loss)` scales the stored gradient. State (EQL v2's
- * gradient ratio, Seesaw's counts, the federated sampler) is saved with
- * `state()` and restored with `loadState()`.
+ * Long-tail classification losses as fused WGSL kernels, each with a float64 reference, one file each
+ * (`registry.ts` lists them). A GPU step computes loss, weights, d loss / d logits and per-category gradient
+ * statistics in one pass; `backward(loss)` scales the stored gradient; `state()` / `loadState()` checkpoint.
  *
  * @example Run a fixture step on the GPU and read everything back
  * ```ts

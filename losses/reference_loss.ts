@@ -1,12 +1,9 @@
-/**
- * The float64 reference of any registered loss by name, with the same
- * parameters (and the same federated sampling sequence) as the GPU loss:
- * what tests and debugging compare the kernels against.
- */
 import type { ReferenceLoss } from "./loss.ts";
 import { lossDefinition, type LossName, parseLossParams, validNumClasses } from "./registry.ts";
 
 /**
+ * The float64 reference of loss `name`, with the GPU loss's parameters and sampling sequence.
+ *
  * @example
  * ```ts
  * const ref = createReferenceLoss("eqlv2", {}, { numClasses: 8 });

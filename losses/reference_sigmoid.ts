@@ -1,9 +1,4 @@
-/**
- * Float64 reference of the sigmoid-family losses: one step computes the
- * loss, the per-element weights, d loss / d logits and the per-category
- * gradient statistics by the loss's element rule, then carries the state
- * forward exactly as `/work/shared/specs/long-tail-losses.md` states.
- */
+// Float64 reference of the sigmoid family; the state update follows /work/shared/specs/long-tail-losses.md.
 import { _bce, _sigmoid } from "./_math.ts";
 import type { ReferenceLoss, StepInput64, StepOutput64 } from "./loss.ts";
 import type { SigmoidRule } from "./sigmoid_rule.ts";
@@ -15,15 +10,7 @@ export interface LossStats64 {
   ratio: Float64Array;
 }
 
-/**
- * The float64 reference of a sigmoid-family loss; `step` updates `state` in place.
- *
- * @example
- * ```ts
- * const ref = createReferenceLoss("eqlv2", {}, { numClasses: 2 }); // a sigmoidReference
- * ref.step({ logits: [0.5, -1, 2], labels: [1] }).loss; // sum of BCE / 1 row, all weights 1 on the first step
- * ```
- */
+/** The float64 reference of a sigmoid-family loss; `step` updates `state` in place. */
 export function sigmoidReference(rule: SigmoidRule): ReferenceLoss & { state: LossStats64 } {
   const c = rule.numClasses;
   const state: LossStats64 = {

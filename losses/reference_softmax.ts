@@ -1,19 +1,7 @@
-/**
- * Float64 reference of the softmax-family losses: the state (per-category
- * gradient sums, cumulative label counts) around a loss's own float64 step.
- */
 import type { ReferenceLoss } from "./loss.ts";
 import type { SoftmaxRule, SoftmaxState64 } from "./softmax_rule.ts";
 
-/**
- * The float64 reference of a softmax-family loss; `step` updates `state` in place.
- *
- * @example
- * ```ts
- * const ref = createReferenceLoss("ce", {}, { numClasses: 2 }); // a softmaxReference
- * ref.step({ logits: [0, 0, 0], labels: [2] }).loss; // log 3
- * ```
- */
+/** The float64 reference of a softmax-family loss; `step` updates `state` in place. */
 export function softmaxReference(rule: SoftmaxRule): ReferenceLoss & { state: SoftmaxState64 } {
   const c = rule.numClasses;
   const state: SoftmaxState64 = {

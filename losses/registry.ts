@@ -1,7 +1,4 @@
-/**
- * Every loss in one list (a new loss: its file and one line in `LOSSES`),
- * and by name: parameter checks, completion from the training set, the GPU loss.
- */
+// Every loss in one list: a new loss is its file and one line in `LOSSES`.
 import type { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
 import { bags } from "./bags.ts";
@@ -20,12 +17,10 @@ export const LOSSES = [bce, ce, focal, eqlv2, eql, seesaw, federated, efl, bags]
 
 type Definitions = (typeof LOSSES)[number];
 export type LossName = Definitions["name"];
-/** Validated parameters of loss `N`, defaults filled in. */
 export type LossParams<N extends LossName> = z.output<Extract<Definitions, { name: N }>["params"]>;
 
 export const lossNames: LossName[] = LOSSES.map((d) => d.name);
 
-/** Parameter schemas of every loss, keyed by registry name. */
 export const lossParamSchemas = Object.fromEntries(LOSSES.map((d) => [d.name, d.params])) as {
   [N in LossName]: Extract<Definitions, { name: N }>["params"];
 };
@@ -44,7 +39,6 @@ export function lossDefinition(name: string): LossDefinition {
   return def as unknown as LossDefinition;
 }
 
-/** What is wrong with raw loss parameters: the path as written, what, the value there. */
 export interface LossParamsProblem {
   path: (string | number)[];
   message: string;
@@ -52,13 +46,8 @@ export interface LossParamsProblem {
 }
 
 /**
- * The first problem with raw parameters of loss `name`, or null. For a plan (`forPlan`),
- * the keys that the training set supplies are not required yet; with `partial`, no key is.
- *
- * @example
- * ```ts
- * lossParamsProblem("eqlv2", { alpah: 4 })?.message; // 'not a parameter of the eqlv2 loss (expected ...)'
- * ```
+ * The first problem with raw parameters of loss `name`, or null. For a plan (`forPlan`), keys that the
+ * training set supplies are not required yet; with `partial`, no key is.
  */
 export function lossParamsProblem(
   name: string,
@@ -108,10 +97,7 @@ export function parseLossParams<N extends LossName>(name: N, raw: unknown, where
   return def.params.parse(_dealias(def, raw).value) as LossParams<N>;
 }
 
-/**
- * Raw parameters of loss `name` completed from the training set's statistics where the user
- * gave none (EQL's frequencies, the federated loss's image counts).
- */
+/** Raw parameters completed from the training set's statistics where the user gave none (EQL's frequencies). */
 export function completeLossParams(
   name: string,
   raw: Record<string, unknown>,
@@ -122,9 +108,7 @@ export function completeLossParams(
 }
 
 /**
- * A GPU loss by registry name (bce, ce, focal, eql, eqlv2, seesaw, federated,
- * efl, bags); needs `await initTensors()` first. Throws an InputError for an
- * unknown name or invalid parameters.
+ * A GPU loss by registry name; needs `await initTensors()` first; an InputError for an unknown name or bad parameters.
  *
  * @example
  * ```ts
@@ -141,7 +125,6 @@ export function createLoss(
   return def.create(parsed, validNumClasses(name, opts.numClasses));
 }
 
-/** `numClasses` if it is an integer >= 1; an InputError otherwise. */
 export function validNumClasses(name: string, numClasses: number): number {
   if (!Number.isInteger(numClasses) || numClasses < 1) {
     throw new InputError(
@@ -151,7 +134,6 @@ export function validNumClasses(name: string, numClasses: number): number {
   return numClasses;
 }
 
-/** Raw parameters with aliases renamed, and the name each renamed key was written as. */
 function _dealias(def: LossDefinition, raw: unknown): { value: Record<string, unknown>; written: Map<string, string> } {
   const value: Record<string, unknown> = {}, written = new Map<string, string>();
   for (const [k, v] of Object.entries((raw ?? {}) as Record<string, unknown>)) {

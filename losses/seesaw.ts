@@ -1,11 +1,6 @@
-/**
- * Seesaw loss (Wang et al., CVPR 2021), as mmdetection has it: a softmax
- * over C class columns whose negatives are scaled by a mitigation factor
- * (cum_j / cum_label)^p for less frequent categories j and a compensation
- * factor (p_j / p_label)^q for misclassified ones, with cumulative label
- * counts updated before the loss; plus a 2-way objectness softmax over two
- * more columns (C + 2 in all).
- */
+// Seesaw loss (Wang et al., CVPR 2021) as mmdetection has it: softmax over C classes whose negatives are scaled
+// by mitigation (cum_j / cum_label)^p and compensation (p_j / p_label)^q, counts updated before the loss, plus
+// a 2-way objectness softmax (C + 2 columns).
 import { z } from "zod";
 import { f32 } from "../kernels/kernel.ts";
 import { vecTypes } from "../kernels/losses/row_blocks.ts";
@@ -27,10 +22,8 @@ const params = z.strictObject({
 type Params = z.output<typeof params>;
 
 /**
- * WGSL of Seesaw's z_j = x_j + p log(ratio_j) [ratio_j < 1] + q log(comp_j) [comp_j > 1]
- * (z_label = x_label), from log(max(cum_j, 1)) `lcum`, the row's log(n_self) `lns` and
- * `lc0` = m1 + log(s1) + log(self_p), so that log(comp_j) = x_j - lc0: one exp per element
- * fewer than exp-then-log, and no division. Row and fused passes use the same text.
+ * WGSL of z_j = x_j + p log(ratio_j) [ratio_j < 1] + q log(comp_j) [comp_j > 1] with log(comp_j) = x_j - lc0
+ * (lc0 = m1 + log(s1) + log(self_p)): one exp per element fewer than exp-then-log, and no division.
  */
 function seesawZ(p: Params, zero: string, is_t: string): string {
   return `select(x + select(${zero}, ${f32(p.p)} * (lcum - lns), lcum < lns) + select(${zero}, ${
@@ -38,10 +31,7 @@ function seesawZ(p: Params, zero: string, is_t: string): string {
   } * (x - lc0), x > lc0), x, ${is_t})`;
 }
 
-/**
- * The row pass: a walk over the classes for (m1, s1), the label's probability and count, then
- * a walk over z for (m2, s2, so2), the classes' loss, and the objectness gradient and loss.
- */
+/** The row pass: a walk over the classes for (m1, s1), the label's probability and count, then one over z. */
 function rowPass(p: Params, c: number): SoftmaxRule["rowPass"] {
   const layout = { columns: c + 2, n: c };
   // Seesaw's z per vec4 of classes: Cum's vec4 q holds the counts of classes 4q .. 4q + 3.

@@ -1,7 +1,3 @@
-/**
- * The GPU sigmoid-family losses: one fused kernel per step plus two small
- * reduction passes, configured by a loss's `SigmoidRule`.
- */
 import { InputError } from "../core/errors.ts";
 import { rt, Tensor } from "../tensor/tensor.ts";
 import { sigmoidScoresWgsl } from "../kernels/losses/loss_scores.ts";
@@ -15,7 +11,7 @@ import { _GpuLossBase } from "./_gpu_loss_base.ts";
 const ROWS_PER_CHUNK = 32;
 
 /**
- * A sigmoid-family loss on the GPU.
+ * A sigmoid-family loss on the GPU: one fused kernel per step plus two small reductions.
  *
  * @example
  * ```ts
@@ -27,9 +23,7 @@ const ROWS_PER_CHUNK = 32;
  */
 export class SigmoidLoss extends _GpuLossBase {
   readonly rule: SigmoidRule;
-  /** The loss's fragments of the fused pass, by width. */
   #fragments: Record<1 | 4, SigmoidFragments>;
-  /** EQL's T_j, or the federated mask of the step. */
   #columnParams: GPUBuffer;
 
   constructor(rule: SigmoidRule) {

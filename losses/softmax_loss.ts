@@ -1,8 +1,3 @@
-/**
- * The GPU softmax-family losses: a row pass, the fused pass and two small
- * reduction passes (after a label-count pass where the loss counts labels),
- * configured by a loss's `SoftmaxRule`.
- */
 import { InputError } from "../core/errors.ts";
 import { rt, Tensor } from "../tensor/tensor.ts";
 import { seesawCountKernel, softmaxFusedKernel, softmaxRowKernel } from "../kernels/losses/softmax_fused.ts";
@@ -47,7 +42,6 @@ export class SoftmaxLoss extends _GpuLossBase {
     return this.rule.scores.constants ? this.#cum : null;
   }
 
-  /** Write the rule's inputs for this step (host labels only), growing the buffer if needed. */
   #writeStepInputs(labels: Tensor | Int32Array): void {
     const inputs = this.rule.stepInputs;
     if (!inputs) return;

@@ -1,15 +1,4 @@
-/**
- * The `pipeline run|dag|explain|diff|export` commands over a given stage
- * registry: run a pipeline file, show its graph, say which stages would run
- * and why, compare two runs' metrics, or write it as an Argo workflow or a CI
- * pipeline. `main.ts` wires it to the project's stages.
- *
- * @example
- * ```ts
- * await buildProgram({ registry: defaultRegistry(), defaultPipeline: "pipelines/default.yaml" })
- *   .parseAsync(["run", "pipelines/ci.yaml", "--dry"], { from: "user" });
- * ```
- */
+// The `pipeline run|dag|explain|diff|export` commands over a given stage registry; `main.ts` wires in the stages.
 import { Command, Option } from "@commander-js/extra-typings";
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/atomic.ts";
@@ -26,7 +15,6 @@ import { runPlan } from "./runner.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-/** What the commands run on: the stage kinds, and the pipeline file run when none is named. */
 export interface ProgramOptions {
   registry: StageRegistry;
   defaultPipeline: string;
@@ -110,7 +98,6 @@ export function buildProgram({ registry, defaultPipeline }: ProgramOptions): Com
   return program as unknown as Command;
 }
 
-/** The command line an export records in its header: what was asked, in a fixed order, without --out. */
 function _exportCommand(to: string, file: string | undefined, opts: Record<string, unknown>): string[] {
   const words = ["deno", "task", "pipeline", "export", "--to", to, ...(file ? [file] : [])];
   for (const s of opts.set as string[]) words.push("--set", s);
@@ -127,8 +114,7 @@ function _exportCommand(to: string, file: string | undefined, opts: Record<strin
 }
 
 /**
- * The `run` command, also the whole program of `deno task train` (then named
- * so, which its `--help` shows).
+ * The `run` command, also the whole program of `deno task train` (then named so, which its `--help` shows).
  *
  * @example
  * ```ts

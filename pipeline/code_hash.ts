@@ -1,21 +1,10 @@
-/**
- * A code version for a stage kind: the hash of its module's source and of
- * every local module it imports, so editing any of them re-runs the stage.
- */
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
 const IMPORT = /(?:import|export)\s[^"';]*?from\s*["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)/g;
 const cache = new Map<string, string>();
 
-/**
- * Hash a module and its relative imports (bare npm imports are pinned by the lock file).
- *
- * @example
- * ```ts
- * const version = await moduleCodeHash(new URL("../tasks/report.ts", import.meta.url).href);
- * ```
- */
+/** Hash a module and its relative imports, so editing any re-runs its stage (npm imports are pinned by the lock). */
 export async function moduleCodeHash(moduleUrl: string): Promise<string> {
   const hit = cache.get(moduleUrl);
   if (hit) return hit;

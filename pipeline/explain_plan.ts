@@ -1,7 +1,4 @@
-/**
- * `--dry` and `explain`: the plan in run order, and for each stage whether
- * it will run and why, predicted from the records of finished stages.
- */
+// `--dry` and `explain`: which stages would run and why, predicted from the records of finished stages.
 import { join } from "node:path";
 import type { Plan } from "./plan.ts";
 import { collectRefs, Interpolation, OutputRef } from "./refs.ts";
@@ -9,7 +6,6 @@ import type { StageRegistry } from "./registry.ts";
 import { stageKeyParts, type StageOutcome } from "./runner.ts";
 import { readStageRecord, whyRun } from "./stage_record.ts";
 
-/** One stage's predicted decision. */
 export interface StageDecision {
   id: string;
   kind: string;
@@ -19,14 +15,6 @@ export interface StageDecision {
   params: unknown;
 }
 
-/**
- * Predict, without running anything, which stages a run would run.
- *
- * @example
- * ```ts
- * for (const d of await explainPlan(plan, { runDir: "runs/demo", registry })) console.log(d.id, d.reason);
- * ```
- */
 export async function explainPlan(
   plan: Plan,
   options: { runDir: string; registry: StageRegistry },
@@ -63,7 +51,6 @@ export async function explainPlan(
   return decisions;
 }
 
-/** The plan as text: one block per stage with kind, needs, decision and parameters. */
 export function formatDecisions(decisions: StageDecision[], withParams: boolean): string {
   const lines: string[] = [];
   for (const d of decisions) {
@@ -75,7 +62,6 @@ export function formatDecisions(decisions: StageDecision[], withParams: boolean)
   return lines.join("\n");
 }
 
-/** The dependency graph as text, or as Graphviz dot. */
 export function formatDag(plan: Plan, format: "text" | "dot"): string {
   if (format === "dot") {
     const edges = plan.stages.flatMap((s) => s.deps.map((d) => `  "${d}" -> "${s.id}";`));

@@ -1,8 +1,4 @@
-/**
- * Content hashes for skipping unchanged stages: a stage's key covers its
- * kind, code version, resolved parameters, the files its parameters name,
- * and the keys of the stages it takes outputs from.
- */
+// Content hashes for skipping unchanged stages: kind, code version, parameters, named files, upstream keys.
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 
@@ -18,12 +14,10 @@ export interface KeyParts {
   upstream: Record<string, string>;
 }
 
-/** Hash of a value's canonical JSON (object keys sorted). */
 export function hashValue(value: unknown): string {
   return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 16);
 }
 
-/** JSON with object keys sorted, so equal values hash equally. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(
     value,
@@ -46,16 +40,7 @@ export function relativeToRun(value: unknown, runDir: string): unknown {
   return JSON.parse(JSON.stringify(value, (_k, v) => (typeof v === "string" ? swap(v) : v)));
 }
 
-/**
- * Fingerprints of the existing files and folders named by strings in `params`
- * (outside the run directory, whose files are covered by upstream keys).
- *
- * @example
- * ```ts
- * await inputFingerprints({ annotations: "data/lvis_v1_val.json" }, "runs/demo");
- * // { "data/lvis_v1_val.json": "c0ffee..." }
- * ```
- */
+/** Fingerprints of files and folders named in `params`, outside the run directory (covered by upstream keys). */
 export async function inputFingerprints(params: unknown, runDir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const runAbs = resolve(runDir);
@@ -99,7 +84,6 @@ async function* _walk(root: string, rel: string): AsyncGenerator<string> {
   }
 }
 
-/** Every string in a JSON-like tree, depth first. */
 export function* stringsIn(value: unknown): Generator<string> {
   if (typeof value === "string") yield value;
   else if (Array.isArray(value)) { for (const v of value) yield* stringsIn(v); }

@@ -1,51 +1,27 @@
-/**
- * Parameters that name a file or folder a stage reads. A stage kind marks
- * them in its schema with {@link inputFile} and {@link inputFolder}; the
- * planner then checks that every such path written in the pipeline (not
- * one another stage will produce) exists before anything runs.
- */
+// Parameters naming a file or folder a stage reads; the planner checks that every such path written in the
+// pipeline (not one another stage produces) exists before anything runs.
 import { z } from "zod";
 import { quote } from "../core/errors.ts";
 
-/** What a marked parameter names. */
 export type InputKind = "file" | "folder";
 
 const _KIND = "tailorInput";
 
-/**
- * A string parameter naming a file the stage reads.
- *
- * @example
- * ```ts
- * const params = z.strictObject({ annotations: inputFile(), imageRoot: inputFolder().optional() });
- * ```
- */
+/** A string parameter naming a file the stage reads. */
 export function inputFile(): z.ZodString {
   return z.string().min(1).meta({ [_KIND]: "file" });
 }
 
-/** A string parameter naming a folder the stage reads. */
 export function inputFolder(): z.ZodString {
   return z.string().min(1).meta({ [_KIND]: "folder" });
 }
 
-/** One missing input: where it is in the parameters, and what is wrong. */
 export interface InputProblem {
   path: (string | number)[];
   message: string;
 }
 
-/**
- * The marked paths of `params` that do not exist or are the wrong kind.
- * Values that are not plain strings (references to other stages' outputs)
- * are left alone: they do not exist yet.
- *
- * @example
- * ```ts
- * inputPathProblems(z.object({ gt: inputFile() }), { gt: "nope.json" });
- * // [{ path: ["gt"], message: 'No such file "nope.json"' }]
- * ```
- */
+/** Marked paths of `params` that do not exist or are the wrong kind; references to stage outputs are skipped. */
 export function inputPathProblems(schema: z.ZodType, params: unknown): InputProblem[] {
   const out: InputProblem[] = [];
   _walk(schema, params, [], out);

@@ -1,11 +1,6 @@
-/**
- * `metrics diff`: compare the evaluation results of two runs (or two
- * metrics.json files), stage by stage and metric by metric.
- */
 import { join } from "node:path";
 import { InputError, quote } from "../core/errors.ts";
 
-/** One compared number. */
 export interface MetricDelta {
   stage: string;
   metric: string;
@@ -13,15 +8,7 @@ export interface MetricDelta {
   b: number | undefined;
 }
 
-/**
- * Load every `metrics` output of a run directory's manifest (and every
- * `segmMetrics` output, as the stage's name plus " segm"), or one metrics file.
- *
- * @example
- * ```ts
- * await loadRunMetrics("runs/demo"); // Map { "eval[loss=bce]" => { AP: 0.12, ... }, "eval[loss=bce] segm" => ... }
- * ```
- */
+/** Every `metrics` (and `segmMetrics`, as " segm") output in a run's manifest, or one metrics file. */
 export async function loadRunMetrics(path: string): Promise<Map<string, Record<string, number>>> {
   const out = new Map<string, Record<string, number>>();
   let info: Deno.FileInfo;
@@ -49,7 +36,6 @@ export async function loadRunMetrics(path: string): Promise<Map<string, Record<s
   return out;
 }
 
-/** Pair up the metrics of two runs; stages or metrics present on one side only get `undefined` on the other. */
 export function diffMetrics(
   a: Map<string, Record<string, number>>,
   b: Map<string, Record<string, number>>,
@@ -64,10 +50,7 @@ export function diffMetrics(
   return rows;
 }
 
-/**
- * A fixed-width table of deltas in percent (the metrics are fractions); -1
- * (no category with ground truth) prints as n/a.
- */
+/** Deltas in percent; -1 (no category with ground truth) prints as n/a. */
 export function formatDiff(rows: MetricDelta[]): string {
   const show = (v: number | undefined) => (v === undefined || v < 0 ? "n/a" : (100 * v).toFixed(2));
   const lines = [["stage", "metric", "a (%)", "b (%)", "b - a"]];

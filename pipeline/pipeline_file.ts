@@ -1,7 +1,4 @@
-/**
- * The shape of a pipeline YAML file, and loading one with `--set` overrides
- * applied. Structural errors are reported at the offending line and column.
- */
+// The shape of a pipeline YAML file; structural errors name the line and column.
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
 import { InputError, InputErrors, quote } from "../core/errors.ts";
@@ -30,31 +27,18 @@ const pipelineSchema = z.strictObject({
     .refine((s) => Object.keys(s).length > 0, "expected at least one stage"),
 });
 
-/** A stage as written in the file. */
 export type StageSpec = z.infer<typeof stageSchema>;
-/** A pipeline file's content after validation. */
 export type PipelineSpec = z.infer<typeof pipelineSchema>;
 
-/** A loaded pipeline: its content, and where each value came from. */
 export interface LoadedPipeline {
   spec: PipelineSpec;
   source: YamlSource;
   /** `--set` arguments by the formatted path they replaced, so errors there name the argument. */
   overrides: Map<string, string>;
-  /** The raw text, for the manifest's pipeline hash. */
   text: string;
 }
 
-/**
- * Parse pipeline text and apply `--set` overrides (`vars.x=1`, `train.lr=0.1`
- * for `stages.train.with.lr`, `train.matrix.seed=[1,2]`); values are YAML.
- *
- * @example
- * ```ts
- * const p = parsePipeline("p.yaml", "stages:\n  r: {uses: report}\n", ["r.title=Hi"]);
- * p.spec.stages.r.with?.title; // "Hi"
- * ```
- */
+/** Parse pipeline text and apply `--set` overrides (`train.lr=0.1` for `stages.train.with.lr`); values are YAML. */
 export function parsePipeline(file: string, text: string, sets: readonly string[] = []): LoadedPipeline {
   const source = new YamlSource(file, text);
   const raw = structuredClone(source.value) as Record<string, unknown>;

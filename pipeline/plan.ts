@@ -1,9 +1,4 @@
-/**
- * Turn a loaded pipeline into a plan: matrix stages expanded into instances,
- * sharded stages into parts and a merge, variables substituted, stage references linked, dependencies ordered, and
- * every instance's parameters checked against its kind's schema, all before
- * anything runs. Errors name the file, line and column.
- */
+// Expand matrices and shards, substitute variables, link references, order and check, all before anything runs.
 import { z } from "zod";
 import { InputError, InputErrors, quote } from "../core/errors.ts";
 import { inputPathProblems } from "./input_path.ts";
@@ -18,39 +13,29 @@ import { valueAt, zodIssueMessage } from "./zod_issue.ts";
 
 type Scalar = string | number | boolean;
 
-/** One stage instance to run. */
 export interface PlannedStage {
   /** `train`, or `train[loss=bce,seed=1]` for a matrix instance. */
   id: string;
-  /** Folder name under the run's `stages/`. */
   dir: string;
-  /** The stage's name in the file. */
   template: string;
   kind: StageKind;
   matrix: Record<string, Scalar>;
   /** Parameters, with `OutputRef`/`Interpolation` where they take other stages' outputs. */
   params: unknown;
-  /** Ids of the instances this one waits for. */
   deps: string[];
   /** Set on the parts of a sharded stage: which slice this one takes. */
   part?: { index: number; count: number };
 }
 
-/** A checked, ordered pipeline. */
 export interface Plan {
   name: string;
   file: string;
-  /** In an order where every stage comes after its dependencies. */
   stages: PlannedStage[];
   byId: Map<string, PlannedStage>;
 }
 
-/** What else {@link planPipeline} checks. */
 export interface PlanOptions {
-  /**
-   * That the files and folders the stages read (`inputFile`/`inputFolder` parameters written in the
-   * pipeline) exist here; a plan made for another machine (an export) leaves it off.
-   */
+  /** Check that files the stages read exist here; a plan for another machine (an export) leaves it off. */
   checkInputs?: boolean;
 }
 
@@ -72,7 +57,6 @@ export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry, op
     }
     return source.error(path, message, key);
   };
-  // Every problem is collected, so that one plan shows all of a file's errors at once.
   const problems: string[] = [];
   const report = (e: unknown) => {
     if (!(e instanceof InputError)) throw e;
@@ -81,7 +65,6 @@ export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry, op
   const vars = spec.vars ?? {};
   const names = Object.keys(spec.stages);
   const instances = new Map<string, PlannedStage[]>();
-  /** Stages whose kind or parameters could not be resolved: their schemas are not checked. */
   const unchecked = new Set<string>();
 
   for (const name of names) {
@@ -190,7 +173,6 @@ export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry, op
 
 const _UNKNOWN = "\u0000unknown";
 
-/** A stand-in for a kind that is not registered, so that the rest of the file can still be checked. */
 function _unknownKind(name: string): StageKind {
   const any = z.any();
   return {

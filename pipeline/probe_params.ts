@@ -1,21 +1,11 @@
-/**
- * Parameters for checking before anything runs: each stage reference is
- * replaced by a sample value of the type the referenced output declares, so
- * the consumer's schema can tell a path from a number before the producer ran.
- */
 import { z } from "zod";
 import { type OutputRef, resolveRefs } from "./refs.ts";
 
 type JsonSchema = Record<string, unknown>;
 
 /**
- * A copy of `params` with references replaced by typed samples.
- *
- * @example
- * ```ts
- * probeParams({ n: new OutputRef("a", "count", "${a.count}") }, () => z.object({ count: z.number() }));
- * // { n: 1 }
- * ```
+ * A copy of `params` with stage references replaced by samples of the referenced output's type, so the
+ * consumer's schema can tell a path from a number before the producer ran.
  */
 export function probeParams(params: unknown, outputSchemaOf: (ref: OutputRef) => z.ZodType): unknown {
   return resolveRefs(params, (ref) => {

@@ -1,13 +1,7 @@
-/**
- * What the runner shows while stages run: on a terminal, a bar per running
- * stage with its phase, percentage and time left; in a CI log, dated lines
- * with the same facts (at most one per stage every few seconds, and one at
- * each phase's end).
- */
+// Terminal: a bar per running stage; CI log: dated lines, at most one per stage every few seconds.
 import cliProgress from "cli-progress";
 import { STDERR_TTY } from "../core/stderr_filter.ts";
 
-/** Receives the runner's events. */
 export interface ProgressReporter {
   line(text: string): void;
   stageStart(id: string): void;
@@ -20,14 +14,7 @@ export interface ProgressReporter {
   stop(): void;
 }
 
-/**
- * Seconds left at the rate since the phase started, or undefined before there is a rate to go by.
- *
- * @example
- * ```ts
- * etaSeconds({ done: 25, total: 100, elapsedSeconds: 10 }); // 30
- * ```
- */
+/** Seconds left at the rate since the phase started; undefined before there is a rate. */
 export function etaSeconds({ done, total, elapsedSeconds }: {
   done: number;
   total: number;
@@ -37,14 +24,7 @@ export function etaSeconds({ done, total, elapsedSeconds }: {
   return Math.max(0, (elapsedSeconds * (total - done)) / done);
 }
 
-/**
- * A duration as `45s`, `3m05s` or `1h02m`.
- *
- * @example
- * ```ts
- * formatDuration(185); // "3m05s"
- * ```
- */
+/** `45s`, `3m05s` or `1h02m`. */
 export function formatDuration(seconds: number): string {
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;
@@ -52,15 +32,12 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
-/** The clock a reporter reads; tests pass a fake one. */
 export type Clock = () => number;
 
-/** Per stage: the phase it is in and when that began, for rates and ETAs. */
 class _Phases {
   readonly #at = new Map<string, { phase: string; startMs: number; lastLineMs: number }>();
   constructor(private readonly now: Clock) {}
 
-  /** The stage's phase record, restarted when the phase changes. */
   enter(id: string, phase: string): { phase: string; startMs: number; lastLineMs: number; changed: boolean } {
     const cur = this.#at.get(id);
     if (cur && cur.phase === phase) return { ...cur, changed: false };
@@ -79,29 +56,17 @@ class _Phases {
   }
 }
 
-/** `41% (41/100), 1m05s left` or `37 so far`. */
 function _amount(done: number, total: number, etaS: number | undefined): string {
   if (total <= 0) return `${done} so far`;
   const pct = Math.min(100, Math.floor((100 * done) / total));
   return `${pct}% (${done}/${total})${etaS === undefined || done >= total ? "" : `, ${formatDuration(etaS)} left`}`;
 }
 
-/** `2026-12-05 03:25:26` in UTC. */
 function _stamp(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace("T", " ");
 }
 
-/**
- * A reporter that writes dated lines to `write`: at most one progress line
- * per stage every `intervalMs`, plus the last one of each phase.
- *
- * @example
- * ```ts
- * const r = plainReporter((s) => console.error(s));
- * r.progress("train", 41, 100, "loss 2.1", "train");
- * // [2026-12-05 03:25:26] train: train 41% (41/100), 15s left: loss 2.1
- * ```
- */
+/** Dated lines: at most one per stage every `intervalMs`, plus the last of each phase. */
 export function plainReporter(
   write: (text: string) => void,
   intervalMs = 10_000,
@@ -125,10 +90,7 @@ export function plainReporter(
   };
 }
 
-/**
- * Bars for running stages on a terminal (stderr): phase, percentage, time left. `stream` is where
- * they are drawn; by default stderr, taken as a terminal (the parent process's, when it filters ours).
- */
+/** Bars on `stream`, by default stderr taken as a terminal (the parent's, when it filters ours). */
 export function terminalReporter(
   now: Clock = Date.now,
   stream: NodeJS.WritableStream = _stderrAsTerminal(),
@@ -178,7 +140,6 @@ export function terminalReporter(
   };
 }
 
-/** Bars when stderr is a terminal (or a filter in front of one), dated lines otherwise. */
 export function defaultReporter(): ProgressReporter {
   const behindFilter = Deno.permissions.querySync({ name: "env", variable: STDERR_TTY }).state === "granted" &&
     Deno.env.get(STDERR_TTY) === "1";

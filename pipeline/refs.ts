@@ -1,10 +1,5 @@
-/**
- * References inside `with:` values: `${vars.x}`, `${matrix.x}` and
- * `${stage.output}`. Stage references stay symbolic until that stage has
- * run; the runner then replaces them with its output values.
- */
+// `${vars.x}`, `${matrix.x}`, `${stage.output}`: stage references stay symbolic until that stage has run.
 
-/** `${stage.output}` of one planned stage instance. */
 export class OutputRef {
   constructor(readonly stageId: string, readonly output: string, readonly text: string) {}
 }
@@ -14,7 +9,6 @@ export class Interpolation {
   constructor(readonly parts: readonly (string | OutputRef)[]) {}
 }
 
-/** One `${scope.name}` occurrence in a string. */
 export interface RefToken {
   scope: string;
   name: string;
@@ -25,14 +19,6 @@ export interface RefToken {
 
 const REF = /\$\{\s*([A-Za-z_][A-Za-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}/g;
 
-/**
- * Find the references in a string.
- *
- * @example
- * ```ts
- * findRefs("${train.log}/x")[0].scope; // "train"
- * ```
- */
 export function findRefs(text: string): RefToken[] {
   return [...text.matchAll(REF)].map((m) => ({
     scope: m[1],
@@ -56,7 +42,6 @@ export function resolveRefs(value: unknown, lookup: (ref: OutputRef) => unknown)
   return value;
 }
 
-/** Every stage reference in a params tree. */
 export function collectRefs(value: unknown, into: OutputRef[] = []): OutputRef[] {
   if (value instanceof OutputRef) into.push(value);
   else if (value instanceof Interpolation) { for (const p of value.parts) collectRefs(p, into); }

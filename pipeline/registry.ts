@@ -1,13 +1,8 @@
-/**
- * A set of stage kinds by name, each with the module whose source hash is
- * its code version. The pipeline code knows stages only through one; the
- * project's is `defaultRegistry()` in `tasks/registry.ts`.
- */
 import { InputError, quote } from "../core/errors.ts";
 import { moduleCodeHash } from "./code_hash.ts";
 import type { StageKind } from "./stage.ts";
 
-/** A set of stage kinds by name. */
+/** Stage kinds by name; the pipeline code knows stages only through one (`defaultRegistry()` in `tasks/`). */
 export class StageRegistry {
   readonly #kinds = new Map<string, { stage: StageKind; moduleUrl?: string }>();
 
@@ -25,19 +20,16 @@ export class StageRegistry {
     return this;
   }
 
-  /** The kind named `name`, or undefined. */
   find(name: string): StageKind | undefined {
     return this.#kinds.get(name)?.stage;
   }
 
-  /** The kind named `name`; an `InputError` listing the known kinds otherwise. */
   get(name: string): StageKind {
     const found = this.find(name);
     if (!found) throw new InputError(`Unknown stage kind ${quote(name)} (known: ${this.names().join(", ")})`);
     return found;
   }
 
-  /** Known kind names, sorted. */
   names(): string[] {
     return [...this.#kinds.keys()].sort();
   }

@@ -2,14 +2,7 @@
 import { dirname, join, resolve } from "node:path";
 import { describeDefaultAdapter } from "../gpu/device.ts";
 
-/**
- * The checked-out commit, read from `.git` without running git; undefined outside a repository.
- *
- * @example
- * ```ts
- * await gitCommit("."); // "3f2a..." or undefined
- * ```
- */
+/** The checked-out commit, read from `.git` without running git. */
 export async function gitCommit(from = "."): Promise<string | undefined> {
   let dir = resolve(from);
   for (;;) {
@@ -31,10 +24,6 @@ export async function gitCommit(from = "."): Promise<string | undefined> {
   }
 }
 
-/**
- * The default WebGPU adapter's description (and what to install where it is only the slow fallback),
- * or undefined when there is none.
- */
 export function adapterInfo(): ReturnType<typeof describeDefaultAdapter> {
   return describeDefaultAdapter();
 }

@@ -1,8 +1,4 @@
-/**
- * One run per run directory: a lock file holding pid, host and start time.
- * A lock whose process is gone (on the same host) is stale
- * and taken over, so a killed run never blocks the next one.
- */
+// One run per run directory; a lock whose process is gone (same host) is stale and taken over.
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -14,15 +10,6 @@ interface _LockInfo {
   started: string;
 }
 
-/**
- * Take the lock of `runDir` (created if needed); returns the function that releases it.
- *
- * @example
- * ```ts
- * const release = await acquireRunLock("runs/demo");
- * try { ... } finally { await release(); }
- * ```
- */
 export async function acquireRunLock(runDir: string): Promise<() => Promise<void>> {
   await Deno.mkdir(runDir, { recursive: true });
   const path = join(runDir, "run.lock");
@@ -60,15 +47,7 @@ export async function acquireRunLock(runDir: string): Promise<() => Promise<void
   throw new InputError(`Cannot take the lock ${quote(path)}: it keeps changing`);
 }
 
-/**
- * Who holds the run lock of `runDir` (a `pipeline run` in progress), or undefined when nobody alive does.
- * A holder on another host counts as alive: there is no way to probe it.
- *
- * @example
- * ```ts
- * const holder = await runLockHolder("runs/demo"); // "pid 123 on \"host\" since ..." or undefined
- * ```
- */
+/** Who holds the run lock of `runDir`; a holder on another host counts as alive: it cannot be probed. */
 export async function runLockHolder(runDir: string): Promise<string | undefined> {
   const held = await _readLock(join(runDir, "run.lock"));
   if (!held || (held.host === hostname() && !_alive(held.pid))) return undefined;

@@ -1,11 +1,5 @@
-/**
- * A run's manifest (`manifest.json`): every stage instance of the plan with
- * how it last ended. Each stage also leaves its outcome in its own file
- * (`outcomes/<dir>.json`), so processes that each run one stage (pods, CI
- * jobs) never write a shared file blindly: the manifest is rebuilt from the
- * outcome files under a lock, and artifacts that carry the outcome files
- * carry everything the manifest needs.
- */
+// `manifest.json` is rebuilt from per-stage outcome files under a lock, so processes that each run one stage
+// (pods, CI jobs) never write a shared file blindly.
 import { join } from "node:path";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { lockFile } from "./file_lock.ts";
@@ -13,10 +7,8 @@ import type { Plan, PlannedStage } from "./plan.ts";
 import type { StageOutcome } from "./runner.ts";
 import { adapterInfo, gitCommit } from "./run_info.ts";
 
-/** Folder of the per-stage outcome files inside a run directory. */
 export const OUTCOMES_DIR = "outcomes";
 
-/** Where and when a run happened, for its manifest. */
 export interface RunFacts {
   status: string;
   startedAt: string;
@@ -25,12 +17,10 @@ export interface RunFacts {
   adapter?: Record<string, unknown>;
 }
 
-/** The git commit and adapter of this process, for `RunFacts`. */
 export async function runFacts(): Promise<Pick<RunFacts, "git" | "adapter">> {
   return { git: await gitCommit(), adapter: await adapterInfo() };
 }
 
-/** The manifest's content. */
 export function manifestOf(plan: Plan, runDir: string, outcomes: Map<string, StageOutcome>, facts: RunFacts) {
   const { status, startedAt, seconds, git, adapter } = facts;
   return {
@@ -50,15 +40,7 @@ export function writeOutcome(runDir: string, stage: PlannedStage, outcome: Stage
   return writeJsonAtomic(join(runDir, OUTCOMES_DIR, `${stage.dir}.json`), { id: stage.id, ...outcome }, 2);
 }
 
-/**
- * Rebuild `manifest.json` from the outcome files of the plan's stages; stages without one are "pending".
- * The status is "ok" when every stage is done or skipped, "failed" when one failed, else "running".
- *
- * @example
- * ```ts
- * await rebuildManifest(plan, "runs/ci"); // "runs/ci/manifest.json"
- * ```
- */
+/** Rebuild `manifest.json`: stages without an outcome file are "pending". */
 export async function rebuildManifest(plan: Plan, runDir: string): Promise<string> {
   const path = join(runDir, "manifest.json");
   const release = await lockFile(join(runDir, "locks", "manifest.lock"));

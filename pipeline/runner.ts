@@ -1,8 +1,4 @@
-/**
- * Run a plan: independent stages in parallel up to `jobs`, unchanged stages
- * skipped by key, each stage's outputs built under a temporary name and
- * renamed into place, a log per stage and a manifest for the run.
- */
+// Unchanged stages are skipped by key; outputs built under a temporary name and renamed into place.
 import { join } from "node:path";
 import { writeDirAtomic, writeJsonAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
@@ -21,13 +17,10 @@ import type { StageContext } from "./stage.ts";
 const NO_ADAPTER = "no WebGPU adapter was found, so stages that train or predict will fail: install Mesa's Vulkan " +
   "driver (apt-get install mesa-vulkan-drivers) and set XDG_RUNTIME_DIR";
 
-/** How to run a plan. */
 export interface RunOptions {
   runDir: string;
   registry: StageRegistry;
-  /** Stages running at once (default 2). */
   jobs?: number;
-  /** Print why each stage runs or is skipped. */
   explain?: boolean;
   reporter?: ProgressReporter;
   signal?: AbortSignal;
@@ -50,7 +43,6 @@ export interface StageOutcome {
   inputError?: boolean;
 }
 
-/** The result of a run. */
 export interface RunResult {
   ok: boolean;
   stages: Map<string, StageOutcome>;
@@ -130,14 +122,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
 }
 
 /**
- * Run one stage whose dependencies have finished (their outcomes in `outcomes`), or skip it when its recorded output
- * is up to date. Holds the stage's lock meanwhile, so another process running the same stage in the same run
- * directory waits and then finds it up to date; removes the stage's torn outputs first and writes its outcome file.
- *
- * @example
- * ```ts
- * const outcome = await runStage(plan.byId.get("data")!, new Map(), { runDir, registry, reporter });
- * ```
+ * Run one stage whose dependencies have finished, or skip it when up to date, holding its lock, so another
+ * process running the same stage waits and then finds it up to date; removes torn outputs first.
  */
 export async function runStage(
   stage: PlannedStage,
@@ -242,10 +228,7 @@ async function _runStage(
   }
 }
 
-/**
- * The key of a stage whose dependencies have finished, what it is made of, and its resolved parameters.
- * Exported for `explain`, which predicts decisions without running.
- */
+/** A stage's key, its parts and its resolved parameters; exported for `explain`. */
 export async function stageKeyParts(
   stage: PlannedStage,
   outcomes: Map<string, StageOutcome>,
@@ -267,7 +250,6 @@ export async function stageKeyParts(
   return { parts, key: hashValue(parts), params: parsed.data };
 }
 
-/** Remove what a killed attempt of this stage left half-written (`writeDirAtomic`'s temporary folders). */
 async function _removeTornOutput(runDir: string, dir: string): Promise<void> {
   const stages = join(runDir, "stages");
   const torn = new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.\\d+\\.[0-9a-z]+\\.[0-9a-z]+\\.tmp$`);

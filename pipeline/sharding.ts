@@ -1,13 +1,8 @@
-/**
- * `shards: N` on a stage: the planner runs N part instances over disjoint
- * slices of the stage's input and one merge instance that joins them into
- * the stage's own output, so later stages cannot tell a sharded stage from
- * an unsharded one. A stage kind opts in by naming its part and merge kinds.
- */
+// `shards: N`: N part instances over disjoint slices and a merge that joins them into the stage's own output,
+// so later stages cannot tell a sharded stage from an unsharded one.
 import { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
 
-/** How a stage kind runs in shards. */
 export interface StageSharding {
   /** Kind of each part: the stage's parameters plus `shard`; its output has a `part` (a path the merge reads). */
   part: string;
@@ -15,27 +10,16 @@ export interface StageSharding {
   merge: string;
 }
 
-/** The `shard` parameter a part instance gets. */
 export const shardParam = z.strictObject({ index: z.int().min(0), count: z.int().min(1) })
   .refine((s) => s.index < s.count, "expected index < count");
 
-/** The `parts` parameter the merge instance gets. */
 export const partsParam = z.array(z.string().min(1)).min(1);
 
-/** A part's position among its siblings. */
 export type Shard = z.infer<typeof shardParam>;
 
 /**
- * The half-open range `[start, end)` of `items` that shard `index` of `count`
- * takes: contiguous, in order, disjoint, covering all items, and cut only at
- * multiples of `unit` (a batch), so every part sees the same batches as one
- * unsharded pass. Parts past the last unit get an empty range.
- *
- * @throws InputError when there are more shards than items
- * @example
- * ```ts
- * shardRange(10, { index: 1, count: 3 }, 2, "images"); // [2, 6]: batches [2,4) and [4,6)
- * ```
+ * The range of `items` that shard `index` of `count` takes: contiguous, disjoint, cut only at multiples of
+ * `unit` (a batch), so every part sees the same batches as one unsharded pass.
  */
 export function shardRange(items: number, shard: Shard, unit: number, what: string): [number, number] {
   if (shard.count > items) {
@@ -47,16 +31,11 @@ export function shardRange(items: number, shard: Shard, unit: number, what: stri
   return [Math.min(items, first * unit), Math.min(items, last * unit)];
 }
 
-/** The id of part `index` of `count` of a stage instance. */
 export function partId(id: string, index: number, count: number): string {
   return `${id}.shard-${index}-of-${count}`;
 }
 
-/**
- * Check that parts read back are shards 0..n-1 of n, in that order.
- *
- * @throws InputError naming the first part out of place
- */
+/** Check that parts read back are shards 0..n-1 of n, in order. */
 export function checkShardOrder(shards: readonly Shard[], files: readonly string[]): void {
   shards.forEach((s, i) => {
     if (s.index !== i || s.count !== shards.length) {

@@ -1,10 +1,4 @@
-/**
- * A stage kind: a named, typed unit of work that a pipeline's `uses:` refers
- * to. Its parameters are validated by a zod schema; its output is a small
- * JSON-serialisable record (paths of files it wrote, numbers) that later
- * stages take as inputs. A stage is callable directly from code and tests,
- * without any YAML.
- */
+// A stage kind: named, typed work; a zod schema checks its parameters, its output is a small JSON record.
 import type { z } from "zod";
 import type { Shard, StageSharding } from "./sharding.ts";
 
@@ -20,30 +14,23 @@ export interface StageContext {
    * the runner deletes it after success. Absent when the stage runs outside the runner.
    */
   workDir?: string;
-  /** Folder of the whole run (read-only for the stage). */
   runDir: string;
-  /** One line of log for this stage. */
   log(message: string): void;
   /**
    * Progress within the stage, e.g. images done of total, in a named phase (compile, ingest, train...);
    * a total of 0 is work of unknown size.
    */
   progress(done: number, total: number, info?: string, phase?: string): void;
-  /** Aborted when the run is cancelled. */
   signal: AbortSignal;
   /** Set when a part kind runs its stage kind's body on one shard of the input. */
   shard?: Shard;
 }
 
-/** A registered stage kind. */
 export interface StageKind<P extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
-  /** The name used in `uses:`. */
   kind: string;
   /** One line shown by `pipeline dag` and in errors. */
   description: string;
-  /** Schema of the `with:` parameters. */
   params: P;
-  /** Schema of the output record. */
   output: O;
   /** Set when the kind can run as `shards: N` parts and a merge. */
   sharding?: StageSharding;

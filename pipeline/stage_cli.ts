@@ -1,9 +1,6 @@
 /**
- * The `stage run|list|manifest` commands (`deno task stage`, wired to the
- * project's stages by `main.ts`): one stage instance of a pipeline at a
- * time, the unit an exported workflow (Argo, GitHub Actions, GitLab CI)
- * runs per task. Exit status: 0 done or up to date, 1 the stage failed,
- * 2 bad input (not worth retrying unchanged).
+ * The `stage run|list|manifest` commands: one stage instance at a time, the unit an exported workflow runs per
+ * task. Exit status: 0 done or up to date, 1 the stage failed, 2 bad input (not worth retrying unchanged).
  *
  * @example
  * ```sh
@@ -21,7 +18,6 @@ import type { StageRegistry } from "./registry.ts";
 import { rebuildManifest } from "./run_manifest.ts";
 import { runOneStage } from "./stage_run.ts";
 
-/** Exit status of a run refused or failed for bad input. */
 export const EXIT_BAD_INPUT = 2;
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -77,7 +73,6 @@ export function buildStageProgram(
   return { program: program as unknown as Command, exit };
 }
 
-/** Run the program with `args`; returns the exit status. */
 export async function runStageCli(args: string[], registry: StageRegistry): Promise<number> {
   const { program, exit } = buildStageProgram(registry);
   try {

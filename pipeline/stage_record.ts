@@ -1,15 +1,9 @@
-/**
- * The record a finished stage leaves in its output folder (`_stage.json`):
- * its key and what the key was made of, and its outputs. A folder without a
- * record with the current key is not a finished stage.
- */
+// `_stage.json`: a folder without a record with the current key is not a finished stage.
 import { join } from "node:path";
 import { canonicalJson, type KeyParts } from "./fingerprint.ts";
 
-/** File name of the record inside a stage's output folder. */
 export const RECORD_FILE = "_stage.json";
 
-/** What a finished stage wrote about itself. */
 export interface StageRecord extends KeyParts {
   id: string;
   key: string;
@@ -18,7 +12,6 @@ export interface StageRecord extends KeyParts {
   seconds: number;
 }
 
-/** The record in `stageDir`, or undefined when there is none (or it is unreadable). */
 export async function readStageRecord(stageDir: string): Promise<StageRecord | undefined> {
   try {
     const record = JSON.parse(await Deno.readTextFile(join(stageDir, RECORD_FILE)));
@@ -28,14 +21,7 @@ export async function readStageRecord(stageDir: string): Promise<StageRecord | u
   }
 }
 
-/**
- * Why a stage with key parts `now` must run again, given its previous record; undefined when it is up to date.
- *
- * @example
- * ```ts
- * whyRun(undefined, parts, key); // "no finished output"
- * ```
- */
+/** Why a stage must run again, given its previous record; undefined when it is up to date. */
 export function whyRun(previous: StageRecord | undefined, now: KeyParts, key: string): string | undefined {
   if (!previous) return "no finished output";
   if (previous.key === key) return undefined;

@@ -1,10 +1,4 @@
-/**
- * Run one stage instance of a plan by itself, as a pod or a CI job does:
- * its inputs come from the records its upstream stages left in the run
- * directory, which must be current (same keys as the plan gives them now);
- * the outputs are written atomically under the stage's lock, and the run's
- * manifest is rebuilt from every stage's outcome file.
- */
+// One stage by itself, as a pod or CI job runs it: inputs from upstream records, which must be current.
 import { join, resolve } from "node:path";
 import { InputError, quote } from "../core/errors.ts";
 import { stringsIn } from "./fingerprint.ts";
@@ -16,7 +10,6 @@ import { runLockHolder } from "./run_lock.ts";
 import { runStage, stageKeyParts, type StageOutcome } from "./runner.ts";
 import { readStageRecord, RECORD_FILE, whyRun } from "./stage_record.ts";
 
-/** How to run one stage. */
 export interface StageRunOptions {
   runDir: string;
   registry: StageRegistry;
@@ -60,10 +53,7 @@ export async function runOneStage(plan: Plan, id: string, options: StageRunOptio
   }
 }
 
-/**
- * The outcomes of every stage `stage` depends on, directly or not, read from their records in the run directory
- * and checked against the keys the plan gives them now.
- */
+/** Outcomes of every stage `stage` depends on, from their records, checked against the plan's keys. */
 export async function upstreamOutcomes(
   plan: Plan,
   stage: PlannedStage,
@@ -94,7 +84,6 @@ export async function upstreamOutcomes(
   return outcomes;
 }
 
-/** Every path under the run directory that the stage's parameters name must exist. */
 async function _checkRunFiles(stage: PlannedStage, params: unknown, runDir: string): Promise<void> {
   const root = resolve(runDir) + "/";
   for (const s of stringsIn(params)) {

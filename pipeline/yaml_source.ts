@@ -1,11 +1,7 @@
-/**
- * A parsed YAML file that remembers where every node came from, so that any
- * later error can name the file, line and column of the offending value.
- */
+// A parsed YAML file that remembers where every node came from, so errors name the file, line and column.
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { InputError } from "../core/errors.ts";
 
-/** A path into a YAML document: mapping keys and sequence indices. */
 export type YamlPath = readonly (string | number)[];
 
 /** Format a path as `stages.train.with.lr` / `runs[2].name`. */
@@ -15,21 +11,12 @@ export function formatPath(path: YamlPath): string {
   return s || "(root)";
 }
 
-/** A YAML document with positions. */
 export class YamlSource {
   readonly value: unknown;
   readonly #doc: ReturnType<typeof parseDocument>;
   readonly #lines = new LineCounter();
 
-  /**
-   * Parse `text`; syntax errors throw an `InputError` naming `file:line:col`.
-   *
-   * @example
-   * ```ts
-   * const src = new YamlSource("p.yaml", "a:\n  b: 1\n");
-   * src.where(["a", "b"]); // "p.yaml:2:6"
-   * ```
-   */
+  /** Syntax errors throw an `InputError` naming `file:line:col`. */
   constructor(readonly file: string, text: string) {
     this.#doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true });
     const err = this.#doc.errors[0];
@@ -63,7 +50,6 @@ export class YamlSource {
     return `${this.file}:${line}:${col}`;
   }
 
-  /** An `InputError` located at `path`. */
   error(path: YamlPath, message: string, key = false): InputError {
     return new InputError(`${this.where(path, key)}: ${message}`);
   }

@@ -1,4 +1,3 @@
-/** One-line wording of a zod issue, naming the path it concerns. */
 import type { z } from "zod";
 import { quote } from "../core/errors.ts";
 import { formatPath, type YamlPath } from "./yaml_source.ts";
@@ -24,7 +23,6 @@ export function zodIssueMessage(issue: z.core.$ZodIssue, path: YamlPath, value: 
   return `Invalid ${quote(where)}: ${detail} (got ${quote(value)})`;
 }
 
-/** The value at `path` in a plain JS tree, or undefined. */
 export function valueAt(root: unknown, path: YamlPath): unknown {
   let node = root;
   for (const part of path) {

@@ -1,16 +1,10 @@
-/**
- * Detections drawn over an image as a PNG: one colour per category,
- * ground-truth boxes dashed, results solid with their label (category and
- * score) placed where no other label is, result masks filled lightly and
- * outlined, and a legend of the categories below the image.
- */
+// Detections over an image as a PNG: truth dashed, results solid with labels where no other label is.
 import { Buffer } from "node:buffer";
 import sharp, { type OverlayOptions } from "sharp";
 import type { Rle } from "../eval/rle.ts";
 import { placeLabels } from "./label_layout.ts";
 import { maskOverlay } from "./mask_overlay.ts";
 
-/** Images narrower than this are enlarged by a whole factor before drawing. */
 const MIN_WIDTH_PX = 320;
 
 /** Distinct colours for categories, in order of use (Sasha Trubetskoy's list, the palest left out). */
@@ -32,46 +26,29 @@ export const CATEGORY_COLORS: readonly string[] = [
   "#a9a9a9",
 ];
 
-/** Something to draw, in image pixels. */
 export interface DrawnBox {
-  /** [x, y, w, h]. */
   bbox: number[];
   /** Text beside a result, e.g. "cat 0.91"; truth boxes have none. */
   label: string;
   kind: "truth" | "result";
   /** Its category's name: one colour per category, listed in the legend. Default: the label. */
   category?: string;
-  /** A result's mask over the whole image. */
   mask?: Rle;
 }
 
-/** What {@link drawDetections} drew, for captions and tests. */
 export interface DrawnFigure {
   width: number;
   height: number;
-  /** Pixels of the image part (the legend is below it). */
   imageHeight: number;
   zoom: number;
-  /** Category name to colour, in legend order. */
   legend: [string, string][];
-  /** Results whose label had no free spot and was left out. */
   labelsLeftOut: number;
 }
 
-/**
- * Draw `boxes` over the image at `imagePath` and write a PNG to `outPath`.
- * Pass results by descending score: earlier ones get the first pick of label spots.
- *
- * @example
- * ```ts
- * import { drawDetections } from "./draw_detections.ts";
- * await drawDetections("img/1.jpg", [{ bbox: [10, 10, 50, 40], label: "cat 0.91", kind: "result", category: "cat" }], "out.png");
- * ```
- */
+/** Draw `boxes` over the image and write a PNG; pass results by descending score (first pick of label spots). */
 export async function drawDetections(imagePath: string, boxes: DrawnBox[], outPath: string): Promise<DrawnFigure> {
   const meta = await sharp(imagePath).metadata();
   const iw = meta.width ?? 1, ih = meta.height ?? 1;
-  // Small images (synthetic sets are 64-128 px) are enlarged by a whole factor so labels stay readable.
   const zoom = Math.max(1, Math.round(MIN_WIDTH_PX / iw));
   const width = iw * zoom, height = ih * zoom;
   const stroke = Math.max(1, Math.round(Math.min(width, height) / 200));
@@ -139,7 +116,6 @@ export async function drawDetections(imagePath: string, boxes: DrawnBox[], outPa
   };
 }
 
-/** Swatches and names in rows below the image, and a key to the line styles where both are drawn. */
 function _legend(
   entries: [string, string][],
   o: { top: number; width: number; font: number; lineHeight: number; truth: boolean },

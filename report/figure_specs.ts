@@ -1,7 +1,4 @@
-/**
- * The report's charts as vega-lite specs, built from plain rows so each can
- * be checked without rendering.
- */
+// The report's charts as vega-lite specs, from plain rows, so each can be checked without rendering.
 import type { TopLevelSpec } from "vega-lite";
 import type { CategoryStats, GradStats, Metrics, TrainLogLine } from "./report_inputs.ts";
 
@@ -9,17 +6,13 @@ const GROUPS = [["AP", "all"], ["APr", "rare"], ["APc", "common"], ["APf", "freq
 const WIDTH = 520;
 const HEIGHT = 280;
 
-/** A run's box metrics and, when its masks were evaluated, its mask metrics. */
 export interface RunMetrics {
   name: string;
   metrics: Metrics;
   segm?: Metrics;
 }
 
-/**
- * AP overall and per frequency group in percent, one bar per run; groups without categories (-1) are
- * left out. When any run has mask metrics, mask AP and box AP are side by side in two panels.
- */
+/** AP overall and per frequency group, one bar per run; mask and box AP side by side where masks exist. */
 export function apByFrequencySpec(runs: RunMetrics[]): TopLevelSpec {
   const withMasks = runs.some((r) => r.segm);
   const rows = (r: RunMetrics, m: Metrics, kind: string) =>
@@ -42,10 +35,6 @@ export function apByFrequencySpec(runs: RunMetrics[]): TopLevelSpec {
   };
 }
 
-/**
- * Per-category AP in percent against the number of training images with that category (log scale);
- * `kind` names the AP in the title (box or mask).
- */
 export function apVsImagesSpec(
   runs: { name: string; metrics: Metrics }[],
   categories: CategoryStats[],
@@ -76,10 +65,7 @@ export function apVsImagesSpec(
   };
 }
 
-/**
- * Accumulated positive over negative gradient per category, categories sorted by training images
- * (most first), one line per run: the EQL v2 paper's analysis figure.
- */
+/** Positive / negative gradient per category, sorted by training images: the EQL v2 paper's figure. */
 export function gradientRatioSpec(
   runs: { name: string; grad: GradStats }[],
   categories: CategoryStats[],
@@ -119,7 +105,6 @@ export function gradientRatioSpec(
   };
 }
 
-/** Training loss against step for every run and loss component. */
 export function lossCurvesSpec(runs: { name: string; log: TrainLogLine[] }[]): TopLevelSpec {
   const values = runs.flatMap((r) =>
     r.log.flatMap((line) =>
@@ -146,10 +131,7 @@ export function lossCurvesSpec(runs: { name: string; log: TrainLogLine[] }[]): T
   };
 }
 
-/**
- * APr against AP in percent: one faint point per run and a labelled mean per method (the EQL v2
- * paper's comparison of end-to-end and decoupled methods); runs without rare categories are left out.
- */
+/** APr against AP: a point per run and a mean per method (the EQL v2 paper's end-to-end vs decoupled). */
 export function apRareVsApSpec(runs: { name: string; method: string; metrics: Metrics }[]): TopLevelSpec {
   const values = runs.filter((r) => (r.metrics.results.AP ?? -1) >= 0 && (r.metrics.results.APr ?? -1) >= 0)
     .map((r) => ({ run: r.name, method: r.method, AP: 100 * r.metrics.results.AP, APr: 100 * r.metrics.results.APr }));

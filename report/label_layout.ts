@@ -1,11 +1,6 @@
-/**
- * Where to put box labels so that no two overlap: each label tries a few
- * spots around its box's corners (above, inside, below), in priority
- * order, and takes the first that stays on the canvas and clear of the
- * labels placed before it; a label with no free spot is left out.
- */
+// Labels try a few spots around their box's corners in order and take the first on the canvas and clear of
+// those placed before; a label with no free spot is left out.
 
-/** An axis-aligned rectangle in canvas pixels. */
 export interface Rect {
   x: number;
   y: number;
@@ -13,19 +8,7 @@ export interface Rect {
   h: number;
 }
 
-/**
- * Place one label of size `sizes[i]` next to each box, earlier boxes first
- * (pass them by descending score). Returns each label's top-left corner,
- * or null where it does not fit.
- *
- * @example
- * ```ts
- * import { placeLabels } from "./label_layout.ts";
- * const boxes = [{ x: 10, y: 30, w: 50, h: 40 }, { x: 12, y: 32, w: 50, h: 40 }];
- * placeLabels(boxes, [{ w: 40, h: 12 }, { w: 40, h: 12 }], { w: 200, h: 200 });
- * // [{ x: 10, y: 18 }, { x: 12, y: 32 }]: the second label moves inside its box
- * ```
- */
+/** Place a label of size `sizes[i]` by each box, earlier boxes first; null where it does not fit. */
 export function placeLabels(
   boxes: readonly Rect[],
   sizes: readonly { w: number; h: number }[],
@@ -61,7 +44,7 @@ export function placeLabels(
   });
 }
 
-/** Whether two rectangles share any area (touching edges do not count). */
+/** Touching edges do not count. */
 export function overlaps(a: Rect, b: Rect): boolean {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }

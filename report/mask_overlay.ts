@@ -1,8 +1,4 @@
-/**
- * Instance masks as a transparent RGBA layer for a detection figure: each
- * mask lightly filled and outlined (its pixels with a 4-neighbour outside
- * it) in its colour, enlarged by a whole factor like the image under it.
- */
+// Instance masks as a transparent RGBA layer: filled lightly, outlined (pixels with a 4-neighbour outside).
 import type { Rle } from "../eval/rle.ts";
 import { rleToMask } from "../eval/rle_encode.ts";
 
@@ -10,23 +6,12 @@ import { rleToMask } from "../eval/rle_encode.ts";
 const FILL_ALPHA = 80;
 const LINE_ALPHA = 255;
 
-/** A mask to draw and its colour. */
 export interface ColoredMask {
   mask: Rle;
   rgb: readonly [number, number, number];
 }
 
-/**
- * An RGBA layer of `width * zoom` x `height * zoom` pixels (rows top to
- * bottom) with `masks` drawn in order, later ones on top.
- *
- * @example
- * ```ts
- * import { maskOverlay } from "./mask_overlay.ts";
- * const square = { h: 4, w: 4, counts: Uint32Array.of(5, 2, 2, 2, 5) };
- * const rgba = maskOverlay([{ mask: square, rgb: [230, 25, 75] }], 4, 4, 2); // 8 x 8 x 4 bytes
- * ```
- */
+/** An RGBA layer of `width * zoom` x `height * zoom` pixels with `masks` drawn in order, later ones on top. */
 export function maskOverlay(masks: readonly ColoredMask[], width: number, height: number, zoom: number): Uint8Array {
   const zw = width * zoom;
   const out = new Uint8Array(zw * height * zoom * 4);

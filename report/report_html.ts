@@ -1,9 +1,5 @@
-/**
- * The report page: a metrics table per run and the figures, as one
- * self-contained HTML file next to its PNGs.
- */
+// The report page: a self-contained HTML file next to its PNGs.
 
-/** What the page shows. */
 export interface ReportPage {
   title: string;
   /** Box metrics per run, and mask metrics (`segm`) where the run's masks were evaluated. */
@@ -14,7 +10,6 @@ export interface ReportPage {
 }
 
 const COLUMNS = ["AP", "AP50", "AP75", "APr", "APc", "APf", "APs", "APm", "APl", "AR@300"];
-/** The side-by-side table's columns, under "mask" and "box". */
 const SIDE_BY_SIDE = ["AP", "APr", "APc", "APf"];
 
 /** A metric (a fraction) as a table cell in percent; -1 (no category with ground truth) is n/a. */
@@ -22,16 +17,7 @@ function _cell(v: number | undefined): string {
   return `<td>${v === undefined ? "" : v < 0 ? "n/a" : (100 * v).toFixed(1)}</td>`;
 }
 
-/**
- * Render the page; figure files are relative to the page. Box metrics get
- * the full table; when any run has mask metrics, mask AP and box AP come
- * first side by side, and the mask metrics get a full table too.
- *
- * @example
- * ```ts
- * reportHtml({ title: "demo", runs: [], figures: [{ file: "loss.png", caption: "Loss" }], detections: [], notes: [] });
- * ```
- */
+/** Figure files are relative to the page; with mask metrics, mask and box AP come first side by side. */
 export function reportHtml(page: ReportPage): string {
   const table = (title: string, of: (r: ReportPage["runs"][number]) => Record<string, number> | undefined) => {
     const rows = page.runs.filter((r) => of(r)).map((r) =>

@@ -1,8 +1,4 @@
-/**
- * Reading the files a report draws from: evaluation metrics, training logs
- * (JSONL), gradient statistics and LVIS category statistics. Each reader
- * names the file and the JSON path or line of anything malformed.
- */
+// Readers of what a report draws from; each names the file and the JSON path or line of anything malformed.
 import { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
 import { FREQUENCIES, frequencyOfImageCount } from "../data/dataset.ts";
@@ -15,19 +11,15 @@ const metricsSchema = z.object({
   )
     .optional(),
 });
-/** An evaluation's metrics.json. */
 export type Metrics = z.infer<typeof metricsSchema>;
 
 const gradSchema = z.object({ loss: z.string(), pos_grad: z.array(z.number()), neg_grad: z.array(z.number()) })
   .refine((g) => g.pos_grad.length === g.neg_grad.length, "expected pos_grad and neg_grad of the same length");
-/** Accumulated positive and negative gradient per category. */
 export type GradStats = z.infer<typeof gradSchema>;
 
 const logLineSchema = z.object({ step: z.number(), loss: z.record(z.string(), z.number()) });
-/** One training log line. */
 export type TrainLogLine = z.infer<typeof logLineSchema>;
 
-/** A category with its training statistics. */
 export interface CategoryStats {
   id: number;
   name: string;
@@ -37,25 +29,15 @@ export interface CategoryStats {
   derived?: boolean;
 }
 
-/** Read and check an evaluation metrics file. */
 export async function readMetrics(path: string): Promise<Metrics> {
   return _check(metricsSchema, await _json(path), path);
 }
 
-/** Read and check a gradient statistics file. */
 export async function readGradStats(path: string): Promise<GradStats> {
   return _check(gradSchema, await _json(path), path);
 }
 
-/**
- * Read a JSONL training log; blank lines are skipped.
- *
- * @example
- * ```ts
- * const lines = await readTrainLog("runs/demo/stages/train@loss=bce/log.jsonl");
- * lines[0].loss.total;
- * ```
- */
+/** Blank lines are skipped. */
 export async function readTrainLog(path: string): Promise<TrainLogLine[]> {
   const text = await _text(path);
   const out: TrainLogLine[] = [];
@@ -85,11 +67,6 @@ const MAX_JSON_BYTES = 400 * 1024 * 1024;
 /**
  * Categories with their training-image counts, from an LVIS JSON file (`image_count`, else counted from
  * annotations) or from the dataset cache the ingest stage writes (`cachePath`, any size).
- *
- * @example
- * ```ts
- * const categories = await readCategoryStats("lvis_v1_train.json");
- * ```
  */
 export async function readCategoryStats(path: string): Promise<CategoryStats[]> {
   if (await _isDatasetCache(path)) {

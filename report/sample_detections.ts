@@ -1,7 +1,3 @@
-/**
- * Pick sample images and draw each run's detections on them, with the
- * results' masks where the results file has them.
- */
 import { basename, join } from "node:path";
 import { InputError, quote } from "../core/errors.ts";
 import { parseGroundTruth } from "../eval/ground_truth.ts";
@@ -9,11 +5,8 @@ import { readResults } from "../eval/results_file.ts";
 import { decodeRle } from "../eval/rle.ts";
 import { drawDetections, type DrawnBox } from "./draw_detections.ts";
 
-/** Where the images and detections come from. */
 export interface DetectionSamples {
-  /** LVIS ground-truth JSON of the evaluated images. */
   annotations: string;
-  /** Folder with the image files. */
   folder: string;
   count: number;
   minScore: number;
@@ -28,14 +21,7 @@ interface _Image {
   coco_url?: string;
 }
 
-/**
- * Draw the first `count` images (by id) that have ground truth, once per run with results.
- *
- * @example
- * ```ts
- * const figures = await drawSampleDetections(samples, [{ name: "bce", results: "dt.json" }], "out");
- * ```
- */
+/** Draw the first `count` images (by id) with ground truth, once per run with results, masks where present. */
 export async function drawSampleDetections(
   samples: DetectionSamples,
   runs: { name: string; results: string }[],

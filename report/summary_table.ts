@@ -1,11 +1,5 @@
-/**
- * The runs' headline metrics as a plain-text table for the terminal: mask
- * AP first where masks were evaluated, then box AP; AP, APr, APc and APf in
- * percent with one decimal, n/a where no category of a group had ground
- * truth.
- */
+// Headline metrics as a terminal table: mask AP first where evaluated, then box; percent, n/a for empty groups.
 
-/** One row: a run's box metrics and, where evaluated, its mask metrics. */
 export interface SummaryRun {
   name: string;
   box: Record<string, number>;
@@ -18,15 +12,6 @@ function _cell(v: number | undefined): string {
   return v === undefined ? "" : v < 0 ? "n/a" : (100 * v).toFixed(1);
 }
 
-/**
- * The table, one line per run, columns aligned.
- *
- * @example
- * ```ts
- * summaryTable([{ name: "eqlv2", box: { AP: 0.021, APr: 0.002, APc: 0.01, APf: 0.05 } }]);
- * // "run    box AP  APr  APc  APf\neqlv2     2.1  0.2  1.0  5.0"
- * ```
- */
 export function summaryTable(runs: SummaryRun[]): string {
   const withMask = runs.some((r) => r.mask);
   const groups: [string, (r: SummaryRun) => Record<string, number> | undefined][] = withMask

@@ -1,7 +1,4 @@
-/**
- * Worker side of the batch loader: decode, resize, flip and normalise one
- * image per message, and send the planar floats back without copying.
- */
+// Decode, resize, flip and normalise one image per message; the floats go back without copying.
 /// <reference lib="deno.worker" />
 import sharp from "sharp";
 import { decodeImage, normalizeToChw } from "./decode_image.ts";

@@ -1,10 +1,5 @@
-/**
- * Training batches from a dataset: images decoded ahead in worker threads,
- * resized by a randomly chosen shorter side (scale jitter), maybe flipped,
- * normalised, padded into one NCHW float32 array, with the boxes moved
- * the same way. Random choices are drawn in visiting order from a seeded
- * generator, so batches do not depend on worker timing.
- */
+// Images decoded ahead in workers; random choices drawn in visiting order from a seeded generator, so batches do
+// not depend on worker timing.
 import { Rng } from "../../core/rng.ts";
 import type { Dataset } from "../dataset.ts";
 import { imagePath } from "../image_path.ts";
@@ -13,39 +8,32 @@ import { DecodePool } from "./decode_pool.ts";
 import { type InstanceMasks, trainingMasks } from "../masks/training_masks.ts";
 import { planResize, type ResizePlan, transformBoxes } from "./resize_plan.ts";
 
-/** Augmentation and layout of batches. */
 export interface AugmentOptions {
   /** Shorter side per image, drawn uniformly from this list (one value: no jitter). */
   shortSides: readonly number[];
-  /** Cap on the longer side. */
   maxSize: number;
-  /** Probability of a horizontal flip. */
   flipProbability: number;
   normalization: Normalization;
   /** Padded height and width are multiples of this. */
   sizeDivisor: number;
 }
 
-/** One batch. */
 export interface ImageBatch {
   /** [batch, 3, height, width], zero (the mean colour) in the padding. */
   images: Float32Array;
   batch: number;
   height: number;
   width: number;
-  /** Dataset image index per batch entry. */
   imageIndices: Uint32Array;
   /** How each image was resized and flipped (its unpadded size is outHeight x outWidth). */
   plans: ResizePlan[];
   /** Corner boxes [x1, y1, x2, y2] per image, in batch pixels; crowd regions left out. */
   boxes: Float32Array[];
-  /** Category index per box. */
   labels: Int32Array[];
   /** With `masks: true`: each image's masks, one per box, at its resized size (`plans[i].outHeight` x `outWidth`). */
   masks?: InstanceMasks[];
 }
 
-/** Options of {@link BatchLoader}. */
 export interface BatchLoaderOptions {
   dataset: Dataset;
   /** Image indices in visiting order, for iterating the loader itself; {@link BatchLoader.batches} takes its own. */
@@ -54,7 +42,6 @@ export interface BatchLoaderOptions {
   augment?: Partial<AugmentOptions>;
   /** Decode threads; default: the cores less one, at least 1. 0 decodes on the calling thread. */
   workers?: number;
-  /** Batches decoded ahead (default 2). */
   prefetchBatches?: number;
   seed?: number;
   /** "throw" (default) on a missing or corrupt image, or "skip" it and count it in `skipped`. */
@@ -79,15 +66,13 @@ interface _Job {
 }
 
 /**
- * Decodes ahead in workers and yields padded batches. Iterate the loader
- * for one pass over `order` (the workers stop at the end), or call
- * {@link BatchLoader.batches} once per epoch and {@link BatchLoader.close} at the end.
+ * Decodes ahead in workers and yields padded batches: iterate it for one pass over `order`, or call
+ * {@link BatchLoader.batches} per epoch and {@link BatchLoader.close} at the end.
  *
  * @example
  * ```ts
  * import { BatchLoader } from "./batch_loader.ts";
  * import type { Dataset } from "../dataset.ts";
-import { imagePath } from "../image_path.ts";
  * declare const dataset: Dataset;
  * const loader = new BatchLoader({ dataset, order: [0, 1, 2, 3], batchSize: 2, augment: { shortSides: [96, 128] } });
  * for await (const b of loader) console.log(b.batch, b.height, b.width, b.boxes[0].length / 4);
@@ -118,7 +103,6 @@ export class BatchLoader implements AsyncIterable<ImageBatch> {
     this.#pool.close();
   }
 
-  /** Iterate `options.order` once, then stop the workers. */
   async *[Symbol.asyncIterator](): AsyncIterator<ImageBatch> {
     try {
       yield* this.batches(this.#o.order ?? [], this.#o.seed ?? 1);
@@ -127,10 +111,7 @@ export class BatchLoader implements AsyncIterable<ImageBatch> {
     }
   }
 
-  /**
-   * Batches of `order` (e.g. `sampler.epoch(e)`), keeping the workers for
-   * the next call; random choices come from `seed` (e.g. the epoch number).
-   */
+  /** Batches of `order`, keeping the workers; random choices come from `seed` (e.g. the epoch number). */
   async *batches(order: ArrayLike<number>, seed = 1): AsyncGenerator<ImageBatch> {
     const { dataset, batchSize } = this.#o;
     const rng = new Rng(seed);

@@ -1,14 +1,9 @@
-/**
- * Decode a JPEG or PNG, resize and flip it with sharp (native, off the JS
- * thread), and normalise it into planar float32 (CHW), per channel
- * (value - mean) / std.
- */
+// Decode with sharp (native, off the JS thread) and normalise into planar float32 CHW, (value - mean) / std.
 import { dirname } from "node:path";
 import sharp from "sharp";
 import { InputError } from "../../core/errors.ts";
 import type { ResizePlan } from "./resize_plan.ts";
 
-/** Per-channel normalisation, RGB, on 0-255 values. */
 export interface Normalization {
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
@@ -17,7 +12,6 @@ export interface Normalization {
 /** ImageNet's statistics, what detection backbones are usually trained with. */
 export const IMAGENET_NORMALIZATION: Normalization = { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] };
 
-/** A decoded image as 8-bit RGB, interleaved. */
 export interface RgbImage {
   width: number;
   height: number;
@@ -25,8 +19,7 @@ export interface RgbImage {
 }
 
 /**
- * Decode `path` to RGB, resized and flipped as `plan` says (no plan: as is).
- * A missing or corrupt file is an `InputError` naming it.
+ * Decode `path` to RGB, resized and flipped as `plan` says; a missing or corrupt file is an `InputError`.
  *
  * @example
  * ```ts
@@ -37,9 +30,8 @@ export interface RgbImage {
 export async function decodeImage(path: string, plan?: ResizePlan): Promise<RgbImage> {
   let bytes: Uint8Array;
   try {
-    // Read here rather than handing libvips the path: its error text lives in one process-wide
-    // buffer, so with decoders on several threads a missing file could be reported with another
-    // thread's reason ("unsupported image format"); Deno's own error names the cause exactly.
+    // Read here, not by libvips: its error text is process-wide, so with decoders on several threads a missing
+    // file could get another thread's reason ("unsupported image format").
     bytes = await Deno.readFile(path);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? _notFound(path) : (e as Error).message.split("\n")[0];
@@ -67,7 +59,6 @@ export async function decodeImage(path: string, plan?: ResizePlan): Promise<RgbI
   }
 }
 
-/** Why a path is not there: its folder is missing (a wrong image root), or just the file. */
 function _notFound(path: string): string {
   const folder = dirname(path);
   try {

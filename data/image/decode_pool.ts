@@ -1,15 +1,11 @@
-/**
- * A pool of decode workers; each job goes to the worker with the fewest
- * pending. With zero workers, jobs run on the calling thread (sharp still
- * decodes off the JS thread), the baseline the benchmark compares with.
- */
+// Each job goes to the worker with the fewest pending; with zero workers, jobs run here (sharp still decodes
+// off the JS thread), the benchmark's baseline.
 import { InputError } from "../../core/errors.ts";
 import { decodeImage, normalizeToChw } from "./decode_image.ts";
 import type { DecodeJob, DecodeReply } from "./_decode_protocol.ts";
 
 type _Done = Extract<DecodeReply, { ok: true }>;
 
-/** Decodes jobs in parallel workers. */
 export class DecodePool {
   readonly #workers: Worker[] = [];
   readonly #pending: number[] = [];
@@ -35,7 +31,6 @@ export class DecodePool {
     }
   }
 
-  /** Decode one image as the job says. */
   run(job: Omit<DecodeJob, "id">): Promise<_Done> {
     const id = this.#nextId++;
     if (this.#workers.length === 0) {
@@ -65,7 +60,6 @@ export class DecodePool {
     else wait.reject(new InputError(reply.message));
   }
 
-  /** Stop the workers; pending jobs are dropped. */
   close(): void {
     for (const w of this.#workers) w.terminate();
     this.#workers.length = 0;

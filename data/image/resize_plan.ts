@@ -1,23 +1,15 @@
-/**
- * The geometry of one training image's augmentation: resize by the shorter
- * side (capped on the longer side), optional horizontal flip. Boxes and
- * polygons go through the same plan as the pixels.
- */
+// Boxes and polygons go through the same resize plan as the pixels.
 
-/** How one image is resized and flipped. */
 export interface ResizePlan {
-  /** Original size. */
   width: number;
   height: number;
-  /** Size after resizing. */
   outWidth: number;
   outHeight: number;
   flip: boolean;
 }
 
 /**
- * Plan a resize so the shorter side becomes `shortSide` unless that makes
- * the longer side exceed `maxSize` (then the longer side becomes `maxSize`).
+ * Shorter side to `shortSide` unless the longer would exceed `maxSize` (then the longer side is `maxSize`).
  *
  * @example
  * ```ts
@@ -40,8 +32,7 @@ export function planResize(
 }
 
 /**
- * Map COCO boxes [x, y, w, h] (4 per box) to corner boxes [x1, y1, x2, y2]
- * in the planned image.
+ * Map COCO boxes [x, y, w, h] to corner boxes [x1, y1, x2, y2] in the planned image.
  *
  * @example
  * ```ts

@@ -1,9 +1,5 @@
-/**
- * Annotations parsed straight into typed columns. The common shape of an
- * LVIS/COCO annotation is read byte by byte with no objects built; anything
- * else (an unknown key, RLE, a wrong type) is re-read with JSON.parse and
- * checked by the zod schema, which also words the error.
- */
+// The common annotation shape is read byte by byte into typed columns; anything else (unknown key, RLE, a wrong
+// type) is re-read with JSON.parse and checked by the zod schema, which words the error.
 import { quote } from "../../core/errors.ts";
 import { type ByteCursor, NEED_MORE } from "./byte_cursor.ts";
 import type { Rle } from "../../eval/rle.ts";
@@ -37,7 +33,6 @@ function _grow<T extends Float64Array | Float32Array | Uint32Array | Uint8Array>
   return b;
 }
 
-/** Growing columns of annotations in file order, with raw image and category ids. */
 export class AnnotationColumns {
   count = 0;
   ids: Float64Array;
@@ -59,9 +54,7 @@ export class AnnotationColumns {
   readonly #issues: IssueLog;
   readonly #file: string;
 
-  /**
-   * @param expectedBytes size of the source; capacities are upper bounds from it, and untouched pages cost no memory
-   */
+  /** Capacities are upper bounds from `expectedBytes`; untouched pages cost no memory. */
   constructor(options: { expectedBytes: number; issues: IssueLog; file: string }) {
     const bytes = Math.max(1024, options.expectedBytes);
     const n = Math.ceil(bytes / 48);
@@ -89,7 +82,6 @@ export class AnnotationColumns {
     this.numCoords = this.#coordMark;
   }
 
-  /** Parse `annotations[index]` at the cursor. */
   parse(c: ByteCursor, index: number): void {
     c.ws();
     const start = c.p;

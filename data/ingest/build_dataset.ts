@@ -1,8 +1,3 @@
-/**
- * Turn raw columns into a {@link Dataset}: resolve ids to indices, check
- * references (unknown or duplicate ids, boxes outside their image), group
- * annotations by image and fill in category statistics.
- */
 import { quote } from "../../core/errors.ts";
 import { type Dataset, FREQUENCIES, frequencyOfImageCount } from "../dataset.ts";
 import type { IssueLog } from "./issues.ts";
@@ -50,19 +45,8 @@ function _ranges(
 }
 
 /**
- * Check and index `raw`. Errors go to `issues` (the caller decides whether
- * to stop); annotations with unknown ids are left out.
- *
- * @example
- * ```ts
- * import { IssueLog } from "./issues.ts";
- * import { readAnnotationFile } from "./read_annotation_file.ts";
- * import { buildDataset } from "./build_dataset.ts";
- * const issues = new IssueLog();
- * const path = "/work/shared/fixtures/lvis/c01_tiny/gt.json";
- * const ds = buildDataset(await readAnnotationFile(path, { issues }), { source: path, imageRoot: ".", issues });
- * ds.annotations.count; // 9
- * ```
+ * Resolve ids to indices, check references (unknown or duplicate ids, boxes outside their image), group
+ * annotations by image, fill in category statistics. Errors go to `issues`; unknown ids are left out.
  */
 export function buildDataset(
   raw: RawAnnotationFile,
@@ -202,10 +186,7 @@ export function buildDataset(
   };
 }
 
-/**
- * The RLE columns of the kept annotations (in `order`); an RLE whose size is
- * not its image's is an error, and the annotation keeps no mask.
- */
+/** The RLE columns of the kept annotations; an RLE not of its image's size is an error, and keeps no mask. */
 function _rleColumns(
   a: RawAnnotationFile["annotations"],
   order: Uint32Array,
@@ -239,10 +220,7 @@ function _rleColumns(
   return { rleStart, rleEnd, rleCounts: rleCounts.subarray(0, at) };
 }
 
-/**
- * Warnings for masks that pycocotools would clip or that go unused: polygons outside their image, crowd
- * masks. Walks the annotations in file order, the order their coordinates are stored in.
- */
+/** Warnings for masks that pycocotools would clip or that go unused: polygons outside their image, crowd masks. */
 function _checkMasks(
   a: RawAnnotationFile["annotations"],
   kept: { keep: Uint8Array; imageOf: Uint32Array },

@@ -1,31 +1,23 @@
-/**
- * A window over a file read in chunks, with the JSON primitives the
- * streaming reader needs. A primitive that runs off the end of the window
- * throws {@link NEED_MORE}; the caller rewinds to the start of the element,
- * refills and parses the element again, so no parser state crosses chunks.
- */
+// A chunked window with JSON primitives; one that runs off the window throws {@link NEED_MORE}, and the caller
+// rewinds to the element's start, refills and parses it again, so no parser state crosses chunks.
 import { createHash, type Hash } from "node:crypto";
 import { InputError, quote } from "../../core/errors.ts";
 
-/** Thrown (never caught by users) when the window ends inside a value. */
 export const NEED_MORE: unknown = Object.freeze({ needMore: true });
 
 const _latin1 = new TextDecoder("latin1");
 const _utf8 = new TextDecoder();
 const _POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
-/** A chunked reader over one file; `b[p..e)` is the unread window. */
 export class ByteCursor {
   b: Uint8Array;
   p = 0;
   e = 0;
   eof = false;
-  /** Bytes of the file before `b[0]`. */
   base = 0;
   readonly #file: Deno.FsFile;
   readonly #hash: Hash;
   readonly name: string;
-  /** Told the bytes read so far after each read. */
   onRead?: (bytes: number) => void;
 
   private constructor(file: Deno.FsFile, name: string, chunkBytes: number) {
@@ -35,7 +27,6 @@ export class ByteCursor {
     this.#hash = createHash("sha256");
   }
 
-  /** Open `path` for reading in chunks of `chunkBytes`. */
   static async open(
     path: string,
     name: string,
@@ -74,7 +65,6 @@ export class ByteCursor {
     this.onRead?.(this.base + this.e);
   }
 
-  /** SHA-256 (hex) of all bytes read; call once at the end. */
   digest(): string {
     return this.#hash.digest("hex");
   }
@@ -83,7 +73,6 @@ export class ByteCursor {
     this.#file.close();
   }
 
-  /** An error at the current byte. */
   syntaxError(detail: string, path = ""): InputError {
     const at = path ? `"${path}"` : `byte ${this.base + this.p}`;
     return new InputError(`Cannot parse ${at} in "${this.name}": ${detail}`);
@@ -102,13 +91,11 @@ export class ByteCursor {
     if (p >= this.e && !this.eof) throw NEED_MORE;
   }
 
-  /** The byte at the cursor after white space, or -1 at end of file. */
   peek(): number {
     this.ws();
     return this.p < this.e ? this.b[this.p] : -1;
   }
 
-  /** Consume `byte` (after white space) or fail. */
   expect(byte: number, path = ""): void {
     if (this.peek() !== byte) {
       const got = this.p < this.e ? quote(String.fromCharCode(this.b[this.p])) : "end of file";
@@ -117,7 +104,6 @@ export class ByteCursor {
     this.p++;
   }
 
-  /** End (exclusive) of the JSON value starting at the cursor, without moving it. */
   valueEnd(): number {
     const b = this.b;
     const e = this.e;
@@ -154,7 +140,6 @@ export class ByteCursor {
     }
   }
 
-  /** Parse the JSON value at the cursor with `JSON.parse` and move past it. */
   value(path: string): unknown {
     this.ws();
     const end = this.valueEnd();
@@ -169,10 +154,8 @@ export class ByteCursor {
   }
 
   /**
-   * Parse `n, n, ...]` (the cursor just after a polygon's "[") into `out`
-   * from `at`, the hot loop of LVIS files: short decimals inline, anything
-   * else through {@link number}. Returns the count, or -1 when the text is
-   * not a plain list of numbers (the caller re-reads it the slow way).
+   * Parse `n, n, ...]` (after a polygon's "[") into `out` from `at`, the hot loop of LVIS files; -1 when not a
+   * plain list of numbers (the caller re-reads it the slow way).
    */
   numberList(out: Float32Array, at: number): number {
     const b = this.b;
@@ -238,10 +221,8 @@ export class ByteCursor {
   }
 
   /**
-   * Parse a number at the cursor (no white space skipped), or return NaN and
-   * stay put when there is none. Short decimals take an exact fast path
-   * (mantissa below 2^53 and a power of ten up to 1e22 give the correctly
-   * rounded double, as JSON.parse would); others go through parseFloat.
+   * A number at the cursor, or NaN. Short decimals take an exact fast path (mantissa below 2^53 and a power of
+   * ten up to 1e22 round once, as JSON.parse does); others go through parseFloat.
    */
   number(): number {
     const b = this.b;

@@ -1,8 +1,3 @@
-/**
- * Errors and warnings found while ingesting, counted by kind, with the first
- * few messages of each kept for the user.
- */
-
 /** What ingestion found wrong: counts by kind and the first messages of each. */
 export interface IngestIssues {
   errors: Record<string, number>;
@@ -11,7 +6,6 @@ export interface IngestIssues {
   messages: string[];
 }
 
-/** Collects issues during one ingestion. */
 export class IssueLog {
   readonly errors: Record<string, number> = {};
   readonly warnings: Record<string, number> = {};
@@ -39,12 +33,10 @@ export class IssueLog {
     return Object.values(this.errors).reduce((a, b) => a + b, 0);
   }
 
-  /** The first error message, or undefined. */
   get firstError(): string | undefined {
     return this.#errorMessages[0];
   }
 
-  /** The error messages kept (the first few of each kind), in the order found. */
   get errorMessages(): readonly string[] {
     return this.#errorMessages;
   }
@@ -59,7 +51,7 @@ export class IssueLog {
 }
 
 /**
- * One line per kind, e.g. `2 errors (unknown category id: 2); 5 warnings (box outside image: 5)`.
+ * One line per kind of issue, errors first.
  *
  * @example
  * ```ts

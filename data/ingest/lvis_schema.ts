@@ -1,7 +1,3 @@
-/**
- * Zod schemas of the records in LVIS (v0.5, v1) and COCO annotation files,
- * and the one-line message for a record that fails them.
- */
 import { z } from "zod";
 import { quote } from "../../core/errors.ts";
 
@@ -21,7 +17,6 @@ const _polygon = z.array(z.number()).superRefine((v, ctx) => {
   }
 });
 
-/** `images[]` entry. */
 export const imageSchema = z.looseObject({
   id: _id,
   width: z.number().int().positive(),
@@ -32,7 +27,6 @@ export const imageSchema = z.looseObject({
   not_exhaustive_category_ids: _ids.optional(),
 });
 
-/** `categories[]` entry. */
 export const categorySchema = z.looseObject({
   id: _id,
   name: z.string(),
@@ -58,7 +52,6 @@ export const annotationSchema = z.looseObject({
   iscrowd: z.union([z.literal(0), z.literal(1)]).optional(),
 });
 
-/** A parsed annotation. */
 export type AnnotationRecord = z.infer<typeof annotationSchema>;
 
 function _at(value: unknown, path: readonly PropertyKey[]): unknown {
@@ -67,23 +60,11 @@ function _at(value: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-/** `annotations[12].bbox` from a base and a zod path. */
 export function jsonPath(base: string, path: readonly PropertyKey[]): string {
   return base + path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("");
 }
 
-/**
- * Validate `value` against `schema`; on failure return the one-line
- * message naming the file, the JSON path and the value.
- *
- * @example
- * ```ts
- * import { annotationSchema, checkRecord } from "./lvis_schema.ts";
- * const bad = { id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 1], area: 1 };
- * const r = checkRecord(annotationSchema, bad, { file: "train.json", path: "annotations[0]" });
- * if (!r.ok) console.log(r.message); // Cannot read "annotations[0].bbox" in "train.json": expected 4 numbers, got 3
- * ```
- */
+/** On failure, the one-line message naming the file, the JSON path and the value. */
 export function checkRecord<T extends z.ZodType>(
   schema: T,
   value: unknown,

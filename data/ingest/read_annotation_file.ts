@@ -1,8 +1,4 @@
-/**
- * Stream an LVIS or COCO annotation file of any size (the LVIS v1 train
- * file is larger than V8's longest string) into raw columns: annotations
- * into typed arrays, images and categories as checked records.
- */
+// Streams an annotation file of any size (LVIS v1 train is longer than V8's longest string) into raw columns.
 import { InputError } from "../../core/errors.ts";
 import type { Frequency } from "../dataset.ts";
 import { AnnotationColumns } from "./annotation_columns.ts";
@@ -10,7 +6,6 @@ import { ByteCursor, NEED_MORE } from "./byte_cursor.ts";
 import type { IssueLog } from "./issues.ts";
 import { categorySchema, checkRecord, imageSchema } from "./lvis_schema.ts";
 
-/** Image records as read, in file order. */
 export interface RawImages {
   ids: number[];
   width: number[];
@@ -20,7 +15,6 @@ export interface RawImages {
   notExhaustive: (number[] | undefined)[];
 }
 
-/** Category records as read, in file order. */
 export interface RawCategories {
   ids: number[];
   names: string[];
@@ -29,13 +23,11 @@ export interface RawCategories {
   instanceCount: (number | undefined)[];
 }
 
-/** Everything read from one annotation file. */
 export interface RawAnnotationFile {
   info: unknown;
   images: RawImages;
   categories: RawCategories;
   annotations: AnnotationColumns;
-  /** SHA-256 of the file's bytes (hex). */
   contentHash: string;
   /** Whether LVIS fields (federated labels, frequencies) appeared. */
   lvis: boolean;
@@ -112,18 +104,7 @@ function _fileNameOf(img: { id: number; file_name?: string; coco_url?: string })
   return String(img.id);
 }
 
-/**
- * Read `path` as a stream. Malformed records are logged in `issues` and
- * left out; broken JSON throws an `InputError` naming the byte or path.
- *
- * @example
- * ```ts
- * import { IssueLog } from "./issues.ts";
- * import { readAnnotationFile } from "./read_annotation_file.ts";
- * const raw = await readAnnotationFile("/work/shared/fixtures/lvis/c01_tiny/gt.json", { issues: new IssueLog() });
- * raw.images.ids.length; // 4
- * ```
- */
+/** Malformed records are logged in `issues` and left out; broken JSON throws an `InputError` naming the byte. */
 export async function readAnnotationFile(
   path: string,
   options: {

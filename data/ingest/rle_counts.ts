@@ -1,24 +1,9 @@
-/**
- * An annotation's RLE `segmentation` as run lengths, checked: compressed
- * strings must be well-formed and the runs must cover exactly height x width
- * pixels, since pycocotools decodes past its buffer (or stops short) when
- * they do not.
- */
+// RLE runs must cover exactly height x width: pycocotools decodes past its buffer, or stops short, when they do not.
 import { decodeRle, type Rle } from "../../eval/rle.ts";
 
-/** The checked mask, or what is wrong with it (error kind and detail). */
 export type RleCheck = { ok: true; rle: Rle } | { ok: false; kind: string; detail: string };
 
-/**
- * Read `{ size: [h, w], counts }` (counts a list or COCO's compressed string).
- *
- * @example
- * ```ts
- * import { checkRle } from "./rle_counts.ts";
- * checkRle({ size: [2, 2], counts: [1, 2, 1] }); // { ok: true, rle: { h: 2, w: 2, counts: Uint32Array [1, 2, 1] } }
- * checkRle({ size: [2, 2], counts: "14" }).ok; // false: the runs cover 5 pixels, not 4
- * ```
- */
+/** Read `{ size: [h, w], counts }` (a list or COCO's compressed string), checked. */
 export function checkRle(seg: { size: [number, number]; counts: string | number[] }): RleCheck {
   const [h, w] = seg.size;
   let counts: Uint32Array;

@@ -1,8 +1,5 @@
-/**
- * An annotation's mask at its image's size, as pycocotools builds it for
- * the LVIS and COCO APIs: polygons rasterised and merged (a first polygon of
- * exactly 4 numbers makes every entry a box [x, y, w, h]), or the stored RLE.
- */
+// As pycocotools builds masks for the LVIS and COCO APIs: polygons rasterised and merged (a first polygon of
+// exactly 4 numbers makes every entry a box [x, y, w, h]), or the stored RLE.
 import { polygonToRle, type Rle, unionRle } from "../../eval/rle.ts";
 import type { Dataset } from "../dataset.ts";
 
@@ -52,7 +49,6 @@ export function annotationMask(ds: Dataset, a: number): Rle {
   return unionRle(polys.map((p) => polygonToRle(p, h, w)));
 }
 
-/** A mask with no foreground. */
 export function emptyMask(h: number, w: number): Rle {
   return { h, w, counts: Uint32Array.of(h * w) };
 }

@@ -1,9 +1,5 @@
-/**
- * A mask resized as torchvision 0.14 resizes training masks
- * (`GeneralizedRCNNTransform`: nearest neighbour, with the scale recomputed
- * from the input and output sizes in float32), after an optional
- * horizontal flip (the references flip before the model resizes).
- */
+// Resized as torchvision 0.14 resizes training masks (`GeneralizedRCNNTransform`: nearest, the scale recomputed
+// from the sizes in float32), after an optional flip (the references flip before the model resizes).
 import type { Rle } from "../../eval/rle.ts";
 import { encodeMask, rleToMask } from "../../eval/rle_encode.ts";
 

@@ -1,9 +1,5 @@
-/**
- * Ground-truth masks of one training image in network-input coordinates:
- * polygons moved by the image's resize plan exactly as its boxes are, then
- * rasterised at the resized size; RLE masks flipped and resized as
- * torchvision resizes masks.
- */
+// Polygons moved by the resize plan as the boxes are, then rasterised at the resized size; RLE masks flipped
+// and resized as torchvision resizes masks.
 import { polygonToRle, type Rle, unionRle } from "../../eval/rle.ts";
 import type { Dataset } from "../dataset.ts";
 import { type ResizePlan, transformPolygon } from "../image/resize_plan.ts";
@@ -14,7 +10,6 @@ import { resizeMaskNearest } from "./resize_mask.ts";
 export interface InstanceMasks {
   height: number;
   width: number;
-  /** One `height` x `width` mask per ground-truth box, in the order of the image's boxes. */
   rles: Rle[];
   /**
    * 1 for a box whose annotation has no mask at all (its entry in `rles` is empty, not a

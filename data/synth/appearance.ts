@@ -1,7 +1,4 @@
-/**
- * Colours and textures of the synthetic categories. Neighbouring hues and
- * similar textures are deliberately close, so categories stay confusable.
- */
+// Neighbouring hues and similar textures are deliberately close, so categories stay confusable.
 
 /** Colour names with their RGB; neighbours in this list are near in hue. */
 export const COLOURS: readonly { name: string; rgb: readonly [number, number, number] }[] = [
@@ -33,19 +30,9 @@ export const TEXTURES = [
   "speckle",
 ] as const;
 
-/** One of {@link TEXTURES}. */
 export type TextureName = typeof TEXTURES[number];
 
-/**
- * Whether the texture shows the dark shade at object-frame point (u, v),
- * measured in pixels from the object's centre along its rotated axes.
- *
- * @example
- * ```ts
- * import { textureDark } from "./appearance.ts";
- * textureDark("solid", 3, 4, 4); // false
- * ```
- */
+/** Whether the texture shows the dark shade at (u, v), pixels from the object's centre along its rotated axes. */
 export function textureDark(texture: TextureName, u: number, v: number, periodPx: number): boolean {
   const p = periodPx;
   const half = p / 2;

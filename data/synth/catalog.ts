@@ -1,15 +1,10 @@
-/**
- * The synthetic categories (shape x colour x texture) and their long-tailed
- * frequency profile, shaped like LVIS v1: 337 rare, 461 common and 405
- * frequent of 1203, rare ones in 1-9 training images, common in 10-99,
- * frequent in 100 or more.
- */
+// The synthetic categories and their long tail, shaped like LVIS v1: 337 rare (1-9 training images), 461 common
+// (10-99) and 405 frequent of 1203.
 import type { Rng } from "../../core/rng.ts";
 import { COLOURS, type TextureName, TEXTURES } from "./appearance.ts";
 import { type ShapeName, SHAPES } from "./shapes.ts";
 import type { Frequency } from "../dataset.ts";
 
-/** One synthetic category. */
 export interface SynthCategory {
   id: number;
   name: string;
@@ -28,19 +23,7 @@ function _logUniformInt(rng: Rng, lo: number, hi: number): number {
   return Math.min(hi, Math.floor(Math.exp(Math.log(lo) + rng.float() * (Math.log(hi + 1) - Math.log(lo)))));
 }
 
-/**
- * Pick `count` distinct categories and give each a frequency group and a
- * target training image count; `countScale` shrinks the counts (CI sets)
- * while the group proportions stay LVIS's.
- *
- * @example
- * ```ts
- * import { Rng } from "../../core/rng.ts";
- * import { synthCategories } from "./catalog.ts";
- * const cats = synthCategories({ count: 100, rng: new Rng(1) });
- * cats.filter((c) => c.frequency === "r").length; // 28
- * ```
- */
+/** Pick `count` categories with groups and target counts; `countScale` shrinks counts, keeping LVIS's proportions. */
 export function synthCategories(
   options: { count: number; rng: Rng; countScale?: number; maxFrequentImages?: number },
 ): SynthCategory[] {

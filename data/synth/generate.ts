@@ -1,8 +1,4 @@
-/**
- * Generate the long-tailed synthetic detection dataset: PNG images and LVIS
- * v1 annotation files for a train and a val split, fully determined by the
- * settings and seed.
- */
+// The long-tailed synthetic dataset: PNGs and LVIS v1 files for train and val, fully determined by settings and seed.
 import sharp from "sharp";
 import { join } from "node:path";
 import { Rng } from "../../core/rng.ts";
@@ -12,7 +8,6 @@ import { dealCategories } from "./layout.ts";
 import { SYNTH_PRESETS, type SynthPreset, type SynthSettings } from "./presets.ts";
 import { drawImage } from "./render_image.ts";
 
-/** Options of {@link generateSynthetic}: a preset, overridden field by field. */
 export interface SynthOptions extends Partial<SynthSettings> {
   /** Folder to write into (created; existing files with the same names are overwritten). */
   outDir: string;
@@ -22,14 +17,11 @@ export interface SynthOptions extends Partial<SynthSettings> {
    * every instance annotated, no frequency or negative lists, as a user's own data would be.
    */
   format?: "lvis" | "coco";
-  /** Called after each image. */
   onProgress?: (done: number, total: number) => void;
 }
 
-/** What {@link generateSynthetic} wrote. */
 export interface SynthResult {
   settings: SynthSettings;
-  /** Annotation files, LVIS v1 format. */
   trainJson: string;
   valJson: string;
   /** Folder the images' `file_name` are relative to (the output folder). */
@@ -70,8 +62,7 @@ function _plan(name: "train" | "val", counts: number[], s: SynthSettings, firstI
 }
 
 /**
- * Generate both splits into `outDir`: `train/*.png`, `val/*.png` and
- * `annotations/lvis_v1_{train,val}.json`.
+ * Generate `train/*.png`, `val/*.png` and `annotations/lvis_v1_{train,val}.json` into `outDir`.
  *
  * @example
  * ```ts

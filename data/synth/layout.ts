@@ -1,20 +1,8 @@
-/**
- * Which categories each synthetic image shows: every category lands in its
- * target number of distinct images, spread so no image is overcrowded.
- */
 import type { Rng } from "../../core/rng.ts";
 
 /**
- * Deal categories to images. Returns, per image, the category indices it
- * shows; an image left empty gets one category drawn by weight, so every
- * image has an object.
- *
- * @example
- * ```ts
- * import { Rng } from "../../core/rng.ts";
- * import { dealCategories } from "./layout.ts";
- * dealCategories({ imageCounts: [3, 1], numImages: 3, maxPerImage: 2, rng: new Rng(1) }).length; // 3
- * ```
+ * Deal categories to images, each to its target number of distinct images; an image left empty gets one
+ * category drawn by weight, so every image has an object.
  */
 export function dealCategories(
   options: { imageCounts: readonly number[]; numImages: number; maxPerImage: number; rng: Rng },

@@ -1,8 +1,5 @@
-/**
- * Write an annotation file shaped like the LVIS v1 train file (key order,
- * spacing, two-decimal polygons of ~45 vertices), at any scale, to measure
- * ingestion where the real file cannot be downloaded. Geometry is random.
- */
+// An annotation file shaped like LVIS v1 train (key order, spacing, ~45-vertex polygons) at any scale, to measure
+// ingestion where the real file cannot be downloaded.
 import { Rng } from "../../core/rng.ts";
 
 /** Sizes of the file; the defaults are LVIS v1 train's. */
@@ -11,7 +8,6 @@ export interface LvisLikeOptions {
   images?: number;
   categories?: number;
   annotations?: number;
-  /** Mean polygon vertices per annotation. */
   vertices?: number;
   seed?: number;
 }

@@ -1,14 +1,8 @@
-/**
- * Named settings of the synthetic generator: `ci` for tests (a few dozen
- * images), `default` to try the system in a minute, `bench` for a detector
- * to show a difference between losses on rare categories.
- */
+// `ci` for tests, `default` to try the system in a minute, `bench` to show loss differences on rare categories.
 
-/** Settings of one synthetic dataset. */
 export interface SynthSettings {
   /** Number of categories, 3 to 1320. */
   categories: number;
-  /** Image width and height in pixels. */
   imageSize: number;
   /** Multiplies the per-category training image counts (1 = LVIS's r/c/f thresholds hold). */
   countScale: number;
@@ -22,7 +16,6 @@ export interface SynthSettings {
   seed: number;
 }
 
-/** The presets by name. */
 export const SYNTH_PRESETS = {
   ci: {
     categories: 20,
@@ -56,5 +49,4 @@ export const SYNTH_PRESETS = {
   },
 } as const satisfies Record<string, SynthSettings>;
 
-/** A preset name. */
 export type SynthPreset = keyof typeof SYNTH_PRESETS;

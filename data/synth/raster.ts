@@ -1,7 +1,4 @@
-/**
- * Scanline rasterisation of a polygon (even-odd rule, pixel centres) into an
- * RGB image, with a per-pixel owner map so occlusion can be measured.
- */
+// Scanline rasterisation (even-odd rule, pixel centres) with a per-pixel owner map, so occlusion can be measured.
 
 /** An RGB image being drawn, with the owner (object index + 1, 0 = none) of each pixel. */
 export interface Canvas {
@@ -11,25 +8,13 @@ export interface Canvas {
   owner: Uint16Array;
 }
 
-/** A new canvas of the given size, black and unowned. */
 export function createCanvas(width: number, height: number): Canvas {
   return { width, height, rgb: new Uint8Array(width * height * 3), owner: new Uint16Array(width * height) };
 }
 
 const _xs: number[] = [];
 
-/**
- * Call `visit(pixelIndex, x, y)` for every pixel whose centre lies inside the
- * polygon (flat [x0, y0, ...] in pixel coordinates), row by row.
- *
- * @example
- * ```ts
- * import { forEachPixelInPolygon } from "./raster.ts";
- * let n = 0;
- * forEachPixelInPolygon([0, 0, 4, 0, 4, 4, 0, 4], 8, 8, () => n++);
- * n; // 16
- * ```
- */
+/** Call `visit(pixelIndex, x, y)` for every pixel whose centre lies inside the polygon, row by row. */
 export function forEachPixelInPolygon(
   poly: ArrayLike<number>,
   width: number,

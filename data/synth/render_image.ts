@@ -1,8 +1,4 @@
-/**
- * Draw one synthetic image: a noisy gradient background with unlabelled
- * clutter, then the labelled objects at varied scales and rotations, where
- * later objects may hide up to 40% of earlier ones.
- */
+// A noisy background with unlabelled clutter, then labelled objects; later ones may hide up to 40% of earlier ones.
 import type { Rng } from "../../core/rng.ts";
 import { COLOURS, textureDark } from "./appearance.ts";
 import type { SynthCategory } from "./catalog.ts";
@@ -17,7 +13,6 @@ export interface DrawnObject {
   area: number;
 }
 
-/** A drawn image. */
 export interface DrawnImage {
   rgb: Uint8Array;
   objects: DrawnObject[];
@@ -118,20 +113,7 @@ function _polygonArea(p: readonly number[]): number {
   return Math.abs(s) / 2;
 }
 
-/**
- * Draw one image showing the given categories (indices into `categories`),
- * one to three instances each.
- *
- * @example
- * ```ts
- * import { Rng } from "../../core/rng.ts";
- * import { synthCategories } from "./catalog.ts";
- * import { drawImage } from "./render_image.ts";
- * const rng = new Rng(3);
- * const cats = synthCategories({ count: 10, rng });
- * drawImage({ width: 64, height: 64, categories: cats, show: [0, 4], rng }).objects.length > 0; // true
- * ```
- */
+/** Draw one image showing the given categories, one to three instances each. */
 export function drawImage(
   options: { width: number; height: number; categories: readonly SynthCategory[]; show: readonly number[]; rng: Rng },
 ): DrawnImage {

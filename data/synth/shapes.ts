@@ -1,8 +1,4 @@
-/**
- * Outlines of the synthetic categories' shapes as polygons in a unit frame
- * (x and y in [-1, 1], y down), so rasterising, boxes and segmentation all
- * come from one description.
- */
+// Outlines as polygons in a unit frame (x, y in [-1, 1], y down): rasterising, boxes and masks from one description.
 
 /** The shape names, in the order category ids are derived from. */
 export const SHAPES = [
@@ -19,7 +15,6 @@ export const SHAPES = [
   "heart",
 ] as const;
 
-/** One of {@link SHAPES}. */
 export type ShapeName = typeof SHAPES[number];
 
 function _regular(n: number, radius = 1, phase = -Math.PI / 2): number[] {
@@ -109,15 +104,6 @@ const _OUTLINES: Record<ShapeName, number[]> = {
   heart: _heart(),
 };
 
-/**
- * The outline of a shape as flat [x0, y0, x1, y1, ...] in the unit frame.
- *
- * @example
- * ```ts
- * import { shapeOutline } from "./shapes.ts";
- * shapeOutline("square").length; // 8
- * ```
- */
 export function shapeOutline(shape: ShapeName): readonly number[] {
   return _OUTLINES[shape];
 }

@@ -1,5 +1,3 @@
-/** WGSL helpers shared by the loss kernels. */
-
 /** (atanh y) / y for y <= 1/3, of `z` = y * y, to float32 accuracy. */
 const ATANH_SERIES = `(1.0 + z * (0.33333334 + z * (0.2 + z * (0.14285715 + z * (0.11111111 + z * (0.09090909 +
     z * (0.07692308 + z * 0.06666667)))))))`;
@@ -12,10 +10,8 @@ export const LOG1P_WGSL = `fn log1p_pos(u: f32) -> f32 {
 }`;
 
 /**
- * WGSL lines defining, for `x` (f32 or vec4<f32>; `zero` of its type), `sx` = sigma(x),
- * `sy` = 1 - sigma(x) and `sz` = log(1 + exp(-|x|)), each without cancellation (and
- * the temporaries e, inv, y, z, pos). log1p is a series in y = e / (2 + e) (log1p(e) =
- * 2 atanh y, y <= 1/3) because WGSL's log has only 2^-21 absolute accuracy near 1.
+ * WGSL lines defining `sx` = sigma(x), `sy` = 1 - sigma(x), `sz` = log(1 + exp(-|x|)) without cancellation. log1p
+ * is a series in y = e / (2 + e) because WGSL's log has only 2^-21 absolute accuracy near 1.
  */
 export function sigmoidPartsWgsl(x: string, zero: string): string {
   return `let e = exp(-abs(${x}));
@@ -28,7 +24,6 @@ export function sigmoidPartsWgsl(x: string, zero: string): string {
   let sy = select(inv, e * inv, pos);`;
 }
 
-/** `sigmoid_parts(x)` returns (sigma(x), 1 - sigma(x), log(1 + exp(-|x|))) of an f32, from `sigmoidPartsWgsl`. */
 export const SIGMOID_WGSL = `
 fn sigmoid_parts(x: f32) -> vec3<f32> {
   ${sigmoidPartsWgsl("x", "0.0")}

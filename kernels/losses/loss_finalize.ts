@@ -1,20 +1,10 @@
-/**
- * Second pass of a loss step, deterministic (fixed summation order, no
- * float atomics). `lossColumnsKernel`, one invocation per column, sums the
- * per-chunk partials into the column's loss and this step's per-category
- * statistics and, unless an all-reduce must come first, adds them to the
- * state (`lossApplyKernel` does that afterwards otherwise);
- * `lossSumKernel`, one workgroup, sums the column losses into the scalar.
- * Both are small next to the fused pass: the columns pass reads
- * 3 x chunks x columns floats, the sum pass one float per column.
- */
+// Deterministic second pass (fixed summation order, no float atomics): per column, then the scalar.
 import { defineKernel } from "../kernel.ts";
 
 export interface ColumnsParams {
   columns: number;
   numClasses: number;
   chunks: number;
-  /** Update the state here (no all-reduce hook between). */
   apply: boolean;
   /** EFL keeps its ratio clamped to [0, 1]. */
   clampRatio: boolean;
@@ -23,7 +13,6 @@ export interface ColumnsParams {
 const WG = 64;
 const SUM_WG = 256;
 
-/** WGSL updating state S = [pos_grad, neg_grad, ratio] (each C) for category j with step sums ps, ng. */
 function applyWgsl(c: number, clamp: boolean): string {
   const r = clamp ? "clamp(pos / (neg + 1e-10), 0.0, 1.0)" : "pos / (neg + 1e-10)";
   return `let pos = S[j] + ps; let neg = S[${c}u + j] + ng;

@@ -1,9 +1,4 @@
-/**
- * Test-time classification scores, one invocation per row, by the loss's
- * inference rule given as WGSL (`sigmoidScoresWgsl`, `softmaxScoresWgsl`, or
- * a loss's own). Output rows have C + 1 columns for the C + 1 and C + 2
- * layouts.
- */
+// Test-time scores, one invocation per row, by the loss's inference rule given as WGSL.
 import { defineKernel, flatIndex, grid1d } from "../kernel.ts";
 import { SIGMOID_WGSL } from "./_wgsl.ts";
 
@@ -14,7 +9,6 @@ export interface ScoresParams {
    * may call `sigmoid_parts` (see `SIGMOID_WGSL`).
    */
   body: string;
-  /** Also bind a third buffer, read-only f32 `K`, for the body (a loss's per-column constants). */
   constants?: boolean;
 }
 
@@ -30,10 +24,7 @@ export function sigmoidScoresWgsl(p: { columns: number; numClasses: number; with
   }`;
 }
 
-/**
- * Softmax over the first `classes` logits of a row of `columns`, into rows of `scoreColumns`,
- * each times `po`, which `factor` defines (and where it writes further scores).
- */
+/** Softmax over the first `classes` logits of a row, times `po`, which `factor` defines. */
 export function softmaxScoresWgsl(
   p: { columns: number; classes: number; scoreColumns: number; factor: string },
 ): string {

@@ -1,39 +1,24 @@
 /**
- * The skeleton shared by the fused loss passes (sigmoid family, softmax
- * family): one invocation owns four elements of a block of rows, with vec4
- * loads and stores, and walks a chunk of blocks; a one-column variant takes
- * the rows after the last whole block.
- *
- * A block is the fewest rows whose elements are a whole number of vec4s (1
- * where a row is, 2 for an even column count, else 4), so an invocation owns
- * the same 4 (row in block, column) pairs in every block: its per-column
- * constants are computed once and its per-column sums stay its own, written
- * to one partial-sum slot per (chunk, row in block) for `lossColumnsKernel`;
- * no float atomics, so results are deterministic. On llvmpipe each storage
- * access is a loop over the SIMD lanes, so 4 elements per access is what
- * makes the pass fast there; the element math has no data-dependent branches
- * for the same reason (an `if` costs a mask update and a test per element).
+ * The skeleton of the fused loss passes: an invocation owns four elements of a block of rows (the fewest rows that
+ * are whole vec4s), the same (row, column) pairs in every block, so its column constants are computed once and its
+ * sums stay its own: no float atomics, deterministic results. vec4 accesses and branch-free element math are what
+ * llvmpipe rewards (each storage access loops over the lanes; an `if` costs a mask update per element).
  */
 
-/** Invocations per workgroup of the fused passes. */
 const LOSS_WG = 64;
 
-/** Chunks of `rowsPerChunk` rows in `rows` (at least one). */
 function lossChunks(rows: number, rowsPerChunk: number): number {
   return Math.max(1, Math.ceil(rows / rowsPerChunk));
 }
 
-/** Rows per block: the fewest rows whose elements are a whole number of vec4s. */
 function rowsPerBlock(columns: number): 1 | 2 | 4 {
   return columns % 4 === 0 ? 1 : columns % 2 === 0 ? 2 : 4;
 }
 
-/** Rows per block of a dispatch of `width`: `rowsPerBlock(columns)` with vec4s, 1 with one column each. */
 export function blockRows(columns: number, width: 1 | 4): number {
   return width === 4 ? rowsPerBlock(columns) : 1;
 }
 
-/** The rows [rowStart, rowEnd) of one dispatch, its width (4: blocks of rows, vec4s; 1: one column each) and first slot. */
 export interface RowRange {
   rowStart: number;
   rowEnd: number;
@@ -41,10 +26,7 @@ export interface RowRange {
   slotStart: number;
 }
 
-/**
- * The dispatches of one step, each `base` with its row range: the vec4 kernel over the whole
- * blocks, the one-column kernel over the 0-3 rows after them; `slots` partial sums in all.
- */
+/** The vec4 dispatch over whole blocks and the one-column one over the 0-3 rows after them. */
 export function rowBlockPlan<B extends { rowsPerChunk: number }>(
   base: B,
   columns: number,
@@ -66,13 +48,11 @@ export function rowBlockPlan<B extends { rowsPerChunk: number }>(
   return { dispatches, slots };
 }
 
-/** Workgroups of a dispatch over `range`. */
 export function rowBlockDispatch(columns: number, range: RowRange, rowsPerChunk: number): [number, number, number] {
   const per = blockRows(columns, range.width) * columns / range.width;
   return [Math.ceil(per / LOSS_WG), lossChunks(range.rowEnd - range.rowStart, rowsPerChunk), 1];
 }
 
-/** WGSL types and helpers for `width` elements per invocation (vec4 or scalar). */
 export function vecTypes(width: 1 | 4) {
   const v = width === 4;
   return {
@@ -80,18 +60,13 @@ export function vecTypes(width: 1 | 4) {
     B: v ? "vec4<bool>" : "bool",
     I: v ? "vec4<i32>" : "i32",
     U: v ? "vec4<u32>" : "u32",
-    /** `x` broadcast to the float type. */
     splat: (x: string) => (v ? `vec4<f32>(${x})` : x),
-    /** Per-column values `arr[idx[q]]`, one load per column. */
     gather: (arr: string, idx: string) =>
       v ? `vec4<f32>(${["x", "y", "z", "w"].map((c) => `${arr}[${idx}.${c}]`).join(", ")})` : `${arr}[${idx}]`,
   };
 }
 
-/**
- * WGSL of a value per component: `value(r)` of the component's row r in the block (a
- * scalar expression), broadcast to `type` (the vector type; for width 1, the value of row 0).
- */
+/** `value(r)` of each component's row r in the block, broadcast to `type`. */
 export function pickRow(value: (r: number) => string, width: 1 | 4, bl: number, type: string): string {
   if (width === 1) return value(0);
   let pick = `${type}(${value(bl - 1)})`;
@@ -101,29 +76,20 @@ export function pickRow(value: (r: number) => string, width: 1 | 4, bl: number, 
 
 export interface FusedPass {
   columns: number;
-  /** Categories C: columns j >= C get no statistics, labels must be in [0, C]. */
   numClasses: number;
   range: RowRange;
   rowsPerChunk: number;
   writeWeights: boolean;
-  /**
-   * Declarations before main. The skeleton uses X (logits) and L (labels, i32) read-only,
-   * G and W (gradient and weights, of the float type), Part (f32) and Flag (atomic u32)
-   * read-write, under these names.
-   */
+  /** Module-scope declarations; the skeleton binds X, L (i32), G, W, Part and Flag (atomic u32). */
   decls: string;
   /** Per-invocation constants; `jj` (column of each component), `jc` (jj clamped to C - 1), `real` (jj < C), `ji` (jj as i32) are set. */
   setup: string;
   /**
-   * Per block: from `x` (the logits), `lab` (each component's label, i32) and `i0` (the
-   * block's first row), defines `is_t` (bool per component), `grad` (the gradient stored),
-   * `w` (the weight), `l` (the loss counted at this element) and `st` (the magnitude
-   * added to the positive or negative statistic).
+   * Per block: from `x`, `lab` and `i0`, defines `is_t`, `grad`, `w`, `l` and `st` (the statistic's magnitude).
    */
   body: string;
 }
 
-/** The WGSL of a fused pass over one row range. */
 export function fusedPassWgsl(p: FusedPass): string {
   const { columns: cols, numClasses: c, range, rowsPerChunk: R, width } = { ...p, width: p.range.width };
   const v4 = width === 4, bl = blockRows(cols, width);

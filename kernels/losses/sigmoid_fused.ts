@@ -1,23 +1,13 @@
-/**
- * The fused sigmoid-family loss step: one pass over the logits computes each
- * element's weight, loss and d loss / d logit, writes the gradient (and
- * optionally the weights), and leaves per-(row chunk, column) partial sums of
- * the loss and of the positive/negative gradient magnitudes for
- * `lossColumnsKernel`. The layout (vec4s over blocks of rows, one invocation
- * per 4 elements, per-column constants computed once) is the skeleton of
- * `row_blocks.ts`; each loss supplies its part as WGSL fragments.
- */
+// The fused sigmoid-family step on the skeleton of `row_blocks.ts`; each loss supplies WGSL fragments.
 import { defineKernel } from "../kernel.ts";
 import { sigmoidPartsWgsl } from "./_wgsl.ts";
 import { fusedPassWgsl, rowBlockDispatch, type RowRange, vecTypes } from "./row_blocks.ts";
 
 /**
- * What one sigmoid-family loss adds to the fused pass, written for the pass's width (vec4 or
- * scalar, see `vecTypes`). It may read S (the state [pos_grad, neg_grad, ratio], C floats each,
- * before the step), P (C per-column inputs from the host) and `u.scale` (loss weight / avgFactor).
+ * A sigmoid loss's part of the fused pass; it may read S (state [pos_grad, neg_grad, ratio], before the step), P
+ * (per-column inputs from the host) and `u.scale` (loss weight / avgFactor).
  */
 export interface SigmoidFragments {
-  /** Per-invocation constants; `jj`, `jc`, `real` and `ji` of `FusedPass.setup` are set. */
   setup: string;
   /**
    * Per element: from `x`, `lab`, `is_t`, `t`, the sigmoid parts `sx`, `sy`, `sz`,
@@ -28,9 +18,7 @@ export interface SigmoidFragments {
 }
 
 export interface SigmoidFusedParams extends RowRange, SigmoidFragments {
-  /** C, foreground categories. */
   numClasses: number;
-  /** Logit columns (C + 1 with a background channel). */
   columns: number;
   /** A multiple of 4, so that a chunk is whole blocks of rows. */
   rowsPerChunk: number;

@@ -1,17 +1,7 @@
 /**
- * Softmax-family loss kernels. `softmaxRowKernel` (one invocation per row)
- * leaves each row's softmax constants; `softmaxFusedKernel` (one invocation
- * per column or vec4 of columns, on the skeleton of `row_blocks.ts`) writes
- * d loss / d logits and the weights and sums the loss and the per-category
- * gradient magnitudes into the partials that `lossColumnsKernel` reduces.
- * Each loss supplies its part of both passes as WGSL fragments, written with
- * `rowWalk` and `rowConstant`. `seesawCountKernel` adds a batch's labels to
- * cumulative counts before the loss (Seesaw).
- *
- * Both passes bind X (logits), L (labels), Cum (Seesaw's C + 1 cumulative
- * label counts, or what a rule's `stepInputs` wrote) and `u.scale` (loss
- * weight / avgFactor); the fused pass also Misc (Misc[0]: the step's
- * foreground rows) and R (the row pass's constants).
+ * Softmax-family kernels: a row pass leaves each row's constants, a fused pass (`row_blocks.ts`) writes gradient
+ * and weights and sums the partials; each loss supplies fragments (`rowWalk`, `rowConstant`). Both bind X, L, Cum
+ * (Seesaw's counts, or a rule's `stepInputs`) and `u.scale`; the fused pass also Misc and R.
  */
 import { defineKernel, flatIndex, grid1d } from "../kernel.ts";
 import { LOG1P_WGSL } from "./_wgsl.ts";
@@ -35,14 +25,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   dispatch: ({ numClasses }) => [Math.ceil((numClasses + 1) / 64), 1, 1],
 });
 
-/** Rows per workgroup of the row pass, one invocation per row. */
 const ROW_WG = 64;
 
 export interface SoftmaxRowParams {
   rows: number;
   numClasses: number;
   columns: number;
-  /** Module-scope WGSL after the pass's own (functions the body calls). */
   decls: string;
   /**
    * The row's work: from `i` (the row), `o` (its first element), `sh` (o % 4) and `lab`
@@ -52,11 +40,8 @@ export interface SoftmaxRowParams {
 }
 
 /**
- * WGSL walking the row's first `n` values of `f` (a vec4 expression of the logits `x` and
- * their columns `jv`) with an online max, sum of exponentials and sum without column `lab`,
- * defining the variables named `m`, `sum` and `so`. Rows of whole vec4s are read as such;
- * other rows start at o % 4 inside a vec4, and a sliding window over two aligned loads gives
- * 4 consecutive values per load all the same.
+ * WGSL of an online max, sum of exponentials and sum without column `lab` over a row (`m`, `sum`, `so`); rows not
+ * starting on a vec4 slide a window over two aligned loads.
  */
 export function rowWalk(
   layout: { columns: number; n: number },
@@ -87,11 +72,6 @@ export function rowWalk(
   }`;
 }
 
-/**
- * WGSL reading a row of `columns` logits as vec4s: `init` before the loop over q, `load` in it
- * defines `x`, the row's values 4q .. 4q + 3. A row not starting on a vec4 (o % 4 = sh) slides a
- * window over two aligned loads, kept in the variable `prev`.
- */
 export function rowWindow(columns: number, prev: string): { init: string; load: string } {
   if (columns % 4 === 0) return { init: "", load: "let x = X[o / 4u + q];" };
   return {
@@ -104,10 +84,8 @@ export function rowWindow(columns: number, prev: string): { init: string; load: 
 }
 
 /**
- * The row pass: one invocation per row walks it (`rowWalk`), so a row costs one read and no
- * workgroup barriers, and leaves the row's constants. The sum without the label's term (`so`)
- * gives the label's gradient -so/s and the row's loss `nll` without cancellation, so a
- * confident row keeps its tiny gradient and loss in float32.
+ * The row pass, one invocation per row (one read, no barriers). The sum without the label's term gives the label's
+ * gradient -so/s and the loss without cancellation, so a confident row keeps its tiny values in float32.
  */
 export const softmaxRowKernel = defineKernel<SoftmaxRowParams>({
   name: "loss_softmax_rows",
@@ -145,11 +123,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 export interface SoftmaxFusedParams extends RowRange {
   numClasses: number;
   columns: number;
-  /** Floats of constants the row pass leaves per row, a multiple of 4. */
   rowStride: number;
   rowsPerChunk: number;
   writeWeights: boolean;
-  /** Per-invocation constants, as `FusedPass.setup`. */
   setup: string;
   /**
    * Per block, after `labv` (the labels clamped to [0, C]), `is_t` and `t` are set: defines
@@ -158,15 +134,10 @@ export interface SoftmaxFusedParams extends RowRange {
   body: string;
 }
 
-/**
- * WGSL of component `f` (x, y, z or w) of vec4 `h` of each element's row constants in the fused
- * pass, for a pass of `width` over `columns` columns.
- */
 export function rowConstant(columns: number, width: 1 | 4, h: number, f: string): string {
   return pickRow((r) => `r${r}_${h}.${f}`, width, blockRows(columns, width), "vec4<f32>");
 }
 
-/** The fused pass: from the logits and the row pass's constants, the gradient, weights and partial sums. */
 export const softmaxFusedKernel = defineKernel<SoftmaxFusedParams>({
   name: "loss_softmax_fused",
   wgsl(p) {

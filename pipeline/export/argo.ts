@@ -1,9 +1,5 @@
-/**
- * An Argo Workflow of a pipeline: a DAG task per stage instance (matrix
- * instances and shards as parallel tasks), each running `deno task stage
- * run` in the tailor image with the run directory on a shared volume or in
- * S3, the pipeline text carried in the workflow itself.
- */
+// An Argo Workflow: a DAG task per stage instance, each a `deno task stage run` in the tailor image, the run
+// directory on a shared volume or in S3, the pipeline text carried in the workflow itself.
 import { InputError, quote } from "../../core/errors.ts";
 import type { Plan } from "../plan.ts";
 import { type ExportOptions, pipelineBaseName, stageRunArgs, workflowGraph } from "./workflow_graph.ts";
@@ -13,29 +9,19 @@ export type ArgoStorage =
   | { kind: "pvc"; claim: string }
   | { kind: "s3"; bucket: string; prefix: string; endpoint: string; secret?: string };
 
-/** Options of the Argo export. */
 export interface ArgoOptions extends ExportOptions {
   image: string;
   storage: ArgoStorage;
-  /** Requests of every task, e.g. "2" and "8Gi". */
   cpu: string;
   memory: string;
   /** Write a WorkflowTemplate (submitted later with `argo submit --from`) instead of a Workflow. */
   template?: boolean;
 }
 
-/** Where the project sits in the image and the pipeline file in each pod. */
 const APP = "/app";
 const PIPELINE_DIR = "/tailor/pipeline";
 
-/**
- * Parse `--storage pvc:NAME` or `--storage s3:BUCKET/PREFIX`.
- *
- * @example
- * ```ts
- * parseStorage("s3:my-bucket/tailor/runs", {}); // { kind: "s3", bucket: "my-bucket", prefix: "tailor/runs", ... }
- * ```
- */
+/** Parse `--storage pvc:NAME` or `--storage s3:BUCKET/PREFIX`. */
 export function parseStorage(text: string, s3: { endpoint?: string; secret?: string }): ArgoStorage {
   const pvc = /^pvc:([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
   if (pvc) return { kind: "pvc", claim: pvc[1] };
@@ -52,14 +38,6 @@ export function parseStorage(text: string, s3: { endpoint?: string; secret?: str
   throw new InputError(`Invalid --storage ${quote(text)}: expected pvc:CLAIM or s3:BUCKET/PREFIX`);
 }
 
-/**
- * The workflow as a plain object (`yaml.stringify` it).
- *
- * @example
- * ```ts
- * const wf = argoWorkflow(plan, { ...options, image: "ghcr.io/me/tailor:1", storage: { kind: "pvc", claim: "runs" } });
- * ```
- */
 export function argoWorkflow(plan: Plan, options: ArgoOptions): Record<string, unknown> {
   const graph = workflowGraph(plan, options);
   if (options.pipelineText.includes("{{")) {

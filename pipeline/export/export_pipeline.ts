@@ -1,7 +1,3 @@
-/**
- * `pipeline export --to argo|github-actions|gitlab-ci`: a planned pipeline
- * as the YAML another engine runs, each task one `deno task stage run`.
- */
 import { isAbsolute, normalize } from "node:path";
 import { stringify } from "yaml";
 import { InputError, quote } from "../../core/errors.ts";
@@ -11,18 +7,15 @@ import { githubActionsWorkflow } from "./github_actions.ts";
 import { gitlabCiPipeline } from "./gitlab_ci.ts";
 import { type ExportOptions, shellWord } from "./workflow_graph.ts";
 
-/** The engines a pipeline exports to. */
 export const EXPORT_TARGETS = ["argo", "github-actions", "gitlab-ci"] as const;
-/** One of `EXPORT_TARGETS`. */
 export type ExportTarget = typeof EXPORT_TARGETS[number];
 
-/** Options of `exportPipeline`: Argo's are needed only for Argo. */
 export type ExportPipelineOptions =
   & ExportOptions
   & Partial<Pick<ArgoOptions, "storage" | "cpu" | "memory" | "template">>;
 
 /**
- * The YAML text of `plan` for `target`, headed by the command that made it.
+ * A planned pipeline as the YAML another engine runs, each task one `deno task stage run`.
  *
  * @throws InputError for options the target needs and lacks (Argo: an image and storage; CI: a pipeline file
  *   inside the repository)

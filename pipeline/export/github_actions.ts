@@ -1,22 +1,10 @@
-/**
- * A GitHub Actions workflow of a pipeline: one job per stage (its matrix
- * instances, or its shards, as a matrix job), `needs` following the DAG, and
- * each instance's stage folder, log and outcome passed on as an artifact.
- */
+// A GitHub Actions workflow: a job per stage (instances or shards as a matrix), stage folders passed as artifacts.
 import type { Plan } from "../plan.ts";
 import { type ExportGroup, type ExportOptions, shellWord, stageRunArgs, workflowGraph } from "./workflow_graph.ts";
 
 /** The Deno version the project pins (README, `.ci/run`). */
 export const DENO_VERSION = "2.9.6";
 
-/**
- * The workflow as a plain object (`yaml.stringify` it).
- *
- * @example
- * ```ts
- * const wf = githubActionsWorkflow(plan, { pipelineFile: "pipelines/ci.yaml", runDir: "runs/ci", ... });
- * ```
- */
 export function githubActionsWorkflow(plan: Plan, options: ExportOptions): Record<string, unknown> {
   const graph = workflowGraph(plan, options);
   const jobs = Object.fromEntries(graph.groups.map((g) => [g.name, _job(g, options)]));

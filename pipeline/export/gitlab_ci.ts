@@ -1,9 +1,5 @@
-/**
- * A GitLab CI pipeline of a pipeline: one job per stage (its matrix
- * instances, or its shards, as `parallel: matrix`), `needs` on every earlier
- * job it takes outputs from (GitLab passes artifacts only along `needs`), and
- * each instance's stage folder, log and outcome kept as artifacts.
- */
+// A GitLab CI pipeline: a job per stage (instances or shards as `parallel: matrix`), `needs` on every earlier job
+// it takes outputs from, since GitLab passes artifacts only along `needs`.
 import type { Plan } from "../plan.ts";
 import { DENO_VERSION } from "./github_actions.ts";
 import {
@@ -16,7 +12,6 @@ import {
   workflowGraph,
 } from "./workflow_graph.ts";
 
-/** Top-level keys of .gitlab-ci.yml that cannot name a job. */
 const RESERVED = new Set([
   "default",
   "include",
@@ -32,14 +27,6 @@ const RESERVED = new Set([
   "spec",
 ]);
 
-/**
- * The pipeline as a plain object (`yaml.stringify` it).
- *
- * @example
- * ```ts
- * const ci = gitlabCiPipeline(plan, { pipelineFile: "pipelines/ci.yaml", runDir: "runs/ci", ... });
- * ```
- */
 export function gitlabCiPipeline(plan: Plan, options: ExportOptions): Record<string, unknown> {
   const graph = workflowGraph(plan, options);
   const job = (name: string) => (RESERVED.has(name) ? `${name}-stage` : name);

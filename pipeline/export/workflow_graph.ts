@@ -1,67 +1,43 @@
-/**
- * What every export shares: the plan's stage instances as tasks (one
- * `deno task stage run` each), grouped into the jobs of CI systems (a
- * stage's instances form one matrix job, its shards another), and the
- * options a user gives.
- */
+// What every export shares: stage instances as tasks, grouped into CI jobs (a stage's instances, its shards).
 import { basename } from "node:path";
 import { InputError, quote } from "../../core/errors.ts";
 import type { Plan, PlannedStage } from "../plan.ts";
 
-/** Options of every export. */
 export interface ExportOptions {
-  /** The pipeline file as given, relative to the project root for CI exports. */
   pipelineFile: string;
-  /** Its text, embedded in Argo workflows. */
   pipelineText: string;
   /** `--set` arguments, repeated on every task's command line. */
   sets: readonly string[];
-  /** Run directory, relative, under `runs/` (the tasks may write nowhere else). */
+  /** Relative, under `runs/` (the tasks may write nowhere else). */
   runDir: string;
-  /** Stage names (as in the file) whose tasks need a GPU. */
   gpuStages: readonly string[];
   /** Container image (Argo: required; CI: replaces installing Deno and Mesa). */
   image?: string;
 }
 
-/** One task: a stage instance. */
 export interface ExportTask {
   id: string;
   /** Folder name under `stages/`, `logs/` and `outcomes/`. */
   dir: string;
-  /** Ids of the tasks it waits for. */
   deps: string[];
   gpu: boolean;
-  /** The CI job it belongs to. */
   group: string;
 }
 
-/** A CI job: the instances of one stage (or of its shards) as a matrix. */
 export interface ExportGroup {
   name: string;
   tasks: ExportTask[];
-  /** Groups it waits for, in run order. */
   needs: string[];
   gpu: boolean;
 }
 
-/** The tasks in run order and their groups in run order. */
 export interface WorkflowGraph {
   name: string;
   tasks: ExportTask[];
   groups: ExportGroup[];
 }
 
-/**
- * Tasks and CI groups of a plan. A shard's merge needs no GPU even when its stage does.
- *
- * @throws InputError when `gpuStages` names a stage the pipeline lacks, or the run directory is not under `runs/`
- * @example
- * ```ts
- * workflowGraph(plan, { gpuStages: ["train"], runDir: "runs/ci" }).groups.map((g) => g.name);
- * // ["data", "train", "predict", "eval", "report"]
- * ```
- */
+/** Tasks and CI groups of a plan; a shard's merge needs no GPU even when its stage does. */
 export function workflowGraph(plan: Plan, options: Pick<ExportOptions, "gpuStages" | "runDir">): WorkflowGraph {
   const templates = [...new Set(plan.stages.map((s) => s.template))];
   for (const name of options.gpuStages) {
@@ -128,12 +104,10 @@ export function stageRunArgs(
   return [pipelinePath, id, "--run-dir", options.runDir, ...options.sets.flatMap((s) => ["--set", s])];
 }
 
-/** A shell word: quoted unless it is plain. */
 export function shellWord(word: string): string {
   return /^[A-Za-z0-9_./=:@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
 }
 
-/** The file name of the pipeline, for paths that keep it. */
 export function pipelineBaseName(options: Pick<ExportOptions, "pipelineFile">): string {
   return basename(options.pipelineFile);
 }

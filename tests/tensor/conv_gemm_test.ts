@@ -1,4 +1,5 @@
-import { gpuTest, randomArray, rng } from "../_util.ts";
+import { gpuTest, randomArray, rng, SEED } from "../_util.ts";
+import type { Rng } from "../../core/rng.ts";
 import { checkOp } from "./_check.ts";
 import { conv2d, conv2dTuning } from "../../tensor/ops_conv.ts";
 
@@ -44,6 +45,34 @@ function conv64(x: Float64Array, w: Float64Array, b: Float64Array | null, g: Geo
   return y;
 }
 
+/** The finite-difference step of the gradient checks below. */
+const EPS = 1e-3;
+
+/**
+ * Inputs, weights and bias in [-1, 1), f32-exact. With a ReLU they are
+ * redrawn until every pre-activation lies at least 2 * EPS from 0: a step of
+ * EPS in one entry moves each pre-activation by at most EPS (every factor is
+ * below 1 in magnitude), so no difference quotient straddles the kink, where
+ * it is not a derivative.
+ */
+function drawAwayFromKink(
+  r: Rng,
+  g: Geo,
+  xs: number[],
+  ws: number[],
+  withBias: boolean,
+  relu: boolean,
+): [Float64Array, Float64Array, Float64Array | null] {
+  const size = (s: number[]) => s.reduce((a, v) => a * v, 1);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const x = randomArray(r, size(xs)).map(Math.fround);
+    const w = randomArray(r, size(ws)).map(Math.fround);
+    const b = withBias ? randomArray(r, g.K).map(Math.fround) : null;
+    if (!relu || conv64(x, w, b, g).every((v) => Math.abs(v) >= 2 * EPS)) return [x, w, b];
+  }
+  throw new Error(`no draw keeps every pre-activation ${2 * EPS} from 0 (seed ${SEED})`);
+}
+
 gpuTest("conv2d() as GEMM over im2col columns (with a fused ReLU) matches float64, gradients included", async () => {
   const r = rng(71);
   const cases: Geo[] = [
@@ -63,21 +92,22 @@ gpuTest("conv2d() as GEMM over im2col columns (with a fused ReLU) matches float6
     for (const g of cases) {
       for (const [withBias, relu] of [[true, false], [false, false], [true, true]]) {
         const xs = [g.N, g.C, g.H, g.W], ws = [g.K, g.C, ...g.k];
+        const [x, w, b] = drawAwayFromKink(r, g, xs, ws, withBias, relu);
         await checkOp({
           name: `conv2d GEMM [${xs}] -> ${g.K} k${g.k} s${g.s} p${g.p} d${g.d}${withBias ? " bias" : ""}${
             relu ? " relu" : ""
           }`,
           inputs: [
-            { data: randomArray(r, xs.reduce((a, v) => a * v, 1)), shape: xs, grad: true },
-            { data: randomArray(r, ws.reduce((a, v) => a * v, 1)), shape: ws, grad: true },
-            ...(withBias ? [{ data: randomArray(r, g.K), shape: [g.K], grad: true }] : []),
+            { data: x, shape: xs, grad: true },
+            { data: w, shape: ws, grad: true },
+            ...(b ? [{ data: b, shape: [g.K], grad: true }] : []),
           ],
           op: ([x, w, b]) => conv2d(x, w, { bias: b ?? null, stride: g.s, padding: g.p, dilation: g.d, relu }),
           ref: ([x, w, b]) => conv64(x, w, b ?? null, g).map((v) => relu ? Math.max(v, 0) : v),
           // Sums of C*KH*KW (forward, dx: K*KH*KW; dw: N*OH*OW) f32 products of values in [-1, 1].
           tol: { rtol: 1e-5, atol: 1e-5 },
           gradTol: { rtol: 1e-4, atol: 1e-4 },
-          eps: 1e-3,
+          eps: EPS,
           rng: r,
         });
       }
