@@ -75,7 +75,7 @@ async function tailor(which: "train" | "infer"): Promise<Record<string, unknown>
   const opt = new SGD(det.params.trainable().map(([, t]) => t), { lr: 0, momentum: 0.9, weightDecay: 1e-4 });
   const times: number[] = [];
   let counts: Record<string, number> = {};
-  let _positives = 0;
+  let positives = 0;
   for (let s = 0; s <= steps; s++) {
     const before = { ...rt.counters };
     rt.pool.resetPeak();
@@ -83,7 +83,7 @@ async function tailor(which: "train" | "infer"): Promise<Record<string, unknown>
     await tidyAsync(async () => {
       if (which === "infer") return void await det.predict(batch, loss);
       const l = await det.losses(batch, targets, loss, new Rng(s));
-      _positives = Math.round(l.fgFraction * B * det.cfg.roi.batchPerImage);
+      positives = Math.round(l.fgFraction * B * det.cfg.roi.batchPerImage);
       backward(l.total, undefined, { releaseGraph: true });
       opt.step(0);
       opt.zeroGrad();
