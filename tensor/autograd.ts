@@ -1,19 +1,12 @@
-/**
- * Reverse-mode autograd on the graph that ops record. Each op attaches a
- * `GradNode` to its output with the backward rule written next to its
- * forward; `backward()` walks the graph in reverse topological order and
- * accumulates gradients, into `.grad` for leaves that require them.
- */
+/** Reverse-mode autograd: each op records its backward beside its forward; `backward()` walks the graph. */
 import type { GradNode, Tensor } from "./tensor.ts";
 
 let gradEnabled = true;
 
-/** Whether ops currently record the graph. */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/** Run `fn` without recording (inference, optimizer updates). */
 export function noGrad<T>(fn: () => T): T {
   const prev = gradEnabled;
   gradEnabled = false;
@@ -24,7 +17,6 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** Attach a backward rule to `out` if any input requires a gradient; returns `out`. */
 export function record(out: Tensor, name: string, inputs: Tensor[], backward: GradNode["backward"]): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
@@ -33,30 +25,18 @@ export function record(out: Tensor, name: string, inputs: Tensor[], backward: Gr
   return out;
 }
 
-/** Options of `backwardWith`. */
 export interface BackwardOptions {
-  /**
-   * Dispose each intermediate of the graph once its backward has run (nothing later needs it),
-   * so the pass holds the activations not yet reached instead of all of them. The root, leaves
-   * and kept tensors stay; reading any other tensor of the graph afterwards is an error.
-   */
+  /** Dispose each intermediate once its backward ran; reading one afterwards is an error. */
   releaseGraph?: boolean;
 }
 
-/** The kernels `backwardWith` needs, injected to keep this module free of them. */
+/** Injected kernels, to keep this module free of them. */
 export interface GradientMath {
-  /** a + b, a new tensor. */
   add(a: Tensor, b: Tensor): Tensor;
-  /** A copy of x that owns its buffer (x may be a view). */
   copy(x: Tensor): Tensor;
 }
 
-/**
- * Accumulate d(root)/d(leaf) into every leaf's `.grad`; `seed` is the
- * gradient of the root. Each intermediate gradient is disposed as soon as
- * no input's pending gradient refers to it; a leaf's gradient always owns
- * its buffer (a view is copied), so it outlives the graph.
- */
+/** A leaf's gradient always owns its buffer (a view is copied), so it outlives the graph. */
 export function backwardWith(root: Tensor, seed: Tensor, math: GradientMath, opts: BackwardOptions = {}): void {
   const add = math.add;
   const order: Tensor[] = [];
@@ -82,7 +62,6 @@ export function backwardWith(root: Tensor, seed: Tensor, math: GradientMath, opt
       order.push(t);
     }
   }
-  // Pending gradients, and how many of them share each buffer (a gradient and its views).
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   const refs = new Map<Tensor, number>();
   const owner = (x: Tensor) => x.base ?? x;
@@ -111,7 +90,6 @@ export function backwardWith(root: Tensor, seed: Tensor, math: GradientMath, opt
           t.grad = math.copy(g).keep();
           drop(g);
         } else {
-          // The leaf keeps this gradient: it leaves the pending set without being disposed.
           refs.delete(g);
           t.grad = g.keep();
         }

@@ -1,7 +1,4 @@
-/**
- * The core differentiable ops. Each op dispatches its forward kernel and
- * records its backward rule right beside it.
- */
+/** The core differentiable ops, each with its backward beside it. */
 import {
   broadcastShape,
   broadcastStrides,
@@ -17,9 +14,6 @@ import { f32 } from "../kernels/kernel.ts";
 import { type BackwardOptions, backwardWith, record } from "./autograd.ts";
 import { rt, type Shape, sizeOf, Tensor } from "./tensor.ts";
 
-// ---- construction ----
-
-/** A tensor filled with `value`. */
 export function full(shape: Shape, value: number): Tensor {
   const out = new Tensor(shape);
   if (out.size > 0) dispatchMap({ expr: f32(value), outShape: [out.size], inStrides: [] }, [out.buffer]);
@@ -29,10 +23,7 @@ export function full(shape: Shape, value: number): Tensor {
 export const zeros = (shape: Shape): Tensor => full(shape, 0);
 export const ones = (shape: Shape): Tensor => full(shape, 1);
 
-/**
- * Elementwise `expr` over broadcast inputs (x0, x1, ...); no gradient is
- * recorded (ops below wrap it with their rules).
- */
+/** Elementwise `expr` over broadcast inputs (x0, x1, ...); records no gradient. */
 export function mapRaw(expr: string, inputs: Tensor[], outShape?: Shape): Tensor {
   const shape = outShape ? [...outShape] : broadcastShape(...inputs.map((t) => t.shape));
   const out = new Tensor(shape);
@@ -42,15 +33,12 @@ export function mapRaw(expr: string, inputs: Tensor[], outShape?: Shape): Tensor
   return out;
 }
 
-/** Dispatch the map kernel, with the element count as a uniform where the kernel is shape-free. */
 export function dispatchMap(p: MapParams, buffers: GPUBuffer[]): void {
   const n = p.outShape.reduce((a, b) => a * b, 1);
   rt().dispatch(mapKernel, p, buffers, mapIsFlat(p) ? new Uint32Array([n]) : undefined);
 }
 
-// ---- shape ----
-
-/** Same data, new shape (a view: no copy). One axis may be -1. */
+/** A view: no copy. One axis may be -1. */
 export function reshape(x: Tensor, shape: number[]): Tensor {
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const full_ = shape.map((d) => d === -1 ? x.size / known : d);
@@ -59,7 +47,6 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
   return record(out, "reshape", [x], (g) => [reshape(g, [...x.shape])]);
 }
 
-/** Sum `g` down to `shape` (undoing broadcasting). */
 export function sumTo(g: Tensor, shape: Shape): Tensor {
   if (g.shape.join() === shape.join()) return g;
   const off = g.shape.length - shape.length;
@@ -71,8 +58,6 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
   const s = sum(g, axes);
   return reshape(s, [...shape]);
 }
-
-// ---- elementwise ----
 
 function binary(
   name: string,
@@ -110,13 +95,11 @@ export function div(a: Tensor, b: Tensor): Tensor {
   ]);
 }
 
-/** x * c for a constant c. */
 export function scale(x: Tensor, c: number): Tensor {
   const out = mapRaw(`x0 * ${f32(c)}`, [x]);
   return record(out, "scale", [x], (g) => [mapRaw(`x0 * ${f32(c)}`, [g])]);
 }
 
-/** x + c for a constant c. */
 export function addScalar(x: Tensor, c: number): Tensor {
   const out = mapRaw(`x0 + ${f32(c)}`, [x]);
   return record(out, "addScalar", [x], (g) => [g]);
@@ -126,11 +109,7 @@ export function neg(x: Tensor): Tensor {
   return scale(x, -1);
 }
 
-/**
- * Sizes that are a multiple of 4 take the vec4 kernel (kernels/relu.ts), others the generic map.
- * Forward: max(x, 0), or max(x + z, 0) with a second input z (broadcast to x's shape by the
- * generic map). Backward: inputs [y, g], g where y > 0.
- */
+/** Multiples of 4 take the vec4 kernel (kernels/relu.ts); backward inputs are [y, g]. */
 function reluRaw(inputs: Tensor[], backward: boolean): Tensor {
   const x = inputs[0], add = !backward && inputs.length === 2;
   if (x.size % 4 !== 0 || x.size === 0 || inputs.some((t) => t.shape.join() !== x.shape.join())) {
@@ -148,15 +127,14 @@ function reluRaw(inputs: Tensor[], backward: boolean): Tensor {
   return out;
 }
 
-/** max(x, 0); the backward reads the output, so the input need not outlive the forward. */
+/** The backward reads the output, so the input need not outlive the forward. */
 export function relu(x: Tensor): Tensor {
   const out = reluRaw([x], false);
   return record(out, "relu", [x], (g) => [reluRaw([out, g], true)]);
 }
 
 /**
- * max(a + b, 0) in one pass, b broadcast to a's shape (a bias, or a residual of the same shape).
- *
+ * max(a + b, 0) in one pass, b broadcast to a's shape.
  * @example
  * ```ts
  * const y = addRelu(conv3, shortcut); // a ResNet block's output
@@ -188,13 +166,10 @@ export function log(x: Tensor): Tensor {
   return record(out, "log", [x], (g) => [mapRaw("x0 / x1", [g, x])]);
 }
 
-/** Elementwise square. */
 export function square(x: Tensor): Tensor {
   const out = mapRaw("x0 * x0", [x]);
   return record(out, "square", [x], (g) => [mapRaw("2.0 * x0 * x1", [g, x])]);
 }
-
-// ---- reductions ----
 
 function normAxes(x: Tensor, axes?: number | number[]): number[] {
   const list = axes === undefined ? x.shape.map((_, d) => d) : Array.isArray(axes) ? axes : [axes];
@@ -205,10 +180,7 @@ function keptShape(x: Tensor, axes: number[]): number[] {
   return x.shape.map((d, k) => (axes.includes(k) ? 1 : d));
 }
 
-/**
- * A reduction with no gradient recorded (ops that record their own backward use it); `shape`
- * relabels the result (same size), e.g. to a parameter's shape.
- */
+/** No gradient recorded; `shape` relabels the result (same size). */
 export function reduceRaw(x: Tensor, op: "sum" | "max", axes: number[], scaleBy = 1, shape?: Shape): Tensor {
   const reduced = reducedShape([...x.shape], axes);
   if (shape && sizeOf(shape) !== sizeOf(reduced)) throw new Error(`reduceRaw cannot label [${reduced}] as [${shape}]`);
@@ -217,7 +189,6 @@ export function reduceRaw(x: Tensor, op: "sum" | "max", axes: number[], scaleBy 
   return out;
 }
 
-/** Sum over axes (all by default); reduced axes are dropped unless `keepDims`. */
 export function sum(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
   const ax = normAxes(x, axes);
   const r = reduceRaw(x, "sum", ax);
@@ -233,7 +204,7 @@ export function mean(x: Tensor, axes?: number | number[], keepDims = false): Ten
   return record(out, "mean", [x], (g) => [mapRaw(`x0 * ${f32(1 / n)}`, [reshape(g, keptShape(x, ax))], x.shape)]);
 }
 
-/** Max over axes; the gradient goes to every element equal to the max. */
+/** The gradient goes to every element equal to the max. */
 export function max(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
   const ax = normAxes(x, axes);
   const r = reduceRaw(x, "max", ax);
@@ -245,17 +216,12 @@ export function max(x: Tensor, axes?: number | number[], keepDims = false): Tens
   });
 }
 
-// ---- matrix product ----
-
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
 }
 
-/**
- * Matrix product over the last two axes, batched over a leading axis:
- * [M,K]x[K,N], [B,M,K]x[B,K,N], [B,M,K]x[K,N] or [M,K]x[B,K,N].
- */
+/** Batched over a leading axis: [M,K]x[K,N], [B,M,K]x[B,K,N], [B,M,K]x[K,N] or [M,K]x[B,K,N]. */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { transA = false, transB = false } = opts;
   if (a.shape.length < 2 || a.shape.length > 3 || b.shape.length < 2 || b.shape.length > 3) {
@@ -288,12 +254,8 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   });
 }
 
-// ---- autograd entry ----
-
 /**
- * Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires it; with `releaseGraph`,
- * dispose the graph's intermediates as the pass goes (see `BackwardOptions`).
- *
+ * Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires it.
  * @example
  * ```ts
  * backward(loss, undefined, { releaseGraph: true }); // a training step's memory peaks lower

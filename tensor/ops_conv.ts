@@ -1,7 +1,4 @@
-/**
- * 2-D convolution (NCHW) with stride, padding, dilation and optional bias,
- * and its input, weight and bias gradients, recorded side by side.
- */
+/** 2-D convolution (NCHW) and its input, weight and bias gradients. */
 import {
   conv2dKernel,
   type Conv2dParams,
@@ -30,19 +27,16 @@ import { rt, Tensor } from "./tensor.ts";
 type Pair = number | [number, number];
 
 export interface Conv2dOptions {
-  /** [Cout], added to every output pixel. */
   bias?: Tensor | null;
   stride?: Pair;
   padding?: Pair;
   dilation?: Pair;
-  /** Apply ReLU to the output (fused into the GEMM path's bias pass). */
   relu?: boolean;
 }
 
 const pair = (v: Pair | undefined, d: number): [number, number] =>
   v === undefined ? [d, d] : typeof v === "number" ? [v, v] : v;
 
-/** Copy planes into zero-padded planes of outH x outW, source (y, x) landing at (top + y*sy, left + x*sx). */
 function padPlanes(
   x: Tensor,
   o: { outH: number; outW: number; top: number; left: number; sy?: number; sx?: number },
@@ -68,31 +62,15 @@ function weightLayout(w: Tensor, flip: boolean, colsPerBlock?: number): Tensor {
 let uniformScratch: GPUBuffer | null = null;
 
 /**
- * Choices of how convolutions run, for benchmarks and tests that need a
- * particular path.
- * - `weightGradSplit`: compute the weight gradient with the N x OH rows split
- *   across invocations (`conv2dWeightGradSplitKernel`); "auto": on CPU adapters
- *   (the GEMM's "blocked" choice), where it beats both other paths on every layer measured.
- * - `weightGradSplitLanes`: about how many invocations the split uses, by default 16
- *   per CPU core (two workgroups of 8 per llvmpipe thread); fewer, longer parts let
- *   the rows rotate through registers for longer.
- * - `implicitPad`: the input gradient of a stride-1 convolution reads dY unpadded and pads it
- *   as it goes, instead of a padding pass (`Conv2dParams.implicitPad`).
- * - `minChunkChannels`: a weight streamed in chunks of input channels needs at least this
- *   many channels per 64 KiB chunk (or all of them); wider layers read it from storage in one
- *   dispatch.
- * - `gemmMinWeights`: layers with at least this many weights run as GEMM over im2col columns
- *   (`tensor/ops_conv_gemm.ts`) instead of the direct kernel; `Infinity` turns it off.
- * - `gemmColumnsBudget`: the most column values (C * KH * KW * OH * OW per image) one GEMM
- *   convolution lays out at once (64 MiB; a storage binding may hold 128 MiB): larger batches
- *   run in chunks of images, and a layer whose single image exceeds it uses the direct kernel.
- * - `weightGradMinChunkFlop` (without the split): weight-gradient work per
- *   64 KiB chunk of dY below which dY is read from storage in one dispatch
- *   rather than streamed through the uniform buffer, one dispatch per chunk,
- *   as each dispatch has a fixed cost.
- *
- * The figures behind each default: BENCHMARKS.md.
- *
+ * How convolutions run, for benchmarks and tests that need a particular path; the figures
+ * behind each default are in BENCHMARKS.md.
+ * - `weightGradSplit`: split dW's N x OH rows across invocations; "auto": on CPU adapters.
+ * - `weightGradSplitLanes`: invocations the split aims for (16 per CPU core).
+ * - `implicitPad`: a stride-1 input gradient pads dY as it reads it, not in a pass.
+ * - `minChunkChannels`: fewer input channels per 64 KiB weight chunk read from storage.
+ * - `gemmMinWeights`: layers with this many weights run as GEMM (`Infinity`: never).
+ * - `gemmColumnsBudget`: most im2col values laid out at once (64 MiB; a binding holds 128).
+ * - `weightGradMinChunkFlop`: dW work per dY chunk below which dY is read from storage.
  * @example
  * ```ts
  * conv2dTuning.weightGradMinChunkFlop = 0; // always stream dY through the uniform buffer where a row fits
@@ -116,17 +94,12 @@ export const conv2dTuning: {
   implicitPad: true,
 };
 
-/** Bytes of a uniform binding: WebGPU guarantees 64 KiB. */
+/** WebGPU guarantees 64 KiB. */
 function uniformBytes(): number {
   return Math.min(65536, rt().device.limits.maxUniformBufferBindingSize);
 }
 
-/**
- * The one uniform buffer that weight and dY chunks stream through. Sharing
- * it is safe: the queue runs copies and dispatches in order. (Binding
- * several 64 KiB uniform buffers to one dispatch, to cut dispatches, crashed
- * Deno's WebGPU with heap corruption in about 1 run in 14 on llvmpipe.)
- */
+/** Shared: the queue runs copies and dispatches in order. Several bound at once crashed Deno's WebGPU on llvmpipe. */
 function uniformScratchBuffer(): GPUBuffer {
   uniformScratch ??= rt().device.createBuffer({
     size: uniformBytes(),
@@ -136,13 +109,7 @@ function uniformScratchBuffer(): GPUBuffer {
   return uniformScratch;
 }
 
-/**
- * Convolution of an already padded input with the weight `w` [K, C, KH, KW] (`flip`: the
- * input gradient's weight, flipped with the channel roles swapped). The weight streams
- * through a uniform buffer (faster loads on llvmpipe): whole if it fits, else in chunks of
- * output channels (each dispatch writes its own outputs), else, where even one tile of
- * output channels does not fit, in chunks of input channels that add into the output.
- */
+/** The weight streams through a uniform buffer (faster loads on llvmpipe), whole or in chunks. */
 function convPadded(
   xp: Tensor,
   w: Tensor,
@@ -197,19 +164,13 @@ function convPadded(
   return out;
 }
 
-/** Height and width of the padded input that the weight gradient reads, and dY's width rounded up to 4. */
 function weightGradPadding(g: ConvGeometry): { Hp: number; Wp: number; OW4: number } {
   const OW4 = Math.ceil(convOutSize(g)[1] / 4) * 4;
   const Wp = paddedWidth({ minWidth: g.W + 2 * g.pw, OW: OW4, tn: 4, sw: g.sw, KW: g.KW, dw: g.dw });
   return { Hp: g.H + 2 * g.ph, Wp, OW4 };
 }
 
-/**
- * Forward convolution, no gradient recorded. With `keepPadded`, the input is padded to a
- * width that the weight gradient can read too, and the padded input is returned for it
- * (an intermediate like any other, freed with its scope), so the backward pass does not
- * pad it again.
- */
+/** With `keepPadded`, returns the padded input too, so the backward does not pad it again. */
 function conv2dRaw(
   x: Tensor,
   w: Tensor,
@@ -228,11 +189,7 @@ function conv2dRaw(
   return { out, xp: null };
 }
 
-/**
- * dX: a stride-1 convolution of the zero-inserted, padded dY with the flipped weight. For a
- * stride-1 convolution whose dY rows are whole vec4s, the convolution pads dY as it reads it
- * (`conv2dTuning.implicitPad`) instead of a padding pass.
- */
+/** dX: a stride-1 convolution of the zero-inserted, padded dY with the flipped weight. */
 function conv2dInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const tn = conv2dTiles({ K: g.C, OW: g.W }).tn;
   const top = (g.KH - 1) * g.dh - g.ph, left = (g.KW - 1) * g.dw - g.pw;
@@ -263,7 +220,7 @@ function conv2dInputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   return dx;
 }
 
-/** dY [N, K, OH, OW] as rows [N * OH][K][OW4], zero beyond OW: each (n, oh) row contiguous for chunking. */
+/** Rows [N * OH][K][OW4], zero beyond OW: each (n, oh) row contiguous for chunking. */
 function dyRows(dy: Tensor, OW4: number): Tensor {
   const [N, K, OH, OW] = dy.shape;
   const out = OW4 === OW ? new Tensor([N * OH, K, OW4]) : zeros([N * OH, K, OW4]);
@@ -277,14 +234,7 @@ function dyRows(dy: Tensor, OW4: number): Tensor {
   return out;
 }
 
-/**
- * dW from the input as the forward padded and kept it (`xp`, at least as wide
- * as `weightGradPadding` asks) and dY. On a CPU adapter (`conv2dTuning.weightGradSplit`)
- * the N x OH rows are split across invocations and the parts added after. Otherwise,
- * when a row of dY (all channels) fits and a chunk holds enough work (`conv2dTuning`),
- * dY streams through the uniform scratch buffer in chunks of rows, one dispatch per
- * chunk; else one dispatch reads dY from storage.
- */
+/** dW from the input as the forward padded and kept it (`xp`); the path is chosen by `conv2dTuning`. */
 function conv2dWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeometry, withBias: boolean): [Tensor, Tensor | null] {
   const [OH, OW] = convOutSize(g);
   const { Hp, OW4 } = weightGradPadding(g);
@@ -334,11 +284,6 @@ function conv2dWeightGrad(xp: Tensor, dy: Tensor, g: ConvGeometry, withBias: boo
   return [dw, db];
 }
 
-/**
- * The weight (and bias) gradient as parts of the N x OH rows summed by
- * separate invocations, then added (`conv2dWeightGradSplitKernel`): enough
- * parts that about `conv2dTuning.weightGradSplitLanes` invocations run.
- */
 function splitWeightGrad(xp: Tensor, dy4: Tensor, p: Conv2dWeightGradParams, dw: Tensor, db: Tensor | null): void {
   const splits = splitCount(p, conv2dTuning.weightGradSplitLanes), sp = { ...p, splits };
   const partial = new Tensor([splits, splitPartialLength(sp)]);
@@ -349,8 +294,7 @@ function splitWeightGrad(xp: Tensor, dy4: Tensor, p: Conv2dWeightGradParams, dw:
 }
 
 /**
- * 2-D convolution of x [N, Cin, H, W] with w [Cout, Cin, KH, KW] (groups = 1),
- * giving [N, Cout, OH, OW]; gradients flow to x, w and bias.
+ * 2-D convolution of x [N, Cin, H, W] with w [Cout, Cin, KH, KW] (groups = 1).
  *
  * @param x Input, NCHW.
  * @param w Weight, [Cout, Cin, KH, KW].
@@ -394,7 +338,6 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(out, "conv2d", inputs, (dy) => {
     const dx = x.requiresGrad ? conv2dInputGrad(dy, w, g) : null;
-    // The weight-gradient kernel sums dY for the bias gradient as it goes.
     const withBias = !!bias?.requiresGrad;
     const [dw, db] = w.requiresGrad && xp ? conv2dWeightGrad(xp, dy, g, withBias) : [null, null];
     return [dx, dw, withBias ? db ?? sum(dy, [0, 2, 3]) : null];

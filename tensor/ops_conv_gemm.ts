@@ -1,11 +1,6 @@
 /**
- * 2-D convolution as GEMM, for layers whose weights are too large for the
- * direct kernel's uniform-buffer streaming (ResNet-50's wide stages, FPN
- * and head convolutions): y[n] = W [K, C*KH*KW] @ im2col(x)[n], with 1x1
- * stride-1 convolutions reading x itself as the columns. The columns are
- * not kept for the backward pass but laid out again from x, so a layer
- * holds no more memory than the direct kernel's. Backward: dW = sum over n
- * of dy[n] @ cols[n]^T, dx = col2im(W^T @ dy[n]).
+ * Convolution as GEMM over im2col columns, for weights too large for the direct kernel.
+ * Columns are laid out again for the backward, not kept, so memory matches the direct kernel.
  */
 import type { ConvGeometry } from "../kernels/conv2d.ts";
 import { gemm } from "../kernels/gemm.ts";
@@ -14,12 +9,10 @@ import { record } from "./autograd.ts";
 import { mapRaw, reduceRaw, reshape, sum } from "./ops.ts";
 import { rt, Tensor } from "./tensor.ts";
 
-/** Whether the columns are x itself (1x1 kernel, stride 1, no padding). */
 function direct(g: ConvGeometry): boolean {
   return g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
 }
 
-/** The columns of x [N, C*KH*KW, OH*OW]; x itself where the layout is the identity. */
 function columns(x: Tensor, p: Im2colParams): Tensor {
   if (direct(p)) return x;
   const cols = new Tensor([p.N, p.C * p.KH * p.KW, p.OH * p.OW]);
@@ -27,11 +20,6 @@ function columns(x: Tensor, p: Im2colParams): Tensor {
   return cols;
 }
 
-/**
- * The convolution of x [N, C, H, W] with w [K, C, KH, KW] (and bias [K]) with geometry `g`
- * and output size OH x OW, then ReLU with `relu` (in the same pass as the bias; the backward
- * reads the output), its gradients recorded.
- */
 export function conv2dGemm(
   x: Tensor,
   w: Tensor,

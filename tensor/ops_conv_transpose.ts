@@ -1,18 +1,11 @@
-/**
- * Transposed convolution whose kernel equals its stride, no padding (Mask
- * R-CNN's 2x2 stride-2 upsampling): a GEMM of the weight with each image's
- * input, then the products moved into the output planes with the bias added
- * (kernels/conv_transpose.ts). Gradients flow to the input, weight and bias.
- */
+/** Transposed convolution with kernel = stride, no padding (Mask R-CNN's 2x2 upsampling). */
 import { depthToSpaceKernel, spaceToDepthKernel } from "../kernels/conv_transpose.ts";
 import { record } from "./autograd.ts";
 import { matmul, reshape, sum } from "./ops.ts";
 import { rt, Tensor } from "./tensor.ts";
 
 /**
- * y = conv_transpose2d(x, w, bias, stride = kernel) with w [Cin, Cout, k, k] (torchvision's
- * ConvTranspose2d layout): [N, Cin, H, W] -> [N, Cout, H*k, W*k].
- *
+ * w [Cin, Cout, k, k] as torchvision's ConvTranspose2d: [N, Cin, H, W] -> [N, Cout, H*k, W*k].
  * @example
  * ```ts
  * const up = convTranspose2d(x, w, { bias: b }); // Mask R-CNN's conv5_mask: 14x14 -> 28x28

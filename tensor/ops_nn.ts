@@ -1,9 +1,4 @@
-/**
- * Neural-network ops on NCHW tensors, each dispatching its kernel and
- * recording its backward right beside it: conv2d (ops_conv.ts), max and
- * global average pooling, nearest 2x upsampling, group normalization,
- * softmax and log-softmax over the last axis.
- */
+/** Neural-network ops on NCHW tensors, each with its backward beside it. */
 import {
   avgPoolGlobalReluBackwardKernel,
   avgPoolGlobalReluKernel,
@@ -48,18 +43,15 @@ function need4d(x: Tensor, op: string): [number, number, number, number] {
 }
 
 export interface MaxPool2dOptions {
-  /** Defaults to the kernel size. */
   stride?: Pair;
   /** At most half the kernel; padded cells never win. */
   padding?: Pair;
-  /** Pool relu(x) in the same pass: `maxPool2d(x, k, { relu: true })` equals `maxPool2d(relu(x), k)`, gradient included. */
+  /** Pool relu(x) in the same pass, gradient included. */
   relu?: boolean;
 }
 
 /**
- * Max pooling over `kernel`-sized windows; the gradient goes to the first
- * maximum of each window (overlapping windows add up).
- *
+ * The gradient goes to the first maximum of each window.
  * @example
  * ```ts
  * const y = maxPool2d(x, 3, { stride: 2, padding: 1 }); // ResNet stem: 56 -> 28
@@ -79,7 +71,6 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: MaxPool2dOptions = {}):
   const out = new Tensor([N, C, OH, OW]);
   const arg = new Tensor([N, C, OH, OW], "u32");
   rt().dispatch(maxPoolTiles(p) ? maxPoolTiledKernel : maxPoolKernel, p, [x.buffer, out.buffer, arg.buffer]);
-  // The argmax lives as long as the graph that may need it.
   if (!x.requiresGrad) arg.dispose();
   return record(out, opts.relu ? "maxPool2d_relu" : "maxPool2d", [x], (g) => {
     const gx = new Tensor(x.shape);
@@ -91,16 +82,14 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: MaxPool2dOptions = {}):
 }
 
 export interface AvgPoolGlobalOptions {
-  /** Pool relu(x) in the same pass: `avgPoolGlobal(x, { relu: true })` equals `avgPoolGlobal(relu(x))`, gradient included. */
   relu?: boolean;
 }
 
 /**
- * Global average pooling: [N, C, H, W] -> [N, C, 1, 1].
- *
+ * [N, C, H, W] -> [N, C, 1, 1].
  * @example
  * ```ts
- * const pooled = avgPoolGlobal(features, { relu: true }); // a ReLU head: one pass each way instead of two
+ * const pooled = avgPoolGlobal(features, { relu: true }); // one pass each way instead of two
  * ```
  */
 export function avgPoolGlobal(x: Tensor, opts: AvgPoolGlobalOptions = {}): Tensor {
@@ -118,8 +107,7 @@ export function avgPoolGlobal(x: Tensor, opts: AvgPoolGlobalOptions = {}): Tenso
 }
 
 /**
- * Nearest-neighbour 2x upsampling, [N, C, H, W] -> [N, C, 2H, 2W] (FPN top-down path).
- *
+ * [N, C, H, W] -> [N, C, 2H, 2W].
  * @example
  * ```ts
  * const lateral = add(c4, upsampleNearest2x(p5));
@@ -138,16 +126,13 @@ export function upsampleNearest2x(x: Tensor): Tensor {
 }
 
 export interface GroupNormOptions {
-  /** Per-channel scale [C] (ones when absent) and shift [C] (zeros when absent). */
   weight?: Tensor | null;
   bias?: Tensor | null;
   eps?: number;
 }
 
 /**
- * Group normalization of x [N, C, ...] over `groups` groups of channels,
- * then a per-channel affine map; gradients flow to x, weight and bias.
- *
+ * Group normalization of x [N, C, ...], then a per-channel affine map.
  * @example
  * ```ts
  * const y = groupNorm(x, 32, { weight: gamma, bias: beta }); // detectron2 "GN"
@@ -200,7 +185,6 @@ export function groupNorm(x: Tensor, groups: number, opts: GroupNormOptions = {}
     }
     return grads;
   });
-  // Without a recorded backward, nothing needs the statistics (or the default weight) any more.
   if (!out.node) {
     stats.dispose();
     if (!opts.weight) weight.dispose();
@@ -222,8 +206,6 @@ function softmaxOp(x: Tensor, log: boolean): Tensor {
 }
 
 /**
- * Softmax over the last axis.
- *
  * @example
  * ```ts
  * const probs = softmax(logits); // [R, 1204] class scores per box
@@ -234,8 +216,7 @@ export function softmax(x: Tensor): Tensor {
 }
 
 /**
- * Log-softmax over the last axis (stable: the row maximum is subtracted first).
- *
+ * Stable: the row maximum is subtracted first.
  * @example
  * ```ts
  * const logp = logSoftmax(logits);
@@ -246,14 +227,8 @@ export function logSoftmax(x: Tensor): Tensor {
 }
 
 /**
- * Softmax cross entropy over the last axis, averaged over the rows:
- * mean over r of -sum_j target[r][j] * logSoftmax(logits)[r][j], as
- * `torch.nn.functional.cross_entropy` with probability targets (one-hot
- * rows give the usual negative log-likelihood). One pass per row forward
- * (plus the mean) and one backward, where the composition of logSoftmax,
- * mul, sum and mean takes ten small dispatches. Gradients flow to the
- * logits and, if it asks for one, to the target.
- *
+ * Mean over rows of -sum_j target * logSoftmax(logits), as torch's `cross_entropy` with
+ * probability targets; one fused pass each way instead of ten small dispatches.
  * @example
  * ```ts
  * const loss = softmaxCrossEntropy(logits, oneHot); // logits and oneHot [B, classes] -> scalar

@@ -1,8 +1,4 @@
-/**
- * Shape ops that move data: concat, slice and transpose/permute, each a
- * strided copy (kernels/copy.ts), with gradients recorded beside them.
- * (`reshape`, a view, lives in ops.ts.)
- */
+/** Shape ops that move data, each a strided copy (kernels/copy.ts); `reshape`, a view, is in ops.ts. */
 import { copyKernel } from "../kernels/copy.ts";
 import { contiguousStrides, zeros } from "./ops.ts";
 import { record } from "./autograd.ts";
@@ -16,7 +12,6 @@ function axisOf(axis: number, rank: number, what: string): number {
   return a;
 }
 
-/** Copy `src` (all of it) into the region of `dst` starting at `start` (same rank). */
 function copyInto(src: Tensor, dst: Tensor, start: number[]): void {
   if (src.size === 0) return;
   const ds = contiguousStrides([...dst.shape]);
@@ -31,7 +26,6 @@ function copyInto(src: Tensor, dst: Tensor, start: number[]): void {
   }, [src.buffer, dst.buffer]);
 }
 
-/** The region [start, end) of `x` as a new contiguous tensor, no gradient recorded. */
 function sliceRaw(x: Tensor, start: number[], end: number[]): Tensor {
   const shape = end.map((e, k) => e - start[k]);
   const out = new Tensor(shape, x.dtype);
@@ -49,11 +43,7 @@ function sliceRaw(x: Tensor, start: number[], end: number[]): Tensor {
 }
 
 /**
- * Join tensors along `axis`; all other sizes must agree.
- *
- * @param xs Tensors of equal rank and dtype.
- * @param axis The axis to join along (negative counts from the end).
- * @returns A new tensor; the gradient of each input is its slice of the output's.
+ * Join tensors along `axis` (negative counts from the end); all other sizes must agree.
  * @example
  * ```ts
  * const y = concat([a, b], 1); // [2, 3] and [2, 5] -> [2, 8]
@@ -89,12 +79,10 @@ export function concat(xs: Tensor[], axis: number): Tensor {
 }
 
 /**
- * The region [start, end) of `x` along every axis (missing trailing axes are
- * taken whole; negative indices count from the end), as a new tensor.
- *
+ * Missing trailing axes are taken whole; negative indices count from the end.
  * @example
  * ```ts
- * const crop = slice(x, [0, 0, 2, 2], [x.shape[0], x.shape[1], 10, 10]); // NCHW rows and columns 2..9
+ * const crop = slice(x, [0, 0, 2, 2], [x.shape[0], x.shape[1], 10, 10]); // rows and columns 2..9
  * ```
  */
 export function slice(x: Tensor, start: number[], end?: number[]): Tensor {
@@ -119,9 +107,7 @@ export function slice(x: Tensor, start: number[], end?: number[]): Tensor {
 }
 
 /**
- * Permute the axes: output axis k is input axis `perm[k]`. With no `perm`,
- * reverse the axes; `transpose(x, [0, 2, 1])` swaps the last two of three.
- *
+ * Output axis k is input axis `perm[k]`; with no `perm`, reverse the axes.
  * @example
  * ```ts
  * const nhwc = transpose(nchw, [0, 2, 3, 1]);
@@ -150,13 +136,10 @@ export function transpose(x: Tensor, perm?: number[]): Tensor {
   return record(out, "transpose", [x], (g) => [transpose(g, inverse)]);
 }
 
-/** Alias of `transpose` with an explicit permutation. */
 export const permute = (x: Tensor, perm: number[]): Tensor => transpose(x, perm);
 
 /**
- * Rotate the last axis by `shift` places, as numpy's `roll`: output column j is input column
- * (j - shift) mod D. Two strided copies each way.
- *
+ * As numpy's `roll` on the last axis: output column j is input column (j - shift) mod D.
  * @example
  * ```ts
  * const bgLast = roll(logits, -1); // [bg, c0, c1] -> [c0, c1, bg]

@@ -1,11 +1,5 @@
 /**
- * Optimizers that update parameters in place on the GPU: SGD (momentum,
- * Nesterov, L2 weight decay) and AdamW (decoupled weight decay), both with
- * optional clipping by the global gradient norm, computed on the GPU. The
- * learning rate may change every step without recompiling anything, and
- * the state (momentum, moments, step count) exports to and imports from
- * Float32Arrays for checkpoints.
- *
+ * In-place GPU optimizers (torch semantics); `lr` may change every step without recompiling.
  * @example
  * ```ts
  * import { initTensors } from "./tensor.ts";
@@ -16,7 +10,6 @@
  * const opt = new SGD([w], { lr: 0.1, momentum: 0.9 });
  * backward(sum(mul(w, w)));
  * opt.step();
- * opt.zeroGrad();
  * ```
  */
 import {
@@ -34,45 +27,36 @@ import { InputError } from "../core/errors.ts";
 import { zeros } from "./ops.ts";
 import { rt, type Shape, Tensor } from "./tensor.ts";
 
-/** A trainable tensor: kept for the life of the model, and its gradient is wanted. */
 export function parameter(data: ArrayLike<number>, shape: Shape): Tensor {
   return Tensor.from(data, shape).keep().requireGrad();
 }
 
-/** Optimizer state as host arrays, one array per parameter in each slot. */
 export interface OptimizerState {
   kind: "sgd" | "adamw";
   step: number;
   slots: Record<string, Float32Array[]>;
 }
 
-/** Per-parameter settings, e.g. no weight decay on norm layers or a larger learning rate for biases. */
 export interface ParamOverride {
-  /** Replaces the optimizer's weight decay for this parameter. */
   weightDecay?: number;
-  /** Multiplies the step's learning rate for this parameter. */
   lrScale?: number;
 }
 
-/** Options every optimizer takes. */
 export interface OptimizerOptions {
   lr: number;
-  /** Scale gradients so that their global L2 norm is at most this (torch's clip_grad_norm_). */
+  /** torch's clip_grad_norm_. */
   clipNorm?: number;
-  /** Settings that differ for some parameters (torch's parameter groups, keyed by tensor). */
+  /** torch's parameter groups, keyed by tensor. */
   overrides?: Map<Tensor, ParamOverride>;
 }
 
 export abstract class Optimizer {
   readonly params: Tensor[];
-  /** Learning rate of the next step; change it freely between steps. */
   lr: number;
   readonly clipNorm: number | null;
-  /** Steps taken (AdamW's bias correction uses it). */
   stepCount = 0;
   protected slots: Record<string, Tensor[]> = {};
   readonly #overrides: Map<Tensor, ParamOverride>;
-  /** [globalNorm, clipScale] on the GPU. */
   #scale: GPUBuffer;
   #partials: GPUBuffer | null = null;
   #partsTotal = 0;
@@ -114,7 +98,6 @@ export abstract class Optimizer {
     for (const name of slotNames) this.slots[name] = this.params.map((p) => zeros(p.shape).keep());
   }
 
-  /** Apply one update to every parameter that has a gradient; `lr` overrides `this.lr` for this step. */
   step(lr = this.lr): void {
     if (this.#disposed) throw new Error("Optimizer used after dispose");
     if (this.clipNorm !== null) this.#clip();
@@ -125,14 +108,12 @@ export abstract class Optimizer {
     });
   }
 
-  /** Update one parameter; `weightDecay` is its override, if any. */
   protected abstract update(
     p: Tensor,
     index: number,
     s: { lr: number; weightDecay: number | undefined; scale: GPUBuffer },
   ): void;
 
-  /** Dispose every parameter's gradient (the next backward starts from nothing). */
   zeroGrad(): void {
     for (const p of this.params) {
       p.grad?.dispose();
@@ -140,12 +121,11 @@ export abstract class Optimizer {
     }
   }
 
-  /** The global gradient norm of the last step (before clipping); 0 when not clipping. */
+  /** Before clipping; 0 when not clipping. */
   async gradNorm(): Promise<number> {
     return (await rt().readF32(this.#scale, 1))[0];
   }
 
-  /** Copy the state to the host. */
   async exportState(): Promise<OptimizerState> {
     const slots: Record<string, Float32Array[]> = {};
     for (const [name, ts] of Object.entries(this.slots)) {
@@ -155,7 +135,6 @@ export abstract class Optimizer {
     return { kind: this.kind, step: this.stepCount, slots };
   }
 
-  /** Restore state exported by `exportState` from an optimizer over parameters of the same shapes. */
   importState(state: OptimizerState): void {
     if (state.kind !== this.kind) {
       throw new InputError(`Cannot load "${state.kind}" optimizer state into a "${this.kind}" optimizer`);
@@ -181,7 +160,6 @@ export abstract class Optimizer {
 
   abstract readonly kind: "sgd" | "adamw";
 
-  /** Release the state's GPU memory (parameters and gradients stay). */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
@@ -190,7 +168,6 @@ export abstract class Optimizer {
     if (this.#partials) rt().release(this.#partials);
   }
 
-  /** Sum of squares of every gradient into partials, then [norm, scale] into the scale buffer. */
   #clip(): void {
     const r = rt();
     let offset = 0;
@@ -212,15 +189,13 @@ export abstract class Optimizer {
   }
 }
 
-/** Options of `SGD` (torch.optim.SGD semantics, dampening 0). */
+/** torch.optim.SGD semantics, dampening 0. */
 export interface SgdOptions extends OptimizerOptions {
   momentum?: number;
-  /** L2 penalty added to the gradient. */
   weightDecay?: number;
   nesterov?: boolean;
 }
 
-/** Stochastic gradient descent with momentum: v = mu v + g + wd p; p -= lr v (or lr (g + mu v) with Nesterov). */
 export class SGD extends Optimizer {
   readonly kind = "sgd" as const;
   readonly momentum: number;
@@ -244,16 +219,14 @@ export class SGD extends Optimizer {
   }
 }
 
-/** Options of `AdamW` (torch.optim.AdamW semantics). */
+/** torch.optim.AdamW semantics. */
 export interface AdamWOptions extends OptimizerOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
-  /** Decoupled decay: p *= 1 - lr * weightDecay each step. */
   weightDecay?: number;
 }
 
-/** Adam with decoupled weight decay (Loshchilov and Hutter). */
 export class AdamW extends Optimizer {
   readonly kind = "adamw" as const;
   readonly beta1: number;

@@ -1,9 +1,4 @@
-/**
- * GPU tensors with explicit lifetimes. Every tensor created inside `tidy()`
- * is disposed when the callback returns, unless it is returned or kept;
- * parameters and their gradients are kept for the life of the model. This
- * is what keeps a training loop's GPU memory flat.
- */
+/** GPU tensors with explicit lifetimes: `tidy()` keeps a training loop's GPU memory flat. */
 import { Runtime } from "../gpu/runtime.ts";
 import { chooseGemm, configureGemm } from "../kernels/gemm_choice.ts";
 
@@ -12,24 +7,21 @@ export type Shape = readonly number[];
 export type TypedArrayOf<D extends DType> = D extends "f32" ? Float32Array : D extends "i32" ? Int32Array
 : Uint32Array;
 
-/** The autograd record of the op that produced a tensor. */
 export interface GradNode {
   name: string;
   inputs: Tensor[];
-  /** Gradients of the inputs given the gradient of the output (null where an input needs none). */
   backward(grad: Tensor): (Tensor | null)[];
 }
 
 const scopes: Set<Tensor>[] = [];
 let runtime: Runtime | null = null;
 
-/** The runtime that tensors use; `await initTensors()` once before creating any. */
+/** `await initTensors()` once before creating any tensor. */
 export function rt(): Runtime {
   if (!runtime) throw new Error("Tensors need the GPU runtime: call `await initTensors()` first");
   return runtime;
 }
 
-/** Acquire the GPU runtime for tensors, and pick the kernel variants that suit its adapter. */
 export async function initTensors(): Promise<Runtime> {
   if (!runtime) {
     runtime = await Runtime.get();
@@ -49,15 +41,11 @@ export class Tensor {
   readonly dtype: DType;
   readonly size: number;
   #buffer: GPUBuffer | null;
-  /** Whether gradients flow to this tensor. */
   requiresGrad = false;
-  /** Accumulated gradient of a leaf (e.g. a parameter). */
   grad: Tensor | null = null;
-  /** The op that produced this tensor, when recording. */
   node: GradNode | null = null;
-  /** Kept tensors are not disposed by `tidy`. */
   kept = false;
-  /** A view shares its base's buffer (reshape) and never releases it. */
+  /** A view (reshape) shares its base's buffer and never releases it. */
   readonly base: Tensor | null;
 
   constructor(shape: Shape, dtype: DType = "f32", buffer?: GPUBuffer, base?: Tensor) {
@@ -81,7 +69,6 @@ export class Tensor {
     return this.#buffer === null;
   }
 
-  /** A tensor holding a copy of `data`. */
   static from(data: ArrayLike<number>, shape: Shape, dtype: DType = "f32"): Tensor {
     const n = sizeOf(shape);
     if (data.length !== n) throw new Error(`Data of length ${data.length} does not fit shape [${shape.join(", ")}]`);
@@ -95,7 +82,6 @@ export class Tensor {
     return t;
   }
 
-  /** Overwrite the values from the host (same length). */
   write(data: ArrayLike<number>): void {
     if (data.length !== this.size) throw new Error(`write() of ${data.length} values into ${this}`);
     const arr = this.dtype === "f32"
@@ -106,7 +92,6 @@ export class Tensor {
     if (this.size > 0) rt().write(this.buffer, arr);
   }
 
-  /** Read the values back to the host. */
   async toArray(): Promise<Float32Array | Int32Array | Uint32Array> {
     const r = rt();
     if (this.size === 0) return new Float32Array(0);
@@ -123,13 +108,11 @@ export class Tensor {
     return await this.toArray() as Float32Array;
   }
 
-  /** The single value of a one-element tensor. */
   async item(): Promise<number> {
     if (this.size !== 1) throw new Error(`item() on a tensor of shape [${this.shape.join(", ")}]`);
     return (await this.toArray())[0];
   }
 
-  /** Release the GPU memory now. */
   dispose(): void {
     if (!this.#buffer) return;
     if (!this.base) rt().release(this.#buffer);
@@ -138,14 +121,12 @@ export class Tensor {
     for (const s of scopes) s.delete(this);
   }
 
-  /** Exempt from `tidy` cleanup; returns this. */
   keep(): this {
     this.kept = true;
     for (const s of scopes) s.delete(this);
     return this;
   }
 
-  /** Mark as a leaf whose gradient is wanted. */
   requireGrad(on = true): this {
     this.requiresGrad = on;
     return this;
@@ -167,10 +148,7 @@ function collect(v: unknown, out: Set<Tensor>, depth = 0): void {
   for (const x of Array.isArray(v) ? v : Object.values(v)) collect(x, out, depth + 1);
 }
 
-/**
- * Run `fn`, then dispose every tensor it created except those it returns
- * (directly, in an array or in a plain object) and kept ones.
- */
+/** Dispose every tensor `fn` created except those it returns (directly, in an array or plain object) and kept ones. */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
   scopes.push(scope);
