@@ -1,9 +1,4 @@
-/**
- * The compile phase of a stage that runs kernels: until its first step is
- * done, each kernel compiled is reported as progress, against the number the
- * same work compiled last time (remembered in `.cache/kernel_counts.json`),
- * so a cold start says how many kernels are left instead of going silent.
- */
+/** Until a stage's first step, kernels compiled are reported against last run's count, so a cold start is not silent. */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../core/atomic.ts";
@@ -11,19 +6,16 @@ import { canonicalJson } from "../pipeline/fingerprint.ts";
 import type { StageContext } from "../pipeline/stage.ts";
 import { rt } from "../tensor/tensor.ts";
 
-/** Where the counts of earlier runs are kept. */
 export const KERNEL_COUNTS = join(".cache", "kernel_counts.json");
 
-/** What {@link watchCompiles} returns: call `done` after the first step, `stop` in any case. */
+/** Call `done` after the first step, `stop` in any case. */
 export interface CompileWatch {
   done(): Promise<void>;
   stop(): void;
 }
 
 /**
- * Report kernels compiled for `ctx` until `done()`; `work` identifies the
- * kernels' shapes (model configuration, loss, batch and image sizes).
- *
+ * Report kernels compiled for `ctx` until `done()`; `work` identifies the kernels' shapes.
  * @example
  * ```ts
  * const watch = await watchCompiles(ctx, { config, loss: "eqlv2", batch: 4 });
@@ -44,7 +36,7 @@ export async function watchCompiles(ctx: StageContext, work: unknown, file = KER
   let watching = true;
   const listener = ({ name }: { name: string }) => {
     const compiled = runtime.pipelineCount - start;
-    // Kernels beyond the remembered count (changed code) keep the phase below 100% until the step ends.
+    // Kernels beyond the remembered count (changed code) keep the phase below 100%.
     const total = expected > 0 ? Math.max(expected, compiled + 1) : 0;
     ctx.progress(compiled, total, `kernel ${name}`, "compile");
   };
@@ -59,7 +51,7 @@ export async function watchCompiles(ctx: StageContext, work: unknown, file = KER
       stop();
       const compiled = runtime.pipelineCount - start;
       if (compiled > 0) ctx.progress(compiled, compiled, "kernels compiled", "compile");
-      // Another stage in the same process may have compiled some of them first: keep the largest count seen.
+      // Another stage in this process may have compiled some first: keep the largest count.
       if (compiled > expected && Deno.permissions.querySync({ name: "write", path: file }).state === "granted") {
         await writeJsonAtomic(file, { ...(await _read(file)), [key]: compiled }).catch(() => {});
       }
@@ -78,8 +70,6 @@ async function _read(file: string): Promise<Record<string, number>> {
 }
 
 /**
- * Progress of reading an annotation file, in MiB, for `ingestDataset`'s `onProgress`.
- *
  * @example
  * ```ts
  * await ingestDataset(p.dataset, { onProgress: ingestProgress(ctx) });

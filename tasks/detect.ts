@@ -1,10 +1,5 @@
 /**
- * `deno task detect IMAGE... --model DIR`: run a trained detector on any
- * image files, and write its detections as JSON (with each instance's mask
- * as COCO RLE, when the model has a mask head) and each image with its
- * detections and masks drawn (one colour per category, a legend below). A weights file
- * without a model card works too: `--weights FILE --preset NAME --num-classes N`.
- *
+ * `deno task detect IMAGE... --model DIR`: detections as JSON (masks as COCO RLE) and drawn images.
  * @example
  * ```sh
  * deno task detect photos/ --model runs/demo/stages/train@loss=eqlv2 --out runs/detect/photos.json
@@ -25,54 +20,45 @@ import { decodeRle } from "../eval/rle.ts";
 import type { RleJson } from "../eval/results_file.ts";
 import { initTensors } from "../tensor/tensor.ts";
 
-/** Where the model comes from: a train stage's folder, or a weights file with what it needs. */
 export type DetectModel =
   | { model: string }
   | { weights: string; preset: string; numClasses: number; loss?: string };
 
-/** Options of {@link detectImages}. */
 export interface DetectOptions {
-  /** Image files, or folders of them. */
   images: string[];
   from: DetectModel;
-  /** Detections below this score are left out (default 0.3). */
+  /** Default 0.3. */
   scoreThreshold?: number;
-  /** The JSON to write; the drawn images go beside it. */
+  /** The drawn images go beside it. */
   out: string;
-  /** An LVIS/COCO annotation file whose categories name the model's category ids. */
+  /** An LVIS/COCO annotation file whose categories name the model's ids. */
   categories?: string;
-  /** Shorter and longest side to resize to (default: as the model was trained). */
+  /** Default: as the model was trained. */
   shortSide?: number;
   maxSize?: number;
-  /** Draw each image (default true). */
   draw?: boolean;
   log?: (line: string) => void;
 }
 
-/** One detection in the output: a result row with its category's name and its mask. */
 export interface Detection {
   category_id: number;
   category: string;
-  /** [x, y, width, height] in the image's pixels. */
   bbox: [number, number, number, number];
   score: number;
-  /** The instance's mask over the image, pycocotools' compressed RLE; null when the model predicts no masks. */
+  /** pycocotools' compressed RLE; null when the model predicts no masks. */
   mask: RleJson | null;
 }
 
-/** The output file: one entry per image, in the order given. */
 export interface DetectOutput {
   model: string;
   scoreThreshold: number;
   images: { file: string; width: number; height: number; drawn: string | null; detections: Detection[] }[];
 }
 
-/** Drawn boxes per image at most; the JSON keeps every detection above the threshold. */
+/** The JSON keeps every detection above the threshold. */
 const MAX_DRAWN = 50;
 
 /**
- * Detect objects in image files and write the detections (and drawings).
- *
  * @example
  * ```ts
  * const r = await detectImages({ images: ["a.png"], from: { model: "runs/ci/stages/train@loss=bce" }, out: "dets.json" });
@@ -139,7 +125,7 @@ export async function detectImages(o: DetectOptions): Promise<{ json: string; ou
 }
 
 async function _load(from: DetectModel, scoreThreshold: number, log: (l: string) => void): Promise<TrainedModel> {
-  // The detector keeps candidates down to this score; the output's threshold is applied again on the rows.
+  // The output's threshold is applied again on the rows.
   const test = { scoreThreshold: Math.min(scoreThreshold, 0.05) };
   if ("model" in from) return await loadTrainedModel(from.model, { test });
   return await loadWeightsModel({ ...from, test, log });
@@ -149,7 +135,6 @@ function _describe(from: DetectModel): string {
   return "model" in from ? from.model : `${from.weights} (${from.preset}, ${from.numClasses} classes)`;
 }
 
-/** `<stem>/<image name>.png`, numbered where two images share a name. */
 function _drawnName(folder: string, file: string, used: Set<string>): string {
   const stem = basename(file, extname(file));
   let name = `${stem}.png`;
@@ -158,7 +143,6 @@ function _drawnName(folder: string, file: string, used: Set<string>): string {
   return join(folder, name);
 }
 
-/** Category names by id from an annotation file's `categories`. */
 async function _categoryNames(path: string): Promise<Map<number, string>> {
   let json: { categories?: { id?: unknown; name?: unknown }[] };
   try {
@@ -190,8 +174,6 @@ function _number(lo: number, hi: number, integer = false) {
 }
 
 /**
- * The `deno task detect` command.
- *
  * @example
  * ```ts
  * await detectCommand().parseAsync(["a.png", "--model", "runs/ci/stages/train@loss=bce"], { from: "user" });

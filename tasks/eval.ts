@@ -1,8 +1,4 @@
-/**
- * The `eval` stage: LVIS evaluation of a results file against ground truth,
- * writing metrics.json with the official API's metric names, and
- * metrics_segm.json too when the results carry masks.
- */
+/** The `eval` stage: LVIS metrics with the official API's names; metrics_segm.json too for masks. */
 import { join } from "node:path";
 import { z } from "zod";
 import { inputFile } from "../pipeline/input_path.ts";
@@ -11,35 +7,25 @@ import { defineStage } from "../pipeline/stage.ts";
 import { lvisEvalAll } from "../eval/evaluate_files.ts";
 import { peekResultFields } from "../eval/results_file.ts";
 
-/** Parameters of the eval stage. */
 export const evalParams = z.strictObject({
-  /** LVIS v1 ground truth JSON. */
   gt: inputFile(),
-  /** Results JSON (list of detections). */
   dt: inputFile(),
-  /** The IoU type of metrics.json. */
   iouType: z.enum(["bbox", "segm"]).default("bbox"),
-  /**
-   * IoU types to evaluate; default: `iouType`, and both when it is bbox and the results carry masks. With both,
-   * metrics.json is bbox's and metrics_segm.json segm's.
-   */
+  /** Default: `iouType`, and both when it is bbox and the results carry masks. */
   iouTypes: z.array(z.enum(["bbox", "segm"])).min(1).max(2).optional(),
-  /** segm: areas from the masks even where results carry boxes (as detectron2 evaluates). */
+  /** segm: areas from the masks even where results carry boxes (as detectron2). */
   maskArea: z.boolean().default(false),
-  /** Results on category ids the ground truth lacks: refuse the file, or drop them as lvis-api does. */
+  /** "drop" as lvis-api does. */
   unknownCategories: z.enum(["error", "drop"]).default("error"),
-  /** Results kept per image across categories; -1 for no cap. Ignored with apFixed. */
+  /** -1 for no cap. Ignored with apFixed. */
   maxDets: z.int().min(-1).default(300),
   /** AP-fixed: no per-image cap, top `detsPerCat` results per category. */
   apFixed: z.boolean().default(false),
   detsPerCat: z.int().min(1).default(10000),
-  /** Also report AP-pooled-{all,r,c,f}. */
   apPooled: z.boolean().default(false),
-  /** Include the raw precision/recall arrays in metrics.json. */
   raw: z.boolean().default(false),
 });
 
-/** Output of the eval stage: the metrics file and the headline numbers. */
 export const evalOutput = z.object({
   metrics: z.string(),
   AP: z.number(),
@@ -48,14 +34,10 @@ export const evalOutput = z.object({
   APc: z.number(),
   APf: z.number(),
   AR: z.number(),
-  /** metrics_segm.json, when segm was evaluated beside bbox. */
   segmMetrics: z.string().optional(),
 });
 
-/**
- * The IoU types an eval stage evaluates: `iouTypes`, else `iouType`, and both when that is bbox and the
- * results carry masks. With both, bbox comes first: metrics.json is bbox's and metrics_segm.json segm's.
- */
+/** With both, bbox comes first: metrics.json is bbox's and metrics_segm.json segm's. */
 export async function evalIouTypes(params: z.infer<typeof evalParams>): Promise<("bbox" | "segm")[]> {
   let types = params.iouTypes ?? [params.iouType];
   if (!params.iouTypes && params.iouType === "bbox" && (await peekResultFields(params.dt)).segmentation) {
@@ -64,7 +46,6 @@ export async function evalIouTypes(params: z.infer<typeof evalParams>): Promise<
   return types.length === 2 ? ["bbox", "segm"] : types;
 }
 
-/** Evaluate and write `metrics.json` (and `metrics_segm.json`) into `outDir`; `log` gets the notes on COCO files. */
 export async function runEval(
   params: z.infer<typeof evalParams>,
   outDir: string,
@@ -103,8 +84,6 @@ export async function runEval(
 }
 
 /**
- * The eval stage.
- *
  * @example
  * ```ts
  * const out = await evalStage.run(evalParams.parse({ gt: "gt.json", dt: "dt.json" }), directContext("out"));

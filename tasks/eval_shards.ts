@@ -1,10 +1,4 @@
-/**
- * `eval` with `shards: N`: each part evaluates every N-th category (the
- * evaluator's category shards) and writes its partial state per IoU type;
- * the merge joins the states exactly and writes the metrics files of the
- * unsharded stage, bit for bit, as matching and accumulation never mix
- * categories.
- */
+/** `eval` with `shards: N`: parts per category shard; the merge is bit-identical, as categories never mix. */
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { writeJsonAtomic } from "../core/atomic.ts";
@@ -19,11 +13,9 @@ import { partsParam, shardParam } from "../pipeline/sharding.ts";
 import { defineStage } from "../pipeline/stage.ts";
 import { evalIouTypes, evalOutput, evalParams } from "./eval.ts";
 
-/** A part's state file for `iouType`; the first type's is the part's output, the others lie beside it. */
 const partFile = (dir: string, iouType: string, first: boolean) =>
   join(dir, first ? "partial.json" : `partial_${iouType}.json`);
 
-/** One category shard of a sharded eval stage. */
 export const evalPartStage = defineStage({
   kind: "eval-part",
   description: "One shard of a sharded eval stage: the partial evaluation of every n-th category",
@@ -46,7 +38,7 @@ export const evalPartStage = defineStage({
     };
     const dt = await readResults(p.dt, gt, readOptionsFor(options));
     for (const [k, iouType] of iouTypes.entries()) {
-      // Always pooled: the merge re-ranks the pooled detections only if the stage asks for AP-pooled.
+      // Always pooled: the merge re-ranks pooled detections only if AP-pooled is asked for.
       const state = evaluate(gt, dt, { ...options, iouType, pooled: true, categoryIds });
       await writeState(partFile(ctx.outDir, iouType, k === 0), state);
     }
@@ -55,7 +47,6 @@ export const evalPartStage = defineStage({
   },
 });
 
-/** The merge of a sharded eval stage: the metrics files of the unsharded stage. */
 export const evalMergeStage = defineStage({
   kind: "eval-merge",
   description: "Merge the category shards of a sharded eval stage into its metrics files",

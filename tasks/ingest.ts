@@ -1,7 +1,4 @@
-/**
- * The `ingest` stage: read an LVIS or COCO annotation file, validate it,
- * and leave its columnar cache for training and evaluation.
- */
+/** The `ingest` stage: validate an LVIS or COCO annotation file and leave its columnar cache. */
 import { join } from "node:path";
 import { z } from "zod";
 import { inputFile, inputFolder } from "../pipeline/input_path.ts";
@@ -14,25 +11,17 @@ import { summarizeIssues } from "../data/ingest/issues.ts";
 import { datasetNotes, frequenciesFromTraining, writeTrainingFrequencies } from "../data/dataset_notes.ts";
 import { findMissingImages, missingImagesMessage } from "../data/image_files.ts";
 
-/** Parameters of the ingest stage. */
 export const ingestParams = z.strictObject({
-  /** The annotation file (LVIS v0.5/v1 or COCO JSON). */
   annotations: inputFile(),
-  /** Folder the images' file names are relative to (default: beside an `annotations/` folder). */
+  /** Default: beside an `annotations/` folder. */
   imageRoot: inputFolder().optional(),
   cacheDir: z.string().min(1).default(".cache/datasets"),
-  /** "skip" leaves out annotations with errors instead of failing. */
   onError: z.enum(["throw", "skip"]).default("throw"),
-  /**
-   * The training annotations of the same data, for a file without category frequencies (COCO): its
-   * categories then get LVIS's frequency groups from their training images, in the `gt` file written.
-   */
+  /** Training annotations that give a COCO file's categories LVIS's frequency groups. */
   frequencyFrom: inputFile().optional(),
-  /** Check that every image file is there (a count of the missing ones is a warning). */
   checkImages: z.boolean().default(true),
 });
 
-/** Output of the ingest stage. */
 export const ingestOutput = z.object({
   source: z.string(),
   imageRoot: z.string(),
@@ -48,7 +37,7 @@ export const ingestOutput = z.object({
   warnings: z.int(),
   summary: z.string(),
   report: z.string(),
-  /** The ground truth to evaluate against: the source, or a copy with the training set's frequency groups. */
+  /** The source, or a copy with the training set's frequency groups. */
   gt: z.string(),
   missingImages: z.int(),
   /** What was assumed about a file without LVIS's fields, one line each. */
@@ -56,8 +45,6 @@ export const ingestOutput = z.object({
 });
 
 /**
- * The stage kind.
- *
  * @example
  * ```ts
  * import { directContext } from "../pipeline/stage.ts";

@@ -1,10 +1,4 @@
-/**
- * The `predict` stage: run a trained detector over a dataset's images and
- * write an LVIS results file (boxes in the original image coordinates,
- * test-time scores with the background channel for EQL v2, class-wise NMS,
- * top-k per image; with a trained mask head, each detection's mask as
- * compressed RLE in the same file, for bbox and segm evaluation).
- */
+/** The `predict` stage: an LVIS results file (original image coordinates; masks as RLE with a mask head). */
 import { join } from "node:path";
 import { z } from "zod";
 import { inputFile, inputFolder } from "../pipeline/input_path.ts";
@@ -18,9 +12,7 @@ import { type CompileWatch, ingestProgress, watchCompiles } from "./_compile_pro
 import { initTensors } from "../tensor/tensor.ts";
 
 export const predictParams = z.strictObject({
-  /** The train stage's model folder (model.json + weights.safetensors). */
   model: inputFolder(),
-  /** LVIS-format annotations of the images to run on (e.g. the val split). */
   dataset: inputFile(),
   imageRoot: inputFolder().optional(),
   batchSize: z.int().positive().default(4),
@@ -51,7 +43,7 @@ export const predictStage = defineStage({
         polygons: false,
         onProgress: ingestProgress(ctx),
       });
-      // A part takes a contiguous slice cut at whole batches: every image is padded with the same batch-mates.
+      // Cut at whole batches: every image is padded with the same batch-mates.
       const [start, end] = ctx.shard
         ? shardRange(dataset.images.count, ctx.shard, p.batchSize, `images in ${JSON.stringify(p.dataset)}`)
         : [0, dataset.images.count];
@@ -68,7 +60,6 @@ export const predictStage = defineStage({
         maxSize: p.maxSize,
         workers: p.workers,
         onProgress: (done, total) => {
-          // The first batch compiles the kernels; its end is the end of that phase.
           watch.done().catch(() => {});
           ctx.progress(done, total, "images", "predict");
         },

@@ -1,9 +1,4 @@
-/**
- * `predict` with `shards: N`: each part runs the predict stage on a
- * contiguous slice of the images cut at whole batches; the merge joins the
- * parts' results files in shard order, which is the unsharded image order,
- * into a file byte for byte equal to the unsharded run's.
- */
+/** `predict` with `shards: N`: contiguous slices cut at whole batches; the merge is byte-identical. */
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.ts";
@@ -12,7 +7,6 @@ import { checkShardOrder, partsParam, type Shard, shardParam } from "../pipeline
 import { defineStage } from "../pipeline/stage.ts";
 import { predictOutput, predictParams, predictStage } from "./predict.ts";
 
-/** Written beside a part's results.json: which shard it is and what it holds. */
 const SHARD_FILE = "shard.json";
 
 interface _ShardInfo extends Shard {
@@ -20,7 +14,6 @@ interface _ShardInfo extends Shard {
   detections: number;
 }
 
-/** One slice of a sharded predict stage. */
 export const predictPartStage = defineStage({
   kind: "predict-part",
   description: "One shard of a sharded predict stage: the detections of a slice of the images",
@@ -34,7 +27,6 @@ export const predictPartStage = defineStage({
   },
 });
 
-/** The merge of a sharded predict stage: one results file, as the unsharded stage writes it. */
 export const predictMergeStage = defineStage({
   kind: "predict-merge",
   description: "Join the parts of a sharded predict stage into one results file",
@@ -43,7 +35,7 @@ export const predictMergeStage = defineStage({
   async run({ parts }, ctx) {
     const infos = await Promise.all(parts.map((p) => _readJson<_ShardInfo>(join(dirname(p), SHARD_FILE))));
     checkShardOrder(infos, parts);
-    // JSON.stringify of an array is "[" + items joined by "," + "]": joining the parts' items reproduces it exactly.
+    // JSON.stringify of an array joins items with ",": joining the parts' items reproduces it.
     const bodies: Uint8Array[] = [];
     for (const path of parts) {
       const bytes = await _readBytes(path);

@@ -1,7 +1,5 @@
 /**
- * The stage kinds a pipeline's `uses:` can name; a new stage is a file in
- * tasks/ and one line here.
- *
+ * A new stage is a file in tasks/ and one line here.
  * @example
  * ```ts
  * const plan = planPipeline(await loadPipeline("pipelines/ci.yaml"), defaultRegistry());
@@ -18,7 +16,7 @@ import { retrainStage } from "./retrain.ts";
 import { synthStage } from "./synth.ts";
 import { trainStage } from "./train.ts";
 
-/** The project's stage kinds, each with its module, whose source hash is its code version. */
+/** Each stage's module source hash is its code version. */
 export function defaultRegistry(): StageRegistry {
   const task = (name: string) => new URL(`./${name}.ts`, import.meta.url).href;
   return new StageRegistry()

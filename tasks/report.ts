@@ -1,11 +1,4 @@
-/**
- * The `report` stage: one HTML page comparing training runs, with PNG
- * figures: AP by frequency group (mask and box side by side where masks
- * were evaluated), per-category AP against training images, the
- * positive/negative gradient ratio per category, loss curves and
- * detections (and their masks) drawn on sample images. AP is in percent
- * everywhere.
- */
+/** The `report` stage: one HTML page with PNG figures comparing runs; AP in percent everywhere. */
 import { join } from "node:path";
 import { z } from "zod";
 import { inputFile, inputFolder } from "../pipeline/input_path.ts";
@@ -27,25 +20,18 @@ import { summaryTable } from "../report/summary_table.ts";
 
 const runSchema = z.strictObject({
   name: z.string().min(1),
-  /** metrics.json of the run's evaluation (boxes). */
   metrics: inputFile(),
-  /** metrics_segm.json, where the run's masks were evaluated too. */
   segmMetrics: inputFile().optional(),
-  /** Training log, JSONL. */
   trainLog: inputFile().optional(),
-  /** Accumulated gradient statistics JSON. */
   gradStats: inputFile().optional(),
-  /** LVIS results JSON to draw on the sample images. */
   detections: inputFile().optional(),
-  /** The method the run belongs to (runs of several seeds share one): APr against AP is drawn per method. */
+  /** Runs of several seeds share one: APr against AP is drawn per method. */
   method: z.string().min(1).optional(),
 });
 
-/** Parameters of the report stage. */
 export const reportParams = z.strictObject({
   title: z.string().default("tailor report"),
   runs: z.array(runSchema).min(1),
-  /** LVIS training annotations: categories with `image_count` and `frequency`. */
   trainAnnotations: inputFile().optional(),
   images: z.strictObject({
     annotations: inputFile(),
@@ -56,17 +42,13 @@ export const reportParams = z.strictObject({
   }).optional(),
 });
 
-/** Output of the report stage. */
 export const reportOutput = z.object({
   html: z.string(),
   figures: z.array(z.string()),
-  /** summary.txt: mask and box AP, APr, APc, APf per run, the table the CLI prints at the end. */
   summary: z.string().optional(),
 });
 
 /**
- * Write the report into `outDir`.
- *
  * @example
  * ```ts
  * const out = await writeReport(reportParams.parse({ runs: [{ name: "bce", metrics: "metrics.json" }] }), "out");
@@ -154,7 +136,7 @@ export async function writeReport(
   return { html: htmlPath, figures: [...charts, ...detections].map((f) => join(outDir, f.file)), summary };
 }
 
-/** Whether a ground-truth file lacks LVIS's per-image label lists (a COCO file). */
+/** A COCO file lacks LVIS's per-image label lists. */
 async function _assumesExhaustive(path: string): Promise<boolean> {
   let images: Record<string, unknown>[];
   try {
@@ -174,7 +156,6 @@ function _categoriesFromMetrics(metrics: { per_category?: { id: number; frequenc
   }));
 }
 
-/** The `report` stage kind. */
 export const reportStage = defineStage({
   kind: "report",
   description: "HTML report comparing runs: mask and box AP, AP vs training images, gradient ratio, losses, detections",

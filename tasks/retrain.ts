@@ -1,13 +1,6 @@
 /**
- * The `retrain` stage: the decoupled baselines on a trained model (Kang et
- * al., ICLR 2020), each writing a model folder like `train`'s, so that
- * `predict` and `eval` take it as they are:
- * - `crt`: classifier re-training, the classifier re-initialised and trained
- *   on frozen features with a class-aware sampler;
- * - `lws`: learnable weight scaling, one learnt scale per category;
- * - `tau-norm`: training-free, each category's weights divided by their norm
- *   to the power tau, tau given or chosen by AP on held-out training images.
- * It runs after any first stage: the re-training uses the model's own loss.
+ * The `retrain` stage: the decoupled baselines (Kang et al., ICLR 2020) cRT, LWS and tau-norm,
+ * each writing a model folder like `train`'s; the re-training uses the model's own loss.
  */
 import { join } from "node:path";
 import { z } from "zod";
@@ -33,22 +26,18 @@ import { trainingData } from "../model/training_data.ts";
 import { defineStage } from "../pipeline/stage.ts";
 import { initTensors } from "../tensor/tensor.ts";
 
-/** The re-training samplers: class-balanced (q = 0) and square-root (q = 1/2) class-aware, repeat-factor, uniform. */
+/** Class-aware q = 0 and q = 1/2, repeat-factor, uniform. */
 export const RETRAIN_SAMPLERS = ["class-balanced", "square-root", "repeat-factor", "uniform"] as const;
 
-/** tau from 0 to 2 in steps of 0.25. */
 const DEFAULT_TAU_GRID = Array.from({ length: 9 }, (_, k) => k / 4);
 
 export const retrainParams = z.strictObject({
-  /** A trained model folder (model.json + weights.safetensors), e.g. `${train.model}`. */
   model: inputFolder(),
-  /** LVIS-format training annotations: the set the model was trained on. */
+  /** The set the model was trained on. */
   dataset: inputFile(),
   imageRoot: inputFolder().optional(),
   method: z.enum(["crt", "lws", "tau-norm"]),
-  /** cRT and LWS: how re-training batches pick images. */
   sampler: z.enum(RETRAIN_SAMPLERS).default("class-balanced"),
-  /** The repeat-factor sampler's threshold t. */
   repeatThreshold: z.number().positive().max(1).default(0.001),
   iterations: z.int().positive().default(300),
   batchSize: z.int().positive().default(4),
@@ -58,16 +47,13 @@ export const retrainParams = z.strictObject({
   clipNorm: z.number().min(0).default(10),
   seed: z.int().default(1),
   checkpointEvery: z.int().positive().default(100),
-  /** tau-norm: tau in [0, 2]; left out, it is chosen on held-out training images. */
+  /** Left out, tau is chosen on held-out training images. */
   tau: z.number().min(0).max(2).optional(),
-  /** tau-norm: the candidates of the search. */
   tauGrid: z.array(z.number().min(0).max(2)).min(1).default(DEFAULT_TAU_GRID),
-  /** tau-norm: training images held out for the search (drawn with `seed`). */
   heldOutImages: z.int().positive().default(300),
   shortSides: z.array(z.int().positive()).default([128]),
   maxSize: z.int().positive().default(1333),
   flipProbability: z.number().min(0).max(1).default(0.5),
-  /** The test size of the tau search's predictions. */
   testShortSide: z.int().positive().default(128),
   workers: z.int().nonnegative().optional(),
   onBadImage: z.enum(["throw", "skip"]).default("throw"),
@@ -79,23 +65,17 @@ export const retrainParams = z.strictObject({
 export type RetrainParams = z.infer<typeof retrainParams>;
 
 export const retrainOutput = z.object({
-  /** Folder with model.json and the weights, as `train` writes it. */
   model: z.string(),
   weights: z.string(),
   trainLog: z.string(),
   gradStats: z.string(),
-  /** Re-training steps (0 for tau-norm). */
   steps: z.int(),
   loss: z.string(),
   method: z.string(),
-  /** tau-norm's tau, given or chosen; null for cRT and LWS. */
   tau: z.number().nullable(),
 });
 
-/**
- * The model in `dir`, after checking that its weights hold a classifier of the shape its card
- * and loss say, and that it was trained on `dataset`'s categories.
- */
+/** Checks the classifier's shape against card and loss, and the categories against `dataset`. */
 async function _loadModel(dir: string, dataset: Dataset, where: string): Promise<TrainedModel> {
   const card = await readModelCard(dir);
   const loss = createLoss(card.loss, card.lossParams, { numClasses: card.numClasses });
@@ -126,14 +106,14 @@ async function _loadModel(dir: string, dataset: Dataset, where: string): Promise
   return await loadTrainedModel(dir);
 }
 
-/** cRT or LWS on the model's classifier; returns the loss whose state the new card keeps. */
+/** Returns the loss whose state the new card keeps. */
 async function _retrain(
   p: RetrainParams,
   model: TrainedModel,
   dataset: Dataset,
   ctx: Parameters<typeof retrainStage.run>[1],
 ): Promise<{ loss: ClassificationLoss; steps: number; trainLog: string; gradStats: string }> {
-  // cRT's classifier is new, so its loss starts fresh; LWS scales the trained one and keeps its state.
+  // cRT's classifier is new, so its loss starts fresh; LWS keeps the trained one's state.
   const card = model.card;
   const loss = p.method === "crt"
     ? createLoss(card.loss, card.lossParams, { numClasses: card.numClasses })
@@ -178,8 +158,6 @@ async function _retrain(
 }
 
 /**
- * The retrain stage kind; callable without a pipeline.
- *
  * @example
  * ```ts
  * const p = retrainParams.parse({ model: "runs/bench/stages/train[loss=bce,seed=1]", dataset: "train.json", method: "crt" });
@@ -220,7 +198,6 @@ export const retrainStage = defineStage({
         const shape = { inDim, columns, numClasses: model.card.numClasses };
         model.detector.writeClassifier({ weight: tauNormalize(c.weight, shape, tau), bias: c.bias });
         ctx.log(`tau-norm with tau ${tau}`);
-        // No training: an empty log, and the first stage's gradient statistics.
         await Deno.writeTextFile(trainLog, "");
         const state = await loss.state();
         await writeJsonAtomic(gradStats, { loss: loss.name, pos_grad: state.pos_grad, neg_grad: state.neg_grad });

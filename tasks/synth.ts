@@ -1,16 +1,13 @@
-/**
- * The `synth` stage: generate the long-tailed synthetic detection dataset
- * (PNG images, LVIS v1 annotations) into the stage's folder.
- */
+/** The `synth` stage: the long-tailed synthetic detection dataset (PNG, LVIS v1). */
 import { z } from "zod";
 import { defineStage } from "../pipeline/stage.ts";
 import { generateSynthetic } from "../data/synth/generate.ts";
 import { MAX_SYNTH_CATEGORIES } from "../data/synth/catalog.ts";
 
-/** Parameters of the synth stage: a preset, overridden field by field. */
+/** A preset, overridden field by field. */
 export const synthParams = z.strictObject({
   preset: z.enum(["ci", "default", "bench"]).default("default"),
-  /** "coco" writes COCO files (no frequency, no negative lists), as a user's own data would be. */
+  /** "coco": no frequency, no negative lists, as a user's own data would be. */
   format: z.enum(["lvis", "coco"]).default("lvis"),
   categories: z.int().min(3).max(MAX_SYNTH_CATEGORIES).optional(),
   imageSize: z.int().min(32).max(4096).optional(),
@@ -22,7 +19,6 @@ export const synthParams = z.strictObject({
   seed: z.int().optional(),
 });
 
-/** Output of the synth stage. */
 export const synthOutput = z.object({
   trainJson: z.string(),
   valJson: z.string(),
@@ -37,8 +33,6 @@ export const synthOutput = z.object({
 });
 
 /**
- * The stage kind.
- *
  * @example
  * ```ts
  * import { directContext } from "../pipeline/stage.ts";

@@ -1,8 +1,4 @@
-/**
- * The `train` stage: train a detector on an LVIS-format dataset with a
- * classification loss chosen by name, checkpointing as it goes so that a
- * re-run after a kill resumes from the last checkpoint.
- */
+/** The `train` stage; a re-run after a kill resumes from the last checkpoint. */
 import { join } from "node:path";
 import { z } from "zod";
 import { ingestDataset } from "../data/ingest_dataset.ts";
@@ -22,18 +18,15 @@ import { ingestProgress, watchCompiles } from "./_compile_progress.ts";
 import { initTensors } from "../tensor/tensor.ts";
 
 export const trainParams = z.strictObject({
-  /** Training annotations, LVIS or COCO format. */
   dataset: inputFile(),
-  /** Folder the images' file names are relative to (default: beside the annotations). */
   imageRoot: inputFolder().optional(),
-  /** Model preset (`PRESETS` in model/config.ts) and field overrides. */
   model: z.string().default("tiny").superRefine(_checkPreset),
   modelOverrides: z.record(z.string(), z.unknown()).default({}),
-  /** Classification loss of the box head: a name in `losses/registry.ts` (bce, ce, focal, eql, eqlv2, ...). */
+  /** A name in `losses/registry.ts`. */
   loss: z.enum(lossNames as [LossName, ...LossName[]]).default("eqlv2"),
-  /** Parameters of the loss, checked against its schema when the pipeline is planned. */
+  /** Checked against the loss's schema when the pipeline is planned. */
   lossParams: z.record(z.string(), z.unknown()).default({}),
-  /** Parameters per loss name, for matrix runs over losses: `{ eql: { lambda: 0.03 } }`; `lossParams` wins. */
+  /** For matrix runs over losses: `{ eql: { lambda: 0.03 } }`; `lossParams` wins. */
   lossParamsByLoss: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   iterations: z.int().positive().default(200),
   batchSize: z.int().positive().default(4),
@@ -44,22 +37,18 @@ export const trainParams = z.strictObject({
   seed: z.int().default(1),
   checkpointEvery: z.int().positive().default(100),
   statsEvery: z.int().positive().default(20),
-  /** Repeat-factor sampling threshold t (LVIS: 0.001), or null for uniform sampling. */
+  /** Threshold t (LVIS: 0.001), or null for uniform sampling. */
   repeatFactor: z.number().positive().nullable().default(null),
   shortSides: z.array(z.int().positive()).default([128]),
   maxSize: z.int().positive().default(1333),
   flipProbability: z.number().min(0).max(1).default(0.5),
-  /**
-   * Weights to start from: a `.pth` or safetensors file in torchvision's, mmdetection's or an ImageNet
-   * ResNet's names; `scope: backbone` loads the backbone only, `all` everything but a classifier of
-   * another class count.
-   */
+  /** torchvision, mmdetection or ImageNet ResNet names; `all` skips a classifier of another class count. */
   init: z.strictObject({ weights: inputFile(), scope: z.enum(["backbone", "all"]).default("all") }).optional(),
   workers: z.int().nonnegative().optional(),
-  /** A missing or corrupt image: "throw" stops the run naming the file; "skip" leaves it out and counts it. */
+  /** "skip" leaves a missing or corrupt image out and counts it. */
   onBadImage: z.enum(["throw", "skip"]).default("throw"),
 }).superRefine((p, ctx) => {
-  // Also run when other fields failed (`when` below), so a plan lists these problems with the rest.
+  // Also run when other fields failed, so a plan lists these problems with the rest.
   const object = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
   if (!object(p)) return;
   const ownLoss = (lossNames as string[]).includes(p.loss);
@@ -69,7 +58,6 @@ export const trainParams = z.strictObject({
 export type TrainParams = z.infer<typeof trainParams>;
 
 export const trainOutput = z.object({
-  /** Folder with model.json and the final weights. */
   model: z.string(),
   weights: z.string(),
   trainLog: z.string(),
@@ -83,7 +71,7 @@ function _checkPreset(name: string, ctx: z.RefinementCtx): void {
   ctx.addIssue({ code: "custom", message: `unknown model preset (known: ${Object.keys(PRESETS).join(", ")})` });
 }
 
-/** The preset with its overrides, so that a plan names a wrong override before anything runs. */
+/** So that a plan names a wrong override before anything runs. */
 function _checkModelOverrides(p: { model: string; modelOverrides: Record<string, unknown> }, ctx: z.RefinementCtx) {
   if (!Object.hasOwn(PRESETS, p.model)) return;
   try {
@@ -95,11 +83,7 @@ function _checkModelOverrides(p: { model: string; modelOverrides: Record<string,
   }
 }
 
-/**
- * Each loss's parameters against its schema, so that a plan names a misspelt key before
- * anything runs. The keys the training set supplies may be absent; entries of
- * `lossParamsByLoss` for other losses need no key at all.
- */
+/** Keys the training set supplies may be absent; other losses' `lossParamsByLoss` entries need none. */
 function _checkLossParams(
   p: { loss: string; lossParams: Record<string, unknown>; lossParamsByLoss: Record<string, Record<string, unknown>> },
   ctx: z.RefinementCtx,
@@ -126,7 +110,6 @@ function _checkLossParams(
   }
 }
 
-/** What losses may take parameters from: per-category image and annotation counts, the annotated images. */
 function _datasetStats(ds: Dataset): DatasetStats {
   let annotated = 0;
   for (let i = 0; i < ds.images.count; i++) annotated += ds.images.annStart[i + 1] > ds.images.annStart[i] ? 1 : 0;
@@ -134,7 +117,6 @@ function _datasetStats(ds: Dataset): DatasetStats {
   return { imageCounts: Array.from(imageCount), instanceCounts: Array.from(instanceCount), annotatedImages: annotated };
 }
 
-/** Non-crowd annotations, and those of them without a polygon or RLE mask. */
 function _maskCoverage(ds: Dataset): { annotations: number; without: number } {
   const a = ds.annotations;
   let annotations = 0, without = 0;
@@ -146,13 +128,10 @@ function _maskCoverage(ds: Dataset): { annotations: number; without: number } {
   return { annotations, without };
 }
 
-/** Steps averaged for the model card's first and last loss terms. */
 const SUMMARY_STEPS = 10;
 
 /**
- * The loss terms of a train log, averaged over its first and last `SUMMARY_STEPS` steps,
- * and the steps whose batch had no foreground RoI with a mask.
- *
+ * Loss terms averaged over the first and last `SUMMARY_STEPS`, and steps with no mask RoI.
  * @example
  * ```ts
  * lossSummary('{"step":1,"loss":{"total":2,"mask":0.7},"maskRois":12}\n').last.mask; // 0.7
@@ -207,7 +186,7 @@ export const trainStage = defineStage({
     }
     const trainMasks = masks !== null && masks.without < masks.annotations;
     const numClasses = dataset.categories.count;
-    // The completed parameters go into model.json, so predict rebuilds the same loss without the training set.
+    // Completed parameters go into model.json, so predict rebuilds the loss without the training set.
     const raw = { ...p.lossParamsByLoss[p.loss], ...p.lossParams };
     const lossParams = completeLossParams(p.loss, raw, _datasetStats(dataset));
     const loss = createLoss(p.loss, lossParams, {
@@ -250,7 +229,6 @@ export const trainStage = defineStage({
       statsEvery: p.statsEvery,
       init: p.init,
       onStep: (s) => {
-        // The first step compiles the kernels; its end is the end of that phase.
         compiles.done().catch(() => {});
         const l = s.loss, f = (x: number) => x.toFixed(3);
         ctx.progress(
@@ -269,7 +247,6 @@ export const trainStage = defineStage({
     if (summary.stepsWithoutMask > 0) {
       ctx.log(`${summary.stepsWithoutMask} of ${summary.steps} steps had no foreground RoI with a mask: mask loss 0`);
     }
-    // The final weights, log and statistics go to the stage's output folder.
     const latest = JSON.parse(await Deno.readTextFile(join(r.checkpointDir, "latest.json")));
     const weights = join(ctx.outDir, MODEL_WEIGHTS);
     if (work !== ctx.outDir) {
