@@ -1,16 +1,12 @@
 /**
- * Anchors of one feature level and the RPN's training targets, as in
- * detectron2's `DefaultAnchorGenerator` and `RPN.label_and_sample_anchors`.
- * Anchor order is location-major: (y, x, anchor), with the anchors of a
- * location ordered size-major then aspect ratio, which is the order of an
- * RPN head's [A, H, W] outputs once permuted to [H, W, A].
+ * Anchors and RPN targets, as detectron2's `DefaultAnchorGenerator` and `label_and_sample_anchors`.
+ * Order is (y, x, anchor), anchors size-major then ratio: an RPN head's [A, H, W] permuted to [H, W, A].
  */
 import type { Rng } from "../core/rng.ts";
 import { type Boxes, type CoderWeights, encodeBoxes, pairwiseIou } from "./boxes.ts";
 import { matchBoxes } from "./matcher.ts";
 import { subsample } from "./sampler.ts";
 
-/** One feature level's anchor layout. */
 export interface AnchorLevel {
   /** Anchor sides in image pixels (sqrt of the area), e.g. [32]. */
   sizes: readonly number[];
@@ -18,22 +14,13 @@ export interface AnchorLevel {
   aspectRatios: readonly number[];
   /** Image pixels per feature pixel. */
   stride: number;
-  /** Feature map size. */
   height: number;
   width: number;
   /** Where in a cell the anchors sit, in strides: 0 = top-left corner (detectron2), 0.5 = centre. */
   offset?: number;
 }
 
-/**
- * All anchors of a level: [height * width * sizes * ratios * 4] boxes.
- *
- * @example
- * ```ts
- * import { gridAnchors } from "./anchors.ts";
- * gridAnchors({ sizes: [8], aspectRatios: [1], stride: 4, height: 1, width: 2 }); // [-4, -4, 4, 4, 0, -4, 8, 4]
- * ```
- */
+/** All anchors of a level: [height * width * sizes * ratios * 4] boxes. */
 export function gridAnchors(level: AnchorLevel): Float32Array {
   const cell: number[] = [];
   for (const size of level.sizes) {
@@ -60,15 +47,8 @@ export function gridAnchors(level: AnchorLevel): Float32Array {
 }
 
 /**
- * torchvision's zero-centred cell anchors of one level: for each aspect ratio r (height / width),
- * then each size s, (-w/2, -h/2, w/2, h/2) with h = s * sqrt(r) and w = s / sqrt(r), rounded half
- * to even to whole pixels, in float32 as torchvision's `AnchorGenerator.generate_anchors`.
- *
- * @example
- * ```ts
- * import { cellAnchors } from "./anchors.ts";
- * cellAnchors([32], [0.5, 1, 2]); // [-23, -11, 23, 11, -16, -16, 16, 16, -11, -23, 11, 23]
- * ```
+ * torchvision's zero-centred cell anchors: per ratio r (h / w), per size s, (-w/2, -h/2, w/2, h/2),
+ * h = s * sqrt(r), w = s / sqrt(r), rounded half to even in float32 (`AnchorGenerator.generate_anchors`).
  */
 export function cellAnchors(sizes: readonly number[], aspectRatios: readonly number[]): Float32Array {
   const f = Math.fround, out: number[] = [];
@@ -87,16 +67,7 @@ function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/**
- * A level's anchors as torchvision places them: `cell` shifted to (x * strideX, y * strideY)
- * for every feature pixel, in (y, x, anchor) order.
- *
- * @example
- * ```ts
- * import { shiftedAnchors } from "./anchors.ts";
- * shiftedAnchors([-8, -8, 8, 8], { strideY: 4, strideX: 4, height: 1, width: 2 }); // [-8, -8, 8, 8, -4, -8, 12, 8]
- * ```
- */
+/** `cell` shifted to (x * strideX, y * strideY) per feature pixel, in (y, x, anchor) order, as torchvision. */
 export function shiftedAnchors(
   cell: ArrayLike<number>,
   grid: { strideY: number; strideX: number; height: number; width: number },
@@ -116,9 +87,7 @@ export function shiftedAnchors(
   return out;
 }
 
-/** Options of `rpnTargets` for one image. */
 export interface RpnTargetOptions {
-  /** Anchors of all levels, concatenated. */
   anchors: Boxes;
   gtBoxes: Boxes;
   rng: Rng;
@@ -136,7 +105,6 @@ export interface RpnTargetOptions {
   sampled?: { positive: ArrayLike<number>; negative: ArrayLike<number> };
 }
 
-/** The RPN's targets for one image. */
 export interface RpnTargets {
   /** Per anchor: 1 sampled positive, 0 sampled negative, -1 not sampled (no loss). */
   labels: Int8Array;
@@ -147,18 +115,8 @@ export interface RpnTargets {
 }
 
 /**
- * Label anchors (IoU >= 0.7 positive, < 0.3 negative, each ground truth's
- * best anchors positive too) and sample `batchSize` of them with at most
- * half positive. Without ground truths every anchor is a negative candidate.
- *
- * @example
- * ```ts
- * import { Rng } from "../core/rng.ts";
- * import { gridAnchors, rpnTargets } from "./anchors.ts";
- * const anchors = gridAnchors({ sizes: [16], aspectRatios: [1], stride: 8, height: 4, width: 4, offset: 0.5 });
- * const t = rpnTargets({ anchors, gtBoxes: [0, 0, 16, 16], rng: new Rng(1) });
- * // t.labels[0] === 1: the anchor at (4, 4) is the box's best match
- * ```
+ * Label anchors (IoU >= 0.7 positive, < 0.3 negative, each ground truth's best anchors positive)
+ * and sample `batchSize`, at most half positive. Without ground truths every anchor is a negative candidate.
  */
 export function rpnTargets(opts: RpnTargetOptions): RpnTargets {
   const { anchors, gtBoxes } = opts;

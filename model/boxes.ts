@@ -1,9 +1,6 @@
 /**
- * Box utilities on flat (x1, y1, x2, y2) arrays in image pixels: areas, the
- * pairwise IoU matrix, the R-CNN box coder and clipping. Conventions follow
- * torchvision and detectron2: width = x2 - x1 (no +1), centre = x1 + width / 2.
- * The IoU and the coder round every operation to float32 in torchvision's
- * order, so IoU thresholds and NMS decide as torchvision's float32 tensors do.
+ * Box utilities on flat (x1, y1, x2, y2) image pixels, as torchvision/detectron2: width = x2 - x1
+ * (no +1). IoU and the coder round each op to float32 in torchvision's order, so thresholds decide alike.
  */
 
 const f = Math.fround;
@@ -17,16 +14,7 @@ export type CoderWeights = readonly [number, number, number, number];
 /** The largest dw or dh that decoding applies: boxes grow at most 1000/16 times. */
 export const SCALE_CLAMP = Math.log(1000 / 16);
 
-/**
- * IoU of every box in `a` with every box in `b`, row-major [a.length / 4, b.length / 4];
- * 0 where the union is empty.
- *
- * @example
- * ```ts
- * import { pairwiseIou } from "./boxes.ts";
- * pairwiseIou([0, 0, 2, 2], [1, 0, 3, 2]); // Float32Array [0.3333]
- * ```
- */
+/** IoU of every box in `a` with every box in `b`, row-major [a.length / 4, b.length / 4]; 0 for an empty union. */
 export function pairwiseIou(a: Boxes, b: Boxes): Float32Array {
   const na = a.length >> 2, nb = b.length >> 2;
   const out = new Float32Array(na * nb);
@@ -46,15 +34,7 @@ export function pairwiseIou(a: Boxes, b: Boxes): Float32Array {
   return out;
 }
 
-/**
- * Deltas (dx, dy, dw, dh) that turn each box of `from` into the same box of `to`.
- *
- * @example
- * ```ts
- * import { encodeBoxes } from "./boxes.ts";
- * encodeBoxes([0, 0, 10, 10], [5, 0, 15, 20], [1, 1, 1, 1]); // [0.5, 0.5, 0, 0.693]
- * ```
- */
+/** Deltas (dx, dy, dw, dh) that turn each box of `from` into the same box of `to`. */
 export function encodeBoxes(from: Boxes, to: Boxes, weights: CoderWeights = [1, 1, 1, 1]): Float32Array {
   const n = from.length >> 2;
   const out = new Float32Array(n * 4);
@@ -73,7 +53,6 @@ export function encodeBoxes(from: Boxes, to: Boxes, weights: CoderWeights = [1, 
   return out;
 }
 
-/** Options of `decodeBoxes`. */
 export interface DecodeOptions {
   weights?: CoderWeights;
   /** Clip the decoded boxes to [0, width] x [0, height]. */
@@ -81,15 +60,8 @@ export interface DecodeOptions {
 }
 
 /**
- * Apply deltas to boxes. `deltas` has `k` groups of 4 per box (class-specific
- * regression: k = classes), each decoded against the same box; dw and dh are
- * clamped at `SCALE_CLAMP` after dividing by their weights.
- *
- * @example
- * ```ts
- * import { decodeBoxes } from "./boxes.ts";
- * decodeBoxes([0.5, 0.5, 0, Math.log(2)], [0, 0, 10, 10]); // [5, 0, 15, 20]
- * ```
+ * Apply deltas: `deltas` has `k` groups of 4 per box (class-specific: k = classes), each against the
+ * same box; dw and dh are clamped at `SCALE_CLAMP` after dividing by their weights.
  */
 export function decodeBoxes(deltas: ArrayLike<number>, boxes: Boxes, opts: DecodeOptions = {}): Float32Array {
   const [wx, wy, ww, wh] = (opts.weights ?? [1, 1, 1, 1]).map(f);
@@ -115,15 +87,7 @@ export function decodeBoxes(deltas: ArrayLike<number>, boxes: Boxes, opts: Decod
   return out;
 }
 
-/**
- * Clip boxes to [0, width] x [0, height], in place; returns them.
- *
- * @example
- * ```ts
- * import { clipBoxes } from "./boxes.ts";
- * clipBoxes(new Float32Array([-3, 2, 40, 9]), { height: 8, width: 32 }); // [0, 2, 32, 8]
- * ```
- */
+/** Clip boxes to [0, width] x [0, height], in place; returns them. */
 export function clipBoxes<T extends Float32Array | Float64Array>(boxes: T, size: { height: number; width: number }): T {
   for (let i = 0; i < boxes.length; i += 4) {
     boxes[i] = Math.min(Math.max(boxes[i], 0), size.width);
@@ -135,14 +99,8 @@ export function clipBoxes<T extends Float32Array | Float64Array>(boxes: T, size:
 }
 
 /**
- * Indices of boxes whose width and height both exceed `minSize` (and are finite);
- * with `inclusive`, at least `minSize` (torchvision's `remove_small_boxes`).
- *
- * @example
- * ```ts
- * import { nonEmptyBoxes } from "./boxes.ts";
- * nonEmptyBoxes([0, 0, 5, 5, 1, 1, 1, 9]); // [0]
- * ```
+ * Indices of boxes whose width and height both exceed `minSize` (and are finite); with `inclusive`,
+ * at least `minSize` (torchvision's `remove_small_boxes`).
  */
 export function nonEmptyBoxes(boxes: Boxes, minSize = 0, inclusive = false): number[] {
   const keep: number[] = [];

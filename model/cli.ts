@@ -1,7 +1,5 @@
 /**
- * `deno task model export`: write a model's weights as torchvision-named
- * safetensors that PyTorch loads with `load_state_dict(strict=True)`.
- *
+ * `deno task model export`: weights as torchvision-named safetensors for `load_state_dict(strict=True)`.
  * @example
  * ```sh
  * deno task model export --weights epoch_12.pth --out eqlv2_r50.safetensors   # e.g. an mmdetection checkpoint
@@ -12,7 +10,6 @@ import { Command } from "@commander-js/extra-typings";
 import { InputError } from "../core/errors.ts";
 import { exportTorchvision } from "./checkpoint/export.ts";
 
-/** Build the command-line program. */
 export function buildModelProgram(): Command {
   const program = new Command("model").description("Model weights in and out").showHelpAfterError();
   program.command("export").description("Write weights as torchvision-named float32 safetensors")

@@ -1,8 +1,6 @@
 /**
- * Detector configuration: a zod schema with named presets. `r50_fpn` is
- * torchvision 0.14's Mask R-CNN ResNet-50-FPN; `tiny` (CI) and `small`
- * (the demo and benchmark) are small configurations of the same code, with
- * a group-norm ResNet and a narrower, shallower mask head.
+ * Detector configuration with named presets: `r50_fpn` is torchvision 0.14's Mask R-CNN R50-FPN; `tiny`
+ * (CI) and `small` (demo, benchmark) use a group-norm ResNet and a smaller mask head.
  */
 import { z } from "zod";
 import { InputError, quote } from "../core/errors.ts";
@@ -16,7 +14,6 @@ export const RoiConfig = z.strictObject({
   positiveFraction: z.number().gt(0).lt(1).default(0.25),
   /** A proposal is foreground at IoU >= this with a ground truth. */
   fgIou: z.number().gt(0).lt(1).default(0.5),
-  /** RoIAlign samples per bin and axis. */
   samplingRatio: z.int().nonnegative().default(2),
   /** The level mapper's canonical RoI side and level (torchvision: 224 at level 4). */
   canonicalSize: z.number().positive().default(224),
@@ -42,7 +39,6 @@ export const InputConfig = z.strictObject({
   /** Shorter side after resizing, and the cap on the longer side. */
   minSize: z.int().positive().default(800),
   maxSize: z.int().positive().default(1333),
-  /** The batch is padded to a multiple of this. */
   sizeDivisor: z.int().positive().default(32),
 });
 
@@ -52,7 +48,6 @@ export const DetectorConfig = z.object({
   rpn: RpnHeadConfig,
   roi: RoiConfig.default(RoiConfig.parse({})),
   boxHead: BoxHeadKinds.default({ kind: "two_fc", poolSize: 7, fcDim: 1024, boxLossBeta: 1 / 9 }),
-  /** The mask head, or null for boxes only. */
   maskHead: MaskHeadKinds.nullable().default(null),
   test: TestConfig.default(TestConfig.parse({})),
   input: InputConfig.default(InputConfig.parse({})),
@@ -102,8 +97,7 @@ export const PRESETS: Record<string, z.input<typeof DetectorConfig>> = {
 };
 
 /**
- * A preset by name, with overrides merged on top (one level deep: `{ rpn: { batchPerImage: 64 } }`
- * changes that field only) and validated.
+ * A preset with overrides merged one level deep (`{ rpn: { batchPerImage: 64 } }` changes that field only), validated.
  *
  * @example
  * ```ts

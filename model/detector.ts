@@ -1,11 +1,6 @@
 /**
- * The two-stage detector, composed from configured units: a backbone and
- * feature pyramid, the RPN, multi-scale RoIAlign, the box head (its
- * classifier trained with any of the long-tail losses) and optionally the
- * mask head. Dense work runs on WGSL kernels; the small, branchy steps
- * between stages (anchor matching, proposal filtering and NMS, RoI
- * sampling, post-processing) run on the host over read-back arrays.
- * `r50_fpn` computes what torchvision 0.14's Mask R-CNN computes.
+ * Two-stage detector (backbone, FPN, RPN, RoIAlign, box and mask heads): dense work in WGSL,
+ * matching, NMS and sampling on the host. `r50_fpn` matches torchvision 0.14's Mask R-CNN.
  */
 import type { Rng } from "../core/rng.ts";
 import { InputError } from "../core/errors.ts";
@@ -29,16 +24,9 @@ import { concat, slice } from "../tensor/ops_shape.ts";
 import { isGradEnabled, noGrad } from "../tensor/autograd.ts";
 import { Tensor, tidy } from "../tensor/tensor.ts";
 
-/**
- * Where a ground-truth image's mask targets come from: the masks cut out at
- * the mask head's resolution for given RoIs (torchvision's
- * `project_masks_on_boxes`), implemented by the data side.
- */
+/** Mask targets for RoIs, as torchvision's `project_masks_on_boxes` (implemented by the data side). */
 export interface MaskTargetSource {
-  /**
-   * Targets [P, size, size] in [0, 1] for RoIs `boxes` [P * 4] (network-input pixels), each
-   * for ground truth `matched[p]`.
-   */
+  /** Targets [P, size, size] in [0, 1] for RoIs `boxes` [P * 4] (network-input pixels), one per `matched[p]`. */
   targets(boxes: Float32Array, matched: Int32Array, size: number): Float32Array;
 }
 
@@ -48,10 +36,7 @@ export interface ImageTargets {
   boxes: Float32Array;
   /** Category indices in [0, C). */
   labels: Int32Array;
-  /**
-   * The instance masks, when the data has them: the image's masks at network-input size (the
-   * data's), or any other source of targets. The mask loss needs them for every image of a batch.
-   */
+  /** Masks at network-input size; the mask loss needs them for every image of a batch. */
   masks?: InstanceMasks | MaskTargetSource;
 }
 
@@ -82,12 +67,10 @@ export interface InjectedSamples {
   rois?: Float32Array[];
 }
 
-/** Options of `Detector.losses`. */
 export interface LossOptions {
   inject?: InjectedSamples;
 }
 
-/** Options of `Detector` beyond its configuration. */
 export interface DetectorOptions {
   /** The classification loss's name: `ce` picks torchvision's predictor (class-specific deltas). */
   loss?: string;
@@ -99,10 +82,7 @@ type LossParts = Record<"total" | "rpn_cls" | "rpn_box" | "cls" | "box", Tensor>
   maskRois?: number;
 };
 
-/**
- * RoIs the mask head takes at once: a varying count is padded to a multiple of it and run in
- * groups, so every group reuses the same compiled pipelines and its im2col columns stay small.
- */
+/** RoIs per mask-head group: counts pad to a multiple, so pipelines are reused and im2col stays small. */
 const MASK_GROUP = 16;
 /** The same at inference, where up to 300 detections per image meet the head: fewer, larger groups. */
 const PREDICT_MASK_GROUP = 128;
@@ -170,7 +150,6 @@ export class Detector {
     return levels;
   }
 
-  /** The levels RoIs are pooled from: the backbone's, without the extra pooled one. */
   #poolLevels(levels: Tensor[]): Tensor[] {
     return levels.slice(0, this.backbone.strides.length);
   }
@@ -186,10 +165,7 @@ export class Detector {
     };
   }
 
-  /**
-   * The box head on RoIs [R * 5] (image, x1, y1, x2, y2): outputs in pooled (level) order,
-   * and that order.
-   */
+  /** Box head on RoIs [R * 5] (image, x1, y1, x2, y2): outputs in pooled (level) order, and that order. */
   boxOutputs(
     levels: Tensor[],
     rois: Float32Array,
@@ -204,10 +180,7 @@ export class Detector {
     return { ...this.heads.box.forward(this.params, pooled), order };
   }
 
-  /**
-   * The mask head's logits of category `classes[r]` for RoIs [R * 5], in pooled order, and that
-   * order. R a multiple of `group` (default `MASK_GROUP`) runs group by group.
-   */
+  /** Mask logits of `classes[r]` for RoIs [R * 5], in pooled order; R a multiple of `group` runs in groups. */
   maskLogits(
     levels: Tensor[],
     rois: Float32Array,
@@ -256,10 +229,7 @@ export class Detector {
     return this.heads.rpn.anchors(input[0], input[1], levels.map((l) => [l.shape[2], l.shape[3]] as const));
   }
 
-  /**
-   * Proposals of every image from the RPN's outputs (one read-back), for a padded input of
-   * `input` [height, width] holding images of `sizes`.
-   */
+  /** Proposals per image from the RPN's outputs (one read-back); `input` is the padded [height, width]. */
   async proposals(
     rpn: RpnOutputs,
     levels: Tensor[],
@@ -272,11 +242,7 @@ export class Detector {
     return await this.heads.rpn.proposals(obj, del, { anchors, perLevel: rpn.perLevel, imageSizes: sizes, ...k });
   }
 
-  /**
-   * Losses of one training step: rpn_cls, rpn_box, cls, box (and mask, when the detector has a
-   * mask head and every image has masks), and their sum `total`, all scalar tensors with the
-   * graph recorded.
-   */
+  /** rpn_cls, rpn_box, cls, box (and mask, with a mask head and masks on every image) and their sum `total`. */
   async losses(
     batch: ImageBatch,
     targets: ImageTargets[],
@@ -341,8 +307,7 @@ export class Detector {
         iouThreshold: r.fgIou,
         weights: BOX_WEIGHTS,
       });
-      // Always S rows per image (sampled rows repeat when there are too few candidates), so every
-      // step has the same shapes and reuses the compiled pipelines.
+      // Always S rows per image (sampled rows repeat when too few), so every step has the same shapes and pipelines.
       const n = s.labels.length;
       for (let k = 0; k < S; k++) {
         const i = k % Math.max(1, n);
@@ -359,11 +324,7 @@ export class Detector {
     return out.build();
   }
 
-  /**
-   * What decoupled re-training (cRT, LWS) trains a classifier on: the RoI features that enter
-   * the classifier [R, fcDim] and the labels they were sampled with, for one batch, as a
-   * training step samples them, without gradient.
-   */
+  /** Classifier inputs for cRT/LWS: RoI features [R, fcDim] and labels, sampled as in training, no gradient. */
   async classifierInputs(
     batch: ImageBatch,
     targets: ImageTargets[],
@@ -381,10 +342,7 @@ export class Detector {
     return { features: out.features, labels: Int32Array.from(out.order, (i) => s.labels[i]) };
   }
 
-  /**
-   * The classifier: logits = features [R, inDim] @ W [inDim, columns] + b, columns in the loss's
-   * order; `stored` names its parameters as the weights file holds them, with their shapes.
-   */
+  /** logits = features [R, inDim] @ W [inDim, columns] + b, columns in the loss's order; `stored` as in the file. */
   classifierParams(): { inDim: number; columns: number; stored: { name: string; shape: number[] }[] } {
     const inDim = this.cfg.boxHead.fcDim, columns = this.columns, p = "roi_heads.box_predictor.cls_score";
     return {
@@ -426,9 +384,8 @@ export class Detector {
   }
 
   /**
-   * Label given RoIs [S * 4] per image against the ground truth as torchvision's RoI heads do
-   * (foreground at IoU >= fgIou, no sampling): rows [R * 5], categories (C for background),
-   * regression targets and matched ground truth (-1 for background).
+   * Label RoIs [S * 4] per image as torchvision's RoI heads do (foreground at IoU >= fgIou, no
+   * sampling): rows [R * 5], categories (C = background), targets, matched ground truth (-1 = background).
    */
   labelRois(rois: Float32Array[], targets: ImageTargets[]): SampledBatch {
     const C = this.numClasses, out = new SampledBatchBuilder();
@@ -453,9 +410,8 @@ export class Detector {
   }
 
   /**
-   * The mask loss over the foreground RoIs, padded to a bucketed count. RoIs matched to a ground
-   * truth without a mask get no loss; with none left the loss is 0 (a zero-weighted graph, so
-   * every step has the same terms and shapes).
+   * Mask loss over foreground RoIs, padded to a bucketed count. RoIs matched to a maskless ground truth
+   * get no loss; with none left it is a zero-weighted graph, so every step has the same terms and shapes.
    */
   #maskLoss(
     levels: Tensor[],
@@ -476,7 +432,6 @@ export class Detector {
     });
     for (let k = fg.length; k < P; k++) rois.set([0, 0, 0, 1, 1], 5 * k);
     const { logits, order } = this.maskLogits(levels, rois, sizes, classes);
-    // Targets in the pooled order, image by image from each image's source.
     const t = new Float32Array(P * M * M);
     const rows = Array.from(order.entries()).filter(([, k]) => k < fg.length);
     for (let b = 0; b < targets.length; b++) {
@@ -504,10 +459,7 @@ export class Detector {
     return { loss: head.loss(logits, Tensor.from(t, [P, M, M]), Math.max(1, withMask), real), rois: withMask };
   }
 
-  /**
-   * Detections per image: proposals, the box head, torchvision's post-processing, then the
-   * mask head on the detections (unless `masks: false`).
-   */
+  /** Proposals, box head, torchvision's post-processing, then the mask head (unless `masks: false`). */
   async predict(batch: ImageBatch, clsLoss: ClassificationLoss, opts: { masks?: boolean } = {}): Promise<Detections[]> {
     const t = this.cfg.test;
     const x = this.#input(batch), input = [x.shape[2], x.shape[3]] as const;
@@ -520,8 +472,7 @@ export class Detector {
       preNmsTopK: t.preNmsTopK,
       postNmsTopK: t.proposals,
     });
-    // A fixed number of rows per image (padding repeats a dummy box) keeps the shapes, and so the
-    // compiled pipelines, the same for every batch; padded rows are never read.
+    // Fixed rows per image (padding repeats a dummy box) keep shapes and pipelines; padded rows are never read.
     const K = t.proposals, rois = new Float32Array(5 * K * batch.batch);
     proposals.forEach((p, b) => {
       for (let r = 0; r < K; r++) {
@@ -557,7 +508,6 @@ export class Detector {
     return dets;
   }
 
-  /** The mask head on the detections' boxes: each detection's category's probabilities. */
   async #predictMasks(levels: Tensor[], dets: Detections[], sizes: [number, number][]): Promise<void> {
     const M = this.heads.mask!.resolution;
     const n = dets.reduce((a, d) => a + d.labels.length, 0);
@@ -590,7 +540,6 @@ export class Detector {
   }
 }
 
-/** The sampled RoIs of a batch. */
 export interface SampledBatch {
   /** [R * 5]: image, x1, y1, x2, y2. */
   rois: Float32Array;

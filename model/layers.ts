@@ -1,8 +1,6 @@
 /**
- * The layers the detector is built from, as functions of a parameter store:
- * calling a layer creates its parameters on first use and reuses them after.
- * Weights have torchvision's layouts (conv [out, in, kh, kw], linear
- * [out, in]) under torchvision's names, so its checkpoints load as they are.
+ * Layers as functions of a parameter store, creating parameters on first use. Weights have
+ * torchvision's layouts (conv [out, in, kh, kw], linear [out, in]) and names, so checkpoints load as is.
  */
 import type { Init, ParamStore } from "./params.ts";
 import { add, addRelu, mapRaw, matmul, mul, relu, reshape } from "../tensor/ops.ts";
@@ -12,7 +10,6 @@ import { isGradEnabled, noGrad } from "../tensor/autograd.ts";
 import { f32 } from "../kernels/kernel.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
-/** A convolution's shape and how its parameters start. */
 export interface ConvSpec {
   cin: number;
   cout: number;
@@ -24,7 +21,6 @@ export interface ConvSpec {
   bias?: boolean;
   /** Weight initialisation; default Kaiming normal over the fan-in. */
   init?: Init;
-  /** Bias initialisation; default zeros. */
   biasInit?: Init;
   /** Whether the optimizer updates the weights (default true). */
   trainable?: boolean;
@@ -37,7 +33,6 @@ function convWeight(ps: ParamStore, name: string, s: ConvSpec): Tensor {
   return ps.param(`${name}.weight`, [s.cout, s.cin, s.k, s.k], init, { trainable: s.trainable });
 }
 
-/** A k x k convolution `name` ("same" padding unless given). */
 export function conv(ps: ParamStore, name: string, x: Tensor, s: ConvSpec): Tensor {
   const w = convWeight(ps, name, s);
   const b = s.bias
@@ -56,18 +51,9 @@ export function conv(ps: ParamStore, name: string, x: Tensor, s: ConvSpec): Tens
 export const FROZEN_BN_EPS = 1e-5;
 
 /**
- * A convolution without bias followed by a frozen batch norm `bnName`
- * (weight, bias, running_mean, running_var: buffers that never train),
- * folded into one convolution: weight * scale per output channel, bias
- * shift, where scale = bn.weight / sqrt(running_var + eps) and shift =
- * bn.bias - running_mean * scale. The scale and shift are computed once
- * (until the parameters are written); the scaled weight, when the convolution
- * trains, every call, so its gradient flows to the unscaled weight.
- *
- * @example
- * ```ts
- * const y = convFrozenBn(ps, "backbone.body.layer1.0.conv1", "backbone.body.layer1.0.bn1", x, { cin: 64, cout: 64, k: 1 });
- * ```
+ * Conv without bias + frozen batch norm `bnName`, folded: weight * scale, bias shift, with scale =
+ * bn.weight / sqrt(running_var + eps), shift = bn.bias - running_mean * scale. Scale and shift are cached
+ * until the parameters are written; a trainable weight is scaled every call so its gradient flows unscaled.
  */
 export function convFrozenBn(ps: ParamStore, name: string, bnName: string, x: Tensor, s: ConvSpec): Tensor {
   const K = s.cout;
@@ -97,19 +83,16 @@ export function convFrozenBn(ps: ParamStore, name: string, bnName: string, x: Te
   return y;
 }
 
-/** Group normalisation `name` with a learned scale and shift. */
 export function gn(ps: ParamStore, name: string, x: Tensor, channels: number, groups: number): Tensor {
   const g = ps.param(`${name}.weight`, [channels], { kind: "constant", value: 1 });
   const b = ps.param(`${name}.bias`, [channels], { kind: "constant", value: 0 });
   return groupNorm(x, groups, { weight: g, bias: b });
 }
 
-/** Convolution `name`, group norm `normName`, ReLU. */
 export function convGnRelu(ps: ParamStore, name: string, normName: string, x: Tensor, s: ConvSpec, groups: number) {
   return relu(gn(ps, normName, conv(ps, name, x, s), s.cout, groups));
 }
 
-/** A fully connected layer's shape and initialisation. */
 export interface LinearSpec {
   din: number;
   dout: number;
@@ -121,14 +104,7 @@ export interface LinearSpec {
   relu?: boolean;
 }
 
-/**
- * x [N, din] @ W^T + b with W [dout, din] (torchvision's nn.Linear layout).
- *
- * @example
- * ```ts
- * const h = relu(linear(ps, "roi_heads.box_head.fc6", x, { din: 12544, dout: 1024 }));
- * ```
- */
+/** x [N, din] @ W^T + b with W [dout, din] (torchvision's nn.Linear layout). */
 export function linear(ps: ParamStore, name: string, x: Tensor, s: LinearSpec): Tensor {
   const bound = 1 / Math.sqrt(s.din);
   const w = ps.param(`${name}.weight`, [s.dout, s.din], s.init ?? { kind: "uniform", bound });

@@ -1,8 +1,4 @@
-/**
- * The RPN's objectness loss over all anchors, where only sampled anchors
- * count: each element has a weight (0 where not sampled) and the sum is
- * divided by a normaliser, so no gather of the sampled anchors is needed.
- */
+/** RPN objectness over all anchors, weighted 0 where unsampled, so no gather of sampled anchors is needed. */
 import { f32 } from "../kernels/kernel.ts";
 import { record } from "../tensor/autograd.ts";
 import { mapRaw, sum } from "../tensor/ops.ts";

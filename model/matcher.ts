@@ -1,45 +1,25 @@
-/**
- * Match predictions (anchors, proposals) to ground-truth boxes by IoU, as
- * detectron2's `Matcher` does: each prediction takes its best ground truth
- * and a label from the IoU band it falls in.
- */
+/** Match predictions to ground truths by IoU as detectron2's `Matcher`: best ground truth, label by IoU band. */
 
-/** Options of `matchBoxes`. */
 export interface MatchOptions {
   /** Ascending IoU cut points, e.g. [0.3, 0.7]; band k is [t[k-1], t[k]). */
   thresholds: readonly number[];
   /** One label per band, thresholds.length + 1 of them: 1 foreground, 0 background, -1 ignore. */
   labels: readonly number[];
   /**
-   * Also label 1 every prediction whose IoU with some ground truth equals that
-   * ground truth's highest (ties included), so that no ground truth goes
-   * unmatched. Ground truths that overlap nothing (highest IoU 0) are skipped.
+   * Also label 1 each prediction whose IoU equals some ground truth's highest (ties included), so none goes
+   * unmatched; ground truths overlapping nothing are skipped.
    */
   allowLowQuality?: boolean;
 }
 
-/** The match of each prediction. */
 export interface Match {
   /** Index of the best ground truth (the first on ties); 0 when there is none. */
   matched: Int32Array;
-  /** Label of each prediction. */
   labels: Int8Array;
-  /** IoU with the matched ground truth. */
   iou: Float32Array;
 }
 
-/**
- * Match `nPred` predictions to `nGt` ground truths given their IoU matrix
- * `iou`, row-major [nGt, nPred].
- *
- * @example
- * ```ts
- * import { matchBoxes } from "./matcher.ts";
- * // one ground truth, three anchors
- * const m = matchBoxes(new Float32Array([0.8, 0.5, 0.1]), 1, 3, { thresholds: [0.3, 0.7], labels: [0, -1, 1] });
- * // m.labels = Int8Array [1, -1, 0]
- * ```
- */
+/** Match `nPred` predictions to `nGt` ground truths given their IoU matrix, row-major [nGt, nPred]. */
 export function matchBoxes(iou: Float32Array, nGt: number, nPred: number, opts: MatchOptions): Match {
   const { thresholds, labels } = opts;
   if (labels.length !== thresholds.length + 1) {

@@ -1,8 +1,4 @@
-/**
- * The model card: what rebuilds a trained detector without its training
- * set (preset and configuration, the loss with its completed parameters and
- * state, the categories), written as `model.json` beside the weights.
- */
+/** The model card `model.json`: preset, configuration, completed loss and its state, categories. */
 import { join } from "node:path";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
@@ -27,7 +23,6 @@ export interface ModelCard {
   training?: TrainingSummary;
 }
 
-/** The train stage's summary of a run, in its model card. */
 export interface TrainingSummary {
   steps: number;
   /** Each loss term (`total`, `rpn_cls`, ..., `mask`) averaged over the first and the last 10 steps. */
@@ -41,12 +36,10 @@ export interface TrainingSummary {
   stepsWithoutMask: number;
 }
 
-/** The card's file in a model folder. */
 export const MODEL_CARD = "model.json";
 
 /**
  * Write `card` to `dir`/model.json, atomically.
- *
  * @example
  * ```ts
  * await writeModelCard("runs/demo/stages/train", card);

@@ -1,14 +1,11 @@
 /**
- * Non-maximum suppression: the GPU computes the IoU bitmask of the boxes
- * sorted by group and score (`kernels/nms.ts`), the host walks it greedily
- * per group and merges the survivors by score. Ties in score keep input
- * order, so results are deterministic.
+ * NMS: the GPU computes the IoU bitmask of boxes sorted by group and score (`kernels/nms.ts`), the host
+ * walks it greedily per group and merges survivors by score. Score ties keep input order.
  */
 import { nmsMaskKernel, nmsRowWords } from "../kernels/nms.ts";
 import { rt } from "../tensor/tensor.ts";
 import type { Boxes } from "./boxes.ts";
 
-/** Options of `nms`. */
 export interface NmsOptions {
   /** A box is suppressed by a kept, higher-scored box when their IoU exceeds this. */
   iouThreshold: number;
@@ -20,16 +17,7 @@ export interface NmsOptions {
   device?: "auto" | "gpu" | "host";
 }
 
-/**
- * Indices of `scores` sorted by descending score, ties in index order, NaN last;
- * the first `k` only when given (a top-k).
- *
- * @example
- * ```ts
- * import { scoreOrder } from "./nms.ts";
- * scoreOrder([0.1, 0.9, 0.5, 0.9], 3); // Int32Array [1, 3, 2]
- * ```
- */
+/** Indices of `scores` by descending score, ties in index order, NaN last; the first `k` when given. */
 export function scoreOrder(scores: ArrayLike<number>, k = scores.length): Int32Array {
   const key = (i: number) => Number.isNaN(scores[i]) ? -Infinity : scores[i];
   const idx = Array.from({ length: scores.length }, (_, i) => i);
@@ -39,33 +27,16 @@ export function scoreOrder(scores: ArrayLike<number>, k = scores.length): Int32A
 
 /** Mask words beyond which `nms` refuses (256 MiB): cut the candidates first. */
 const MAX_MASK_WORDS = 1 << 26;
-/**
- * Up to this many box pairs (~720 boxes in one group) the host computes the
- * mask: below it the GPU round trip costs more than the IoUs (BENCHMARKS.md).
- */
+/** Box pairs (~720 boxes in a group) up to which the host is faster than the GPU round trip (BENCHMARKS.md). */
 const HOST_PAIRS = 1 << 18;
 
-/**
- * Greedy NMS of boxes (x1, y1, x2, y2) by score, class-wise when `groups` is
- * given. Returns the indices of the kept boxes in descending score order
- * (ties in index order), at most `maxKeep` of them.
- *
- * @example
- * ```ts
- * import { initTensors } from "../tensor/tensor.ts";
- * import { nms } from "./nms.ts";
- * await initTensors();
- * const keep = await nms([0, 0, 10, 10, 1, 1, 10, 10, 20, 20, 30, 30], [0.9, 0.8, 0.7], { iouThreshold: 0.5 });
- * // keep = Int32Array [0, 2]
- * ```
- */
+/** Greedy NMS, class-wise with `groups`: kept indices by descending score (ties in index order), <= `maxKeep`. */
 export async function nms(boxes: Boxes, scores: ArrayLike<number>, opts: NmsOptions): Promise<Int32Array> {
   const n = scores.length;
   if (boxes.length !== 4 * n) throw new Error(`nms got ${boxes.length / 4} boxes and ${n} scores`);
   const groups = opts.groups;
   if (groups && groups.length !== n) throw new Error(`nms got ${groups.length} groups for ${n} boxes`);
   if (n === 0) return new Int32Array(0);
-  // Sorted into group segments, each by descending score.
   const key = (i: number) => Number.isNaN(scores[i]) ? -Infinity : scores[i];
   const order = Array.from({ length: n }, (_, i) => i);
   order.sort((a, b) => (groups ? groups[a] - groups[b] : 0) || key(b) - key(a) || a - b);

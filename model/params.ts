@@ -1,9 +1,6 @@
 /**
- * Named parameters of a model. Layers ask the store for their tensors by a
- * dotted name, torchvision's state-dict key ("backbone.body.layer1.0.conv1.weight"),
- * so checkpoints, optimizers and pretrained-weight loading all see one flat,
- * ordered list. Frozen entries (frozen batch-norm statistics, frozen stages)
- * are in the list but take no gradient.
+ * Named parameters under torchvision's state-dict keys, one flat ordered list for checkpoints, optimizers
+ * and weight loading. Frozen entries (frozen BN statistics, frozen stages) take no gradient.
  */
 import type { Rng } from "../core/rng.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -14,7 +11,6 @@ export type Init =
   | { kind: "uniform"; bound: number }
   | { kind: "constant"; value: number };
 
-/** Options of `ParamStore.param`. */
 export interface ParamOptions {
   /** Whether the optimizer updates it (default true). */
   trainable?: boolean;
@@ -26,14 +22,7 @@ export class ParamStore {
   #generation = 0;
   constructor(private readonly rng: Rng) {}
 
-  /**
-   * Create (once) and return the parameter `name`.
-   *
-   * @example
-   * ```ts
-   * const w = store.param("roi_heads.box_head.fc6.weight", [1024, 12544], { kind: "uniform", bound: 0.009 });
-   * ```
-   */
+  /** Create (once) and return the parameter `name`. */
   param(name: string, shape: number[], init: Init, opts: ParamOptions = {}): Tensor {
     const have = this.#params.get(name);
     if (have) {
@@ -68,11 +57,7 @@ export class ParamStore {
     return this.#params.get(name);
   }
 
-  /**
-   * Overwrite a parameter's values. Writing through the store (or calling
-   * `markChanged` after writing a tensor directly) invalidates what was
-   * derived from the parameters, such as folded frozen batch norms.
-   */
+  /** Overwrite a parameter's values; invalidates derived tensors such as folded frozen batch norms. */
   write(name: string, data: Float32Array): void {
     const t = this.#params.get(name);
     if (!t) throw new Error(`No parameter "${name}"`);
@@ -85,10 +70,7 @@ export class ParamStore {
     this.#generation++;
   }
 
-  /**
-   * A tensor computed from parameters that do not train (e.g. a frozen batch norm's scale),
-   * computed once and kept until a parameter is written.
-   */
+  /** A tensor derived from non-training parameters (e.g. frozen BN scale), kept until a parameter is written. */
   derived(key: string, compute: () => Tensor): Tensor {
     const have = this.#derived.get(key);
     if (have && have.generation === this.#generation) return have.value;
@@ -98,7 +80,6 @@ export class ParamStore {
     return value;
   }
 
-  /** Total number of scalar parameters. */
   get count(): number {
     let n = 0;
     for (const t of this.#params.values()) n += t.size;

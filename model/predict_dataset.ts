@@ -1,9 +1,4 @@
-/**
- * A trained model over a dataset's images: batches decoded at test size,
- * detections turned into LVIS results rows. What the `predict` stage and the
- * tau search of tau-normalisation both run; with a trained mask head, each
- * row carries its mask as the results file's `segmentation`.
- */
+/** A trained model over a dataset's images as LVIS results rows (masks when trained): `predict`, tau search. */
 import type { Dataset } from "../data/dataset.ts";
 import { BatchLoader } from "../data/image/batch_loader.ts";
 import { tidyAsync } from "../tensor/tensor.ts";
@@ -21,17 +16,13 @@ export interface PredictDatasetOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/**
- * Whether `model`'s results carry masks: it has a mask head that was trained (a card written
- * before training summaries, or a weights file's, counts as trained).
- */
+/** Whether results carry masks: a trained mask head (old cards and weights files count as trained). */
 export function predictsMasks(model: Pick<TrainedModel, "detector" | "card">): boolean {
   return model.detector.heads.mask !== null && model.card.training?.masks !== false;
 }
 
 /**
- * LVIS results rows of `model` on the images of `dataset`, with a `segmentation` per row when
- * {@link predictsMasks}.
+ * LVIS results rows of `model` on `dataset`'s images, with a `segmentation` when {@link predictsMasks}.
  *
  * @example
  * ```ts

@@ -1,10 +1,6 @@
 /**
- * Detections as rows of an LVIS/COCO results file: boxes taken back from
- * the network input to the original image's pixels as [x, y, width, height],
- * category indices turned into the dataset's ids, values rounded as the
- * results file keeps them, and, with a mask head, each mask pasted into the
- * original image and run-length encoded (one file for bbox and segm, as LVIS
- * results are).
+ * Detections as LVIS/COCO results rows: boxes in original pixels as [x, y, width, height], dataset
+ * category ids, values rounded as results files keep them, masks pasted and RLE-encoded.
  */
 import { maskToSegmentation } from "../eval/rle_encode.ts";
 import type { RleJson } from "../eval/results_file.ts";
@@ -21,7 +17,6 @@ export interface LvisResult {
   segmentation?: RleJson;
 }
 
-/** What {@link resultRows} needs about the image besides its detections. */
 export interface ResultImage {
   imageId: number;
   /** The original (`width`, `height`) and network-input (`outWidth`, `outHeight`) size: a `ResizePlan` without flip. */
@@ -34,9 +29,8 @@ export interface ResultImage {
 const f = Math.fround;
 
 /**
- * The rows of one image's detections. Detections with masks (`dets.masks`) get a
- * `segmentation`: as torchvision's `transform.postprocess` does, the boxes are scaled back
- * to the original size in float32, then each mask is pasted into its box there.
+ * The rows of one image's detections. As torchvision's `transform.postprocess`, boxes are scaled back
+ * in float32, then each mask (`dets.masks`) is pasted into its box at the original size.
  *
  * @example
  * ```ts
@@ -64,7 +58,6 @@ export function resultRows(dets: Detections, image: ResultImage): LvisResult[] {
   return rows;
 }
 
-/** Each detection's mask pasted at the original size and encoded. */
 function _segmentations(dets: Detections, image: ResultImage): RleJson[] {
   const { size } = image, n = dets.scores.length;
   // torchvision's resize_boxes: float32 ratios, float32 products.

@@ -1,8 +1,6 @@
 /**
- * RoIAlign as a differentiable op: features [B, C, H, W] and RoIs [R, 5]
- * (batch index, x1, y1, x2, y2 in image pixels) give [R, C, P, P]. The
- * gradient flows to the features only; RoIs are constants (as in R-CNN,
- * where proposals are detached).
+ * Differentiable RoIAlign: features [B, C, H, W], RoIs [R, 5] (batch index, x1, y1, x2, y2 in image
+ * pixels) -> [R, C, P, P]. Gradient to the features only; RoIs are constants (detached proposals).
  */
 import {
   channelsLastKernel,
@@ -17,7 +15,6 @@ import {
 import { record } from "../tensor/autograd.ts";
 import { rt, Tensor } from "../tensor/tensor.ts";
 
-/** Options of `roiAlign`. */
 export interface RoiAlignOptions {
   /** Output bins per side (P). */
   outputSize: number;
@@ -32,21 +29,8 @@ export interface RoiAlignOptions {
 }
 
 /**
- * Pool each RoI of `rois` from `features` into a P x P grid by bilinear
- * sampling. RoIs whose batch index is outside [0, B) pool to zeros.
- *
- * @param features [B, C, H, W] f32.
+ * Bilinear P x P pooling of each RoI; RoIs whose batch index is outside [0, B) pool to zeros.
  * @param rois [R, 5] f32: batch index, x1, y1, x2, y2 in image pixels.
- * @returns [R, C, P, P].
- * @example
- * ```ts
- * import { initTensors, Tensor } from "../tensor/tensor.ts";
- * import { roiAlign } from "./roi_align.ts";
- * await initTensors();
- * const x = Tensor.from(new Float32Array(16).map((_, i) => i), [1, 1, 4, 4]);
- * const rois = Tensor.from([0, 0, 0, 4, 4], [1, 5]);
- * const y = roiAlign(x, rois, { outputSize: 2, spatialScale: 1 }); // [1, 1, 2, 2]
- * ```
  */
 export function roiAlign(features: Tensor, rois: Tensor, opts: RoiAlignOptions): Tensor {
   const p = roiAlignParams(features, rois, opts);
@@ -59,7 +43,6 @@ export function roiAlign(features: Tensor, rois: Tensor, opts: RoiAlignOptions):
   return record(out, "roiAlign", [features, rois], (g) => [roiAlignGrad(g, rois, p), null]);
 }
 
-/** The kernel parameters for these inputs, validated. */
 export function roiAlignParams(features: Tensor, rois: Tensor, opts: RoiAlignOptions): RoiAlignParams {
   if (features.shape.length !== 4) throw new Error(`roiAlign features must be [B, C, H, W], got [${features.shape}]`);
   if (rois.shape.length !== 2 || rois.shape[1] !== 5) {
@@ -115,15 +98,7 @@ function _channelsLast(src: GPUBuffer, n: number, channels: number, spatial: num
   return out;
 }
 
-/**
- * RoIs of several images as the [R, 5] rows `roiAlign` takes: image index, then the box.
- *
- * @example
- * ```ts
- * import { packRois } from "./roi_align.ts";
- * packRois([[0, 0, 4, 4], [], [1, 1, 2, 2]]); // [0, 0, 0, 4, 4, 2, 1, 1, 2, 2]
- * ```
- */
+/** RoIs of several images as the [R, 5] rows `roiAlign` takes: image index, then the box. */
 export function packRois(boxesPerImage: readonly ArrayLike<number>[]): Float32Array {
   const total = boxesPerImage.reduce((a, b) => a + b.length / 4, 0);
   const out = new Float32Array(total * 5);
@@ -137,15 +112,8 @@ export function packRois(boxesPerImage: readonly ArrayLike<number>[]): Float32Ar
 }
 
 /**
- * The FPN level of each box (detectron2 `assign_boxes_to_levels`):
- * floor(canonicalLevel + log2(sqrt(area) / canonicalSize)), clamped to
- * [minLevel, maxLevel], returned relative to minLevel.
- *
- * @example
- * ```ts
- * import { fpnLevels } from "./roi_align.ts";
- * fpnLevels([0, 0, 224, 224, 0, 0, 20, 20], { minLevel: 2, maxLevel: 5 }); // Int32Array [2, 0]
- * ```
+ * FPN level of each box (detectron2 `assign_boxes_to_levels`): floor(canonicalLevel +
+ * log2(sqrt(area) / canonicalSize)), clamped to [minLevel, maxLevel], relative to minLevel.
  */
 export function fpnLevels(
   boxes: ArrayLike<number>,

@@ -1,17 +1,12 @@
 /**
- * Multi-scale RoIAlign (torchvision's MultiScaleRoIAlign): each RoI is
- * pooled from the pyramid level that torchvision's level mapper picks for
- * its size, floor(4 + log2(sqrt(area) / 224) + 1e-6) in float32, clamped to
- * the levels there are. RoIs are pooled level by level, so the pooled rows
- * come in level order; `order` maps them back to the RoIs given.
+ * torchvision's MultiScaleRoIAlign: each RoI pools from the level its LevelMapper picks; rows come
+ * in level order and `order` maps them back to the RoIs given.
  */
 import { roiAlign } from "./roi_align.ts";
 import { concat } from "../tensor/ops_shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 
-/** Options of the level mapper and of the RoIAlign on each level. */
 export interface PoolerOptions {
-  /** Bins per side. */
   outputSize: number;
   /** Samples per bin and axis (torchvision: 2). */
   samplingRatio: number;
@@ -23,14 +18,8 @@ export interface PoolerOptions {
 }
 
 /**
- * The level of each box, relative to `minLevel`, as torchvision's LevelMapper computes it
- * in float32: floor(canonicalLevel + log2(sqrt(area) / canonicalSize) + 1e-6), clamped.
- *
- * @example
- * ```ts
- * import { mapLevels } from "./roi_pooler.ts";
- * mapLevels([0, 0, 224, 224, 0, 0, 20, 20], { minLevel: 2, maxLevel: 5, canonicalSize: 224, canonicalLevel: 4 }); // [2, 0]
- * ```
+ * Level of each box relative to `minLevel`, as torchvision's LevelMapper in float32:
+ * floor(canonicalLevel + log2(sqrt(area) / canonicalSize) + 1e-6), clamped.
  */
 export function mapLevels(
   boxes: ArrayLike<number>,
@@ -46,15 +35,8 @@ export function mapLevels(
 }
 
 /**
- * torchvision's scale of each feature map: 2^round(log2(feature height / largest image
- * height)), where the images are the unpadded ones; returns the scales and the first and last
- * level (-log2 of the first and last scale).
- *
- * @example
- * ```ts
- * import { inferScales } from "./roi_pooler.ts";
- * inferScales([56, 28, 14, 7], [[200, 210], [224, 160]]); // { scales: [0.25, 0.125, 0.0625, 0.03125], minLevel: 2, maxLevel: 5 }
- * ```
+ * torchvision's scale per feature map: 2^round(log2(feature height / largest unpadded image height));
+ * returns the scales and the first and last level (-log2 of the first and last scale).
  */
 export function inferScales(
   featureHeights: readonly number[],
@@ -70,7 +52,6 @@ function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** Pooled RoIs in level order, and where each row came from. */
 export interface PooledRois {
   /** [R, C, P, P], rows in level order. */
   pooled: Tensor;
@@ -78,15 +59,7 @@ export interface PooledRois {
   order: Int32Array;
 }
 
-/**
- * Pool RoIs `rois` ([R, 5] rows of image index, x1, y1, x2, y2, on the host) from the pyramid
- * `levels` (finest first, consecutive powers of 2), given the unpadded image sizes.
- *
- * @example
- * ```ts
- * const { pooled, order } = poolRois([p2, p3, p4, p5], rois, sizes, { outputSize: 7, samplingRatio: 2, canonicalSize: 224, canonicalLevel: 4, aligned: false });
- * ```
- */
+/** Pool RoIs [R, 5] (image index, x1, y1, x2, y2, host-side) from `levels` (finest first, powers of 2). */
 export function poolRois(
   levels: readonly Tensor[],
   rois: Float32Array,

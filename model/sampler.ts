@@ -1,26 +1,14 @@
 /**
- * RoI sampling for the box head (detectron2 `label_and_sample_proposals`):
- * the ground truths join the proposals, each is matched at IoU >= 0.5 to a
- * ground truth (foreground, its class) or not (background, label C), and a
- * seeded draw keeps a fixed number per image with a capped foreground share.
+ * RoI sampling for the box head (detectron2 `label_and_sample_proposals`): ground truths join the
+ * proposals, IoU >= 0.5 is foreground (else label C), and a seeded draw caps the foreground share.
  */
 import type { Rng } from "../core/rng.ts";
 import { type Boxes, type CoderWeights, encodeBoxes, pairwiseIou } from "./boxes.ts";
 import { matchBoxes } from "./matcher.ts";
 
 /**
- * Draw at most `batchSize` of the labelled items: up to `positiveFraction` of
- * them from `isPositive`, the rest from `isNegative`, each a uniform random
- * subset in random order. Returns [positives, negatives] as item indices.
- *
- * @example
- * ```ts
- * import { Rng } from "../core/rng.ts";
- * import { subsample } from "./sampler.ts";
- * const labels = [1, 0, 0, 1, 0];
- * subsample(labels.length, (i) => labels[i] === 1, (i) => labels[i] === 0, { batchSize: 2, positiveFraction: 0.5, rng: new Rng(1) });
- * // one positive and one negative index
- * ```
+ * Draw at most `batchSize` items: up to `positiveFraction` from `isPositive`, the rest from
+ * `isNegative`, each a uniform random subset in random order. Returns [positives, negatives] indices.
  */
 export function subsample(
   n: number,
@@ -47,7 +35,6 @@ function _pick(items: number[], k: number, rng: Rng): number[] {
   return items.slice(0, k);
 }
 
-/** Inputs of `sampleRois` for one image. */
 export interface SampleRoisOptions {
   /** Proposal boxes (x1, y1, x2, y2), e.g. the RPN's post-NMS top-k. */
   proposals: Boxes;
@@ -56,7 +43,6 @@ export interface SampleRoisOptions {
   gtClasses: ArrayLike<number>;
   numClasses: number;
   rng: Rng;
-  /** RoIs kept per image; default 512. */
   batchSize?: number;
   /** Largest foreground share; default 0.25. */
   positiveFraction?: number;
@@ -70,7 +56,6 @@ export interface SampleRoisOptions {
 
 /** The sampled RoIs of one image: foreground first, then background. */
 export interface SampledRois {
-  /** [S * 4] boxes. */
   boxes: Float32Array;
   /** [S] class of each foreground RoI, `numClasses` for background. */
   labels: Int32Array;
@@ -82,19 +67,6 @@ export interface SampledRois {
   numForeground: number;
 }
 
-/**
- * Label and sample the RoIs of one image for the box head.
- *
- * @example
- * ```ts
- * import { Rng } from "../core/rng.ts";
- * import { sampleRois } from "./sampler.ts";
- * const s = sampleRois({
- *   proposals: [0, 0, 10, 10, 50, 50, 60, 60], gtBoxes: [1, 1, 10, 10], gtClasses: [3], numClasses: 5, rng: new Rng(1),
- * });
- * // s.labels = Int32Array [3, 3, 5]: the ground truth and the first proposal, then the background one
- * ```
- */
 export function sampleRois(opts: SampleRoisOptions): SampledRois {
   const { gtBoxes, gtClasses, numClasses, rng } = opts;
   const nGt = gtBoxes.length >> 2;

@@ -1,6 +1,4 @@
-/**
- * Learning-rate schedules: linear warm-up, then step or cosine decay.
- */
+/** Learning-rate schedules: linear warm-up, then step or cosine decay. */
 import { z } from "zod";
 
 export const LrSchedule = z.object({

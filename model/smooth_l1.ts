@@ -1,18 +1,13 @@
-/**
- * Smooth L1 box regression loss as a differentiable op (detectron2's
- * `smooth_l1_loss` with reduction "sum", then divided by a normaliser).
- */
+/** Smooth L1 box loss (detectron2's `smooth_l1_loss`, reduction "sum", then over a normaliser). */
 import { smoothL1BackwardKernel, smoothL1ForwardKernel, type SmoothL1Params } from "../kernels/smooth_l1.ts";
 import { record } from "../tensor/autograd.ts";
 import { sum } from "../tensor/ops.ts";
 import { rt, Tensor } from "../tensor/tensor.ts";
 
-/** Options of `smoothL1Loss`. */
 export interface SmoothL1Options {
   /**
-   * Per row, which block of 4 prediction columns to regress: the RoI's class
-   * for class-specific heads, 0 for class-agnostic ones; a negative value
-   * (background, unsampled anchor) leaves the row out. An i32 tensor [N] or host array.
+   * Per row, the block of 4 prediction columns to regress (class, or 0 if agnostic); negative (background,
+   * unsampled anchor) leaves the row out. An i32 tensor [N] or host array.
    */
   block: Tensor | ArrayLike<number>;
   /** Quadratic region half-width; 0 gives plain L1 (detectron2 uses 0 for both heads by default). */
@@ -22,21 +17,10 @@ export interface SmoothL1Options {
 }
 
 /**
- * sum over rows n with block[n] >= 0 of smoothL1(pred[n, 4k:4k+4] - target[n]), k = block[n],
- * divided by `normalizer`. Gradients flow to `pred` only.
- *
+ * sum over rows with block[n] >= 0 of smoothL1(pred[n, 4k:4k+4] - target[n]), k = block[n], / `normalizer`.
+ * Gradients flow to `pred` only.
  * @param pred [N, D] predicted deltas, D = 4 * blocks.
  * @param target [N, 4] target deltas.
- * @returns A scalar tensor (shape []).
- * @example
- * ```ts
- * import { initTensors, Tensor } from "../tensor/tensor.ts";
- * import { smoothL1Loss } from "./smooth_l1.ts";
- * await initTensors();
- * const pred = Tensor.from([0, 0, 0, 2, 9, 9, 9, 9], [2, 4]);
- * const target = Tensor.from([0, 0, 0, 0, 0, 0, 0, 0], [2, 4]);
- * const loss = smoothL1Loss(pred, target, { block: [0, -1], beta: 1, normalizer: 2 }); // (2 - 0.5) / 2 = 0.75
- * ```
  */
 export function smoothL1Loss(pred: Tensor, target: Tensor, opts: SmoothL1Options): Tensor {
   const [rows, cols] = pred.shape;

@@ -11,7 +11,6 @@ import { type ModelCard, readModelCard } from "./model_card.ts";
 import { readSafetensors } from "./checkpoint/safetensors.ts";
 import { loadWeights } from "./trainer.ts";
 
-/** The weights' file in a model folder. */
 export const MODEL_WEIGHTS = "weights.safetensors";
 
 export interface TrainedModel {
@@ -20,13 +19,12 @@ export interface TrainedModel {
   config: DetectorConfig;
   detector: Detector;
   loss: ClassificationLoss;
-  /** Release the detector's parameters and the loss. */
   dispose(): void;
 }
 
 /**
- * Load the model in `dir` (model.json and weights.safetensors), with the test-time
- * settings given in `test` overriding the card's; needs `await initTensors()` first.
+ * Load the model in `dir` (model.json, weights.safetensors), `test` overriding the card's test-time
+ * settings; needs `await initTensors()` first.
  *
  * @example
  * ```ts
@@ -63,7 +61,6 @@ export async function loadTrainedModel(
   };
 }
 
-/** What {@link loadWeightsModel} needs: a weights file, the preset it fits, its class count, the scoring loss. */
 export interface WeightsModelOptions {
   /** A `.pth` or safetensors file (torchvision, mmdetection, or tailor's own names). */
   weights: string;
@@ -78,14 +75,8 @@ export interface WeightsModelOptions {
 }
 
 /**
- * A detector of preset `preset` with the weights of a file that has no model card
- * (category ids are 1..numClasses); needs `await initTensors()` first. A file whose
- * classifier has another class count is refused: its class rows would be random.
- *
- * @example
- * ```ts
- * const model = await loadWeightsModel({ weights: "maskrcnn.pth", preset: "r50_fpn", numClasses: 91 });
- * ```
+ * A `preset` detector from a weights file without a card (category ids 1..numClasses); needs
+ * `initTensors()`. Another class count is refused: its class rows would be random.
  */
 export async function loadWeightsModel(o: WeightsModelOptions): Promise<TrainedModel> {
   const lossName = o.loss ?? "ce";

@@ -1,11 +1,6 @@
 /**
- * The training loop: repeat-factor or uniform sampling, SGD with warm-up and
- * decay, gradient clipping, atomic checkpoints every N steps and exact
- * resume, a NaN guard, a JSONL metrics log, and the classifier's
- * per-category gradient statistics at intervals.
- *
- * All randomness of a step derives from (seed, step), so a run resumed from
- * a checkpoint repeats exactly the steps an uninterrupted run would take.
+ * Training loop: sampling, SGD with warm-up and decay, clipping, atomic checkpoints, NaN guard, JSONL
+ * log. All randomness of a step derives from (seed, step), so a resumed run repeats the same steps.
  */
 import { join } from "node:path";
 import { Rng } from "../core/rng.ts";
@@ -23,7 +18,6 @@ import { concat } from "../tensor/ops_shape.ts";
 import { initTensors, tidyAsync } from "../tensor/tensor.ts";
 import { type OptimizerState, SGD } from "../tensor/optim.ts";
 
-/** A training batch with its ground truth. */
 export interface TrainingBatch {
   batch: ImageBatch;
   targets: ImageTargets[];
@@ -31,14 +25,10 @@ export interface TrainingBatch {
 
 /** Where training batches come from (see model/training_data.ts). */
 export interface BatchSource {
-  /** Number of classes C. */
   numClasses: number;
   /** The image indices of epoch `epoch`, in order (e.g. repeat-factor sampled and shuffled). */
   epochOrder(epoch: number): Uint32Array;
-  /**
-   * Decoded, augmented batches of `indices` in order, `batchSize` at a time;
-   * augmentation is drawn from `seed` in visiting order.
-   */
+  /** Decoded, augmented batches of `indices` in order; augmentation is drawn from `seed` in visiting order. */
   stream(
     indices: Uint32Array,
     batchSize: number,
@@ -91,10 +81,7 @@ export interface TrainResult {
   detector: Detector;
 }
 
-/**
- * The classifier's initial probability for loss `name`: sigmoid classifiers start from the prior
- * 0.001 as the EQL v2 reference does; softmax ones (0) from zero biases.
- */
+/** Sigmoid classifiers start from prior 0.001 as the EQL v2 reference does; softmax ones (0) from zero biases. */
 export function classifierPrior(name: string): number {
   return ["ce", "seesaw", "bags"].includes(name) ? 0 : 0.001;
 }
@@ -163,8 +150,7 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
   };
   let last = start;
   const t0 = performance.now();
-  // Batches stream in chunks that end at checkpoint steps, each with its own seed, so a
-  // resumed run opens exactly the stream that an uninterrupted one opened at that step.
+  // Batches stream in chunks ending at checkpoint steps, each seeded, so a resumed run reopens the same stream.
   let stream: ReturnType<BatchSource["stream"]> | null = null;
   try {
     for (let step = start; step < o.iterations; step++) {
@@ -187,7 +173,6 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
       const tStep = performance.now();
       const values = await tidyAsync(async () => {
         const l = await detector.losses(batch, targets, o.loss, new Rng(stepSeed(o.seed, step, 2)));
-        // One read-back for every loss term.
         const names = (["total", "rpn_cls", "rpn_box", "cls", "box", "mask"] as const).filter((k) => l[k]);
         const read = await concat(names.map((k) => reshape(l[k]!, [1])), 0).toF32();
         const parts: Record<string, number> = {};
@@ -260,7 +245,6 @@ async function checkpointData(
   return { tensors, state: { step, optimizer: { kind: st.kind, step: st.step }, loss: await loss.state() } };
 }
 
-/** The optimizer's state from a checkpoint's `optim.<slot>.<parameter>` tensors. */
 function optimizerStateFrom(
   tensors: Map<string, NamedArray>,
   meta: { step: number },
@@ -276,11 +260,7 @@ function optimizerStateFrom(
   return { kind: "sgd", step: meta.step, slots };
 }
 
-/**
- * Copy named weights into the detector's parameters. Returns the problems
- * (missing, unknown or mismatched tensors, by name and shape); with
- * `strict` (checkpoints of this very model) any problem is an error instead.
- */
+/** Copy named weights into the parameters; returns the problems by name and shape (with `strict`, throws). */
 export function loadWeights(
   det: Detector,
   weights: Map<string, NamedArray>,

@@ -1,8 +1,4 @@
-/**
- * Training batches from a dataset: epochs from repeat-factor sampling (or a
- * seeded shuffle), decoded and augmented by the data loader's workers, in
- * the detector's batch layout.
- */
+/** Training batches: repeat-factor (or shuffled) epochs, decoded and augmented by loader workers. */
 import { Rng } from "../core/rng.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { type AugmentOptions, BatchLoader, type ImageBatch as LoaderBatch } from "../data/image/batch_loader.ts";
@@ -25,7 +21,6 @@ export interface TrainingDataOptions {
   masks?: boolean;
 }
 
-/** Convert a loader batch to the detector's input and targets. */
 export function toTrainingBatch(b: LoaderBatch): TrainingBatch {
   const batch: ImageBatch = {
     images: b.images,

@@ -1,11 +1,6 @@
 /**
- * torchvision's GeneralizedRCNNTransform for inference, in float32 as torch
- * computes it: each image normalised with the ImageNet mean and standard
- * deviation, resized so its shorter side is `minSize` (unless the longer
- * one would pass `maxSize`) by bilinear interpolation with
- * `align_corners=False` and `recompute_scale_factor=True`, and the batch
- * padded with zeros to a multiple of `sizeDivisor`; detections map back to
- * the original sizes as `resize_boxes` does.
+ * torchvision's GeneralizedRCNNTransform for inference, in float32 as torch computes it: normalise,
+ * bilinear resize (align_corners=False, recompute_scale_factor=True), zero-pad to `sizeDivisor`.
  */
 import { InputError } from "../core/errors.ts";
 import type { ImageBatch } from "./detector.ts";
@@ -23,7 +18,6 @@ export interface RgbPlanes {
   width: number;
 }
 
-/** Options of `transformImages`. */
 export interface TransformOptions {
   minSize: number;
   maxSize: number;
@@ -33,15 +27,8 @@ export interface TransformOptions {
 }
 
 /**
- * The size an image of `height` x `width` is resized to: floor(side * scale) with scale =
- * min(minSize / shorter, maxSize / longer) in float32, each quotient a float32 reciprocal times
- * the size (how torch divides a number by a tensor), as torch computes the output size.
- *
- * @example
- * ```ts
- * import { resizedSize } from "./transform.ts";
- * resizedSize(480, 640, 800, 1333); // [800, 1066]
- * ```
+ * Resized size: floor(side * scale), scale = min(minSize / shorter, maxSize / longer) in float32, each
+ * quotient a float32 reciprocal times the size (how torch divides a number by a tensor).
  */
 export function resizedSize(height: number, width: number, minSize: number, maxSize: number): [number, number] {
   const scale = Math.min(f(f(1 / Math.min(height, width)) * minSize), f(f(1 / Math.max(height, width)) * maxSize));
@@ -70,16 +57,7 @@ function axisTaps(
   return { i0, i1, w0, w1 };
 }
 
-/**
- * Bilinear resize of `channels` planes of `height` x `width` to `outHeight` x `outWidth`
- * (torch's `interpolate(mode="bilinear", align_corners=False)` with the output size given).
- *
- * @example
- * ```ts
- * import { resizeBilinear } from "./transform.ts";
- * resizeBilinear(Float32Array.of(0, 1), 1, 1, 2, 1, 4); // [0, 0.25, 0.75, 1]
- * ```
- */
+/** Bilinear resize of planes as torch's `interpolate(mode="bilinear", align_corners=False)` with an output size. */
 export function resizeBilinear(
   planes: Float32Array,
   channels: number,
@@ -106,16 +84,7 @@ export function resizeBilinear(
   return out;
 }
 
-/**
- * Normalise, resize and pad images into one batch, as torchvision's transform does at test
- * time; `sizes` in the batch are the resized sizes.
- *
- * @example
- * ```ts
- * const batch = transformImages([{ data, height: 480, width: 640 }], { minSize: 800, maxSize: 1333, sizeDivisor: 32 });
- * // batch.height 800, batch.width 1088, batch.sizes [{ height: 800, width: 1066 }]
- * ```
- */
+/** Normalise, resize and pad images into one batch as torchvision at test time; `sizes` are the resized sizes. */
 export function transformImages(images: readonly RgbPlanes[], o: TransformOptions): ImageBatch {
   if (images.length === 0) throw new InputError("transformImages() got no images");
   const mean = (o.mean ?? IMAGENET_MEAN).map(f), std = (o.std ?? IMAGENET_STD).map(f);
@@ -156,16 +125,7 @@ export function transformImages(images: readonly RgbPlanes[], o: TransformOption
   };
 }
 
-/**
- * Boxes [x1, y1, x2, y2] of a resized image back in its original pixels, in place, as
- * torchvision's `resize_boxes` scales them (float32 ratios of the sizes).
- *
- * @example
- * ```ts
- * import { boxesToOriginal } from "./transform.ts";
- * boxesToOriginal(Float32Array.of(0, 0, 800, 400), { height: 400, width: 800 }, { height: 200, width: 400 }); // [0, 0, 400, 200]
- * ```
- */
+/** Boxes [x1, y1, x2, y2] back in original pixels, in place, as torchvision's `resize_boxes` (float32 ratios). */
 export function boxesToOriginal(
   boxes: Float32Array,
   resized: { height: number; width: number },

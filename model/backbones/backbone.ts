@@ -1,11 +1,7 @@
-/**
- * What every backbone gives the detector: feature maps of some stages,
- * finest first, with their strides and channels.
- */
+/** What every backbone gives the detector: feature maps of some stages, finest first. */
 import type { ParamStore } from "../params.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 
-/** A backbone built from its configuration. */
 export interface Backbone {
   /** Image pixels per feature pixel of each returned stage, ascending. */
   readonly strides: readonly number[];

@@ -1,10 +1,6 @@
 /**
- * The feature pyramid (torchvision's FeaturePyramidNetwork with
- * LastLevelMaxPool): a 1x1 lateral per backbone stage, a top-down path of
- * nearest 2x upsampling and sums, a 3x3 output convolution per level, and
- * optionally one more level by max-pooling the coarsest output with
- * stride 2. Parameters `backbone.fpn.inner_blocks.i.0.*` and
- * `backbone.fpn.layer_blocks.i.0.*`.
+ * torchvision's FeaturePyramidNetwork + LastLevelMaxPool: 1x1 laterals, nearest 2x top-down sums, 3x3
+ * outputs; parameters `backbone.fpn.inner_blocks.i.0.*` and `backbone.fpn.layer_blocks.i.0.*`.
  */
 import { z } from "zod";
 import { conv } from "../layers.ts";
@@ -15,22 +11,13 @@ import { maxPool2d, upsampleNearest2x } from "../../tensor/ops_nn.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 
 export const FpnConfig = z.strictObject({
-  /** Channels of every pyramid level. */
   channels: z.int().positive().default(256),
   /** Add a level by 1x1 max pooling with stride 2 of the coarsest one (P6 over P2-P5). */
   extraPool: z.boolean().default(true),
 });
 export type FpnConfig = z.infer<typeof FpnConfig>;
 
-/**
- * The pyramid over backbone features `c` (finest first, each half the size of the one
- * before) with `inChannels` channels each; returns the levels finest first.
- *
- * @example
- * ```ts
- * const [p2, p3, p4, p5, p6] = fpn(ps, { channels: 256, extraPool: true }, [c2, c3, c4, c5], [256, 512, 1024, 2048]);
- * ```
- */
+/** The pyramid over backbone features `c` (finest first, each half the previous), levels finest first. */
 export function fpn(ps: ParamStore, cfg: FpnConfig, c: Tensor[], inChannels: readonly number[]): Tensor[] {
   const F = cfg.channels, n = c.length, p = "backbone.fpn";
   // torchvision initialises these Kaiming-uniform with a = 1: bound sqrt(3 / fan-in), biases 0.
@@ -40,7 +27,6 @@ export function fpn(ps: ParamStore, cfg: FpnConfig, c: Tensor[], inChannels: rea
   const output = (i: number, x: Tensor) =>
     conv(ps, `${p}.layer_blocks.${i}.0`, x, { cin: F, cout: F, k: 3, bias: true, init: uniform(9 * F) });
   const out: Tensor[] = new Array(n);
-  // Without a graph to record, the top-down path's temporaries are freed as it goes.
   const free = (...ts: Tensor[]) => isGradEnabled() || ts.forEach((t) => t.dispose());
   let inner = lateral(n - 1);
   out[n - 1] = output(n - 1, inner);

@@ -1,9 +1,4 @@
-/**
- * A small ResNet with group norm for the `tiny` and `small` presets: a
- * strided 3x3 stem, then stages of basic residual blocks that each halve
- * the resolution. Named like torchvision's ResNet (`backbone.body.layerN.B.`)
- * with `gnN` for the norms.
- */
+/** Small group-norm ResNet (`tiny`, `small`): strided 3x3 stem, basic blocks halving the size, torchvision names. */
 import { z } from "zod";
 import { conv, convGnRelu, gn } from "../layers.ts";
 import type { ParamStore } from "../params.ts";
@@ -13,7 +8,6 @@ import type { Tensor } from "../../tensor/tensor.ts";
 
 export const GnResNetConfig = z.strictObject({
   kind: z.literal("gn_resnet"),
-  /** Channels of the stem and of each stage after it. */
   widths: z.array(z.int().positive()).min(2),
   /** Residual blocks per stage (one entry per stage after the stem). */
   blocks: z.array(z.int().positive()).min(1),
@@ -24,15 +18,6 @@ export const GnResNetConfig = z.strictObject({
 });
 export type GnResNetConfig = z.infer<typeof GnResNetConfig>;
 
-/**
- * The group-norm ResNet backbone.
- *
- * @example
- * ```ts
- * const body = new GnResNet(GnResNetConfig.parse({ kind: "gn_resnet", widths: [16, 32, 64], blocks: [1, 1], returnLayers: [2] }));
- * const [c3] = body.forward(ps, images); // stride 8, 64 channels
- * ```
- */
 export class GnResNet implements Backbone {
   readonly strides: number[];
   readonly channels: number[];

@@ -1,13 +1,4 @@
-/**
- * Backbones by kind: each registers its zod configuration and a builder,
- * and the detector's configuration picks one with `backbone.kind`.
- *
- * @example
- * ```ts
- * import { BackboneConfig, createBackbone } from "./registry.ts";
- * const body = createBackbone(BackboneConfig.parse({ kind: "resnet", depth: 50, trainableLayers: 3 }));
- * ```
- */
+/** Backbones by kind: each registers a zod config and a builder; `backbone.kind` picks one. */
 import { z } from "zod";
 import type { Backbone } from "./backbone.ts";
 import { GnResNet, GnResNetConfig } from "./gn_resnet.ts";
@@ -21,7 +12,6 @@ const BUILDERS: { [K in BackboneConfig["kind"]]: (cfg: Extract<BackboneConfig, {
   gn_resnet: (cfg) => new GnResNet(cfg),
 };
 
-/** The backbone a configuration describes. */
 export function createBackbone(cfg: BackboneConfig): Backbone {
   return (BUILDERS[cfg.kind] as (c: BackboneConfig) => Backbone)(cfg);
 }

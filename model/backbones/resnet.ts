@@ -1,8 +1,6 @@
 /**
- * ResNet v1.5 (the stride in the bottleneck's 3x3 convolution) with frozen
- * batch norm, as torchvision's `resnet50(norm_layer=FrozenBatchNorm2d)`
- * inside Mask R-CNN: the same parameter names under `backbone.body.`, the
- * same frozen stages. Each batch norm is folded into its convolution.
+ * ResNet v1.5 with frozen batch norm (folded into each conv), as torchvision's
+ * `resnet50(norm_layer=FrozenBatchNorm2d)` in Mask R-CNN: same names under `backbone.body.`, same frozen stages.
  */
 import { z } from "zod";
 import { convFrozenBn } from "../layers.ts";
@@ -17,17 +15,11 @@ export const ResNetConfig = z.strictObject({
   kind: z.literal("resnet"),
   /** 50 or 101 (bottleneck blocks per stage: 3-4-6-3 or 3-4-23-3). */
   depth: z.union([z.literal(50), z.literal(101)]).default(50),
-  /**
-   * Stages that train, counted from the top as torchvision's `trainable_layers`: 3 trains
-   * layer2-4 (stem and layer1 frozen), 5 trains everything, 0 nothing.
-   */
+  /** Stages that train, from the top as torchvision's `trainable_layers`: 3 trains layer2-4, 5 all, 0 none. */
   trainableLayers: z.int().min(0).max(5).default(3),
   /** Stages whose outputs the neck takes (1 = layer1, stride 4 ... 4 = layer4, stride 32). */
   returnLayers: z.array(z.int().min(1).max(4)).min(1).default([1, 2, 3, 4]),
-  /**
-   * Initialise the last convolution of each block at zero (each block starts as its shortcut),
-   * so that training from scratch starts stable: frozen batch norms do not rescale a deep stack.
-   */
+  /** Zero-init each block's last conv so training from scratch is stable (frozen BNs do not rescale a deep stack). */
   zeroInitResidual: z.boolean().default(true),
 });
 export type ResNetConfig = z.infer<typeof ResNetConfig>;
@@ -35,15 +27,6 @@ export type ResNetConfig = z.infer<typeof ResNetConfig>;
 const BLOCKS: Record<50 | 101, number[]> = { 50: [3, 4, 6, 3], 101: [3, 4, 23, 3] };
 const STAGES = ["layer1", "layer2", "layer3", "layer4"];
 
-/**
- * The ResNet backbone.
- *
- * @example
- * ```ts
- * const body = new ResNet(ResNetConfig.parse({ kind: "resnet" }));
- * const [c2, c3, c4, c5] = body.forward(ps, images); // strides 4, 8, 16, 32; 256-2048 channels
- * ```
- */
 export class ResNet implements Backbone {
   readonly strides: number[];
   readonly channels: number[];

@@ -1,8 +1,4 @@
-/**
- * What a state dict looks like, in a few words, for the error that refuses
- * a checkpoint of another architecture: "a torchvision Faster R-CNN with a
- * ResNet-101 backbone (91 classes)", "a ResNet-50 ImageNet classifier".
- */
+/** A state dict in a few words for refusals: "a torchvision Faster R-CNN with a ResNet-101 backbone (91 classes)". */
 import { quote } from "../../core/errors.ts";
 import { CLASS_PARAMS, type TorchvisionStateDict } from "./key_map.ts";
 

@@ -1,15 +1,11 @@
 /**
- * Element types of checkpoint tensors, named as safetensors names them, and
- * their conversion to float32: tailor's parameters are float32, so every
- * floating type is converted on reading and integer tensors (BatchNorm's
- * `num_batches_tracked`) are converted too and marked, so the key mapping
- * can drop them on purpose.
+ * Checkpoint dtypes (safetensors names) converted to float32; integer tensors (BatchNorm's
+ * `num_batches_tracked`) are marked so the key mapping can drop them on purpose.
  */
 
 /** A tensor's element type as safetensors spells it. */
 export type Dtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
-/** Bytes per element of each dtype. */
 export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = {
   F64: 8,
   F32: 4,
@@ -23,12 +19,10 @@ export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = {
   BOOL: 1,
 };
 
-/** Whether `name` is a dtype tailor reads. */
 export function isDtype(name: unknown): name is Dtype {
   return typeof name === "string" && Object.hasOwn(DTYPE_BYTES, name);
 }
 
-/** Whether values of `dtype` are floating point. */
 export function isFloat(dtype: Dtype): boolean {
   return dtype === "F64" || dtype === "F32" || dtype === "F16" || dtype === "BF16";
 }
@@ -41,10 +35,7 @@ export function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-/**
- * A reader of element `i` of little-endian `bytes` as a number. The typed
- * array views need aligned memory, so unaligned input is copied once.
- */
+/** Reader of element `i` of little-endian `bytes`; unaligned input is copied once (typed views need alignment). */
 export function elementReader(bytes: Uint8Array, dtype: Dtype): (i: number) => number {
   const size = DTYPE_BYTES[dtype];
   const b = bytes.byteOffset % size === 0 ? bytes : bytes.slice();

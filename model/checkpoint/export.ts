@@ -1,11 +1,6 @@
 /**
- * Export to torchvision: float32 safetensors in torchvision 0.14's key names
- * and conventions (background first in the classifier, one box and one mask
- * per class including the background), so that
- * `maskrcnn_resnet50_fpn(num_classes=C + 1).load_state_dict(tensors)` takes
- * it with `strict=True`. The input is a weights file in any spelling that
- * key_map.ts reads, or a trained model folder of the train stage, whose
- * class rows are torchvision's (background first) where it has C+1 of them.
+ * Export float32 safetensors in torchvision 0.14's names and conventions (background first), so that
+ * `maskrcnn_resnet50_fpn(num_classes=C + 1).load_state_dict(tensors)` takes it with `strict=True`.
  */
 import { join } from "node:path";
 import { InputError } from "../../core/errors.ts";
@@ -16,7 +11,6 @@ import { type NamedArray, writeSafetensors } from "./safetensors.ts";
 /** What to export: a weights file, or a train stage's model folder (model.json + weights.safetensors). */
 export type ExportSource = { weights: string } | { model: string };
 
-/** What an export wrote. */
 export interface ExportResult {
   tensors: number;
   naming: TorchvisionStateDict["naming"];
@@ -25,8 +19,7 @@ export interface ExportResult {
 }
 
 /**
- * Write `source` to `out` as torchvision-named safetensors, atomically:
- * an existing `out` is replaced only by a complete file.
+ * Write `source` to `out` as torchvision-named safetensors, atomically (replaced only by a complete file).
  *
  * @example
  * ```ts

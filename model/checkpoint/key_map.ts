@@ -1,28 +1,12 @@
 /**
- * Key names. torchvision 0.14's `maskrcnn_resnet50_fpn` names are tailor's
- * own, so a state dict in another spelling is renamed into them, and its
- * class-dependent rows into torchvision's conventions (background first,
- * one box per class including the background, one mask per class including
- * the background):
- *
- * - torchvision before 0.14 (the published COCO Mask R-CNN): `rpn.head.conv`,
- *   `backbone.fpn.inner_blocks.N`, `layer_blocks.N`, `roi_heads.mask_head.mask_fcnK`
- *   gain the Sequential indices of 0.14; both spellings are accepted;
- * - torchvision's and timm's ImageNet ResNets (`conv1`, `layer1.0...`, `fc`):
- *   put under `backbone.body.`, the ImageNet classifier `fc` dropped;
- * - mmdetection 2.x (and 3.x, which kept these names), through `MMDET_RULES`.
- *
- * `num_batches_tracked` (an int64 counter of training-mode BatchNorm that
- * frozen batch norm has no use for) is dropped everywhere, as are tailor's
- * own optimizer slots (`optim.*`) in its training checkpoints.
+ * Renames state dicts into torchvision 0.14 `maskrcnn_resnet50_fpn` names (tailor's own) and class rows
+ * into its conventions (background first): torchvision < 0.14, ImageNet ResNets, mmdetection 2.x/3.x.
  */
 import { InputError, quote } from "../../core/errors.ts";
 import type { NamedArray } from "./safetensors.ts";
 
-/** The spelling a state dict was written in. */
 export type Naming = "torchvision" | "resnet" | "mmdetection" | "tailor";
 
-/** A state dict in torchvision's names and conventions. */
 export interface TorchvisionStateDict {
   tensors: Map<string, NamedArray>;
   naming: Naming;
@@ -45,10 +29,7 @@ const TORCHVISION_OLD_RULES: Rule[] = [
   [/^backbone\.fpn\.(inner_blocks|layer_blocks)\.(\d+)\.(weight|bias)$/, "backbone.fpn.$1.$2.0.$3"],
 ];
 
-/**
- * mmdetection 2.x Mask R-CNN R50-FPN -> torchvision. The class-dependent
- * rows of `fc_cls`, `fc_reg` and `conv_logits` are converted afterwards.
- */
+/** mmdetection 2.x Mask R-CNN R50-FPN -> torchvision; class rows (`fc_cls`, `fc_reg`, `conv_logits`) follow later. */
 export const MMDET_RULES: Rule[] = [
   [/^backbone\.((?:conv1|bn1|layer\d+)\..+)$/, "backbone.body.$1"],
   [/^neck\.lateral_convs\.(\d+)\.conv\.(weight|bias)$/, "backbone.fpn.inner_blocks.$1.0.$2"],
@@ -65,7 +46,6 @@ export const MMDET_RULES: Rule[] = [
   [/^roi_head\.mask_head\.conv_logits\.(weight|bias)$/, `${CLASS_PARAMS.masks}.$1`],
 ];
 
-/** Which spelling `keys` are in. */
 export function detectNaming(keys: string[]): Naming {
   const has = (re: RegExp) => keys.some((k) => re.test(k));
   if (has(/^(rpn_head|roi_head|neck)\./) || (has(/^backbone\.(conv1|layer1)\./) && !has(/^backbone\.body\./))) {
@@ -82,10 +62,8 @@ function rename(key: string, rules: Rule[]): string | null {
 }
 
 /**
- * Rename a state dict into torchvision's names and conventions. Throws an
- * `InputError` naming `file` for what cannot be converted exactly: an
- * mmdetection softmax RPN, mmdetection 1.x names, two keys that name the
- * same parameter.
+ * Rename a state dict into torchvision's names and conventions. Throws an `InputError` naming `file` for
+ * what cannot convert exactly: an mmdetection softmax RPN, mmdetection 1.x names, two keys for one parameter.
  */
 export function toTorchvisionNames(tensors: Map<string, NamedArray>, file: string): TorchvisionStateDict {
   const naming = detectNaming([...tensors.keys()]);
@@ -167,10 +145,7 @@ function rowSize(t: NamedArray): number {
   return t.shape.slice(1).reduce((a, d) => a * d, 1);
 }
 
-/**
- * Move the background block (`block` rows) of `t` from one end to the
- * other: the same classifier under the other convention.
- */
+/** Move the background block (`block` rows) of `t` to the other end: the other convention. */
 export function moveRows(t: NamedArray, block: number, from: "first" | "last", to: "first" | "last"): NamedArray {
   if (from === to) return t;
   const n = block * rowSize(t), data = new Float32Array(t.data.length);

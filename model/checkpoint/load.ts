@@ -1,16 +1,6 @@
 /**
- * Loading a weights file into a model's parameters: rename (key_map.ts),
- * match every name and shape, and only then write. A missing, unexpected or
- * wrongly shaped tensor refuses the whole file, listing the first ten, so no
- * training starts from half-loaded weights; a file for another architecture
- * gets one line saying what it looks like.
- *
- * `scope: "backbone"` takes the backbone and leaves the rest of the model
- * as initialised (an ImageNet ResNet, or the backbone of a detector);
- * `scope: "all"` takes everything, except that the class-dependent heads
- * (torchvision's `CLASS_PARAMS`, tailor's `roi.cls`) keep their initial
- * values when the file has another class count or classifier form, which
- * the log says.
+ * Rename (key_map.ts), match every name and shape, then write: any mismatch refuses the whole file.
+ * `scope: "backbone"` takes the backbone only; `"all"` keeps class heads at init if classes or form differ.
  */
 import { InputError, quote } from "../../core/errors.ts";
 import { describeStateDict } from "./describe.ts";
@@ -18,7 +8,6 @@ import { CLASS_PARAMS, moveRows, type TorchvisionStateDict, toTorchvisionNames }
 import { readWeights } from "./read.ts";
 import type { NamedArray } from "./safetensors.ts";
 
-/** Which parameters a weights file initialises. */
 export type LoadScope = "backbone" | "all";
 
 export interface LoadOptions {
@@ -37,9 +26,7 @@ export interface ParamTarget {
   entries(): [string, { readonly shape: readonly number[]; write(data: Float32Array): void }][];
 }
 
-/** The outcome of matching a file against a model. */
 export interface LoadPlan {
-  /** Values to write, by parameter name. */
   writes: Map<string, Float32Array>;
   /** Class-dependent parameters left at their initial values. */
   reinitialised: string[];
@@ -66,10 +53,7 @@ function sameButClasses(kind: ClassKind, a: readonly number[], b: readonly numbe
   return kind === "tailor" ? same(a.slice(0, -1), b.slice(0, -1)) : same(a.slice(1), b.slice(1));
 }
 
-/**
- * Match `sd` against a model's parameter shapes. Throws an `InputError`
- * naming `file` when they do not fit; returns what to write otherwise.
- */
+/** Match `sd` against the model's shapes: an `InputError` naming `file` when they do not fit, else what to write. */
 export function planLoad(
   target: Map<string, readonly number[]>,
   sd: TorchvisionStateDict,
@@ -129,10 +113,7 @@ export function planLoad(
   return plan;
 }
 
-/**
- * The class-dependent rows: converted from torchvision's conventions to the
- * model's when both have the same classes, else left to their initial values.
- */
+/** Class rows converted from torchvision's conventions when the classes agree, else left at their init. */
 class ClassRows {
   readonly #sourceClasses: number | null;
   readonly #modelClasses: number | null;
@@ -140,7 +121,6 @@ class ClassRows {
   readonly #why = new Set<string>();
 
   constructor(target: Map<string, readonly number[]>, sd: TorchvisionStateDict, readonly file: string, o: LoadOptions) {
-    // torchvision's classifier has one row per class and one for the background.
     const key = `${CLASS_PARAMS.scores}.bias`;
     const fileRows = sd.tensors.get(key)?.shape[0], modelRows = target.get(key)?.[0];
     this.#sourceClasses = fileRows === undefined ? null : fileRows - 1;
@@ -187,9 +167,8 @@ class ClassRows {
 }
 
 /**
- * Load the weights file `file` (`.pth` or safetensors, in torchvision's,
- * mmdetection's or an ImageNet ResNet's names) into `params`. Nothing is
- * written unless every parameter in scope fits.
+ * Load `file` (`.pth` or safetensors; torchvision, mmdetection or ImageNet ResNet names) into `params`.
+ * Nothing is written unless every parameter in scope fits.
  *
  * @example
  * ```ts

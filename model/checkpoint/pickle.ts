@@ -1,11 +1,6 @@
 /**
- * Unpickling a PyTorch state dict without running it. A pickle is a program
- * for a stack machine whose instructions may import any Python name and
- * call it; `torch.load` without `weights_only` does exactly that. Here the
- * machine is pickleparser's, and every name it asks for goes through an
- * allow list of the few things a state dict contains: dictionaries, tensor
- * rebuilders and storage types. Each of those builds an inert record; any
- * other name stops the parse with `PickleRefusal`, before anything is built.
+ * Unpickling a state dict without running it: every name the pickle imports goes through an allow
+ * list (dicts, tensor rebuilders, storage types) building inert records; others raise `PickleRefusal`.
  */
 import { BufferReader, Parser } from "pickleparser";
 import type { Dtype } from "./dtypes.ts";
@@ -32,7 +27,6 @@ export class TensorRef {
   ) {}
 }
 
-/** A pickle asked for something a state dict never contains. */
 export class PickleRefusal extends Error {
   override name = "PickleRefusal";
 }
@@ -97,7 +91,6 @@ function allowedNames(): Map<string, unknown> {
   return names;
 }
 
-/** Parse options for pickleparser: the allow list, and storages resolved by `persistent`. */
 function parser(persistent: (pid: unknown[]) => StorageRef): Parser {
   const names = allowedNames();
   return new Parser({
@@ -125,11 +118,7 @@ function parser(persistent: (pid: unknown[]) => StorageRef): Parser {
   });
 }
 
-/**
- * Decode a storage's persistent id: `('storage', type, key, location, numel)`
- * in zip files, with a sixth entry `(view_key, offset, size)` or None in
- * legacy ones.
- */
+/** Persistent id `('storage', type, key, location, numel)`; legacy files add `(view_key, offset, size)` or None. */
 export function storageFromPid(pid: unknown[]): StorageRef {
   const [tag, type, key, , numel, view] = pid;
   if (tag !== "storage") throw new PickleRefusal(`it has a persistent id of kind ${JSON.stringify(String(tag))}`);
@@ -144,11 +133,7 @@ export function storageFromPid(pid: unknown[]): StorageRef {
   return new StorageRef(viewKey, type.dtype, size, { root: key, offset, rootNumel: n });
 }
 
-/**
- * Run one pickle from `reader` (which is left just past its STOP opcode),
- * resolving storages with `persistent`. Throws `PickleRefusal` for anything
- * outside the allow list and pickleparser's errors for a broken stream.
- */
+/** Run one pickle from `reader` (left past STOP); `PickleRefusal` outside the allow list, parser errors when broken. */
 export function unpickle(reader: BufferReader, persistent: (pid: unknown[]) => StorageRef = storageFromPid): unknown {
   return parser(persistent).read(reader);
 }

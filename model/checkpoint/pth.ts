@@ -1,15 +1,6 @@
 /**
- * PyTorch `.pth` state dicts, read without Python. Two layouts exist:
- *
- * - the zip archive of `torch.save` since 1.6: `<dir>/data.pkl` (the pickle)
- *   and one `<dir>/data/<key>` entry of raw little-endian bytes per storage;
- * - the legacy stream of earlier versions (torchvision's published COCO
- *   Mask R-CNN is one): five pickles in a row (magic number, protocol,
- *   system info, the object, the storage keys), then each storage as an
- *   int64 element count and its bytes.
- *
- * The pickle runs on the allow list of `pickle.ts`; tensors come out as
- * float32 (see `dtypes.ts`) whatever their strides, offsets or sharing.
+ * PyTorch `.pth` without Python: the zip of `torch.save` >= 1.6, or the legacy stream (five pickles, then
+ * int64 count + bytes per storage). Pickles run on `pickle.ts`'s allow list; tensors come out float32.
  */
 import { unzipSync } from "fflate";
 import { InputError, quote } from "../../core/errors.ts";
@@ -17,7 +8,6 @@ import { DTYPE_BYTES, elementReader, toFloat32 } from "./dtypes.ts";
 import { BufferReader, PickleRefusal, storageFromPid, StorageRef, TensorRef, unpickle } from "./pickle.ts";
 import type { NamedArray } from "./safetensors.ts";
 
-/** What a `.pth` file held: its tensors by name, and where in the file the state dict was. */
 export interface PthStateDict {
   tensors: Map<string, NamedArray>;
   /** "zip" (torch >= 1.6) or "legacy". */
@@ -35,7 +25,6 @@ const MAX_INFLATION = 64;
 // `torch.save`'s legacy magic number 0x1950a86a20f9469cfc6c as pickle protocol 2 writes it.
 const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
 
-/** Whether `bytes` start like a zip archive or a legacy `torch.save` stream. */
 export function looksLikePth(bytes: Uint8Array): boolean {
   return isZip(bytes) || LEGACY_MAGIC.every((b, i) => bytes[i] === b);
 }
@@ -45,16 +34,8 @@ function isZip(bytes: Uint8Array): boolean {
 }
 
 /**
- * Decode a `.pth` file's bytes into its state dict. Every problem is an
- * `InputError` naming `file`: a truncated or corrupt file, a pickle with
- * anything but tensors and containers, big-endian data, a tensor that
- * reaches past its storage.
- *
- * @example
- * ```ts
- * const { tensors } = decodePth(await Deno.readFile("resnet50.pth"), "resnet50.pth");
- * tensors.get("conv1.weight")!.shape; // [64, 3, 7, 7]
- * ```
+ * Decode `.pth` bytes into the state dict. Every problem is an `InputError` naming `file`: truncation,
+ * a pickle with anything but tensors and containers, big-endian data, a tensor past its storage.
  */
 export function decodePth(bytes: Uint8Array, file: string): PthStateDict {
   const fail = (why: string) => new InputError(`Cannot read "${file}": ${why}`);
@@ -172,7 +153,6 @@ function fromLegacy(bytes: Uint8Array, fail: Fail): PthStateDict {
   });
 }
 
-/** Find the state dict in the unpickled object and materialise its tensors. */
 function collect(
   root: unknown,
   layout: "zip" | "legacy",

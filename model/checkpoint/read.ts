@@ -1,12 +1,8 @@
-/**
- * One entry point for weights files: a `.pth` (zip or legacy) or a
- * safetensors file, told apart by their first bytes rather than by name.
- */
+/** Weights files: `.pth` (zip or legacy) or safetensors, told apart by their first bytes, not by name. */
 import { InputError } from "../../core/errors.ts";
 import { decodePth, looksLikePth } from "./pth.ts";
 import { decodeSafetensors, type NamedArray } from "./safetensors.ts";
 
-/** The tensors of a weights file and what the file was. */
 export interface WeightsFile {
   tensors: Map<string, NamedArray>;
   /** "pth" (torch.save zip), "pth-legacy" (torch.save before 1.6) or "safetensors". */

@@ -1,11 +1,6 @@
 /**
- * The safetensors format: an 8-byte little-endian header length, a JSON
- * header of {name: {dtype, shape, data_offsets}}, then the raw data. Used
- * for training checkpoints, for exported models and for reading weights
- * from other tools. A header is data from a user, so every size and offset
- * in it is checked against the file before any byte is read: the tensors
- * must tile the data exactly, with no overlap and no hole (a hole could hide
- * a second file inside the first, which the format forbids).
+ * safetensors: 8-byte LE header length, JSON header {name: {dtype, shape, data_offsets}}, raw data. Every
+ * size and offset is checked first: tensors must tile the data exactly (a hole could hide a second file).
  */
 import { InputError, quote } from "../../core/errors.ts";
 import { writeFileAtomic } from "../../core/atomic.ts";
@@ -65,9 +60,8 @@ interface Entry {
 }
 
 /**
- * Decode safetensors bytes. Floating tensors come back as float32; integer
- * and boolean ones as float32 values with `dtype` set. A header that lies
- * about a size or an offset is an `InputError` naming `file` and the key.
+ * Decode safetensors bytes: floats as float32, integers and booleans as float32 with `dtype` set.
+ * A header that lies about a size or offset is an `InputError` naming `file` and the key.
  */
 export function decodeSafetensors(
   bytes: Uint8Array,
@@ -157,7 +151,6 @@ export async function writeSafetensors(
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
-/** Read and check a safetensors file. */
 export async function readSafetensors(path: string): Promise<ReturnType<typeof decodeSafetensors>> {
   let bytes: Uint8Array;
   try {

@@ -1,9 +1,6 @@
 /**
- * Checkpoints: the weights (and optimizer buffers) in safetensors plus a
- * small JSON of everything else (step, epoch, RNG, loss state such as EQL
- * v2's statistics). Each checkpoint is a folder written under a temporary
- * name and renamed; `latest.json` is switched atomically afterwards, so an
- * interrupted write never replaces the last good checkpoint.
+ * Checkpoints: safetensors weights (+ optimizer buffers) and a small JSON of the rest, in a folder written
+ * under a temporary name and renamed; `latest.json` switches atomically after, so the last good one survives.
  */
 import { join } from "node:path";
 import { writeDirAtomic, writeJsonAtomic } from "../../core/atomic.ts";

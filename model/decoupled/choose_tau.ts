@@ -1,9 +1,6 @@
 /**
- * Choosing tau for a tau-normalised classifier as the decoupling paper
- * does, on held-out data: for each candidate tau the classifier is
- * normalised, the model predicts the held-out images, and the project's
- * LVIS evaluator scores the result; the tau with the highest AP wins (the
- * smallest of equals). The detector's classifier is left as it was found.
+ * Choose tau on held-out data as the decoupling paper does: normalise, predict, score with the LVIS
+ * evaluator; the best AP wins (the smallest of equals). The classifier is left as found.
  */
 import { join } from "node:path";
 import { writeJsonAtomic } from "../../core/atomic.ts";
@@ -30,7 +27,6 @@ export interface ChooseTauOptions {
   grid: readonly number[];
   /** Image indices of `dataset` to choose on. */
   images: ArrayLike<number>;
-  /** Folder for the held-out ground truth and each candidate's results. */
   workDir: string;
   batchSize: number;
   shortSide: number;
@@ -40,8 +36,7 @@ export interface ChooseTauOptions {
 }
 
 /**
- * `count` images with annotations of `dataset`, drawn without replacement from `seed`, in
- * index order: a held-out split of a training set.
+ * `count` annotated images of `dataset`, drawn without replacement from `seed`, in index order.
  *
  * @example
  * ```ts

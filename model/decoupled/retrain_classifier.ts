@@ -1,20 +1,6 @@
 /**
- * Decoupled classifier re-training (Kang et al., ICLR 2020) on a trained
- * detector: the detector is frozen and only its classifier learns, on RoI
- * features from batches of a class-aware sampler.
- *
- * - cRT re-initialises the classifier as training does (weights N(0, 0.01),
- *   biases at the loss's prior) and re-trains weights and biases;
- * - LWS keeps the weights and learns one scale per category column, the
- *   weights of column j becoming s_j w_j; s_j = 1 + d_j with d_j learnt from
- *   0, so weight decay pulls the scales towards 1, not 0. Biases and the
- *   columns past the categories stay as they were.
- *
- * Like the detector's training: SGD with warm-up and decay, gradient
- * clipping, atomic checkpoints with exact resume (all randomness of a step
- * derives from (seed, step)), a NaN guard and a JSONL log. The result is
- * written back into the detector, so the model saves and predicts as one
- * trained end to end.
+ * Decoupled classifier re-training (Kang et al., ICLR 2020) on a frozen detector. cRT re-initialises
+ * and re-trains the classifier; LWS learns s_j = 1 + d_j per category column (decay pulls s_j to 1, not 0).
  */
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../../core/atomic.ts";
@@ -32,10 +18,7 @@ import type { NamedArray } from "../checkpoint/safetensors.ts";
 import { learningRate, type LrSchedule } from "../schedule.ts";
 import { type BatchSource, classifierPrior } from "../trainer.ts";
 
-/**
- * What re-training needs of a detector (today's `Detector` has it): the features the classifier
- * sees with their sampled labels, and the classifier's values in the loss's column order.
- */
+/** What re-training needs of a detector: classifier features with sampled labels, and its values in loss order. */
 export interface RetrainableDetector {
   classifierInputs(
     batch: ImageBatch,
@@ -57,7 +40,6 @@ export interface RetrainOptions {
   loss: ClassificationLoss;
   /** Batches from the re-training sampler (see `trainingData`'s `sampler`). */
   data: BatchSource;
-  /** Folder for checkpoints, the log and the gradient statistics. */
   workDir: string;
   iterations: number;
   batchSize: number;

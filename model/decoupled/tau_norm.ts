@@ -1,9 +1,6 @@
 /**
- * The tau-normalised classifier (Kang et al., ICLR 2020, "Decoupling
- * Representation and Classifier"): training-free, each category's weight
- * vector w_j is divided by ||w_j||^tau, so that the large norms a long tail
- * gives frequent categories stop dominating. tau = 0 leaves the classifier
- * as it is, tau = 1 makes every category's vector unit length.
+ * tau-normalised classifier (Kang et al., ICLR 2020): each category's w_j is divided by ||w_j||^tau,
+ * training-free; tau = 0 leaves it as is, tau = 1 makes every vector unit length.
  */
 import { InputError, quote } from "../../core/errors.ts";
 
@@ -15,12 +12,11 @@ export interface ClassifierShape {
   numClasses: number;
 }
 
-/** tau's valid range, as the issue and the paper's search use it. */
 export const TAU_RANGE = [0, 2] as const;
 
 /**
- * `weight` with each category column divided by its L2 norm to the power `tau` (biases are
- * left alone; a zero column stays zero). Throws an InputError for tau outside [0, 2].
+ * `weight` with each category column divided by its L2 norm ^ `tau` (biases alone, zero columns stay
+ * zero). InputError for tau outside [0, 2].
  *
  * @example
  * ```ts

@@ -1,18 +1,7 @@
 /**
- * The box head: torchvision's TwoMLPHead (two fully connected layers with
- * ReLU over the pooled RoI features) and a predictor in one of two forms,
- * chosen by the loss:
- *
- * - torchvision's (`ce`): C+1 softmax logits and class-specific box deltas
- *   (4 per column);
- * - the EQL v2 family's (sigmoid losses, and seesaw's C+2 columns): one
- *   logit per loss column and class-agnostic deltas.
- *
- * Where the classifier has C+1 columns, its rows are stored in torchvision's
- * order (row 0 the background, row c+1 category c), so a torchvision
- * checkpoint loads as it is, and the head hands the loss its columns in
- * tailor's order (categories, then the background) by rotating them.
- * Class-specific deltas keep torchvision's blocks: category c is block c+1.
+ * torchvision's TwoMLPHead plus a predictor: `ce` has C+1 softmax logits and class-specific deltas;
+ * sigmoid losses (and seesaw's C+2) have one logit per column and class-agnostic deltas. C+1 rows
+ * are stored in torchvision's order (background first) and rotated to tailor's (background last).
  */
 import { z } from "zod";
 import { clipBoxes, decodeBoxes } from "../boxes.ts";
@@ -27,7 +16,6 @@ import { Tensor } from "../../tensor/tensor.ts";
 
 export const BoxHeadConfig = z.strictObject({
   kind: z.literal("two_fc").default("two_fc"),
-  /** RoIAlign bins per side. */
   poolSize: z.int().positive().default(7),
   fcDim: z.int().positive().default(1024),
   /** Class-specific deltas; default: the `ce` loss's torchvision form only. */
@@ -37,10 +25,8 @@ export const BoxHeadConfig = z.strictObject({
 });
 export type BoxHeadConfig = z.infer<typeof BoxHeadConfig>;
 
-/** Box-coder weights of the second stage. */
 export const BOX_WEIGHTS = [10, 10, 5, 5] as const;
 
-/** The head's outputs for R RoIs. */
 export interface BoxOutputs {
   /** [R, fcDim]: what the classifier sees. */
   features: Tensor;
@@ -50,7 +36,6 @@ export interface BoxOutputs {
   deltas: Tensor;
 }
 
-/** Detections of one image. */
 export interface ImageDetections {
   /** Flat x1, y1, x2, y2. */
   boxes: Float32Array;
@@ -59,9 +44,7 @@ export interface ImageDetections {
   labels: Int32Array;
 }
 
-/** What the head is built for. */
 export interface BoxHeadShape {
-  /** Channels of the pooled features. */
   inChannels: number;
   numClasses: number;
   /** The loss's logit columns: C+1, C or C+2. */
@@ -71,15 +54,6 @@ export interface BoxHeadShape {
   clsBiasInit: number;
 }
 
-/**
- * The box head.
- *
- * @example
- * ```ts
- * const head = new BoxHead(BoxHeadConfig.parse({}), { inChannels: 256, numClasses: 80, columns: 81, classSpecific: true, clsBiasInit: 0 });
- * const { logits, deltas } = head.forward(ps, pooled); // pooled [R, 256, 7, 7]
- * ```
- */
 export class BoxHead {
   /** Whether the stored classifier rows are torchvision's order (background first). */
   readonly backgroundFirst: boolean;
@@ -123,22 +97,17 @@ export class BoxHead {
     return { features: h2, logits: this.backgroundFirst ? roll(logits, -1) : logits, deltas };
   }
 
-  /** 4-column blocks of the deltas. */
   get blocks(): number {
     return this.shape.classSpecific ? this.shape.numClasses + 1 : 1;
   }
 
-  /** The deltas block that regresses category `c`. */
   block(c: number): number {
     return this.shape.classSpecific ? c + 1 : 0;
   }
 
   /**
-   * Classification and box losses: the loss on every row, smooth L1 on the foreground rows'
-   * blocks, summed and divided by the number of rows (torchvision's `fastrcnn_loss`).
-   *
+   * torchvision's `fastrcnn_loss`: the loss on every row, smooth L1 on foreground blocks, over R.
    * @param labels Category per row, `numClasses` for background.
-   * @param targets [R * 4] regression targets (read for foreground rows only).
    */
   losses(out: BoxOutputs, labels: Int32Array, targets: Float32Array, loss: ClassificationLoss) {
     const R = labels.length, C = this.shape.numClasses;
@@ -153,14 +122,9 @@ export class BoxHead {
   }
 
   /**
-   * torchvision's `postprocess_detections` on read-back outputs of one image: boxes decoded
-   * per category and clipped; every (RoI, category) with a score above `scoreThreshold` and
-   * both sides at least 0.01 a candidate (the best `candidates` of them, when set); NMS per
-   * category; the best `detectionsPerImage` kept, by score.
-   *
+   * torchvision's `postprocess_detections` for one image: per-category decode and clip, score >
+   * `scoreThreshold` and sides >= 0.01 (best `candidates` if set), NMS per category, top `detectionsPerImage`.
    * @param scores [R, W] test-time scores, W >= C (columns past C are not categories).
-   * @param deltas [R, 4 * blocks].
-   * @param proposals [R * 4] boxes the rows were pooled from.
    */
   async postprocess(
     scores: Float32Array,

@@ -1,12 +1,6 @@
 /**
- * The mask head (torchvision's MaskRCNNHeads and MaskRCNNPredictor): 3x3
- * convolutions with ReLU over the RoI features pooled at 14x14, a 2x2
- * stride-2 transposed convolution with ReLU to 28x28, and a 1x1 convolution
- * to one logit map per class. As in torchvision the predictor has C+1
- * channels with channel 0 unused (the background), so its checkpoints load;
- * category c is channel c+1. Training and inference only need each RoI's
- * own category's channel, so the head computes that one (a row gather of the
- * 1x1 weights and a batched product) instead of all C+1.
+ * torchvision's MaskRCNNHeads + predictor: 3x3 convs at 14x14, 2x2 deconv to 28x28, 1x1 to C+1 channels
+ * (channel 0 the unused background, category c is c+1). Only each RoI's own channel is computed.
  */
 import { z } from "zod";
 import { conv } from "../layers.ts";
@@ -24,26 +18,15 @@ export const MaskHeadConfig = z.strictObject({
   /** The 3x3 convolutions' channels, one entry per layer. */
   layers: z.array(z.int().positive()).min(1).default([256, 256, 256, 256]),
   dilation: z.int().positive().default(1),
-  /** Channels of the transposed convolution. */
   reducedChannels: z.int().positive().default(256),
   /** Pasted mask probabilities at or above this are the mask (LVIS and COCO: 0.5). */
   threshold: z.number().gt(0).lt(1).default(0.5),
 });
 export type MaskHeadConfig = z.infer<typeof MaskHeadConfig>;
 
-/**
- * The mask head for `numClasses` categories over `inChannels`-channel pooled features.
- *
- * @example
- * ```ts
- * const head = new MaskHead(MaskHeadConfig.parse({}), { inChannels: 256, numClasses: 80 });
- * const logits = head.logits(ps, head.features(ps, pooled), classes); // [R, 28, 28]
- * ```
- */
 export class MaskHead {
   constructor(readonly cfg: MaskHeadConfig, readonly shape: { inChannels: number; numClasses: number }) {}
 
-  /** Logit maps per side. */
   get resolution(): number {
     return 2 * this.cfg.poolSize;
   }
@@ -80,10 +63,7 @@ export class MaskHead {
     return conv2d(feats, w, { bias: b });
   }
 
-  /**
-   * The logits of category `classes[r]` for each row r: [R, 2P, 2P]. The 1x1 weights' rows
-   * are gathered by a one-hot product, so the gradient reaches only the rows used.
-   */
+  /** Logits of `classes[r]` per row r: [R, 2P, 2P]; 1x1 rows gathered one-hot so gradients reach only those. */
   logits(ps: ParamStore, feats: Tensor, classes: ArrayLike<number>): Tensor {
     const { w, b } = this.#predictor(ps);
     const [N, Cr, H, W] = feats.shape, K = this.shape.numClasses + 1;
@@ -97,15 +77,13 @@ export class MaskHead {
     return reshape(add(y, reshape(bSel, [N, 1, 1])), [N, H, W]);
   }
 
-  /** Probabilities of `logits` (sigmoid). */
   probabilities(logits: Tensor): Tensor {
     return sigmoid(logits);
   }
 
   /**
-   * Per-pixel BCE of the selected logits [N, M, M] against the targets, averaged over the
-   * `count` real rows (torchvision's mask loss); `real[r]` is 0 for rows that only pad the
-   * batch to a reused shape (every row is real when absent).
+   * Per-pixel BCE of logits [N, M, M], averaged over the `count` real rows (torchvision's mask loss);
+   * `real[r]` is 0 for rows that only pad to a reused shape (all real when absent).
    */
   loss(logits: Tensor, targets: Tensor, count: number, real?: ArrayLike<number>): Tensor {
     const [N, H, W] = logits.shape, n = N * H * W, M = H * W;

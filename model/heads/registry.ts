@@ -1,14 +1,6 @@
 /**
- * The detector's heads by kind. Each head registers its zod configuration
- * and a builder taking what the rest of the model fixes (channels, classes,
- * loss columns); the detector builds the ones its configuration names and
- * only composes them. A new head kind is a new file and one entry here.
- *
- * @example
- * ```ts
- * import { createHeads } from "./registry.ts";
- * const heads = createHeads({ rpn, boxHead, maskHead }, { channels: 256, numClasses: 80, columns: 81, classSpecific: true, clsBiasInit: 0 });
- * ```
+ * Heads by kind: each registers a zod config and a builder taking channels, classes and loss columns.
+ * A new head kind is a new file and one entry here.
  */
 import { z } from "zod";
 import { BoxHead, BoxHeadConfig } from "./box.ts";
@@ -19,9 +11,7 @@ export const RpnHeadConfig = z.discriminatedUnion("kind", [RpnConfig]);
 export const BoxHeadKinds = z.discriminatedUnion("kind", [BoxHeadConfig]);
 export const MaskHeadKinds = z.discriminatedUnion("kind", [MaskHeadConfig]);
 
-/** What the heads' shapes depend on besides their own configuration. */
 export interface HeadContext {
-  /** Channels of every pyramid level. */
   channels: number;
   numClasses: number;
   /** The classification loss's logit columns. */
@@ -30,7 +20,6 @@ export interface HeadContext {
   clsBiasInit: number;
 }
 
-/** The heads of one detector. */
 export interface Heads {
   rpn: RpnHead;
   box: BoxHead;
@@ -54,7 +43,6 @@ const MASK: Record<MaskHeadConfig["kind"], (c: MaskHeadConfig, x: HeadContext) =
   fcn: (c, x) => new MaskHead(c, { inChannels: x.channels, numClasses: x.numClasses }),
 };
 
-/** Build the heads a configuration names. */
 export function createHeads(
   cfg: { rpn: RpnConfig; boxHead: BoxHeadConfig; maskHead: MaskHeadConfig | null },
   ctx: HeadContext,

@@ -1,10 +1,6 @@
 /**
- * The region proposal network as torchvision builds it: one head shared by
- * every pyramid level (a 3x3 convolution with ReLU, then per-anchor
- * objectness logits and box deltas), torchvision's anchors, its proposal
- * filter (top-k per level, decode, clip, drop tiny boxes, NMS per level,
- * top-k per image) and its losses (BCE over the sampled anchors, smooth L1
- * over the positives, both divided by the number sampled).
+ * torchvision's RPN: one head shared by all levels (3x3 conv + ReLU, per-anchor logits and deltas),
+ * its proposal filter, and its losses (BCE over sampled anchors, smooth L1 over positives, / sampled).
  */
 import { z } from "zod";
 import type { Rng } from "../../core/rng.ts";
@@ -51,7 +47,6 @@ export interface RpnOutputs {
   perLevel: number[];
 }
 
-/** The sampled anchors and regression targets of a batch, as loss inputs. */
 export interface RpnTargets {
   /** [B * N] 1 positive, 0 negative (where sampled). */
   labels: Float32Array;
@@ -65,17 +60,7 @@ export interface RpnTargets {
   sampled: number;
 }
 
-/**
- * The RPN head and the host-side steps around it.
- *
- * @example
- * ```ts
- * const rpn = new RpnHead(RpnConfig.parse({ anchorSizes: [[32], [64], [128], [256], [512]] }), 256);
- * const out = rpn.forward(ps, [p2, p3, p4, p5, p6]);
- * ```
- */
 export class RpnHead {
-  /** Anchors per location. */
   readonly anchorsPerLocation: number;
   readonly #cells: Float32Array[];
   readonly #grids = new Map<string, Float32Array>();
@@ -88,7 +73,6 @@ export class RpnHead {
     }
   }
 
-  /** Logits and deltas of every level; one shared head. */
   forward(ps: ParamStore, levels: Tensor[]): RpnOutputs {
     if (levels.length !== this.cfg.anchorSizes.length) {
       throw new Error(
@@ -114,15 +98,11 @@ export class RpnHead {
       deltas: del.length === 1 ? del[0] : concat(del, 1),
       perLevel,
     };
-    // The per-level rows are views of their transposes: free those.
     if (!isGradEnabled() && obj.length > 1) { for (const m of [...obj, ...del]) (m.base ?? m).dispose(); }
     return out;
   }
 
-  /**
-   * Anchors of every level for a padded batch of `height` x `width` whose levels are
-   * `sizes` (feature height, width), concatenated in the outputs' order.
-   */
+  /** Anchors of every level for a padded `height` x `width` batch, levels `sizes` (h, w), in output order. */
   anchors(height: number, width: number, sizes: readonly (readonly [number, number])[]): Float32Array {
     const key = `${height}x${width}:${sizes.join(";")}`;
     let a = this.#grids.get(key);
@@ -147,10 +127,8 @@ export class RpnHead {
   }
 
   /**
-   * torchvision's `filter_proposals` for each image, from read-back outputs: the top
-   * `preNmsTopK` logits of each level, decoded against their anchors, clipped to the image,
-   * boxes under `minSize` dropped, NMS per level, the best `postNmsTopK` kept (by score,
-   * ties in anchor order). Returns boxes and sigmoid scores per image.
+   * torchvision's `filter_proposals` per image: top `preNmsTopK` per level, decode, clip, drop < `minSize`,
+   * NMS per level, best `postNmsTopK` (ties in anchor order). Returns boxes and sigmoid scores.
    */
   async proposals(
     objectness: Float32Array,
@@ -200,11 +178,7 @@ export class RpnHead {
     return out;
   }
 
-  /**
-   * Label and sample the anchors of every image (torchvision's matcher at 0.7 / 0.3 with
-   * low-quality matches, `batchPerImage` anchors, at most `positiveFraction` positive), or
-   * take the given draws.
-   */
+  /** Label and sample anchors (torchvision's matcher, 0.7 / 0.3, low-quality matches), or take the given draws. */
   targets(
     anchors: Float32Array,
     gtBoxes: readonly Float32Array[],
@@ -240,7 +214,6 @@ export class RpnHead {
     return { labels, weights, deltas, block, sampled: count };
   }
 
-  /** The objectness and box losses of `out` against `t`. */
   losses(out: RpnOutputs, t: RpnTargets): { rpn_cls: Tensor; rpn_box: Tensor } {
     const rows = t.labels.length, norm = Math.max(1, t.sampled);
     const rpnCls = weightedSigmoidBce(

@@ -1,17 +1,11 @@
 /**
- * Mask R-CNN's mask targets, with torchvision 0.14's semantics
- * (`roi_heads.project_masks_on_boxes`): each positive RoI's matched
- * ground-truth mask, at network-input size, pooled into M x M by
- * `roi_align(mask, roi, (M, M), spatial_scale=1, sampling_ratio=-1,
- * aligned=False)`. Host code in float32 arithmetic, bit for bit as
- * torchvision's CPU kernel; the masks stay run-length encoded and only the
- * columns a ground truth's RoIs reach are decoded.
+ * Mask targets as torchvision 0.14's `project_masks_on_boxes`: `roi_align(mask, roi, (M, M), 1, -1,
+ * aligned=False)`, float32 bit for bit as its CPU kernel; RLEs decode only the columns RoIs reach.
  */
 import type { InstanceMasks } from "../../data/masks/training_masks.ts";
 
 const f = Math.fround;
 
-/** Inputs of {@link maskTargets}: one image's positive RoIs and their ground truth. */
 export interface MaskTargetInputs {
   /** The image's ground-truth masks at network-input size. */
   masks: InstanceMasks;
@@ -41,7 +35,6 @@ export function maskTargets(inputs: MaskTargetInputs): Float32Array {
   if (!(Number.isInteger(m) && m > 0)) throw new Error(`maskTargets: invalid size ${m}`);
   const out = new Float32Array(r * m * m);
   const { height: h, width: w } = masks;
-  // RoIs grouped by ground truth, so each mask is decoded once.
   const order = Array.from({ length: r }, (_, i) => i).sort((a, b) => matched[a] - matched[b] || a - b);
   let scratch = new Uint8Array(0);
   for (let s = 0; s < r;) {

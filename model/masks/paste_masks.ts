@@ -1,16 +1,11 @@
 /**
- * Mask R-CNN's predicted masks pasted into the original image, with
- * torchvision 0.14's semantics (`roi_heads.paste_masks_in_image`): each
- * M x M probability map is padded by one zero pixel, its box expanded by
- * (M + 2) / M and truncated to integers, the map resized bilinearly to the
- * box and thresholded. Only the box's pixels inside the image are computed;
- * the result is a {@link CroppedMask} per detection, ready for RLE encoding.
+ * torchvision 0.14's `paste_masks_in_image`: pad each M x M map by one zero pixel, expand its box by
+ * (M + 2) / M truncated to integers, resize bilinearly, threshold; one {@link CroppedMask} per detection.
  */
 import type { CroppedMask } from "../../eval/rle_encode.ts";
 
 const f = Math.fround;
 
-/** Options of {@link pasteMasks}. */
 export interface PasteOptions {
   /** Original image size. */
   imageHeight: number;
@@ -20,9 +15,7 @@ export interface PasteOptions {
 }
 
 /**
- * Paste N masks into an image: `probs` is [N, M, M] (each detection's mask
- * probabilities for its class), `boxes` N boxes [x1, y1, x2, y2] in
- * original-image pixels.
+ * Paste masks `probs` [N, M, M] (each detection's class) into boxes [x1, y1, x2, y2] in original pixels.
  *
  * @example
  * ```ts
