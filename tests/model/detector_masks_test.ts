@@ -54,13 +54,20 @@ gpuTest(`a tiny detector trained on masks from polygons lowers its mask loss (se
   assert.ok(targets.every((t) => t.masks && "rles" in t.masks), "the batch carries instance masks");
   const det = tinyDetector(numClasses, SEED);
   const loss = createLoss("eqlv2", {}, { numClasses });
-  const opt = new SGD(det.params.trainable().map(([, t]) => t), { lr: LR, momentum: 0.9, clipNorm: 10 });
+  // Only the mask head trains: the other losses moving the shared features would make the mask
+  // loss wander, and what is under test is the mask branch's gradient.
+  const head = det.params.trainable().filter(([name]) => name.startsWith("roi_heads.mask_"));
+  assert.ok(head.length >= 4, "the mask head has parameters");
+  const opt = new SGD(head.map(([, t]) => t), { lr: LR, momentum: 0.9, clipNorm: 10 });
   const masks: number[] = [];
-  // One batch, again and again, with the same RoI draws: the mask head must fit its targets.
+  const rois = targets.map((t) => t.boxes);
+  // One batch, again and again, with the same RoIs: the mask head must fit its targets.
   for (let step = 0; step < STEPS; step++) {
     masks.push(
       await tidyAsync(async () => {
-        const l = await det.losses(batch, targets, loss, new Rng(SEED));
+        // The ground-truth boxes as the RoIs: the mask head sees the same foreground every step,
+        // where proposals would change as the RPN trains and make the loss wander.
+        const l = await det.losses(batch, targets, loss, new Rng(SEED), { inject: { rois } });
         assert.ok(l.mask && l.maskRois! > 0, `step ${step}: no mask loss over foreground RoIs`);
         const v = (await l.mask.toF32())[0];
         backward(l.total, undefined, { releaseGraph: true });
@@ -71,8 +78,8 @@ gpuTest(`a tiny detector trained on masks from polygons lowers its mask loss (se
     );
   }
   const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
-  const first = mean(masks.slice(0, 3)), last = mean(masks.slice(-3));
-  // From ~0.8-1.1 at initialisation to ~0.4-0.7 after 20 steps (ratios 0.45-0.83 over five seeds).
+  // Against the untrained head's loss; ratios 0.49-0.74 over seven seeds.
+  const first = masks[0], last = mean(masks.slice(-3));
   assert.ok(last < 0.9 * first, `mask loss did not fall: ${masks.map((m) => m.toFixed(3)).join(", ")}`);
   opt.dispose();
   loss.dispose();
