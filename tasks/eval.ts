@@ -5,6 +5,7 @@ import { inputFile } from "../pipeline/input_path.ts";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { defineStage } from "../pipeline/stage.ts";
 import { lvisEvalAll } from "../eval/evaluate_files.ts";
+import type { LvisEvalReport } from "../eval/lvis_eval.ts";
 import { peekResultFields } from "../eval/results_file.ts";
 
 export const evalParams = z.strictObject({
@@ -63,14 +64,23 @@ export async function runEval(
     unknownCategories: params.unknownCategories,
   });
   for (const note of notes) log(`note: ${note}`);
+  return await writeEvalReports(outDir, reports.map((r) => r.report), maxDets);
+}
+
+/** metrics.json from the first report (bbox when both), metrics_segm.json from a second; the stage's outputs. */
+export async function writeEvalReports(
+  outDir: string,
+  reports: LvisEvalReport[],
+  maxDets: number,
+): Promise<z.infer<typeof evalOutput>> {
   const metrics = join(outDir, "metrics.json");
-  await writeJsonAtomic(metrics, reports[0].report);
+  await writeJsonAtomic(metrics, reports[0]);
   let segmMetrics: string | undefined;
   if (reports.length > 1) {
     segmMetrics = join(outDir, "metrics_segm.json");
-    await writeJsonAtomic(segmMetrics, reports[1].report);
+    await writeJsonAtomic(segmMetrics, reports[1]);
   }
-  const r = reports[0].report.results;
+  const r = reports[0].results;
   return {
     metrics,
     AP: r.AP,

@@ -1,7 +1,6 @@
 /** `eval` with `shards: N`: parts per category shard; the merge is bit-identical, as categories never mix. */
 import { dirname, join } from "node:path";
 import { z } from "zod";
-import { writeJsonAtomic } from "../core/atomic.ts";
 import { InputError } from "../core/errors.ts";
 import { evaluate } from "../eval/evaluate.ts";
 import { readGroundTruth } from "../eval/ground_truth.ts";
@@ -11,7 +10,7 @@ import { readResults } from "../eval/results_file.ts";
 import { readState, writeState } from "../eval/state_file.ts";
 import { partsParam, shardParam } from "../pipeline/sharding.ts";
 import { defineStage } from "../pipeline/stage.ts";
-import { evalIouTypes, evalOutput, evalParams } from "./eval.ts";
+import { evalIouTypes, evalOutput, evalParams, writeEvalReports } from "./eval.ts";
 
 const partFile = (dir: string, iouType: string, first: boolean) =>
   join(dir, first ? "partial.json" : `partial_${iouType}.json`);
@@ -62,23 +61,6 @@ export const evalMergeStage = defineStage({
       if (missing) throw new InputError(`Cannot merge ${p.parts.length} parts: ${missing} categories are in none`);
       reports.push({ report: reportFromState(merged, { pooled: p.apPooled, raw: p.raw }), maxDets: merged.maxDets });
     }
-    const metrics = join(ctx.outDir, "metrics.json");
-    await writeJsonAtomic(metrics, reports[0].report);
-    let segmMetrics: string | undefined;
-    if (reports.length > 1) {
-      segmMetrics = join(ctx.outDir, "metrics_segm.json");
-      await writeJsonAtomic(segmMetrics, reports[1].report);
-    }
-    const r = reports[0].report.results;
-    return {
-      metrics,
-      AP: r.AP,
-      AP50: r.AP50,
-      APr: r.APr,
-      APc: r.APc,
-      APf: r.APf,
-      AR: r[`AR@${reports[0].maxDets}`],
-      ...(segmMetrics ? { segmMetrics } : {}),
-    };
+    return await writeEvalReports(ctx.outDir, reports.map((r) => r.report), reports[0].maxDets);
   },
 });
