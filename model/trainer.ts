@@ -88,6 +88,23 @@ export function classifierPrior(name: string): number {
 
 const stepSeed = (seed: number, step: number, salt: number) => ((seed * 1000003) ^ (step * 7919 + salt)) >>> 0;
 
+/**
+ * The image indices of steps [from, to) of `batchSize` images, epoch after epoch of `data`'s
+ * orders (`perEpoch` images each); each epoch's order is drawn once per call.
+ */
+export function stepImages(data: BatchSource, batchSize: number, perEpoch: number) {
+  return (from: number, to: number): Uint32Array => {
+    const idx = new Uint32Array((to - from) * batchSize);
+    let epoch = -1, order: Uint32Array = new Uint32Array(0);
+    for (let i = 0; i < idx.length; i++) {
+      const g = from * batchSize + i, e = Math.floor(g / perEpoch);
+      if (e !== epoch) order = data.epochOrder(epoch = e);
+      idx[i] = order[g % perEpoch];
+    }
+    return idx;
+  };
+}
+
 /** Train (or resume) a detector; returns where its outputs are. */
 export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
   await initTensors();
@@ -138,16 +155,7 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
 
   const perEpoch = o.data.epochOrder(0).length;
   if (perEpoch === 0) throw new InputError("The training set has no images with annotations");
-  const imagesOf = (from: number, to: number) => {
-    const idx = new Uint32Array((to - from) * o.batchSize);
-    let epoch = -1, order: Uint32Array = new Uint32Array(0);
-    for (let i = 0; i < idx.length; i++) {
-      const g = from * o.batchSize + i, e = Math.floor(g / perEpoch);
-      if (e !== epoch) order = o.data.epochOrder(epoch = e);
-      idx[i] = order[g % perEpoch];
-    }
-    return idx;
-  };
+  const imagesOf = stepImages(o.data, o.batchSize, perEpoch);
   let last = start;
   const t0 = performance.now();
   // Batches stream in chunks ending at checkpoint steps, each seeded, so a resumed run reopens the same stream.

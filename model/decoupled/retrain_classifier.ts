@@ -16,7 +16,7 @@ import { loadLatestCheckpoint, saveCheckpoint } from "../checkpoint/training.ts"
 import type { ImageBatch, ImageTargets } from "../detector.ts";
 import type { NamedArray } from "../checkpoint/safetensors.ts";
 import { learningRate, type LrSchedule } from "../schedule.ts";
-import { type BatchSource, classifierPrior } from "../trainer.ts";
+import { type BatchSource, classifierPrior, stepImages } from "../trainer.ts";
 
 /** What re-training needs of a detector: classifier features with sampled labels, and its values in loss order. */
 export interface RetrainableDetector {
@@ -141,14 +141,7 @@ export async function retrainClassifier(o: RetrainOptions): Promise<RetrainResul
 
   const perEpoch = o.data.epochOrder(0).length;
   if (perEpoch === 0) throw new InputError("The re-training set has no images with annotations");
-  const imagesOf = (from: number, to: number) => {
-    const idx = new Uint32Array((to - from) * o.batchSize);
-    for (let i = 0; i < idx.length; i++) {
-      const g = from * o.batchSize + i;
-      idx[i] = o.data.epochOrder(Math.floor(g / perEpoch))[g % perEpoch];
-    }
-    return idx;
-  };
+  const imagesOf = stepImages(o.data, o.batchSize, perEpoch);
   let stream: ReturnType<BatchSource["stream"]> | null = null;
   let last = start;
   try {
