@@ -93,6 +93,7 @@ async function tailor(which: "train" | "infer"): Promise<Record<string, unknown>
     counts = Object.fromEntries(Object.entries(rt.counters).map(([k, v]) => [k, v - before[k as keyof typeof before]]));
     counts.gpu_peak_mb = Math.round(rt.memory.peakInUseBytes / 2 ** 20);
     counts.gpu_allocated_mb = Math.round(rt.memory.allocatedBytes / 2 ** 20);
+    counts.gpu_evicted_mb = Math.round(rt.memory.evictedBytes / 2 ** 20);
   }
   det.params.dispose();
   opt.dispose?.();

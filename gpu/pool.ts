@@ -14,6 +14,8 @@ export interface PoolStats {
   inUseCount: number;
   /** The most `inUseBytes` has been since the pool was made or `resetPeak` was called. */
   peakInUseBytes: number;
+  /** Bytes of free buffers and textures dropped to stay under the limit, since the pool was made. */
+  evictedBytes: number;
 }
 
 /** The 32-bit word at `index` of the guard of the `serial`-th guarded buffer, whose usable part ends at `end`. */
@@ -35,8 +37,27 @@ export function glTextureLayers(width: number, height: number, layers: number): 
   return width === height && n % 6 === 0 ? n + 1 : n;
 }
 
+/** A pooled resource whose last user may still be queued: the owner destroys it once that work is submitted. */
+export type Evicted = GPUBuffer | GPUTexture;
+
+/**
+ * Free resources stay pooled while the pool holds at most this many times its highest use, or `floorBytes`: training
+ * reallocates nothing after its first step, while inference on images of varying sizes, which never reuses most
+ * shapes, keeps a bounded pool.
+ */
+export interface PoolLimit {
+  factor: number;
+  floorBytes: number;
+}
+
+export const DEFAULT_POOL_LIMIT: PoolLimit = { factor: 2, floorBytes: 2 ** 30 };
+
 export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
+  /** Free buffers and textures, least recently released first. */
+  #lru = new Map<Evicted, number>();
+  #highWater = 0;
+  #evicted = 0;
   #guarded = new Map<GPUBuffer, { size: number; serial: number }>();
   #guard: { bytes: number; word: CanaryWord } | null = null;
   #nextSerial = 0;
@@ -47,7 +68,41 @@ export class BufferPool {
   #inUseBytes = 0;
   #peak = 0;
 
-  constructor(private readonly device: GPUDevice) {}
+  /**
+   * `evict` takes a free resource the pool drops (default: destroy it now; the runtime destroys it after its next
+   * submit, since a queued dispatch may still bind it).
+   */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly evict: (r: Evicted) => void = (r) => r.destroy(),
+    public limit: PoolLimit = DEFAULT_POOL_LIMIT,
+  ) {}
+
+  /** Drop least recently released free resources until `bytes` more fit under the limit, or none is free. */
+  #makeRoom(bytes: number): void {
+    const cap = Math.max(this.limit.floorBytes, this.limit.factor * this.#highWater);
+    for (const [r, size] of this.#lru) {
+      if (this.#allocated + bytes <= cap) return;
+      this.#lru.delete(r);
+      this.#allocated -= size;
+      this.#evicted += size;
+      if ("mapAsync" in r) {
+        const list = this.#free.get(size)!;
+        list.splice(list.indexOf(r), 1);
+        this.#guarded.delete(r);
+      } else {
+        const list = this.#freeTextures.get(extentKey(r.width, r.height, r.depthOrArrayLayers))!;
+        list.splice(list.indexOf(r), 1);
+      }
+      this.evict(r);
+    }
+  }
+
+  #use(bytes: number): void {
+    this.#inUseBytes += bytes;
+    this.#peak = Math.max(this.#peak, this.#inUseBytes);
+    this.#highWater = Math.max(this.#highWater, this.#inUseBytes);
+  }
 
   /**
    * Test hook: every new buffer is `bytes` longer (usable size rounded to 4 only), its tail `word(serial, i, end)`,
@@ -66,17 +121,18 @@ export class BufferPool {
   /** A buffer of at least `bytes` bytes (rounded up to 16; to 4 with guards), from the pool if one is free. */
   acquire(bytes: number, label = "tensor"): GPUBuffer {
     const size = this.#guard ? Math.max(4, Math.ceil(bytes / 4) * 4) : Math.max(16, Math.ceil(bytes / 16) * 16);
-    const free = this.#free.get(size);
-    let buf = free?.pop();
-    if (!buf) {
+    let buf = this.#free.get(size)?.pop();
+    if (buf) this.#lru.delete(buf);
+    else {
+      this.#highWater = Math.max(this.#highWater, this.#inUseBytes + size);
+      this.#makeRoom(size);
       buf = this.#guard
         ? this.#createGuarded(size, label, this.#guard)
         : this.device.createBuffer({ size, usage: USAGE, label });
       this.#allocated += size;
     }
     this.#inUse.add(buf);
-    this.#inUseBytes += size;
-    this.#peak = Math.max(this.#peak, this.#inUseBytes);
+    this.#use(size);
     return buf;
   }
 
@@ -101,6 +157,7 @@ export class BufferPool {
     let list = this.#free.get(size);
     if (!list) this.#free.set(size, list = []);
     list.push(buf);
+    this.#lru.set(buf, size);
   }
 
   /** Set by the runtime on wgpu's GL backend (see {@link glTextureLayers}). */
@@ -110,7 +167,11 @@ export class BufferPool {
   acquireTexture(width: number, height: number, layers: number, label = "operand"): GPUTexture {
     const allocated = this.glTextureTargets ? glTextureLayers(width, height, layers) : layers;
     let tex = this.#freeTextures.get(extentKey(width, height, allocated))?.pop();
-    if (!tex) {
+    if (tex) this.#lru.delete(tex);
+    else {
+      const bytes = width * height * allocated * 16;
+      this.#highWater = Math.max(this.#highWater, this.#inUseBytes + bytes);
+      this.#makeRoom(bytes);
       tex = this.device.createTexture({
         size: [width, height, allocated],
         format: "rgba32float",
@@ -120,8 +181,7 @@ export class BufferPool {
       this.#allocated += textureBytes(tex);
     }
     this.#texturesInUse.add(tex);
-    this.#inUseBytes += textureBytes(tex);
-    this.#peak = Math.max(this.#peak, this.#inUseBytes);
+    this.#use(textureBytes(tex));
     this.#layers.set(tex, layers);
     return tex;
   }
@@ -142,6 +202,7 @@ export class BufferPool {
     let list = this.#freeTextures.get(key);
     if (!list) this.#freeTextures.set(key, list = []);
     list.push(tex);
+    this.#lru.set(tex, textureBytes(tex));
   }
 
   trim(): void {
@@ -160,6 +221,7 @@ export class BufferPool {
       }
     }
     this.#free.clear();
+    this.#lru.clear();
   }
 
   /** Start `peakInUseBytes` again from what is in use now. */
@@ -173,6 +235,7 @@ export class BufferPool {
       inUseBytes: this.#inUseBytes,
       inUseCount: this.#inUse.size + this.#texturesInUse.size,
       peakInUseBytes: this.#peak,
+      evictedBytes: this.#evicted,
     };
   }
 }

@@ -50,7 +50,7 @@ export class Runtime {
     this.device = d.device;
     this.report = d.report;
     this.hasTimestamps = d.hasTimestamps;
-    this.pool = new BufferPool(d.device);
+    this.pool = new BufferPool(d.device, (r) => this.#trash.push(r));
     this.pool.glTextureTargets = d.report.backend === "gl";
     this.device.addEventListener("uncapturederror", (ev) => {
       const msg = (ev as GPUUncapturedErrorEvent).error.message.trim().replace(/\s*\n\s*/g, " | ");
@@ -222,7 +222,7 @@ export class Runtime {
     }
   }
 
-  #trash: GPUBuffer[] = [];
+  #trash: (GPUBuffer | GPUTexture)[] = [];
 
   /** Reuse the bind group of a pipeline and buffers bound before (off: a new one per dispatch). */
   cacheBindGroups = true;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { gpuTest } from "../_util.ts";
 import { checkCanaries } from "../_canary.ts";
 import { acquireDevice, GpuUnavailableError, preferredBackend } from "../../gpu/device.ts";
-import { glTextureLayers } from "../../gpu/pool.ts";
+import { BufferPool, type Evicted, glTextureLayers } from "../../gpu/pool.ts";
 import { GpuError } from "../../gpu/runtime.ts";
 import { defineKernel } from "../../kernels/kernel.ts";
 import { rt } from "../../tensor/tensor.ts";
@@ -104,6 +104,53 @@ gpuTest("The texture pool reuses released textures of the same extent, counts th
   assert.notEqual(r.texture(7, 5, 3), a, "another extent is another texture");
   r.releaseTexture(b);
   assert.throws(() => r.releaseTexture(b), /released twice/);
+});
+
+gpuTest("BufferPool drops its least recently released free buffers when it outgrows its limit", () => {
+  const evicted: Evicted[] = [];
+  const pool = new BufferPool(rt().device, (b) => {
+    evicted.push(b);
+    b.destroy();
+  }, { factor: 1.5, floorBytes: 0 });
+  const a = pool.acquire(1024);
+  pool.release(a);
+  const b = pool.acquire(2048); // 3072 allocated, 1.5 x the 2048 in use at most: both kept
+  pool.release(b);
+  assert.deepEqual(evicted, []);
+  const c = pool.acquire(4096); // 7168 would exceed 1.5 x 4096: the older free buffer goes, b stays
+  assert.deepEqual(evicted, [a]);
+  assert.equal(pool.stats.allocatedBytes, 2048 + 4096);
+  assert.equal(pool.acquire(2048), b);
+  const t = pool.acquireTexture(8, 8, 2); // 2048 bytes
+  pool.releaseTexture(t);
+  pool.release(b);
+  pool.release(c);
+  pool.acquire(8192); // 16384 would exceed 1.5 x 8192: the texture and b go (released before c), c stays
+  assert.deepEqual(evicted, [a, t, b]);
+  assert.equal(pool.stats.allocatedBytes, 4096 + 8192);
+  assert.equal(pool.stats.evictedBytes, 1024 + 2048 + 2048);
+  pool.trim();
+});
+
+gpuTest("A free buffer dropped while a queued copy still reads it is destroyed only after that submit", async () => {
+  const r = rt();
+  const data = Float32Array.from({ length: 64 }, () => 1 + Math.random());
+  const src = r.upload(data);
+  const dst = r.buffer(data.byteLength);
+  r.copy(src, dst, data.byteLength);
+  r.release(src);
+  const saved = r.pool.limit;
+  r.pool.limit = { factor: 0, floorBytes: 0 };
+  try {
+    const before = r.memory.allocatedBytes;
+    const other = r.buffer(data.byteLength * 3 + 16); // a new size: every free buffer, src among them, is dropped
+    assert.ok(r.memory.allocatedBytes <= before - data.byteLength + other.size, "src was dropped from the pool");
+    r.release(other);
+  } finally {
+    r.pool.limit = saved;
+  }
+  assert.deepEqual(await r.readF32(dst, data.length), data);
+  r.release(dst);
 });
 
 gpuTest("A bad buffer-to-texture copy is a GpuError naming the copy and its texture", async () => {
