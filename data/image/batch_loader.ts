@@ -1,5 +1,6 @@
 // Images decoded ahead in workers; random choices drawn in visiting order from a seeded generator, so batches do
 // not depend on worker timing.
+import { InputError, quote } from "../../core/errors.ts";
 import { Rng } from "../../core/rng.ts";
 import type { Dataset } from "../dataset.ts";
 import { imagePath } from "../image_path.ts";
@@ -147,7 +148,17 @@ export class BatchLoader implements AsyncIterable<ImageBatch> {
       flip,
     });
     const path = imagePath(dataset, image);
-    const result = this.#pool.run({ path, plan, normalization: aug.normalization }).then(
+    const div = aug.sizeDivisor;
+    // Padding would hide it, but such an image has no cell on the network's coarsest level.
+    const decoded = plan.outWidth < div || plan.outHeight < div
+      ? Promise.reject(
+        new InputError(
+          `Image ${quote(path)} is ${plan.width}x${plan.height}, ${plan.outWidth}x${plan.outHeight} after resizing ` +
+            `(short side ${shortSide}, max ${aug.maxSize}): smaller than the network's stride ${div}`,
+        ),
+      )
+      : this.#pool.run({ path, plan, normalization: aug.normalization });
+    const result = decoded.then(
       (r) => {
         // decodeImage() checked the file against the annotated size; this guards the resize itself.
         if (r.width !== plan.outWidth || r.height !== plan.outHeight) throw new Error(`Unexpected size from ${path}`);

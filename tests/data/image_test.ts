@@ -165,6 +165,43 @@ Deno.test("BatchLoader names a missing image, or skips and counts it when asked"
   );
 });
 
+Deno.test("BatchLoader refuses an image smaller than the stride after resizing, or skips and counts it", async () => {
+  const synth = await ciSet();
+  const { dataset } = await ingestDataset(synth.trainJson, { cache: false });
+  const r = rng(5);
+  const [w, h] = [400 + r.int(400), 10 + r.int(20)]; // a strip: max size 256 leaves it 2-8 px tall
+  const strip = {
+    ...dataset,
+    images: {
+      ...dataset.images,
+      width: dataset.images.width.map((v, i) => i === 1 ? w : v),
+      height: dataset.images.height.map((v, i) => i === 1 ? h : v),
+    },
+  };
+  const augment = { shortSides: [64], maxSize: 256, flipProbability: 0 };
+  const scale = Math.min(64 / h, 256 / w);
+  const [ow, oh] = [Math.round(w * scale), Math.round(h * scale)];
+  const path = join(dataset.imageRoot, dataset.images.fileNames[1]);
+  await assert.rejects(
+    () => _collect(new BatchLoader({ dataset: strip, order: [0, 1, 2], batchSize: 3, workers: 0, augment })),
+    (e: Error) =>
+      e instanceof InputError &&
+      e.message === `Image ${JSON.stringify(path)} is ${w}x${h}, ${ow}x${oh} after resizing (short side 64, ` +
+          `max 256): smaller than the network's stride 32`,
+  );
+  const loader = new BatchLoader({
+    dataset: strip,
+    order: [0, 1, 2],
+    batchSize: 3,
+    workers: 0,
+    augment,
+    onBadImage: "skip",
+  });
+  const batches = await _collect(loader);
+  assert.deepEqual(Array.from(batches[0].imageIndices), [0, 2]);
+  assert.equal(loader.skipped, 1);
+});
+
 Deno.test(`normalizeToChw() matches a float64 reference (seed ${SEED})`, () => {
   const r = rng(3);
   const width = 1 + r.int(20);
