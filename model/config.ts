@@ -68,7 +68,9 @@ export const PRESETS: Record<string, z.input<typeof DetectorConfig>> = {
     roi: { batchPerImage: 64, aligned: true },
     boxHead: { kind: "two_fc", poolSize: 5, fcDim: 128, boxLossBeta: 0 },
     // Objects of 64-128 px images span 4-60 px: 7x7 bins (14x14 masks) resolve them, one conv suffices for CI.
-    maskHead: { kind: "fcn", poolSize: 7, layers: [32], reducedChannels: 32 },
+    // One mask for all categories: a rare category's own channel learns from a handful of examples, which caps
+    // its mask APr whatever the loss (BENCHMARKS.md, "The demo").
+    maskHead: { kind: "fcn", poolSize: 7, layers: [32], reducedChannels: 32, classAgnostic: true },
     test: { preNmsTopK: 600, proposals: 200, candidates: 4000 },
   },
   small: {
@@ -85,7 +87,7 @@ export const PRESETS: Record<string, z.input<typeof DetectorConfig>> = {
     boxHead: { kind: "two_fc", poolSize: 5, fcDim: 256, boxLossBeta: 0 },
     // One 32-channel conv: inference runs the head on up to 1200 detections per batch, where two
     // 64-channel convs cost 4-5x the box-only prediction (BENCHMARKS.md).
-    maskHead: { kind: "fcn", poolSize: 7, layers: [32], reducedChannels: 32 },
+    maskHead: { kind: "fcn", poolSize: 7, layers: [32], reducedChannels: 32, classAgnostic: true },
     test: { preNmsTopK: 600, proposals: 200, candidates: 4000 },
   },
   r50_fpn: {

@@ -75,6 +75,10 @@ function fromTailorHeads(sd: Map<string, NamedArray>, classes: number, file: str
   convert(CLASS_PARAMS.scores, 1, () => null);
   // One box for every class is torchvision's per-class regressor with equal rows.
   convert(CLASS_PARAMS.boxes, 4, (t) => t.shape[0] === 4 ? repeatRows(t, classes + 1) : null);
-  // Foreground-only masks gain a background mask torchvision never uses.
-  convert(CLASS_PARAMS.masks, 1, (t) => t.shape[0] === classes ? padBackground(t, 1) : null);
+  // Foreground-only masks gain a background mask torchvision never uses; one shared mask is every class's.
+  convert(
+    CLASS_PARAMS.masks,
+    1,
+    (t) => t.shape[0] === classes ? padBackground(t, 1) : t.shape[0] === 1 ? repeatRows(t, classes + 1) : null,
+  );
 }

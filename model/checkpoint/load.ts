@@ -146,6 +146,14 @@ class ClassRows {
     if (kind === "masks" && rows === C + 1) return moveRows(src, 1, "first", bg).data;
     // A model with one mask per foreground class: torchvision's background mask is never used.
     if (kind === "masks" && rows === C) return src.data.slice(src.data.length / (C + 1));
+    // A class-agnostic mask (tailor's small presets) takes one as it is, or all-equal rows (its export).
+    if (kind === "masks" && rows === 1) {
+      if (src.shape[0] === 1) return src.data;
+      const block = src.data.length / src.shape[0], first = src.data.subarray(0, block);
+      if (src.data.every((v, i) => v === first[i % block])) return first.slice();
+      this.#why.add("the file has a mask per class, the model one mask for all classes");
+      return null;
+    }
     if (kind === "boxes" && rows === 4 * (C + 1)) return moveRows(src, 4, "first", bg).data;
     // A class-agnostic regressor (the sigmoid losses' form) takes one as it is.
     if (kind === "boxes" && rows === 4 && src.shape[0] === 4) return src.data;

@@ -1,6 +1,7 @@
 /**
  * torchvision's MaskRCNNHeads + predictor: 3x3 convs at 14x14, 2x2 deconv to 28x28, 1x1 to C+1 channels
- * (channel 0 the unused background, category c is c+1). Only each RoI's own channel is computed.
+ * (channel 0 the unused background, category c is c+1), or to one channel for every category
+ * (`classAgnostic`). Only each RoI's own channel is computed.
  */
 import { z } from "zod";
 import { conv } from "../layers.ts";
@@ -21,6 +22,11 @@ export const MaskHeadConfig = z.strictObject({
   reducedChannels: z.int().positive().default(256),
   /** Pasted mask probabilities at or above this are the mask (LVIS and COCO: 0.5). */
   threshold: z.number().gt(0).lt(1).default(0.5),
+  /**
+   * One mask channel shared by all categories (detectron2's `CLS_AGNOSTIC_MASK`): a rare category's own
+   * channel would learn from its handful of examples only. torchvision's is per category (false).
+   */
+  classAgnostic: z.boolean().default(false),
 });
 export type MaskHeadConfig = z.infer<typeof MaskHeadConfig>;
 
@@ -49,15 +55,19 @@ export class MaskHead {
     return relu(convTranspose2d(x, w, { bias: b }));
   }
 
+  get #channels(): number {
+    return this.cfg.classAgnostic ? 1 : this.shape.numClasses + 1;
+  }
+
   #predictor(ps: ParamStore): { w: Tensor; b: Tensor } {
-    const R = this.cfg.reducedChannels, K = this.shape.numClasses + 1, p = "roi_heads.mask_predictor.mask_fcn_logits";
+    const R = this.cfg.reducedChannels, K = this.#channels, p = "roi_heads.mask_predictor.mask_fcn_logits";
     return {
       w: ps.param(`${p}.weight`, [K, R, 1, 1], { kind: "kaiming", fanIn: K }),
       b: ps.param(`${p}.bias`, [K], { kind: "uniform", bound: 1 / Math.sqrt(R) }),
     };
   }
 
-  /** Every channel's logits [R, C+1, 2P, 2P] (channel c+1 is category c), as torchvision computes them. */
+  /** Every channel's logits [R, C+1, 2P, 2P] (channel c+1 is category c; one channel if class-agnostic). */
   allLogits(ps: ParamStore, feats: Tensor): Tensor {
     const { w, b } = this.#predictor(ps);
     return conv2d(feats, w, { bias: b });
@@ -66,10 +76,10 @@ export class MaskHead {
   /** Logits of `classes[r]` per row r: [R, 2P, 2P]; 1x1 rows gathered one-hot so gradients reach only those. */
   logits(ps: ParamStore, feats: Tensor, classes: ArrayLike<number>): Tensor {
     const { w, b } = this.#predictor(ps);
-    const [N, Cr, H, W] = feats.shape, K = this.shape.numClasses + 1;
+    const [N, Cr, H, W] = feats.shape, K = this.#channels;
     if (classes.length !== N) throw new Error(`MaskHead.logits got ${classes.length} classes for ${N} rows`);
     const onehot = new Float32Array(N * K);
-    for (let r = 0; r < N; r++) onehot[r * K + classes[r] + 1] = 1;
+    for (let r = 0; r < N; r++) onehot[r * K + (K === 1 ? 0 : classes[r] + 1)] = 1;
     const sel = Tensor.from(onehot, [N, K]);
     const wSel = matmul(sel, reshape(w, [K, Cr])); // [N, Cr]
     const bSel = matmul(sel, reshape(b, [K, 1])); // [N, 1]

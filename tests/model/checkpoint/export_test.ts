@@ -60,6 +60,25 @@ Deno.test("exportTorchvision() converts a model folder's class-agnostic boxes an
   assertSameTensors((await readSafetensors(out)).tensors, want);
 });
 
+Deno.test("exportTorchvision() gives a class-agnostic mask channel to every class", async () => {
+  const model = join(dir, "model_agnostic_mask");
+  await Deno.mkdir(model);
+  const tailor = new Map(tv), want = new Map(tv);
+  for (const part of ["weight", "bias"]) {
+    const masks = `roi_heads.mask_predictor.mask_fcn_logits.${part}`, m = tv.get(masks)!;
+    const row = m.data.length / (C + 1);
+    // Row 2 of the fixture, so that a copy of torchvision's row 0 or 1 would not pass.
+    const one = { shape: [1, ...m.shape.slice(1)], data: m.data.slice(2 * row, 3 * row) };
+    tailor.set(masks, one);
+    want.set(masks, repeatRows(one, C + 1));
+  }
+  await Deno.writeFile(join(model, "weights.safetensors"), encodeSafetensors(tailor));
+  await Deno.writeTextFile(join(model, "model.json"), JSON.stringify({ preset: "r50_fpn", numClasses: C }));
+  const out = join(dir, "agnostic_mask.safetensors");
+  await exportTorchvision({ model }, out);
+  assertSameTensors((await readSafetensors(out)).tensors, want);
+});
+
 Deno.test("exportTorchvision() keeps tailor's names for presets without a torchvision counterpart", async () => {
   const model = join(dir, "model_tiny");
   await Deno.mkdir(model);

@@ -111,6 +111,38 @@ Deno.test("loadCheckpointInto() fills class-agnostic boxes and foreground masks 
   assert.ok(tvLoad.log.some((l) => l.includes("regresses boxes per class")));
 });
 
+Deno.test("loadCheckpointInto() gives a class-agnostic mask head one mask, or re-initialises it from per-class ones", async () => {
+  const layout = tinyLayout();
+  for (const [k, s] of layout) {
+    if (k.startsWith("roi_heads.mask_predictor.mask_fcn_logits.")) layout.set(k, [1, ...s.slice(1)]);
+  }
+  // A class-agnostic head exported for torchvision: C+1 equal rows (row 3 of the fixture), of which one is the mask.
+  const shared = new Map(tv);
+  for (const part of ["weight", "bias"]) {
+    const key = `roi_heads.mask_predictor.mask_fcn_logits.${part}`, m = tv.get(key)!;
+    const row = rowsOf(m, 3, 4);
+    shared.set(key, {
+      shape: m.shape,
+      data: Float32Array.from({ length: m.data.length }, (_, i) => row[i % row.length]),
+    });
+  }
+  const file = join(dir, "agnostic_masks.safetensors");
+  await Deno.writeFile(file, encodeSafetensors(shared));
+  const agnostic = await load(layout, file);
+  assert.deepEqual(agnostic.plan.reinitialised, [], agnostic.log.join("\n"));
+  for (const part of ["weight", "bias"]) {
+    const key = `roi_heads.mask_predictor.mask_fcn_logits.${part}`;
+    assert.deepEqual(agnostic.params.values.get(key), rowsOf(tv.get(key)!, 3, 4), part);
+  }
+  // torchvision's masks differ per class: none of them is every class's mask.
+  const perClass = await load(layout, fixture("tiny_tv.safetensors"));
+  assert.deepEqual(perClass.plan.reinitialised, [
+    "roi_heads.mask_predictor.mask_fcn_logits.weight",
+    "roi_heads.mask_predictor.mask_fcn_logits.bias",
+  ]);
+  assert.ok(perClass.log.some((l) => l.includes("the file has a mask per class, the model one mask for all classes")));
+});
+
 Deno.test("loadCheckpointInto() re-initialises the class rows for another class count and says so", async () => {
   const layout = tinyLayout(), classes = 5;
   for (const [k, s] of layout) {
