@@ -16,6 +16,7 @@ import { datasetNotes } from "./dataset_notes.ts";
 import { findMissingImages, missingImagesMessage } from "./image_files.ts";
 import { generateSynthetic } from "./synth/generate.ts";
 import { MAX_SYNTH_CATEGORIES } from "./synth/catalog.ts";
+import { SYNTH_PRESETS, type SynthPreset } from "./synth/presets.ts";
 
 function _int(flag: string, lo: number, hi = Infinity) {
   return (v: string) => {
@@ -31,7 +32,7 @@ export function buildDataProgram(): Command {
   const program = new Command("data").description("Synthetic data and annotation ingestion").showHelpAfterError();
   program.command("synth").description("Generate the long-tailed synthetic dataset (PNG + LVIS v1 JSON)")
     .addOption(
-      new Option("--preset <name>", "settings preset").choices(["ci", "default", "bench"] as const).default(
+      new Option("--preset <name>", "settings preset").choices(Object.keys(SYNTH_PRESETS) as SynthPreset[]).default(
         "default" as const,
       ),
     )

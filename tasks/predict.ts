@@ -16,8 +16,10 @@ export const predictParams = z.strictObject({
   dataset: inputFile(),
   imageRoot: inputFolder().optional(),
   batchSize: z.int().positive().default(4),
-  shortSide: z.int().positive().default(128),
-  maxSize: z.int().positive().default(1333),
+  /** Default: the size the model was trained at (the largest of its `shortSides`, from its model.json), else 128. */
+  shortSide: z.int().positive().optional(),
+  /** Default: the model's, else 1333. */
+  maxSize: z.int().positive().optional(),
   scoreThreshold: z.number().min(0).max(1).optional(),
   detectionsPerImage: z.int().positive().optional(),
   workers: z.int().nonnegative().optional(),
@@ -56,8 +58,8 @@ export const predictStage = defineStage({
       const results = await predictDataset(model, dataset, {
         images,
         batchSize: p.batchSize,
-        shortSide: p.shortSide,
-        maxSize: p.maxSize,
+        shortSide: p.shortSide ?? model.card.input?.shortSide ?? 128,
+        maxSize: p.maxSize ?? model.card.input?.maxSize ?? 1333,
         workers: p.workers,
         onProgress: (done, total) => {
           watch.done().catch(() => {});

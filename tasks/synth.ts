@@ -3,10 +3,11 @@ import { z } from "zod";
 import { defineStage } from "../pipeline/stage.ts";
 import { generateSynthetic } from "../data/synth/generate.ts";
 import { MAX_SYNTH_CATEGORIES } from "../data/synth/catalog.ts";
+import { SYNTH_PRESETS, type SynthPreset } from "../data/synth/presets.ts";
 
 /** A preset, overridden field by field. */
 export const synthParams = z.strictObject({
-  preset: z.enum(["ci", "default", "bench"]).default("default"),
+  preset: z.enum(Object.keys(SYNTH_PRESETS) as [SynthPreset, ...SynthPreset[]]).default("default"),
   /** "coco": no frequency, no negative lists, as a user's own data would be. */
   format: z.enum(["lvis", "coco"]).default("lvis"),
   categories: z.int().min(3).max(MAX_SYNTH_CATEGORIES).optional(),

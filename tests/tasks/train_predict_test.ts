@@ -95,7 +95,12 @@ async function inMemoryRows(
     dataset: val,
     order: Array.from({ length: val.images.count }, (_, i) => i),
     batchSize: pp.batchSize,
-    augment: { shortSides: [pp.shortSide], maxSize: pp.maxSize, flipProbability: 0 },
+    // Without a size of its own, predict takes the one the model was trained at.
+    augment: {
+      shortSides: [pp.shortSide ?? Math.max(...p.shortSides)],
+      maxSize: pp.maxSize ?? p.maxSize,
+      flipProbability: 0,
+    },
     workers: 0,
   });
   for await (const lb of loader) {
@@ -157,7 +162,8 @@ for (const loss of ["eql", "eqlv2"]) {
     const pp = predictParams.parse({
       model: modelDir,
       dataset: s.valJson,
-      shortSide: 64,
+      // eqlv2 names no size: the model's own 64 from its model.json, not predict's 128.
+      ...(loss === "eql" ? { shortSide: 64 } : {}),
       scoreThreshold: 0,
       workers: 0,
     });
