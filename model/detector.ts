@@ -324,20 +324,27 @@ export class Detector {
     return out.build();
   }
 
+  /** Features and proposals without gradient: the start of prediction and of classifier re-training. */
+  async #inferProposals(batch: ImageBatch, preNmsTopK: number, postNmsTopK: number) {
+    const x = this.#input(batch), input = [x.shape[2], x.shape[3]] as const;
+    const sizes = this.#sizes(batch);
+    const { levels, rpnOut } = noGrad(() => {
+      const levels = this.features(x);
+      return { levels, rpnOut: this.heads.rpn.forward(this.params, levels) };
+    });
+    const proposals = await this.proposals(rpnOut, levels, input, sizes, { preNmsTopK, postNmsTopK });
+    return { levels, proposals, sizes };
+  }
+
   /** Classifier inputs for cRT/LWS: RoI features [R, fcDim] and labels, sampled as in training, no gradient. */
   async classifierInputs(
     batch: ImageBatch,
     targets: ImageTargets[],
     rng: Rng,
   ): Promise<{ features: Tensor; labels: Int32Array }> {
-    const x = this.#input(batch), input = [x.shape[2], x.shape[3]] as const;
-    const sizes = this.#sizes(batch), rpn = this.heads.rpn;
-    const { levels, rpnOut } = noGrad(() => {
-      const levels = this.features(x);
-      return { levels, rpnOut: rpn.forward(this.params, levels) };
-    });
-    const k = { preNmsTopK: rpn.cfg.preNmsTopK, postNmsTopK: rpn.cfg.postNmsTopK };
-    const s = this.#sampleRois(await this.proposals(rpnOut, levels, input, sizes, k), targets, rng);
+    const rpn = this.heads.rpn.cfg;
+    const { levels, proposals, sizes } = await this.#inferProposals(batch, rpn.preNmsTopK, rpn.postNmsTopK);
+    const s = this.#sampleRois(proposals, targets, rng);
     const out = noGrad(() => this.boxOutputs(levels, s.rois, sizes));
     return { features: out.features, labels: Int32Array.from(out.order, (i) => s.labels[i]) };
   }
@@ -462,16 +469,7 @@ export class Detector {
   /** Proposals, box head, torchvision's post-processing, then the mask head (unless `masks: false`). */
   async predict(batch: ImageBatch, clsLoss: ClassificationLoss, opts: { masks?: boolean } = {}): Promise<Detections[]> {
     const t = this.cfg.test;
-    const x = this.#input(batch), input = [x.shape[2], x.shape[3]] as const;
-    const sizes = this.#sizes(batch);
-    const { levels, rpnOut } = noGrad(() => {
-      const levels = this.features(x);
-      return { levels, rpnOut: this.heads.rpn.forward(this.params, levels) };
-    });
-    const proposals = await this.proposals(rpnOut, levels, input, sizes, {
-      preNmsTopK: t.preNmsTopK,
-      postNmsTopK: t.proposals,
-    });
+    const { levels, proposals, sizes } = await this.#inferProposals(batch, t.preNmsTopK, t.proposals);
     // Fixed rows per image (padding repeats a dummy box) keep shapes and pipelines; padded rows are never read.
     const K = t.proposals, rois = new Float32Array(5 * K * batch.batch);
     proposals.forEach((p, b) => {

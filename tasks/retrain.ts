@@ -24,6 +24,7 @@ import { LrSchedule } from "../model/schedule.ts";
 import { loadTrainedModel, MODEL_WEIGHTS, type TrainedModel } from "../model/trained_model.ts";
 import { trainingData } from "../model/training_data.ts";
 import { defineStage } from "../pipeline/stage.ts";
+import { loopParams } from "./_loop_params.ts";
 import { initTensors } from "../tensor/tensor.ts";
 
 /** Class-aware q = 0 and q = 1/2, repeat-factor, uniform. */
@@ -40,23 +41,13 @@ export const retrainParams = z.strictObject({
   sampler: z.enum(RETRAIN_SAMPLERS).default("class-balanced"),
   repeatThreshold: z.number().positive().max(1).default(0.001),
   iterations: z.int().positive().default(300),
-  batchSize: z.int().positive().default(4),
+  ...loopParams,
   lr: LrSchedule.default({ base: 0.02, warmupIters: 0, warmupFactor: 0.1, decay: "cosine", steps: [], gamma: 0.1 }),
-  momentum: z.number().min(0).max(1).default(0.9),
-  weightDecay: z.number().min(0).default(1e-4),
-  clipNorm: z.number().min(0).default(10),
-  seed: z.int().default(1),
-  checkpointEvery: z.int().positive().default(100),
   /** Left out, tau is chosen on held-out training images. */
   tau: z.number().min(0).max(2).optional(),
   tauGrid: z.array(z.number().min(0).max(2)).min(1).default(DEFAULT_TAU_GRID),
   heldOutImages: z.int().positive().default(300),
-  shortSides: z.array(z.int().positive()).default([128]),
-  maxSize: z.int().positive().default(1333),
-  flipProbability: z.number().min(0).max(1).default(0.5),
   testShortSide: z.int().positive().default(128),
-  workers: z.int().nonnegative().optional(),
-  onBadImage: z.enum(["throw", "skip"]).default("throw"),
 }).superRefine((p, ctx) => {
   if (p.tau !== undefined && p.method !== "tau-norm") {
     ctx.addIssue({ code: "custom", path: ["tau"], message: `only tau-norm takes tau, not ${p.method}`, input: p.tau });

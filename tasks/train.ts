@@ -14,6 +14,7 @@ import { trainDetector } from "../model/trainer.ts";
 import { trainingData } from "../model/training_data.ts";
 import { inputFile, inputFolder } from "../pipeline/input_path.ts";
 import { defineStage } from "../pipeline/stage.ts";
+import { loopParams } from "./_loop_params.ts";
 import { ingestProgress, watchCompiles } from "./_compile_progress.ts";
 import { initTensors } from "../tensor/tensor.ts";
 
@@ -29,24 +30,13 @@ export const trainParams = z.strictObject({
   /** For matrix runs over losses: `{ eql: { lambda: 0.03 } }`; `lossParams` wins. */
   lossParamsByLoss: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   iterations: z.int().positive().default(200),
-  batchSize: z.int().positive().default(4),
+  ...loopParams,
   lr: LrSchedule.default({ base: 0.02, warmupIters: 50, warmupFactor: 0.1, decay: "step", steps: [], gamma: 0.1 }),
-  momentum: z.number().min(0).max(1).default(0.9),
-  weightDecay: z.number().min(0).default(1e-4),
-  clipNorm: z.number().min(0).default(10),
-  seed: z.int().default(1),
-  checkpointEvery: z.int().positive().default(100),
   statsEvery: z.int().positive().default(20),
   /** Threshold t (LVIS: 0.001), or null for uniform sampling. */
   repeatFactor: z.number().positive().nullable().default(null),
-  shortSides: z.array(z.int().positive()).default([128]),
-  maxSize: z.int().positive().default(1333),
-  flipProbability: z.number().min(0).max(1).default(0.5),
   /** torchvision, mmdetection or ImageNet ResNet names; `all` skips a classifier of another class count. */
   init: z.strictObject({ weights: inputFile(), scope: z.enum(["backbone", "all"]).default("all") }).optional(),
-  workers: z.int().nonnegative().optional(),
-  /** "skip" leaves a missing or corrupt image out and counts it. */
-  onBadImage: z.enum(["throw", "skip"]).default("throw"),
 }).superRefine((p, ctx) => {
   // Also run when other fields failed, so a plan lists these problems with the rest.
   const object = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
