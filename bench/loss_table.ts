@@ -30,11 +30,24 @@ function readJson(path: string): unknown {
   return JSON.parse(Deno.readTextFileSync(path));
 }
 
+type ManifestStage = { kind?: string; seconds?: number; outputs?: Record<string, unknown> };
+
+/** A stage's run time: the manifest's, or for a stage this run skipped, the record it left when it ran. */
+function stageSeconds(stage: ManifestStage | undefined): number | undefined {
+  if (stage?.seconds !== undefined) return stage.seconds;
+  const dir = stage?.outputs?.model;
+  if (typeof dir !== "string") return undefined;
+  try {
+    const seconds = (readJson(`${dir}/_stage.json`) as { seconds?: unknown }).seconds;
+    return typeof seconds === "number" ? seconds : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads every `eval[...]` and `eval_<producer>[...]` stage of a run directory. */
 export function collectRows(runDir: string): Row[] {
-  const manifest = readJson(`${runDir}/manifest.json`) as {
-    stages: Record<string, { kind?: string; seconds?: number; outputs?: Record<string, unknown> }>;
-  };
+  const manifest = readJson(`${runDir}/manifest.json`) as { stages: Record<string, ManifestStage> };
   const rows: Row[] = [];
   for (const [name, stage] of Object.entries(manifest.stages)) {
     const m = /^eval(?:_([a-z0-9]+))?\[([^\]]+)\]$/.exec(name);
@@ -49,10 +62,10 @@ export function collectRows(runDir: string): Row[] {
       for (const k of MASK_METRICS) values[`mask ${k}`] = segm[k];
     }
     const producer = manifest.stages[`${m[1] ?? "train"}[${m[2]}]`];
-    let trainSeconds = producer?.seconds;
+    let trainSeconds = stageSeconds(producer);
     if (producer?.kind === "retrain" && trainSeconds !== undefined) {
       const first = Object.entries(matrix).filter(([k]) => k !== "method").map(([k, v]) => `${k}=${v}`).join(",");
-      const base = manifest.stages[`train[${first}]`]?.seconds;
+      const base = stageSeconds(manifest.stages[`train[${first}]`]);
       trainSeconds = base === undefined ? undefined : trainSeconds + base;
     }
     rows.push({ loss: matrix.method ?? m[1] ?? matrix.loss, seed: matrix.seed ?? "-", values, trainSeconds });
