@@ -113,6 +113,12 @@ export function planLoad(
   return plan;
 }
 
+/** The first of `count` equal blocks of `data`, or null where they differ. */
+function commonBlock(data: Float32Array, count: number): Float32Array | null {
+  const block = data.length / count, first = data.subarray(0, block);
+  return data.every((v, i) => v === first[i % block]) ? first.slice() : null;
+}
+
 /** Class rows converted from torchvision's conventions when the classes agree, else left at their init. */
 class ClassRows {
   readonly #sourceClasses: number | null;
@@ -148,22 +154,18 @@ class ClassRows {
     if (kind === "masks" && rows === C) return src.data.slice(src.data.length / (C + 1));
     // A class-agnostic mask (tailor's small presets) takes one as it is, or all-equal rows (its export).
     if (kind === "masks" && rows === 1) {
-      if (src.shape[0] === 1) return src.data;
-      const block = src.data.length / src.shape[0], first = src.data.subarray(0, block);
-      if (src.data.every((v, i) => v === first[i % block])) return first.slice();
-      this.#why.add("the file has a mask per class, the model one mask for all classes");
-      return null;
+      const one = commonBlock(src.data, src.shape[0]);
+      if (!one) this.#why.add("the file has a mask per class, the model one mask for all classes");
+      return one;
     }
     if (kind === "boxes" && rows === 4 * (C + 1)) return moveRows(src, 4, "first", bg).data;
     // A class-agnostic regressor (the sigmoid losses' form) takes one as it is.
     if (kind === "boxes" && rows === 4 && src.shape[0] === 4) return src.data;
     if (kind === "boxes" && rows === 4) {
       // Class-agnostic boxes can take only a regressor whose per-class blocks are all equal.
-      const block = src.data.length / (C + 1);
-      const first = src.data.subarray(0, block);
-      if (src.data.every((v, i) => v === first[i % block])) return first.slice();
-      this.#why.add("the file regresses boxes per class, the model one box for all classes");
-      return null;
+      const one = commonBlock(src.data, C + 1);
+      if (!one) this.#why.add("the file regresses boxes per class, the model one box for all classes");
+      return one;
     }
     this.#why.add(`${quote(name)} has ${rows} rows in the model for ${C} classes, a form the file does not have`);
     return null;
