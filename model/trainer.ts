@@ -105,6 +105,69 @@ export function stepImages(data: BatchSource, batchSize: number, perEpoch: numbe
   };
 }
 
+/** What {@link runCheckpointedSteps} needs: the schedule, the data, and the step and checkpoint bodies. */
+export interface CheckpointedSteps<R> {
+  data: BatchSource;
+  batchSize: number;
+  iterations: number;
+  checkpointEvery: number;
+  stopAfter?: number;
+  /** The step resumed from (0 for a fresh run). */
+  start: number;
+  /** One JSON line per step; lines past `start` (from a run that went on past its checkpoint) are dropped. */
+  logPath: string;
+  /** "training" or "re-training", for errors. */
+  what: string;
+  streamSeed: (step: number) => number;
+  /** One step on its batch; the record is the step's log line. */
+  run: (batch: TrainingBatch, step: number, perEpoch: number) => Promise<R>;
+  /** Save the state after `step` steps (the log is written just before). */
+  checkpoint: (step: number) => Promise<unknown>;
+}
+
+/**
+ * Steps [start, iterations) epoch after epoch of `data`'s orders, the batches streamed in seeded chunks that end at
+ * checkpoint steps, so a resumed run reopens the stream an uninterrupted one did. Returns the last step done.
+ */
+export async function runCheckpointedSteps<R extends { step: number }>(o: CheckpointedSteps<R>): Promise<number> {
+  let logLines: string[] = [];
+  try {
+    logLines = (await Deno.readTextFile(o.logPath)).split("\n").filter((l) => l && JSON.parse(l).step <= o.start);
+  } catch { /* no log yet */ }
+  const perEpoch = o.data.epochOrder(0).length;
+  if (perEpoch === 0) throw new InputError(`The ${o.what} set has no images with annotations`);
+  const imagesOf = stepImages(o.data, o.batchSize, perEpoch);
+  let last = o.start;
+  let stream: ReturnType<BatchSource["stream"]> | null = null;
+  try {
+    for (let step = o.start; step < o.iterations; step++) {
+      if (o.stopAfter !== undefined && step - o.start >= o.stopAfter) break;
+      if (step % o.checkpointEvery === 0 || !stream) {
+        stream?.close();
+        const end = Math.min(o.iterations, (Math.floor(step / o.checkpointEvery) + 1) * o.checkpointEvery);
+        stream = o.data.stream(imagesOf(step, end), o.batchSize, o.streamSeed(step));
+      }
+      const next = await stream.next();
+      if (next.done) {
+        throw new InputError(
+          `The ${o.what} batch stream ended early at step ${step}: every image of a batch was undecodable and ` +
+            `skipped (onBadImage: "skip"); fix or remove those images`,
+        );
+      }
+      logLines.push(JSON.stringify(await o.run(next.value, step, perEpoch)));
+      last = step + 1;
+      if (last % o.checkpointEvery === 0 || last === o.iterations) {
+        await writeFileAtomic(o.logPath, logLines.join("\n") + "\n");
+        await o.checkpoint(last);
+      }
+    }
+  } finally {
+    stream?.close();
+  }
+  await writeFileAtomic(o.logPath, logLines.length ? logLines.join("\n") + "\n" : "");
+  return last;
+}
+
 /** Train (or resume) a detector; returns where its outputs are. */
 export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
   await initTensors();
@@ -147,35 +210,14 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
       log: o.log,
     });
   }
-  // Keep the log consistent with the checkpoint: drop lines past it.
-  let logLines: string[] = [];
-  try {
-    logLines = (await Deno.readTextFile(logPath)).split("\n").filter((l) => l && JSON.parse(l).step <= start);
-  } catch { /* no log yet */ }
-
-  const perEpoch = o.data.epochOrder(0).length;
-  if (perEpoch === 0) throw new InputError("The training set has no images with annotations");
-  const imagesOf = stepImages(o.data, o.batchSize, perEpoch);
-  let last = start;
   const t0 = performance.now();
-  // Batches stream in chunks ending at checkpoint steps, each seeded, so a resumed run reopens the same stream.
-  let stream: ReturnType<BatchSource["stream"]> | null = null;
-  try {
-    for (let step = start; step < o.iterations; step++) {
-      if (o.stopAfter !== undefined && step - start >= o.stopAfter) break;
-      if (step % o.checkpointEvery === 0 || !stream) {
-        stream?.close();
-        const end = Math.min(o.iterations, (Math.floor(step / o.checkpointEvery) + 1) * o.checkpointEvery);
-        stream = o.data.stream(imagesOf(step, end), o.batchSize, stepSeed(o.seed, step, 1));
-      }
-      const next = await stream.next();
-      if (next.done) {
-        throw new InputError(
-          `The batch stream ended early at step ${step}: every image of a batch was undecodable and skipped ` +
-            `(onBadImage: "skip"); fix or remove those images`,
-        );
-      }
-      const { batch, targets } = next.value;
+  const last = await runCheckpointedSteps({
+    ...o,
+    start,
+    logPath,
+    what: "training",
+    streamSeed: (step) => stepSeed(o.seed, step, 1),
+    async run({ batch, targets }, step, perEpoch) {
       const epoch = Math.floor(step * o.batchSize / perEpoch);
       const lr = learningRate(o.lr, step, o.iterations);
       const tStep = performance.now();
@@ -212,18 +254,13 @@ export async function trainDetector(o: TrainOptions): Promise<TrainResult> {
         rec.gradStats = { pos_grad: Array.from(s.pos_grad), neg_grad: Array.from(s.neg_grad) };
         await writeJsonAtomic(statsPath, { loss: o.loss.name, step: step + 1, ...rec.gradStats });
       }
-      logLines.push(JSON.stringify(rec));
       o.onStep?.(rec);
-      last = step + 1;
-      if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.iterations) {
-        await writeFileAtomic(logPath, logLines.join("\n") + "\n");
-        await saveCheckpoint(ckptDir, step + 1, await checkpointData(detector, opt, o.loss, step + 1));
-      }
-    }
-  } finally {
-    stream?.close();
-  }
-  await writeFileAtomic(logPath, logLines.length ? logLines.join("\n") + "\n" : "");
+      return rec;
+    },
+    async checkpoint(step) {
+      await saveCheckpoint(ckptDir, step, await checkpointData(detector, opt, o.loss, step));
+    },
+  });
   if (last > start) o.log?.(`trained ${last - start} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return { checkpointDir: ckptDir, trainLog: logPath, gradStats: statsPath, steps: last, detector };
 }

@@ -3,7 +3,7 @@
  * and re-trains the classifier; LWS learns s_j = 1 + d_j per category column (decay pulls s_j to 1, not 0).
  */
 import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../../core/atomic.ts";
+import { writeJsonAtomic } from "../../core/atomic.ts";
 import { InputError } from "../../core/errors.ts";
 import { Rng } from "../../core/rng.ts";
 import type { ClassificationLoss, LossState } from "../../losses/loss.ts";
@@ -16,7 +16,7 @@ import { loadLatestCheckpoint, saveCheckpoint } from "../checkpoint/training.ts"
 import type { ImageBatch, ImageTargets } from "../detector.ts";
 import type { NamedArray } from "../checkpoint/safetensors.ts";
 import { learningRate, type LrSchedule } from "../schedule.ts";
-import { type BatchSource, classifierPrior, stepImages } from "../trainer.ts";
+import { type BatchSource, classifierPrior, runCheckpointedSteps } from "../trainer.ts";
 
 /** What re-training needs of a detector: classifier features with sampled labels, and its values in loss order. */
 export interface RetrainableDetector {
@@ -134,30 +134,15 @@ export async function retrainClassifier(o: RetrainOptions): Promise<RetrainResul
     o.loss.loadState(resumed.state.loss as LossState);
     o.log?.(`resuming re-training from step ${start}`);
   }
-  let logLines: string[] = [];
-  try {
-    logLines = (await Deno.readTextFile(logPath)).split("\n").filter((l) => l && JSON.parse(l).step <= start);
-  } catch { /* no log yet */ }
-
-  const perEpoch = o.data.epochOrder(0).length;
-  if (perEpoch === 0) throw new InputError("The re-training set has no images with annotations");
-  const imagesOf = stepImages(o.data, o.batchSize, perEpoch);
-  let stream: ReturnType<BatchSource["stream"]> | null = null;
-  let last = start;
-  try {
-    for (let step = start; step < o.iterations; step++) {
-      if (o.stopAfter !== undefined && step - start >= o.stopAfter) break;
-      // Streams end at checkpoint steps, so a resumed run opens the stream an uninterrupted one did.
-      if (step % o.checkpointEvery === 0 || !stream) {
-        stream?.close();
-        const end = Math.min(o.iterations, (Math.floor(step / o.checkpointEvery) + 1) * o.checkpointEvery);
-        stream = o.data.stream(imagesOf(step, end), o.batchSize, stepSeed(o.seed, step, 1));
-      }
-      const next = await stream.next();
-      if (next.done) throw new InputError(`The re-training batch stream ended early at step ${step}`);
+  const last = await runCheckpointedSteps({
+    ...o,
+    start,
+    logPath,
+    what: "re-training",
+    streamSeed: (step) => stepSeed(o.seed, step, 1),
+    async run({ batch, targets }, step) {
       const lr = learningRate(o.lr, step, o.iterations), t0 = performance.now();
       const value = await tidyAsync(async () => {
-        const { batch, targets } = next.value;
         const inputs = await o.detector.classifierInputs(batch, targets, new Rng(stepSeed(o.seed, step, 2)));
         const loss = o.loss.forward(logits(inputs.features), inputs.labels).loss;
         const v = await loss.item();
@@ -173,27 +158,22 @@ export async function retrainClassifier(o: RetrainOptions): Promise<RetrainResul
       });
       const rec = { step: step + 1, lr, loss: { total: value, cls: value }, imagesPerSec: 0 };
       rec.imagesPerSec = o.batchSize / ((performance.now() - t0) / 1000);
-      logLines.push(JSON.stringify(rec));
       o.onStep?.({ step: step + 1, lr, loss: value, imagesPerSec: rec.imagesPerSec });
-      last = step + 1;
-      if (last % o.checkpointEvery === 0 || last === o.iterations) {
-        await writeFileAtomic(logPath, logLines.join("\n") + "\n");
-        const tensors = new Map<string, NamedArray>();
-        const st = await opt.exportState();
-        for (const [k, [name, t]] of trained.entries()) {
-          tensors.set(`classifier.${name}`, { shape: [...t.shape], data: await t.toF32() });
-          for (const [slot, arrays] of Object.entries(st.slots)) {
-            tensors.set(`optim.${slot}.${name}`, { shape: [...t.shape], data: arrays[k] });
-          }
+      return rec;
+    },
+    async checkpoint(step) {
+      const tensors = new Map<string, NamedArray>();
+      const st = await opt.exportState();
+      for (const [k, [name, t]] of trained.entries()) {
+        tensors.set(`classifier.${name}`, { shape: [...t.shape], data: await t.toF32() });
+        for (const [slot, arrays] of Object.entries(st.slots)) {
+          tensors.set(`optim.${slot}.${name}`, { shape: [...t.shape], data: arrays[k] });
         }
-        const state = { step: last, optimizer: { kind: st.kind, step: st.step }, loss: await o.loss.state() };
-        await saveCheckpoint(ckptDir, last, { tensors, state });
       }
-    }
-  } finally {
-    stream?.close();
-  }
-  await writeFileAtomic(logPath, logLines.length ? logLines.join("\n") + "\n" : "");
+      const state = { step, optimizer: { kind: st.kind, step: st.step }, loss: await o.loss.state() };
+      await saveCheckpoint(ckptDir, step, { tensors, state });
+    },
+  });
   const s = await o.loss.gradStats();
   await writeJsonAtomic(statsPath, {
     loss: o.loss.name,
