@@ -80,6 +80,7 @@ export class BufferPool {
 
   /** Drop least recently released free resources until `bytes` more fit under the limit, or none is free. */
   #makeRoom(bytes: number): void {
+    this.#highWater = Math.max(this.#highWater, this.#inUseBytes + bytes);
     const cap = Math.max(this.limit.floorBytes, this.limit.factor * this.#highWater);
     for (const [r, size] of this.#lru) {
       if (this.#allocated + bytes <= cap) return;
@@ -124,7 +125,6 @@ export class BufferPool {
     let buf = this.#free.get(size)?.pop();
     if (buf) this.#lru.delete(buf);
     else {
-      this.#highWater = Math.max(this.#highWater, this.#inUseBytes + size);
       this.#makeRoom(size);
       buf = this.#guard
         ? this.#createGuarded(size, label, this.#guard)
@@ -170,7 +170,6 @@ export class BufferPool {
     if (tex) this.#lru.delete(tex);
     else {
       const bytes = width * height * allocated * 16;
-      this.#highWater = Math.max(this.#highWater, this.#inUseBytes + bytes);
       this.#makeRoom(bytes);
       tex = this.device.createTexture({
         size: [width, height, allocated],
