@@ -12,8 +12,11 @@ const stageSchema = z.strictObject({
   uses: z.string(),
   description: z.string().optional(),
   needs: z.union([z.string(), z.array(z.string())]).optional(),
-  matrix: z.record(z.string().regex(NAME, "expected a matrix axis name like loss or seed"), z.array(scalar).min(1))
-    .optional(),
+  /** An axis lists its values, or names a variable that does (`loss: ${vars.losses}`). */
+  matrix: z.record(
+    z.string().regex(NAME, "expected a matrix axis name like loss or seed"),
+    z.union([z.array(scalar).min(1), z.string()]),
+  ).optional(),
   /** Parts run in parallel, then merged (kinds with `sharding` only). */
   shards: z.int().min(1).optional(),
   with: z.record(z.string(), z.unknown()).optional(),

@@ -77,7 +77,15 @@ export function planPipeline(loaded: LoadedPipeline, registry: StageRegistry, op
       ));
       kind = _unknownKind(stage.uses);
     }
-    const axes = Object.entries(stage.matrix ?? {});
+    const axes = Object.entries(stage.matrix ?? {}).map(([axis, values]): [string, Scalar[]] => {
+      if (Array.isArray(values)) return [axis, values];
+      try {
+        return [axis, _axisFromVar(values, vars, (m) => fail(["stages", name, "matrix", axis], m))];
+      } catch (e) {
+        report(e);
+        return [axis, [values]];
+      }
+    });
     // A sharded stage's instances are its merges: what references and $each see.
     const shown = stage.shards === undefined
       ? kind
@@ -318,6 +326,23 @@ function _instance(template: string, kind: StageKind, matrix: Record<string, Sca
   const id = entries.length ? `${template}[${entries.map(([k, v]) => `${k}=${v}`).join(",")}]` : template;
   const dir = [template, ...entries.map(([k, v]) => `${k}=${v}`)].join("@").replace(/[^A-Za-z0-9._=@-]/g, "_");
   return { id, dir, template, kind, matrix, params: {}, deps: [] };
+}
+
+/** A matrix axis given as `${vars.name}`: that variable, which must be a non-empty list of scalars. */
+function _axisFromVar(text: string, vars: Record<string, unknown>, fail: (m: string) => InputError): Scalar[] {
+  const refs = findRefs(text);
+  if (refs.length !== 1 || refs[0].scope !== "vars" || text.trim() !== refs[0].text) {
+    throw fail(`Expected a list of values or one \${vars.name}, got ${quote(text)}`);
+  }
+  if (!(refs[0].name in vars)) throw fail(`Unknown variable ${quote(text)} (vars: ${_list(vars)})`);
+  const value = vars[refs[0].name];
+  const scalar = (v: unknown) => ["string", "number", "boolean"].includes(typeof v);
+  if (!Array.isArray(value) || value.length === 0 || !value.every(scalar)) {
+    throw fail(
+      `${quote(text)} must be a non-empty list of strings, numbers or booleans, got ${quote(JSON.stringify(value))}`,
+    );
+  }
+  return value as Scalar[];
 }
 
 function _combinations(axes: [string, Scalar[]][]): Record<string, Scalar>[] {

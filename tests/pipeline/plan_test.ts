@@ -158,6 +158,27 @@ Deno.test("--set overrides parameters, variables and matrices, and errors name t
   assert.match(errorOf(text, ["b.count=1"]), /^Cannot use --set "b\.count=1": no stage "b"/);
 });
 
+Deno.test("a matrix axis can name a variable, so one --set picks the instances of every stage", () => {
+  const text = "vars: {ws: [x, y], n: 1}\nstages:\n  a:\n    uses: write\n    matrix: {w: '${vars.ws}'}\n" +
+    "    with: {word: '${matrix.w}', count: 1}\n  b:\n    uses: join\n    matrix: {w: '${vars.ws}'}\n" +
+    "    with: {files: ['${a.file}']}\n";
+  assert.deepEqual(plan(text).stages.map((s) => s.id), ["a[w=x]", "a[w=y]", "b[w=x]", "b[w=y]"]);
+  const word = `w${Math.floor(Math.random() * 1e6)}`;
+  const one = plan(text, [`vars.ws=[${word}]`]);
+  assert.deepEqual(one.stages.map((s) => s.id), [`a[w=${word}]`, `b[w=${word}]`]);
+  assert.deepEqual(one.stages[1].deps, [`a[w=${word}]`]);
+  assert.match(errorOf(text, ["vars.ws=[]"]), /^p\.yaml:5:17: "\$\{vars\.ws\}" must be a non-empty list .*got "\[\]"/);
+  assert.match(errorOf(text, ["vars.ws=x"]), /must be a non-empty list of strings, numbers or booleans, got "\\"x\\""/);
+  assert.match(
+    errorOf(text.replace("'${vars.ws}'}\n    with: {word", "'${vars.zz}'}\n    with: {word")),
+    /Unknown variable "\$\{vars\.zz\}"/,
+  );
+  assert.match(
+    errorOf(text, ["a.matrix.w=x${vars.ws}"]),
+    /^--set "a\.matrix\.w=x\$\{vars\.ws\}": Expected a list of values or one/,
+  );
+});
+
 function errorsOf(text: string, sets: string[] = []): string[] {
   try {
     plan(text, sets);
