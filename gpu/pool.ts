@@ -6,7 +6,8 @@ const TEXTURE_USAGE = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_
 
 const extentKey = (width: number, height: number, layers: number) => `${width}x${height}x${layers}`;
 
-const textureBytes = (t: GPUTexture) => t.width * t.height * t.depthOrArrayLayers * 16;
+const extentBytes = (width: number, height: number, layers: number) => width * height * layers * 16;
+const textureBytes = (t: GPUTexture) => extentBytes(t.width, t.height, t.depthOrArrayLayers);
 
 export interface PoolStats {
   allocatedBytes: number;
@@ -166,10 +167,10 @@ export class BufferPool {
   /** An rgba32float texture array of at least `layers` layers, sampled or write-only storage; contents undefined. */
   acquireTexture(width: number, height: number, layers: number, label = "operand"): GPUTexture {
     const allocated = this.glTextureTargets ? glTextureLayers(width, height, layers) : layers;
+    const bytes = extentBytes(width, height, allocated);
     let tex = this.#freeTextures.get(extentKey(width, height, allocated))?.pop();
     if (tex) this.#lru.delete(tex);
     else {
-      const bytes = width * height * allocated * 16;
       this.#makeRoom(bytes);
       tex = this.device.createTexture({
         size: [width, height, allocated],
@@ -177,10 +178,10 @@ export class BufferPool {
         usage: TEXTURE_USAGE,
         label,
       });
-      this.#allocated += textureBytes(tex);
+      this.#allocated += bytes;
     }
     this.#texturesInUse.add(tex);
-    this.#use(textureBytes(tex));
+    this.#use(bytes);
     this.#layers.set(tex, layers);
     return tex;
   }

@@ -49,6 +49,15 @@ export async function writeModelCard(dir: string, card: ModelCard): Promise<void
   await writeJsonAtomic(join(dir, MODEL_CARD), card, 1);
 }
 
+/** The input size to predict at: the caller's, else the one the model was trained at, else 128 / 1333. */
+export function predictionInput(
+  card: ModelCard,
+  shortSide?: number,
+  maxSize?: number,
+): { shortSide: number; maxSize: number } {
+  return { shortSide: shortSide ?? card.input?.shortSide ?? 128, maxSize: maxSize ?? card.input?.maxSize ?? 1333 };
+}
+
 /** The card of the model in `dir`; an InputError naming the file if it cannot be read. */
 export async function readModelCard(dir: string): Promise<ModelCard> {
   const path = join(dir, MODEL_CARD);

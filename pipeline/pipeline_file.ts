@@ -7,6 +7,8 @@ import { valueAt, zodIssueMessage } from "./zod_issue.ts";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
+/** A matrix axis's values. */
+export const matrixValues = z.array(scalar).min(1);
 
 const stageSchema = z.strictObject({
   uses: z.string(),
@@ -15,7 +17,7 @@ const stageSchema = z.strictObject({
   /** An axis lists its values, or names a variable that does (`loss: ${vars.losses}`). */
   matrix: z.record(
     z.string().regex(NAME, "expected a matrix axis name like loss or seed"),
-    z.union([z.array(scalar).min(1), z.string()]),
+    z.union([matrixValues, z.string()]),
   ).optional(),
   /** Parts run in parallel, then merged (kinds with `sharding` only). */
   shards: z.int().min(1).optional(),

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { InputError, InputErrors, quote } from "../core/errors.ts";
 import { inputPathProblems } from "./input_path.ts";
-import type { LoadedPipeline } from "./pipeline_file.ts";
+import { type LoadedPipeline, matrixValues } from "./pipeline_file.ts";
 import { collectRefs, findRefs, Interpolation, OutputRef } from "./refs.ts";
 import type { StageRegistry } from "./registry.ts";
 import { probeParams } from "./probe_params.ts";
@@ -260,10 +260,7 @@ function _resolveToken(
   matrix: Record<string, Scalar>,
   ctx: _SubstContext,
 ): unknown {
-  if (scope === "vars") {
-    if (!(name in ctx.vars)) throw ctx.fail(path, `Unknown variable ${quote(text)} (vars: ${_list(ctx.vars)})`);
-    return ctx.vars[name];
-  }
+  if (scope === "vars") return _variable(ctx.vars, name, text, (m) => ctx.fail(path, m));
   if (scope === "matrix") {
     if (!(name in matrix)) throw ctx.fail(path, `Unknown matrix axis ${quote(text)} (axes here: ${_list(matrix)})`);
     return matrix[name];
@@ -334,15 +331,23 @@ function _axisFromVar(text: string, vars: Record<string, unknown>, fail: (m: str
   if (refs.length !== 1 || refs[0].scope !== "vars" || text.trim() !== refs[0].text) {
     throw fail(`Expected a list of values or one \${vars.name}, got ${quote(text)}`);
   }
-  if (!(refs[0].name in vars)) throw fail(`Unknown variable ${quote(text)} (vars: ${_list(vars)})`);
-  const value = vars[refs[0].name];
-  const scalar = (v: unknown) => ["string", "number", "boolean"].includes(typeof v);
-  if (!Array.isArray(value) || value.length === 0 || !value.every(scalar)) {
+  const value = _variable(vars, refs[0].name, text, fail);
+  if (!matrixValues.safeParse(value).success) {
     throw fail(
       `${quote(text)} must be a non-empty list of strings, numbers or booleans, got ${quote(JSON.stringify(value))}`,
     );
   }
   return value as Scalar[];
+}
+
+function _variable(
+  vars: Record<string, unknown>,
+  name: string,
+  text: string,
+  fail: (m: string) => InputError,
+): unknown {
+  if (!(name in vars)) throw fail(`Unknown variable ${quote(text)} (vars: ${_list(vars)})`);
+  return vars[name];
 }
 
 function _combinations(axes: [string, Scalar[]][]): Record<string, Scalar>[] {

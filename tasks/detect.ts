@@ -15,6 +15,7 @@ import { adapterAdvice } from "../gpu/device.ts";
 import { PRESETS } from "../model/config.ts";
 import { predictDataset } from "../model/predict_dataset.ts";
 import { loadTrainedModel, loadWeightsModel, type TrainedModel } from "../model/trained_model.ts";
+import { predictionInput } from "../model/model_card.ts";
 import { drawDetections, type DrawnBox } from "../report/draw_detections.ts";
 import { decodeRle } from "../eval/rle.ts";
 import type { RleJson } from "../eval/results_file.ts";
@@ -83,11 +84,9 @@ export async function detectImages(o: DetectOptions): Promise<{ json: string; ou
     const index = new Map(model.card.categoryIds.map((id, k) => [id, k]));
     const nameOf = (id: number) =>
       names?.get(id) ?? model.card.categoryNames?.[index.get(id) ?? -1] ?? `category ${id}`;
-    const input = model.card.input;
     const rows = await predictDataset(model, dataset, {
       batchSize: 1,
-      shortSide: o.shortSide ?? input?.shortSide ?? 128,
-      maxSize: o.maxSize ?? input?.maxSize ?? 1333,
+      ...predictionInput(model.card, o.shortSide, o.maxSize),
       workers: 0,
     });
     const byImage = Map.groupBy(rows.filter((r) => r.score >= scoreThreshold), (r) => r.image_id);

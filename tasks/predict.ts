@@ -6,6 +6,7 @@ import { writeJsonAtomic } from "../core/atomic.ts";
 import { ingestDataset } from "../data/ingest_dataset.ts";
 import { predictDataset } from "../model/predict_dataset.ts";
 import { loadTrainedModel } from "../model/trained_model.ts";
+import { predictionInput } from "../model/model_card.ts";
 import { shardRange } from "../pipeline/sharding.ts";
 import { defineStage } from "../pipeline/stage.ts";
 import { type CompileWatch, ingestProgress, watchCompiles } from "./_compile_progress.ts";
@@ -58,8 +59,7 @@ export const predictStage = defineStage({
       const results = await predictDataset(model, dataset, {
         images,
         batchSize: p.batchSize,
-        shortSide: p.shortSide ?? model.card.input?.shortSide ?? 128,
-        maxSize: p.maxSize ?? model.card.input?.maxSize ?? 1333,
+        ...predictionInput(model.card, p.shortSide, p.maxSize),
         workers: p.workers,
         onProgress: (done, total) => {
           watch.done().catch(() => {});
